@@ -1,0 +1,102 @@
+"""App assembly: the Bolt app, its listeners, and the WSGI app `serve` runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.runtime import Baton
+from bot.settings import Settings
+from handlers import actions, commands, views
+
+log = logging.getLogger("baton")
+
+
+def make_client(settings: Settings, *, token: str | None = None) -> WebClient:
+    client = WebClient(
+        token=token if token is not None else settings.secret("slack_bot_token"),
+        base_url=settings.slack_api_url,
+        timeout=10,
+    )
+    # Slack's own retry handlers: 429 honours Retry-After; 5xx and dropped connections back off.
+    client.retry_handlers.extend([
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+        ConnectionErrorRetryHandler(max_retry_count=2),
+    ])
+    return client
+
+
+def build_app(
+    settings: Settings,
+    *,
+    client: WebClient,
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    token_verification: bool = True,
+) -> tuple[App, Baton]:
+    baton = Baton(settings=settings, client=client, sessions=session_factory, clock=clock)
+    app = App(
+        client=client,
+        signing_secret=settings.secret("slack_signing_secret") or "unused-in-socket-mode",
+        # Listeners ack at once and hand the rest to Baton's own workers, so Bolt never polls
+        # for the ack (its default runner checks every 10 ms).
+        process_before_response=True,
+        token_verification_enabled=token_verification,
+        logger=logging.getLogger("baton.bolt"),
+    )
+    commands.register(app, baton)
+    actions.register(app, baton)
+    views.register(app, baton)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
+        logger.exception("unhandled error in a listener: %s", type(error).__name__)
+
+    return app, baton
+
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def wsgi_app(app: App, session_factory: sessionmaker[Session]) -> WSGIApp:
+    """/slack/events for Slack, /healthz for the load balancer (200 when the database answers)."""
+    slack = SlackRequestHandler(app)
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            try:
+                with session_factory() as s:
+                    s.execute(text("SELECT 1"))
+                status, body = "200 OK", {"ok": True, "database": "reachable"}
+            except Exception as exc:  # any failure means unhealthy
+                log.warning("health check: database unreachable: %s", type(exc).__name__)
+                status, body = "503 Service Unavailable", {"ok": False,
+                                                          "database": "unreachable"}
+            data = json.dumps(body).encode()
+            start_response(status, [("Content-Type", "application/json"),
+                                    ("Content-Length", str(len(data)))])
+            return [data]
+        if path == "/slack/events":
+            return slack(environ, start_response)
+        data = b"not found"
+        start_response("404 Not Found", [("Content-Type", "text/plain"),
+                                         ("Content-Length", str(len(data)))])
+        return [data]
+
+    return application

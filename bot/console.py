@@ -1,0 +1,314 @@
+"""`baton console`: the real Bolt app in-process, a Slack emulator on loopback, a local
+SQLite file, and a terminal. Type what you would type in Slack; see what Baton posts."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from slack_bolt.request import BoltRequest
+
+from bot import wire
+from bot.app import build_app, make_client
+from bot.clock import Clock, SystemClock
+from bot.emulator import Call, SlackEmulator
+from bot.settings import Settings
+from store.db import make_engine, make_session_factory, migrate
+
+TEAM = "T0CONSOLE"
+USER = "U0CONSOLE1"
+CHANNEL = "C0CONSOLE1"
+SECRET = "console-signing-secret"
+NAMES = {USER: "you", "UBATON": "Baton"}
+
+HELP = """Type slash commands as in Slack, for example:
+  /handoff person: P-1042 to: Northside Home Care contact: intake desk 555-0100 due: tomorrow 5pm
+  /dependency person: P-1042 action: unsigned authorization partner: County Care risk: emerging
+  /baton list      /baton show H-1      /baton help
+Buttons Baton posts are numbered: `click 3` presses button [3]. `quit` leaves."""
+
+
+@dataclass
+class Button:
+    label: str
+    action_id: str
+    value: str
+    channel: str
+    ts: str
+    block_id: str
+
+
+class Console:
+    def __init__(self, settings: Settings, *, out: TextIO = sys.stdout,
+                 ask: Callable[[str], str | None] | None = None,
+                 clock: Clock | None = None) -> None:
+        self.out = out
+        self.ask = ask or self._stdin_ask
+        self.tz = ZoneInfo(settings.default_timezone)
+        self.emulator = SlackEmulator(team_id=TEAM).start()
+        self.emulator.add_user(USER, name="you", tz=settings.default_timezone)
+        self.emulator.on_call(self._on_call)
+        settings = settings.model_copy(update={
+            "slack_api_url": self.emulator.base_url,
+            "slack_signing_secret": _secret(SECRET),
+            "slack_bot_token": _secret("xoxb-console"),
+        })
+        self.engine = make_engine(settings.database_url)
+        migrate(self.engine)
+        self.app, self.baton = build_app(
+            settings, client=make_client(settings), session_factory=make_session_factory(self.engine),
+            clock=clock or SystemClock(),
+        )
+        self.buttons: list[Button] = []
+        self.opened: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._triggers = itertools.count(1)
+
+    @staticmethod
+    def _stdin_ask(prompt: str) -> str | None:
+        try:
+            return input(prompt)
+        except EOFError:
+            return None
+
+    # --- talking to the app exactly as Slack would ---
+
+    def _dispatch(self, body: str) -> tuple[int, str]:
+        headers = wire.signed_headers(body, SECRET)
+        resp = self.app.dispatch(BoltRequest(body=body, headers={k.lower(): v for k, v in
+                                                               headers.items()}))
+        return resp.status, resp.body
+
+    def command(self, line: str) -> None:
+        command, _, text = line.partition(" ")
+        body = wire.slash_command(command, text, user=USER, channel=CHANNEL, team=TEAM,
+                                  trigger_id=self._trigger(), response_url=self.emulator.response_url(
+                                      f"cmd-{next(self._triggers)}"))
+        status, _ = self._dispatch(body)
+        if status != 200:
+            self._print(f"(Slack would show: {command} failed, HTTP {status})")
+        self._settle()
+
+    def click(self, number: int) -> None:
+        if not 1 <= number <= len(self.buttons):
+            self._print(f"There is no button [{number}].")
+            return
+        b = self.buttons[number - 1]
+        body = wire.block_actions(action_id=b.action_id, value=b.value, user=USER, team=TEAM,
+                                  channel=b.channel, message_ts=b.ts, block_id=b.block_id,
+                                  trigger_id=self._trigger(),
+                                  response_url=self.emulator.response_url("click"))
+        self._print(f"» you pressed “{b.label}”")
+        self._dispatch(body)
+        self._settle()
+
+    def _trigger(self) -> str:
+        return f"{next(self._triggers)}.console.trigger"
+
+    def _settle(self) -> None:
+        # Follow-up work runs on Baton's workers; a modal it opened is filled in here.
+        for _ in range(10):
+            self.baton.wait_idle(timeout=30)
+            with self._lock:
+                views, self.opened = self.opened, []
+            if not views:
+                return
+            for view in views:
+                self._fill(view)
+
+    def _fill(self, view: dict[str, Any]) -> None:
+        answers: dict[str, str] = {}
+        inputs = [b for b in view.get("blocks", []) if b.get("type") == "input"]
+        retry: set[str] | None = None
+        while True:
+            for block in inputs:
+                bid = block["block_id"]
+                if retry is not None and bid not in retry:
+                    continue
+                answers[bid] = self._prompt_field(block, answers.get(bid))
+            body = wire.view_submission(view=view, values=wire.state_for(view, answers),
+                                        user=USER, team=TEAM)
+            status, text = self._dispatch(body)
+            errors = _errors(text)
+            if not errors:
+                self._print("» submitted")
+                return
+            for bid, message in errors.items():
+                self._print(f"  ! {bid}: {message}")
+            retry = set(errors)
+
+    def _prompt_field(self, block: dict[str, Any], previous: str | None) -> str:
+        element = block["element"]
+        label = block["label"]["text"] + ("" if block.get("optional") else " *")
+        initial = previous or element.get("initial_value") or element.get("initial_user") or ""
+        if element["type"] == "static_select":
+            choices = "/".join(o["value"] for o in element["options"])
+            initial = previous or (element.get("initial_option") or {}).get("value", "")
+            label += f" ({choices})"
+        if element["type"] == "users_select":
+            label += " (a user ID, or `me`)"
+        shown = f" [{_plain(initial, self.tz)}]" if initial else ""
+        answer = self.ask(f"    {label}{shown}: ")
+        if answer is None or answer.strip() == "":
+            return initial
+        answer = answer.strip()
+        if element["type"] == "users_select" and answer.lower() == "me":
+            return USER
+        return answer
+
+    # --- what Baton sent to Slack ---
+
+    def _on_call(self, call: Call) -> None:
+        r = call.response
+        if call.method == "chat.postMessage" and r.get("ok"):
+            where = "thread" if call.params.get("thread_ts") else _channel(call.params["channel"])
+            self._show_message(f"Baton posted in {where}", call, str(r["ts"]))
+        elif call.method == "chat.update" and r.get("ok"):
+            self._show_message(f"Baton updated its card in {_channel(call.params['channel'])}",
+                               call, str(call.params["ts"]))
+        elif call.method == "chat.postEphemeral" and r.get("ok"):
+            self._show_message("Only you can see", call, "")
+        elif call.method == "response_url":
+            self._show_message("Only you can see", call, "")
+        elif call.method in ("views.open", "views.push") and r.get("ok"):
+            view = dict(call.json_param("view"))
+            view["id"] = r["view"]["id"]
+            self._print(f"┌ Baton opened a form: {view.get('title', {}).get('text', '')}")
+            for block in view.get("blocks", []):
+                if block.get("type") == "section" and block.get("text"):
+                    self._print("│ " + _plain(block["text"]["text"], self.tz))
+            with self._lock:
+                self.opened.append(view)
+        elif not r.get("ok", True) and call.method not in ("users.info",):
+            self._print(f"(Slack answered {call.method}: {r.get('error')})")
+
+    def _show_message(self, title: str, call: Call, ts: str) -> None:
+        blocks = call.json_param("blocks") or []
+        lines = [f"┌ {title}"]
+        if not blocks:
+            lines += ["│ " + ln for ln in _plain(str(call.params.get("text", "")), self.tz)
+                      .splitlines()]
+        for line in self._render(blocks, str(call.params.get("channel", "")), ts):
+            lines.append("│ " + line)
+        self._print("\n".join(lines))
+
+    def _render(self, blocks: list[dict[str, Any]], channel: str, ts: str) -> Iterator[str]:
+        for block in blocks:
+            kind = block.get("type")
+            if kind == "header":
+                yield f"== {block['text']['text']} =="
+            elif kind == "section":
+                if block.get("text"):
+                    yield from _plain(block["text"]["text"], self.tz).splitlines()
+                for f in block.get("fields", []):
+                    yield "  " + _plain(f["text"], self.tz).replace("\n", ": ", 1)
+            elif kind == "context":
+                yield "  " + " ".join(_plain(e.get("text", ""), self.tz)
+                                      for e in block.get("elements", []))
+            elif kind == "divider":
+                yield "—" * 40
+            elif kind == "actions":
+                shown = []
+                for e in block.get("elements", []):
+                    if e.get("type") != "button":
+                        continue
+                    with self._lock:
+                        self.buttons.append(Button(e["text"]["text"], e["action_id"],
+                                                   e.get("value", ""), channel, ts,
+                                                   block.get("block_id", "")))
+                        n = len(self.buttons)
+                    shown.append(f"[{n}] {e['text']['text']}")
+                if shown:
+                    yield "  " + "  ".join(shown)
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def close(self) -> None:
+        self.baton.close()
+        self.emulator.stop()
+        self.engine.dispose()
+
+
+def _secret(value: str) -> Any:
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+def _channel(channel: str) -> str:
+    return "#care-coordination" if channel == CHANNEL else channel
+
+
+def _errors(body: str) -> dict[str, str]:
+    import json
+
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return data.get("errors", {}) if data.get("response_action") == "errors" else {}
+
+
+_DATE = re.compile(r"<!date\^(\d+)\^[^|>]*\|([^>]*)>")
+_USER = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def _plain(text: str, tz: ZoneInfo) -> str:
+    def date(m: re.Match[str]) -> str:
+        when = datetime.fromtimestamp(int(m.group(1)), UTC).astimezone(tz)
+        return when.strftime("%a %d %b %H:%M %Z")
+
+    text = _DATE.sub(date, text)
+    text = _USER.sub(lambda m: "@" + NAMES.get(m.group(1), m.group(1)), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def run_console(settings: Settings, *, script: str | None = None) -> int:
+    lines: Iterator[str]
+    if script:
+        handle = open(script, encoding="utf-8")  # noqa: SIM115 - closed at the end
+        lines = (ln.rstrip("\n") for ln in handle)
+
+        def ask(prompt: str) -> str | None:
+            answer = next(lines, None)
+            print(f"{prompt}{answer if answer is not None else ''}", flush=True)
+            return answer
+
+        console = Console(settings, ask=ask)
+    else:
+        console = Console(settings)
+        lines = iter(lambda: console.ask("baton> ") or "\x00", "\x00")  # type: ignore[arg-type]
+    console._print(f"Baton console — Slack emulated on {console.emulator.base_url}, "
+                   f"database {settings.database_url}, you are @you in #care-coordination "
+                   f"({console.tz.key}).\n{HELP}")
+    try:
+        for raw in lines:
+            line = raw.strip()
+            if script:
+                print(f"baton> {line}", flush=True)
+            if not line or line.startswith("#"):
+                continue
+            if line in ("quit", "exit"):
+                break
+            if line.startswith("/"):
+                console.command(line)
+            elif line.startswith("click"):
+                arg = line.removeprefix("click").strip()
+                console.click(int(arg) if arg.isdigit() else 0)
+            elif line == "help":
+                console._print(HELP)
+            else:
+                console._print("Start with a slash command, `click N` or `quit`.")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.close()
+    return 0

@@ -1,0 +1,1359 @@
+"""A loopback Slack Web API emulator that speaks Slack's real wire protocol.
+
+An unmodified ``slack_sdk.WebClient(token=..., base_url=emulator.base_url)`` works against
+it: requests are POSTed to ``/api/<method>`` as form or JSON bodies with a Bearer token, and
+answers are ``200`` JSON bodies shaped like Slack's (``{"ok": false, "error": ...}`` for API
+errors).  It keeps just enough state (messages, threads, views, users, files) that the bot's
+read-modify-write flows (post then update, open then update a modal) behave as in Slack.
+
+It is runtime code, not only a test fake: ``baton console`` runs the bot against it offline
+and prints every call through :meth:`SlackEmulator.on_call`.  Stdlib only on purpose, so the
+console mode needs no extra dependencies.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.parser
+import email.policy
+import hashlib
+import json
+import logging
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = ["Call", "SlackEmulator"]
+
+log = logging.getLogger(__name__)
+
+# Where emulated permalinks and the workspace URL point; never resolvable, on purpose.
+EMULATED_HOST = "https://emulated.slack"
+
+# Limits Slack enforces; checking them here surfaces bot bugs that real Slack would reject.
+_MAX_MESSAGE_BLOCKS = 50
+_MAX_VIEW_BLOCKS = 100
+_MAX_TEXT = 40_000
+_MAX_VIEW_TITLE = 24
+_MAX_PRIVATE_METADATA = 3000
+
+# Slack reports a long-form tz_label; zoneinfo only knows abbreviations.
+_TZ_LABELS = {
+    "EST": "Eastern Standard Time",
+    "EDT": "Eastern Daylight Time",
+    "CST": "Central Standard Time",
+    "CDT": "Central Daylight Time",
+    "MST": "Mountain Standard Time",
+    "MDT": "Mountain Daylight Time",
+    "PST": "Pacific Standard Time",
+    "PDT": "Pacific Daylight Time",
+    "AKST": "Alaska Standard Time",
+    "AKDT": "Alaska Daylight Time",
+    "HST": "Hawaii-Aleutian Standard Time",
+    "UTC": "Coordinated Universal Time",
+    "GMT": "Greenwich Mean Time",
+    "BST": "British Summer Time",
+}
+
+
+def _maybe_json(value: Any) -> Any:
+    """Decode a JSON object/array sent as a form string; leave anything else untouched.
+
+    Only containers are decoded so that e.g. a ``text`` of ``"123"`` does not become an int.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped[:1] in ("[", "{"):
+            try:
+                return json.loads(stripped)
+            except ValueError:
+                return value
+    return value
+
+
+class _Headers(dict):
+    """Header dict with lower-cased keys and case-insensitive lookup.
+
+    urllib sends ``Content-type``, httpx sends ``content-type``; tests should not care.
+    """
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__()
+        pairs = items.items() if isinstance(items, dict) else items
+        for key, value in pairs:
+            super().__setitem__(str(key).lower(), str(value))
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key.lower(), value)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the emulator answered, as recorded for assertions and the console."""
+
+    method: str
+    params: dict
+    headers: dict[str, str]
+    status: int
+    response: dict
+
+    def json_param(self, name: str) -> Any:
+        """``params[name]`` decoded if it is a JSON string (blocks, view...), else as is."""
+        return _maybe_json(self.params.get(name))
+
+
+@dataclass
+class _Failure:
+    method: str | None
+    status: int
+    remaining: int
+    retry_after: int | None
+    error: str | None
+
+
+class _BadRequest(Exception):
+    def __init__(self, error: str, detail: str = "") -> None:
+        super().__init__(error)
+        self.error = error
+        self.detail = detail
+
+
+class _Args:
+    """Typed access to merged request params (form strings or JSON values)."""
+
+    def __init__(self, params: dict) -> None:
+        self.params = params
+
+    def str(self, name: str) -> str | None:
+        value = self.params.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (dict, list)):
+            return json.dumps(value)
+        return str(value)
+
+    def json(self, name: str) -> Any:
+        return _maybe_json(self.params.get(name))
+
+    def bool(self, name: str) -> bool:
+        value = self.params.get(name)
+        if isinstance(value, str):
+            return value.strip().lower() in ("true", "1", "yes")
+        return bool(value)
+
+    def list(self, name: str) -> list[str]:
+        value = self._list_value(name)
+        return [str(v).strip() for v in value if str(v).strip()]
+
+    def _list_value(self, name: str) -> list[Any]:
+        value = self.json(name)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return value.split(",")
+        if isinstance(value, list):
+            return value
+        return [value]
+
+
+def _error(error: str, *messages: str) -> dict:
+    body: dict[str, Any] = {"ok": False, "error": error}
+    if messages:
+        body["response_metadata"] = {"messages": [f"[ERROR] {m}" for m in messages]}
+    return body
+
+
+class _Server(ThreadingHTTPServer):
+    # Daemon handler threads so a stuck keep-alive client never blocks interpreter exit.
+    daemon_threads = True
+    # Benchmarks open many connections at once; the default backlog of 5 drops SYNs.
+    request_queue_size = 512
+
+    def __init__(self, emulator: SlackEmulator) -> None:
+        self.emulator = emulator
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def track(self, conn: socket.socket) -> None:
+        with self._conns_lock:
+            self._conns.add(conn)
+
+    def untrack(self, conn: socket.socket) -> None:
+        with self._conns_lock:
+            self._conns.discard(conn)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Quiet: socketserver would print a traceback to stderr (e.g. on client resets).
+        # socketserver calls this from inside its except block, so exc_info is the error.
+        log.debug(
+            "slack emulator connection error from %s", client_address, exc_info=sys.exc_info()
+        )
+
+    def close_connections(self) -> None:
+        # Keep-alive connections outlive serve_forever(); cut them so stop() really stops.
+        with self._conns_lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
+    disable_nagle_algorithm = True  # headers and body are separate writes; avoid 40ms stalls
+    timeout = 60  # idle keep-alive connections are dropped instead of pinning a thread
+    server_version = "SlackEmulator/1.0"
+    sys_version = ""
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: the console prints calls itself via on_call
+
+    def do_POST(self) -> None:
+        self.server.emulator._serve(self)
+
+    def do_GET(self) -> None:
+        # Slack accepts GET with query-string args for read methods.
+        self.server.emulator._serve(self)
+
+    def read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size_line = self.rfile.readline(65537)
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    # Drain optional trailers up to the blank line.
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(3)  # CRLF after each chunk
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(length) if length > 0 else b""
+        if len(data) < length:
+            # The client hung up mid-body: drop it rather than act on a partial request.
+            raise ConnectionResetError("request body shorter than Content-Length")
+        return data
+
+    def answer(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json; charset=utf-8",
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (extra_headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+class SlackEmulator:
+    """Slack Web API emulator on 127.0.0.1 (ephemeral port), served from a daemon thread."""
+
+    def __init__(
+        self,
+        *,
+        team_id: str = "T0BATON",
+        bot_user_id: str = "UBATON",
+        bot_id: str = "BBATON",
+        token: str | None = None,
+    ) -> None:
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.app_id = "A0BATON"
+        self.token = token
+        # One Condition guards all state; wait_for() sleeps on it instead of polling.
+        self._cond = threading.Condition(threading.RLock())
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._calls: list[Call] = []
+        self._counts: Counter[str] = Counter()
+        self._failures: list[_Failure] = []
+        self._observers: list[Callable[[Call], None]] = []
+        self._users: dict[str, dict[str, Any]] = {}
+        self._usergroups: dict[str, dict[str, Any]] = {}
+        self._channels: dict[str, dict[str, Any]] = {}
+        self._dm_members: dict[str, list[str]] = {}
+        self._top: dict[str, list[dict]] = {}
+        self._replies: dict[tuple[str, str], list[dict]] = {}
+        self._by_ts: dict[tuple[str, str], dict] = {}
+        self._ephemerals: dict[str, list[dict]] = {}
+        self._files: dict[str, dict[str, Any]] = {}
+        self._external_ids: dict[str, str] = {}
+        self._home_view_ids: dict[str, str] = {}
+        self._last_ts_us = 0
+        self._upload_root = ""  # root URL captured at start(), for URLs minted mid-request
+        self._seq = 0
+        self.views: dict[str, dict] = {}
+        self.home_views: dict[str, dict] = {}
+        self._methods: dict[str, Callable[[_Args], dict]] = {
+            "api.test": self._api_test,
+            "auth.test": self._auth_test,
+            "users.info": self._users_info,
+            "users.list": self._users_list,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
+            "conversations.open": self._conversations_open,
+            "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
+            "views.open": self._views_open,
+            "views.push": self._views_push,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
+            "usergroups.list": self._usergroups_list,
+            "usergroups.users.list": self._usergroups_users_list,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
+        }
+        self._users[bot_user_id] = {
+            "id": bot_user_id,
+            "name": "baton",
+            "real_name": "Baton",
+            "tz": "America/New_York",
+            "is_admin": False,
+            "is_bot": True,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Self:
+        with self._cond:
+            if self._server is not None:
+                return self
+            server = _Server(self)
+            thread = threading.Thread(
+                target=server.serve_forever,
+                # shutdown() waits up to one poll interval; keep stop() fast for test suites.
+                kwargs={"poll_interval": 0.02},
+                name=f"slack-emulator:{server.server_address[1]}",
+                daemon=True,
+            )
+            self._server, self._thread = server, thread
+            self._upload_root = f"http://127.0.0.1:{server.server_address[1]}"
+        thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._cond:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        server = self._server
+        if server is None:
+            raise RuntimeError("SlackEmulator is not started; call start() first")
+        return int(server.server_address[1])
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """WebClient ``base_url`` (trailing slash matters: slack_sdk urljoins the method)."""
+        return f"{self.root_url}/api/"
+
+    def response_url(self, key: str) -> str:
+        return f"{self.root_url}/response/{quote(key, safe='')}"
+
+    # ------------------------------------------------------------------ seeding
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        tz: str = "America/New_York",
+        is_admin: bool = False,
+    ) -> None:
+        ZoneInfo(tz)  # fail at seeding time, not inside a request, on a bad tz name
+        with self._cond:
+            self._users[user_id] = {
+                "id": user_id,
+                "name": name or user_id.lower(),
+                "real_name": name or user_id,
+                "tz": tz,
+                "is_admin": is_admin,
+                "is_bot": False,
+            }
+
+    def add_usergroup(self, group_id: str, handle: str, users: list[str]) -> None:
+        with self._cond:
+            self._usergroups[group_id] = {"handle": handle, "users": list(users)}
+
+    def add_channel(self, channel_id: str, name: str, *, is_private: bool = False) -> None:
+        """Give a channel a name for conversations.info (unknown ids are answered anyway)."""
+        with self._cond:
+            self._channels[channel_id] = {"name": name, "is_private": is_private}
+
+    def inject_message(
+        self, channel: str, *, user: str, text: str, thread_ts: str | None = None
+    ) -> dict:
+        """Record a message a human posted (console input), so the bot can thread under it."""
+        with self._cond:
+            channel = self._resolve_channel(channel)
+            msg = self._store_message(
+                channel, text=text, blocks=[], thread_ts=thread_ts, user=user, extra={}
+            )
+            msg.pop("bot_id", None)
+            msg.pop("app_id", None)
+            return copy.deepcopy(msg)
+
+    def dm_channel(self, *users: str) -> str:
+        """The stable DM id conversations.open returns for these users."""
+        with self._cond:
+            return self._dm_for(list(users), register=False)
+
+    # ------------------------------------------------------------------ recorded calls
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._cond:
+            return list(self._calls)
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._cond:
+            return [c for c in self._calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        with self._cond:
+            reached = self._cond.wait_for(lambda: self._counts[method] >= count, timeout)
+            if not reached:
+                seen = [c.method for c in self._calls]
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {count} call(s) to {method!r} "
+                    f"(got {self._counts[method]}); methods seen: {seen}"
+                )
+            return [c for c in self._calls if c.method == method]
+
+    def clear(self) -> None:
+        with self._cond:
+            self._calls.clear()
+            self._counts.clear()
+
+    def fail_next(
+        self,
+        method: str | None,
+        *,
+        status: int | None = None,
+        times: int = 1,
+        retry_after: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Make the next ``times`` calls to ``method`` (None = any) fail.
+
+        Without ``error`` the default status is 500; with ``error`` it is 200 and the body is
+        ``{"ok": false, "error": error}`` (how Slack reports API errors).  429 answers carry
+        ``Retry-After`` (``retry_after``, default 1).
+        """
+        if times < 1:
+            return
+        if status is None:
+            status = 200 if error is not None else 500
+        with self._cond:
+            self._failures.append(_Failure(method, status, times, retry_after, error))
+
+    def on_call(self, callback: Callable[[Call], None]) -> None:
+        with self._cond:
+            self._observers.append(callback)
+
+    # ------------------------------------------------------------------ state views
+
+    def messages(self, channel: str) -> list[dict]:
+        with self._cond:
+            return copy.deepcopy(self._top.get(self._resolve_channel(channel, register=False), []))
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict]:
+        """Replies under ``thread_ts`` in order (the parent itself is not included)."""
+        with self._cond:
+            key = (self._resolve_channel(channel, register=False), thread_ts)
+            return copy.deepcopy(self._replies.get(key, []))
+
+    def message(self, channel: str, ts: str) -> dict | None:
+        with self._cond:
+            msg = self._by_ts.get((self._resolve_channel(channel, register=False), ts))
+            return copy.deepcopy(msg) if msg is not None else None
+
+    def ephemerals(self, channel: str) -> list[dict]:
+        with self._cond:
+            key = self._resolve_channel(channel, register=False)
+            return copy.deepcopy(self._ephemerals.get(key, []))
+
+    def uploaded_files(self) -> dict[str, dict]:
+        """file_id -> {filename, title, bytes, channel_id}; bytes is None until uploaded."""
+        with self._cond:
+            return {
+                fid: {
+                    "filename": f["filename"],
+                    "title": f["title"],
+                    "bytes": f["bytes"],
+                    "channel_id": f["channel_id"],
+                }
+                for fid, f in self._files.items()
+            }
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    def _serve(self, h: _Handler) -> None:
+        try:
+            body = h.read_body()
+        except ConnectionResetError:
+            h.close_connection = True
+            return
+        except (ValueError, OSError):
+            h.close_connection = True
+            try:
+                h.answer(400, b'{"ok":false,"error":"invalid_request"}')
+            except OSError:
+                pass
+            return
+        url = urlsplit(h.path)
+        path = url.path
+        try:
+            if path.startswith("/api/") and len(path) > len("/api/"):
+                self._serve_api(h, unquote(path[len("/api/") :]), url.query, body)
+            elif path.startswith("/response/"):
+                self._serve_response_url(h, unquote(path[len("/response/") :]), url.query, body)
+            elif path.startswith("/upload/v1/"):
+                self._serve_upload(h, unquote(path[len("/upload/v1/") :]), body)
+            else:
+                h.answer(404, b'{"ok":false,"error":"not_found"}')
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+        except Exception:  # never leave a client hanging on an emulator bug
+            log.exception("slack emulator failed serving %s", h.path)
+            h.close_connection = True
+            try:
+                h.answer(500, b'{"ok":false,"error":"internal_error"}')
+            except OSError:
+                pass
+
+    def _serve_api(self, h: _Handler, method: str, query: str, body: bytes) -> None:
+        headers = _Headers(h.headers.items())
+        bad: _BadRequest | None = None
+        try:
+            params = self._parse_params(query, headers.get("content-type", ""), body)
+        except _BadRequest as exc:
+            params, bad = dict(parse_qsl(query, keep_blank_values=True)), exc
+        with self._cond:
+            injected = self._take_failure(method)
+            if injected is not None:
+                status, response, extra = injected
+            else:
+                status, extra = 200, {}
+                if bad is not None:
+                    response = _error(bad.error, bad.detail) if bad.detail else _error(bad.error)
+                elif not self._token_ok(headers, params):
+                    response = _error("invalid_auth")
+                else:
+                    response = self._dispatch(method, params)
+            payload, call = self._record(method, params, headers, status, response)
+        self._notify(call)
+        extra = {"X-Slack-Req-Id": hashlib.sha1(payload).hexdigest()[:16], **extra}
+        h.answer(status, payload, extra_headers=extra)
+
+    def _serve_response_url(self, h: _Handler, key: str, query: str, body: bytes) -> None:
+        headers = _Headers(h.headers.items())
+        try:
+            if body.lstrip().startswith(b"{"):
+                # response_url takes JSON even when the Content-Type is missing or wrong.
+                params = {**dict(parse_qsl(query, keep_blank_values=True)), **json.loads(body)}
+            else:
+                params = self._parse_params(query, headers.get("content-type", ""), body)
+            response: dict = {"ok": True}
+        except (_BadRequest, ValueError):
+            params, response = {}, _error("invalid_payload")
+        params = {**params, "_key": key}
+        with self._cond:
+            injected = self._take_failure("response_url")
+            status, extra = 200, {}
+            if injected is not None:
+                status, response, extra = injected
+            payload, call = self._record("response_url", params, headers, status, response)
+        self._notify(call)
+        h.answer(status, payload, extra_headers=extra)
+
+    def _serve_upload(self, h: _Handler, file_id: str, body: bytes) -> None:
+        # The files.slack.com step of files_upload_v2: raw bytes in, "OK - <n>" text out.
+        with self._cond:
+            entry = self._files.get(file_id)
+            if entry is not None:
+                entry["bytes"] = bytes(body)
+        if entry is None:
+            h.answer(404, b"file not found", content_type="text/plain; charset=utf-8")
+        else:
+            h.answer(200, f"OK - {len(body)}".encode(), content_type="text/plain; charset=utf-8")
+
+    @staticmethod
+    def _parse_params(query: str, content_type: str, body: bytes) -> dict:
+        params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+        ctype = content_type.split(";", 1)[0].strip().lower()
+        if not body:
+            return params
+        if ctype == "application/json":
+            try:
+                decoded = json.loads(body.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise _BadRequest("invalid_json", str(exc)) from exc
+            if not isinstance(decoded, dict):
+                raise _BadRequest("invalid_json", "JSON body must be an object")
+            params.update(decoded)
+        elif ctype == "multipart/form-data":
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+            )
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if not name:
+                    continue
+                data = part.get_payload(decode=True) or b""
+                if part.get_filename():
+                    params[str(name)] = data
+                else:
+                    params[str(name)] = data.decode("utf-8", "replace")
+        else:
+            # Slack treats a missing/odd Content-Type as a urlencoded form, and so do we.
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _BadRequest("invalid_form_data", str(exc)) from exc
+            params.update(parse_qsl(text, keep_blank_values=True))
+        return params
+
+    def _token_ok(self, headers: _Headers, params: dict) -> bool:
+        if self.token is None:
+            return True
+        auth = headers.get("authorization") or ""
+        if auth.lower().startswith("bearer "):
+            presented: Any = auth[7:].strip()
+        else:
+            presented = params.get("token")
+        return presented == self.token
+
+    def _take_failure(self, method: str) -> tuple[int, dict, dict[str, str]] | None:
+        for failure in self._failures:
+            if failure.method is None or failure.method == method:
+                failure.remaining -= 1
+                if failure.remaining <= 0:
+                    self._failures.remove(failure)
+                break
+        else:
+            return None
+        extra: dict[str, str] = {}
+        if failure.status == 429 or failure.retry_after is not None:
+            extra["Retry-After"] = str(
+                failure.retry_after if failure.retry_after is not None else 1
+            )
+        if failure.error is not None:
+            error = failure.error
+        elif failure.status == 429:
+            error = "ratelimited"
+        elif failure.status >= 500:
+            error = "internal_error"
+        else:
+            error = "emulated_failure"
+        return failure.status, {"ok": False, "error": error}, extra
+
+    def _dispatch(self, method: str, params: dict) -> dict:
+        handler = self._methods.get(method)
+        if handler is None:
+            return _error("unknown_method")
+        try:
+            return handler(_Args(params))
+        except Exception as exc:  # an emulator bug must not hang the client
+            log.exception("slack emulator failed handling %s", method)
+            return _error("internal_error", f"emulator: {exc!r}")
+
+    def _record(
+        self, method: str, params: dict, headers: _Headers, status: int, response: dict
+    ) -> tuple[bytes, Call]:
+        payload = json.dumps(response, separators=(",", ":")).encode("utf-8")
+        # Record what went on the wire, decoupled from live state that later calls mutate.
+        call = Call(method, params, headers, status, json.loads(payload))
+        self._calls.append(call)
+        self._counts[method] += 1
+        self._cond.notify_all()
+        return payload, call
+
+    def _notify(self, call: Call) -> None:
+        # Outside the lock: observers may call back into the emulator (e.g. messages()).
+        with self._cond:
+            observers = list(self._observers)
+        for callback in observers:
+            try:
+                callback(call)
+            except Exception:
+                log.exception("slack emulator on_call observer failed")
+
+    # ------------------------------------------------------------------ helpers (locked)
+
+    def _next_ts(self) -> str:
+        # Wall-clock based like Slack's, but strictly increasing so ts stays a unique key.
+        now_us = time.time_ns() // 1000
+        self._last_ts_us = max(now_us, self._last_ts_us + 1)
+        return f"{self._last_ts_us // 1_000_000}.{self._last_ts_us % 1_000_000:06d}"
+
+    def _next_id(self, prefix: str) -> str:
+        self._seq += 1
+        return f"{prefix}{self._seq:08X}"
+
+    def _dm_for(self, users: list[str], *, register: bool = True) -> str:
+        # Hash of the member set: stable across emulator instances and test runs.
+        members = sorted(set(users) - {self.bot_user_id}) or [self.bot_user_id]
+        digest = hashlib.sha1(",".join(members).encode()).hexdigest()[:10].upper()
+        dm_id = f"D{digest}"
+        if register:
+            self._dm_members.setdefault(dm_id, members)
+        return dm_id
+
+    def _resolve_channel(self, channel: str, *, register: bool = True) -> str:
+        # Like Slack, posting to a user id lands in the bot's DM with that user.
+        if channel[:1] in ("U", "W"):
+            return self._dm_for([channel], register=register)
+        return channel
+
+    def _store_message(
+        self,
+        channel: str,
+        *,
+        text: str,
+        blocks: list,
+        thread_ts: str | None,
+        user: str,
+        extra: dict,
+    ) -> dict:
+        ts = self._next_ts()
+        msg: dict[str, Any] = {
+            "type": "message",
+            "channel": channel,
+            "ts": ts,
+            "user": user,
+            "bot_id": self.bot_id,
+            "app_id": self.app_id,
+            "team": self.team_id,
+            "text": text,
+            "blocks": blocks,
+            "edited": False,
+            "edit_count": 0,
+            **extra,
+        }
+        if thread_ts:
+            msg["thread_ts"] = thread_ts
+            self._replies.setdefault((channel, thread_ts), []).append(msg)
+            parent = self._by_ts.get((channel, thread_ts))
+            if parent is not None:
+                parent["reply_count"] = parent.get("reply_count", 0) + 1
+                parent["latest_reply"] = ts
+                reply_users = parent.setdefault("reply_users", [])
+                if user not in reply_users:
+                    reply_users.append(user)
+            if extra.get("reply_broadcast"):
+                self._top.setdefault(channel, []).append(msg)
+        else:
+            self._top.setdefault(channel, []).append(msg)
+        self._by_ts[(channel, ts)] = msg
+        return msg
+
+    def _wire_message(self, msg: dict) -> dict:
+        """A stored message in the shape Slack's API returns it."""
+        out = {k: copy.deepcopy(v) for k, v in msg.items() if k not in ("channel", "edit_count")}
+        if msg.get("edited"):
+            out["edited"] = {"user": msg["user"], "ts": msg.get("last_edited_ts", msg["ts"])}
+        else:
+            out.pop("edited", None)
+        out.pop("last_edited_ts", None)
+        if msg.get("reply_count") and "thread_ts" not in out:
+            out["thread_ts"] = msg["ts"]
+        return out
+
+    @staticmethod
+    def _check_blocks(blocks: Any) -> str | None:
+        if not isinstance(blocks, list):
+            return "blocks must be a JSON array"
+        if len(blocks) > _MAX_MESSAGE_BLOCKS:
+            return f"no more than {_MAX_MESSAGE_BLOCKS} items allowed [json-pointer:/blocks]"
+        for i, block in enumerate(blocks):
+            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                return f"missing required field: type [json-pointer:/blocks/{i}]"
+        return None
+
+    def _user_object(self, user: dict[str, Any]) -> dict:
+        now = datetime.now(ZoneInfo(user["tz"]))
+        offset = now.utcoffset()
+        abbrev = now.tzname() or user["tz"]
+        profile: dict[str, Any] = {
+            "display_name": user["name"],
+            "display_name_normalized": user["name"],
+            "real_name": user["real_name"],
+            "real_name_normalized": user["real_name"],
+            "team": self.team_id,
+        }
+        if user["is_bot"]:
+            profile["bot_id"] = self.bot_id
+        return {
+            "id": user["id"],
+            "team_id": self.team_id,
+            "name": user["name"],
+            "deleted": False,
+            "real_name": user["real_name"],
+            "tz": user["tz"],
+            "tz_label": _TZ_LABELS.get(abbrev, abbrev),
+            "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
+            "is_admin": user["is_admin"],
+            "is_owner": False,
+            "is_primary_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": user["is_bot"],
+            "is_app_user": False,
+            "profile": profile,
+        }
+
+    # ------------------------------------------------------------------ methods: identity
+
+    def _api_test(self, a: _Args) -> dict:
+        return {"ok": True, "args": {k: v for k, v in a.params.items() if k != "token"}}
+
+    def _auth_test(self, a: _Args) -> dict:
+        return {
+            "ok": True,
+            "url": f"{EMULATED_HOST}/",
+            "team": "Baton Emulated",
+            "user": self._users[self.bot_user_id]["name"],
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _users_info(self, a: _Args) -> dict:
+        user = self._users.get(a.str("user") or "")
+        if user is None:
+            return _error("user_not_found")
+        try:
+            obj = self._user_object(user)
+        except ZoneInfoNotFoundError:
+            return _error("internal_error", f"unknown tz {user['tz']!r}")
+        if a.bool("include_locale"):
+            obj["locale"] = "en-US"
+        return {"ok": True, "user": obj}
+
+    def _users_list(self, a: _Args) -> dict:
+        members = [self._user_object(u) for u in self._users.values()]
+        return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+
+    # ------------------------------------------------------------------ methods: chat
+
+    def _message_content(self, a: _Args) -> tuple[str, list, dict] | dict:
+        """(text, blocks, extra) for post-like methods, or an error body."""
+        text = a.str("text") or ""
+        blocks = a.json("blocks")
+        attachments = a.json("attachments")
+        if blocks is not None:
+            problem = self._check_blocks(blocks)
+            if problem:
+                return _error("invalid_blocks", problem)
+        if attachments is not None and not isinstance(attachments, list):
+            return _error("invalid_attachments")
+        if not text.strip() and not blocks and not attachments:
+            return _error("no_text")
+        if len(text) > _MAX_TEXT:
+            return _error("msg_too_long")
+        extra: dict[str, Any] = {}
+        if attachments:
+            extra["attachments"] = attachments
+        metadata = a.json("metadata")
+        if metadata is not None:
+            extra["metadata"] = metadata
+        for name in ("username", "icon_emoji", "icon_url"):
+            if a.str(name):
+                extra[name] = a.str(name)
+        return text, blocks or [], extra
+
+    def _chat_post_message(self, a: _Args) -> dict:
+        channel = a.str("channel")
+        if not channel:
+            return _error("channel_not_found")
+        content = self._message_content(a)
+        if isinstance(content, dict):
+            return content
+        text, blocks, extra = content
+        if a.bool("reply_broadcast"):
+            extra["reply_broadcast"] = True
+        channel = self._resolve_channel(channel)
+        msg = self._store_message(
+            channel,
+            text=text,
+            blocks=blocks,
+            thread_ts=a.str("thread_ts") or None,
+            user=self.bot_user_id,
+            extra=extra,
+        )
+        return {"ok": True, "channel": channel, "ts": msg["ts"], "message": self._wire_message(msg)}
+
+    def _chat_update(self, a: _Args) -> dict:
+        channel = a.str("channel")
+        if not channel:
+            return _error("channel_not_found")
+        channel = self._resolve_channel(channel)
+        ts = a.str("ts") or ""
+        msg = self._by_ts.get((channel, ts))
+        if msg is None:
+            return _error("message_not_found")
+        if msg["user"] != self.bot_user_id:
+            return _error("cant_update_message")
+        blocks = a.json("blocks")
+        if blocks is not None:
+            problem = self._check_blocks(blocks)
+            if problem:
+                return _error("invalid_blocks", problem)
+        text = a.str("text")
+        if text is not None and len(text) > _MAX_TEXT:
+            return _error("msg_too_long")
+        # Slack keeps the previous text/blocks when a field is omitted; [] clears blocks.
+        if text is not None:
+            msg["text"] = text
+        if blocks is not None:
+            msg["blocks"] = blocks
+        attachments = a.json("attachments")
+        if isinstance(attachments, list):
+            msg["attachments"] = attachments
+        metadata = a.json("metadata")
+        if metadata is not None:
+            msg["metadata"] = metadata
+        msg["edited"] = True
+        msg["edit_count"] += 1
+        msg["last_edited_ts"] = self._next_ts()
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "text": msg["text"],
+            "message": self._wire_message(msg),
+        }
+
+    def _chat_delete(self, a: _Args) -> dict:
+        channel = a.str("channel")
+        if not channel:
+            return _error("channel_not_found")
+        channel = self._resolve_channel(channel)
+        ts = a.str("ts") or ""
+        msg = self._by_ts.pop((channel, ts), None)
+        if msg is None:
+            return _error("message_not_found")
+        buckets = [self._top.get(channel, [])]
+        if msg.get("thread_ts"):
+            buckets.append(self._replies.get((channel, msg["thread_ts"]), []))
+        for bucket in buckets:
+            # Identity, not ==: two messages may compare equal but are distinct posts.
+            bucket[:] = [m for m in bucket if m is not msg]
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _chat_post_ephemeral(self, a: _Args) -> dict:
+        channel = a.str("channel")
+        if not channel:
+            return _error("channel_not_found")
+        user = a.str("user")
+        if not user:
+            return _error("invalid_arguments", "missing required field: user")
+        content = self._message_content(a)
+        if isinstance(content, dict):
+            return content
+        text, blocks, extra = content
+        channel = self._resolve_channel(channel)
+        ts = self._next_ts()
+        entry = {
+            "channel": channel,
+            "user": user,
+            "ts": ts,
+            "text": text,
+            "blocks": blocks,
+            **extra,
+        }
+        if a.str("thread_ts"):
+            entry["thread_ts"] = a.str("thread_ts")
+        self._ephemerals.setdefault(channel, []).append(entry)
+        return {"ok": True, "message_ts": ts}
+
+    def _chat_get_permalink(self, a: _Args) -> dict:
+        channel = a.str("channel")
+        if not channel:
+            return _error("channel_not_found")
+        channel = self._resolve_channel(channel)
+        ts = a.str("message_ts")
+        if not ts:
+            return _error("message_not_found")
+        # Permissive: console-typed messages may never have gone through the API.
+        permalink = f"{EMULATED_HOST}/archives/{channel}/p{ts.replace('.', '')}"
+        msg = self._by_ts.get((channel, ts))
+        if msg is not None and msg.get("thread_ts"):
+            permalink += f"?thread_ts={msg['thread_ts']}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": permalink}
+
+    # ------------------------------------------------------------------ methods: conversations
+
+    def _conversations_open(self, a: _Args) -> dict:
+        existing = a.str("channel")
+        if existing:
+            if existing not in self._dm_members:
+                return _error("channel_not_found")
+            return {"ok": True, "no_op": True, "already_open": True, "channel": {"id": existing}}
+        users = a.list("users")
+        if not users:
+            return _error("users_list_not_supplied")
+        known = len(self._dm_members)
+        dm_id = self._dm_for(users)
+        already = len(self._dm_members) == known  # _dm_for adds only unseen user sets
+        return {"ok": True, "no_op": already, "already_open": already, "channel": {"id": dm_id}}
+
+    def _conversations_info(self, a: _Args) -> dict:
+        channel = a.str("channel")
+        if not channel:
+            return _error("channel_not_found")
+        channel = self._resolve_channel(channel)
+        registered = self._channels.get(channel, {})
+        is_im = channel.startswith("D")
+        is_private = bool(registered.get("is_private")) or channel.startswith("G")
+        name = registered.get("name") or channel.lower()
+        obj: dict[str, Any] = {
+            "id": channel,
+            "name": name,
+            "name_normalized": name,
+            "is_channel": not is_im and not is_private,
+            "is_group": is_private and not is_im,
+            "is_im": is_im,
+            "is_mpim": False,
+            "is_private": is_private or is_im,
+            "is_archived": False,
+            "is_general": False,
+            "is_member": True,
+            "is_ext_shared": False,
+            "is_shared": False,
+            "context_team_id": self.team_id,
+            "created": 1700000000,
+            "creator": self.bot_user_id,
+            "topic": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0},
+        }
+        if is_im:
+            members = self._dm_members.get(channel, [])
+            obj["user"] = members[0] if members else ""
+            obj["name"] = obj["name_normalized"] = obj["user"] or name
+        return {"ok": True, "channel": obj}
+
+    def _conversations_history(self, a: _Args) -> dict:
+        channel = a.str("channel")
+        if not channel:
+            return _error("channel_not_found")
+        msgs = [self._wire_message(m) for m in self._top.get(self._resolve_channel(channel), [])]
+        msgs.reverse()  # Slack returns newest first
+        limit = int(a.str("limit") or 100)
+        return {
+            "ok": True,
+            "messages": msgs[:limit],
+            "has_more": len(msgs) > limit,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    def _conversations_replies(self, a: _Args) -> dict:
+        channel = a.str("channel")
+        if not channel:
+            return _error("channel_not_found")
+        channel = self._resolve_channel(channel)
+        ts = a.str("ts") or ""
+        parent = self._by_ts.get((channel, ts))
+        replies = self._replies.get((channel, ts), [])
+        if parent is None and not replies:
+            return _error("thread_not_found")
+        msgs = ([parent] if parent is not None else []) + replies
+        return {
+            "ok": True,
+            "messages": [self._wire_message(m) for m in msgs],
+            "has_more": False,
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    # ------------------------------------------------------------------ methods: views
+
+    def _view_arg(self, a: _Args, allowed: tuple[str, ...]) -> dict | str:
+        """The decoded, validated ``view`` argument, or an error detail string."""
+        view = a.json("view")
+        if view is None:
+            return "missing required field: view"
+        if not isinstance(view, dict):
+            return "view must be a JSON object"
+        if view.get("type") not in allowed:
+            return f"view type must be one of {list(allowed)} [json-pointer:/view/type]"
+        if view["type"] == "modal":
+            title = view.get("title")
+            if not isinstance(title, dict) or not isinstance(title.get("text"), str):
+                return "missing required field: title [json-pointer:/view/title]"
+            for key in ("title", "submit", "close"):
+                part = view.get(key)
+                if isinstance(part, dict) and len(part.get("text") or "") > _MAX_VIEW_TITLE:
+                    return (
+                        f"must be less than {_MAX_VIEW_TITLE + 1} characters "
+                        f"[json-pointer:/view/{key}/text]"
+                    )
+        blocks = view.get("blocks", [])
+        if not isinstance(blocks, list):
+            return "blocks must be an array [json-pointer:/view/blocks]"
+        if len(blocks) > _MAX_VIEW_BLOCKS:
+            return f"no more than {_MAX_VIEW_BLOCKS} items allowed [json-pointer:/view/blocks]"
+        if len(view.get("private_metadata") or "") > _MAX_PRIVATE_METADATA:
+            return (
+                f"must be less than {_MAX_PRIVATE_METADATA + 1} characters "
+                "[json-pointer:/view/private_metadata]"
+            )
+        return view
+
+    def _materialize_view(
+        self, view: dict, view_id: str, *, root: str | None = None, previous: str | None = None
+    ) -> dict:
+        out = copy.deepcopy(view)
+        self._seq += 1
+        out.update(
+            {
+                "id": view_id,
+                "team_id": self.team_id,
+                "app_id": self.app_id,
+                "bot_id": self.bot_id,
+                "app_installed_team_id": self.team_id,
+                "hash": f"{int(time.time())}.{self._seq:08d}",
+                "state": {"values": {}},
+                "root_view_id": root or view_id,
+                "previous_view_id": previous,
+            }
+        )
+        for key, default in (
+            ("blocks", []),
+            ("private_metadata", ""),
+            ("callback_id", ""),
+            ("external_id", ""),
+            ("clear_on_close", False),
+            ("notify_on_close", False),
+        ):
+            out.setdefault(key, default)
+        if out["external_id"]:
+            self._external_ids[out["external_id"]] = view_id
+        return out
+
+    def _views_open(self, a: _Args) -> dict:
+        if not a.str("trigger_id"):
+            return _error("invalid_arguments", "missing required field: trigger_id")
+        view = self._view_arg(a, ("modal",))
+        if isinstance(view, str):
+            return _error("invalid_arguments", view)
+        view_id = self._next_id("V")
+        stored = self._materialize_view(view, view_id)
+        self.views[view_id] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
+    def _views_push(self, a: _Args) -> dict:
+        if not a.str("trigger_id"):
+            return _error("invalid_arguments", "missing required field: trigger_id")
+        view = self._view_arg(a, ("modal",))
+        if isinstance(view, str):
+            return _error("invalid_arguments", view)
+        view_id = self._next_id("V")
+        stored = self._materialize_view(view, view_id)
+        self.views[view_id] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
+    def _views_update(self, a: _Args) -> dict:
+        view_id = a.str("view_id")
+        external_id = a.str("external_id")
+        if not view_id and not external_id:
+            return _error("invalid_arguments", "view_id or external_id is required")
+        if not view_id:
+            view_id = self._external_ids.get(external_id or "")
+        current = self.views.get(view_id or "")
+        home_user = None
+        if current is None:
+            home_user = next((u for u, v in self._home_view_ids.items() if v == view_id), None)
+            current = self.home_views.get(home_user) if home_user else None
+        if current is None or view_id is None:
+            return _error("not_found")
+        expected_hash = a.str("hash")
+        if expected_hash and expected_hash != current["hash"]:
+            return _error("hash_conflict")
+        view = self._view_arg(a, ("home",) if home_user else ("modal",))
+        if isinstance(view, str):
+            return _error("invalid_arguments", view)
+        stored = self._materialize_view(
+            view, view_id, root=current["root_view_id"], previous=current["previous_view_id"]
+        )
+        if home_user:
+            self.home_views[home_user] = stored
+        else:
+            self.views[view_id] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
+    def _views_publish(self, a: _Args) -> dict:
+        user_id = a.str("user_id")
+        if not user_id:
+            return _error("invalid_arguments", "missing required field: user_id")
+        view = self._view_arg(a, ("home",))
+        if isinstance(view, str):
+            return _error("invalid_arguments", view)
+        current = self.home_views.get(user_id)
+        expected_hash = a.str("hash")
+        if current is not None and expected_hash and expected_hash != current["hash"]:
+            return _error("hash_conflict")
+        # Slack keeps one home-tab view id per user across publishes.
+        view_id = self._home_view_ids.get(user_id) or self._next_id("V")
+        self._home_view_ids[user_id] = view_id
+        stored = self._materialize_view(view, view_id)
+        self.home_views[user_id] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
+    # ------------------------------------------------------------------ methods: usergroups
+
+    def _usergroups_list(self, a: _Args) -> dict:
+        groups = []
+        for group_id, group in self._usergroups.items():
+            entry: dict[str, Any] = {
+                "id": group_id,
+                "team_id": self.team_id,
+                "is_usergroup": True,
+                "name": group["handle"],
+                "handle": group["handle"],
+                "description": "",
+                "date_delete": 0,
+                "user_count": len(group["users"]),
+            }
+            if a.bool("include_users"):
+                entry["users"] = list(group["users"])
+            groups.append(entry)
+        return {"ok": True, "usergroups": groups}
+
+    def _usergroups_users_list(self, a: _Args) -> dict:
+        group = self._usergroups.get(a.str("usergroup") or "")
+        if group is None:
+            return _error("no_such_subteam")
+        return {"ok": True, "users": list(group["users"])}
+
+    # ------------------------------------------------------------------ methods: files
+
+    def _files_get_upload_url(self, a: _Args) -> dict:
+        filename = a.str("filename")
+        length = a.str("length")
+        if not filename:
+            return _error("invalid_arguments", "missing required field: filename")
+        if not length or not length.isdigit():
+            return _error("invalid_arguments", "missing required field: length")
+        file_id = self._next_id("F")
+        self._files[file_id] = {
+            "filename": filename,
+            "title": None,
+            "bytes": None,
+            "channel_id": None,
+            "length": int(length),
+        }
+        upload_url = f"{self._upload_root}/upload/v1/{quote(file_id, safe='')}"
+        return {"ok": True, "upload_url": upload_url, "file_id": file_id}
+
+    def _files_complete_upload(self, a: _Args) -> dict:
+        files = a.json("files")
+        if not isinstance(files, list) or not files:
+            return _error("invalid_arguments", "missing required field: files")
+        channels = [a.str("channel_id")] if a.str("channel_id") else a.list("channels")
+        channels = [self._resolve_channel(c) for c in channels if c]
+        entries = []
+        for item in files:
+            file_id = item.get("id") if isinstance(item, dict) else None
+            entry = self._files.get(file_id or "")
+            if entry is None or entry["bytes"] is None:
+                return _error("file_not_found", f"file {file_id!r} was never uploaded")
+            entries.append((file_id, entry, item))
+        out = []
+        now = int(time.time())
+        for file_id, entry, item in entries:
+            entry["title"] = item.get("title") or entry["filename"]
+            entry["channel_id"] = channels[0] if channels else None
+            name = entry["filename"]
+            out.append(
+                {
+                    "id": file_id,
+                    "created": now,
+                    "timestamp": now,
+                    "name": name,
+                    "title": entry["title"],
+                    "mimetype": "application/octet-stream",
+                    "filetype": name.rsplit(".", 1)[-1] if "." in name else "binary",
+                    "user": self.bot_user_id,
+                    "user_team": self.team_id,
+                    "size": len(entry["bytes"]),
+                    "is_external": False,
+                    "url_private": f"{EMULATED_HOST}/files-pri/{self.team_id}-{file_id}/{name}",
+                    "permalink": f"{EMULATED_HOST}/files/{self.bot_user_id}/{file_id}/{name}",
+                    "channels": list(channels),
+                    "groups": [],
+                    "ims": [],
+                    "shares": {},
+                    "initial_comment": a.str("initial_comment") or "",
+                }
+            )
+        return {"ok": True, "files": out}

@@ -1,0 +1,25 @@
+"""Every action_id, callback_id and block_id in one place. manifest.yml's commands and the
+registered listeners are checked against these by a test."""
+
+from enum import StrEnum
+
+COMMANDS = ("/handoff", "/dependency", "/baton")
+
+
+class ActionId(StrEnum):
+    PARTNER_ACK = "record_partner_ack"
+    RECORD_RESPONSE = "record_response_open"
+    RESOLVE = "record_resolve_open"
+    CANCEL = "record_cancel_open"
+
+
+class ViewId(StrEnum):
+    CREATE_HANDOFF = "create_handoff"
+    CREATE_DEPENDENCY = "create_dependency"
+    RESPONSE = "record_response"
+    RESOLVE = "record_resolve"
+    CANCEL = "record_cancel"
+
+
+# Every input in Baton's modals uses this action_id; the block_id names the field.
+INPUT = "value"

@@ -1,0 +1,121 @@
+"""What the handlers need, assembled once: services, the Slack client, the clock, a
+directory of users' time zones, and the worker pool that does the slow part of a request
+after Slack has had its answer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.domain.drafts import DraftContext
+from bot.domain.times import WorkingCalendar
+from bot.services import RecordService
+from bot.settings import Settings
+
+log = logging.getLogger("baton")
+
+
+class UserDirectory:
+    """Users' own time zones from users.info, cached, so deadlines are read as they meant."""
+
+    def __init__(self, client: WebClient, *, default_tz: str, ttl: float = 3600.0) -> None:
+        self._client = client
+        self._default = ZoneInfo(default_tz)
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, ZoneInfo]] = {}
+        self._lock = threading.Lock()
+
+    def tz(self, user_id: str) -> ZoneInfo:
+        now = time.monotonic()  # cache age only; never a deadline
+        with self._lock:
+            hit = self._cache.get(user_id)
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        zone = self._default
+        try:
+            info = self._client.users_info(user=user_id)
+            name = (info.get("user") or {}).get("tz")
+            if name:
+                zone = ZoneInfo(name)
+        except (SlackApiError, ValueError, KeyError) as exc:
+            log.warning("users.info failed for %s (%s); using %s", user_id, exc, self._default)
+            return zone  # not cached: try again next time
+        with self._lock:
+            self._cache[user_id] = (now, zone)
+        return zone
+
+
+@dataclass
+class Baton:
+    settings: Settings
+    client: WebClient
+    sessions: sessionmaker[Session]
+    clock: Clock
+    records: RecordService = field(init=False)
+    directory: UserDirectory = field(init=False)
+    calendar: WorkingCalendar = field(init=False)
+    executor: ThreadPoolExecutor = field(init=False)
+    _pending: set[Future[Any]] = field(init=False, default_factory=set)
+    _idle: threading.Condition = field(init=False, default_factory=threading.Condition)
+
+    def __post_init__(self) -> None:
+        self.records = RecordService(self.sessions, self.clock)
+        self.directory = UserDirectory(self.client, default_tz=self.settings.default_timezone)
+        self.calendar = WorkingCalendar(
+            end_of_day=self.settings.end_of_day, holidays=frozenset(self.settings.holidays)
+        )
+        self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="baton")
+
+    def draft_context(self, user_id: str) -> DraftContext:
+        return DraftContext(
+            caller=user_id,
+            now=self.clock.now(),
+            tz=self.directory.tz(user_id),
+            calendar=self.calendar,
+            person_pattern=self.settings.person_ref_pattern,
+        )
+
+    def defer(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        """Run the slow part after Slack has its 200. Exceptions are logged, never lost."""
+
+        def run() -> None:
+            try:
+                fn(*args, **kwargs)
+            except Exception:
+                log.exception("background work failed in %s", getattr(fn, "__name__", fn))
+
+        fut = self.executor.submit(run)
+        with self._idle:
+            self._pending.add(fut)
+        fut.add_done_callback(self._done)
+
+    def _done(self, fut: Future[Any]) -> None:
+        with self._idle:
+            self._pending.discard(fut)
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until deferred work has finished (the console and shutdown use this)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def close(self) -> None:
+        self.wait_idle()
+        self.executor.shutdown(wait=True)

@@ -1,0 +1,324 @@
+"""Use cases: create, acknowledge, respond, resolve, cancel. One transaction each.
+
+Services take a session factory and a clock; they know nothing of Slack. Every change
+writes its audit events in the same transaction as the change, so an error leaves
+nothing half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.clock import Clock
+from bot.domain.drafts import DependencyDraft, HandoffDraft
+from bot.domain.records import (
+    OPEN_STATUSES,
+    Action,
+    DependencyStatus,
+    DomainError,
+    HandoffStatus,
+    RecordKind,
+    ResponseCategory,
+    transition,
+)
+from store import queries
+from store.models import AuditEvent, Dependency, Handoff, Record
+
+
+class NotFound(DomainError):
+    pass
+
+
+class TryAgain(DomainError):
+    """The database is unavailable or the record changed under us; nothing was saved."""
+
+
+@dataclass(frozen=True)
+class Change:
+    record: Record
+    line: str  # the one line added to the card's thread
+    created: bool = False
+
+
+class RecordService:
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock) -> None:
+        self._sessions = session_factory
+        self._clock = clock
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except StaleDataError:
+            raise TryAgain(
+                "Someone changed that record at the same moment; nothing was saved. "
+                "Look at the card and try again."
+            ) from None
+        except OperationalError:
+            raise TryAgain(
+                "The database is not answering right now; nothing was saved. "
+                "Try again in a minute."
+            ) from None
+
+    # --- creating ---
+
+    def create_handoff(
+        self, *, team_id: str, channel_id: str, actor: str, draft: HandoffDraft,
+        request_key: str | None,
+    ) -> Change:
+        return self._create(
+            team_id=team_id, request_key=request_key,
+            build=lambda s, now: Handoff(
+                team_id=team_id,
+                number=queries.next_number(s, team_id=team_id, kind=RecordKind.HANDOFF),
+                person_ref=draft.person_ref,
+                partner=queries.get_or_create_partner(
+                    s, team_id=team_id, name=draft.receiving_service, now=now
+                ),
+                receiving_contact=draft.receiving_contact,
+                due_at=draft.response_deadline,
+                owner_id=draft.owner_id,
+                route=draft.route,
+                risk=draft.risk.value if draft.risk else None,
+                note=draft.note,
+                status=HandoffStatus.PENDING,
+                channel_id=channel_id,
+                created_by=actor,
+                created_at=now,
+                updated_at=now,
+                request_key=request_key,
+            ),
+            actor=actor,
+        )
+
+    def create_dependency(
+        self, *, team_id: str, channel_id: str, actor: str, draft: DependencyDraft,
+        request_key: str | None,
+    ) -> Change:
+        return self._create(
+            team_id=team_id, request_key=request_key,
+            build=lambda s, now: Dependency(
+                team_id=team_id,
+                number=queries.next_number(s, team_id=team_id, kind=RecordKind.DEPENDENCY),
+                person_ref=draft.person_ref,
+                partner=queries.get_or_create_partner(
+                    s, team_id=team_id, name=draft.partner, now=now
+                ),
+                missing_action=draft.missing_action,
+                risk=draft.risk.value,
+                interim_safeguard=draft.interim_safeguard,
+                route=draft.route,
+                due_at=draft.next_review_at,
+                manager_id=draft.manager_id,
+                owner_id=draft.owner_id,
+                status=DependencyStatus.OPEN,
+                channel_id=channel_id,
+                created_by=actor,
+                created_at=now,
+                updated_at=now,
+                request_key=request_key,
+            ),
+            actor=actor,
+        )
+
+    def _create(
+        self, *, team_id: str, request_key: str | None,
+        build: Callable[[Session, Any], Record], actor: str,
+    ) -> Change:
+        now = self._clock.now()
+        if request_key:
+            existing = self.by_request(team_id=team_id, request_key=request_key)
+            if existing is not None:  # a retried request: the record already exists
+                return Change(existing, "", created=False)
+        try:
+            with self._tx() as s:
+                record = build(s, now)
+                s.add(record)
+                s.flush()
+                queries.add_event(
+                    s, record=record, team_id=team_id, at=now, actor=actor, kind="created",
+                    after=snapshot(record),
+                )
+        except IntegrityError:
+            if request_key:
+                existing = self.by_request(team_id=team_id, request_key=request_key)
+                if existing is not None:
+                    return Change(existing, "", created=False)
+            raise
+        return Change(record, f"Logged by <@{actor}>.", created=True)
+
+    # --- reading ---
+
+    def by_request(self, *, team_id: str, request_key: str) -> Record | None:
+        with self._tx() as s:
+            return queries.record_by_request(s, team_id=team_id, request_key=request_key)
+
+    def get(self, *, team_id: str, ref: str | int) -> Record:
+        with self._tx() as s:
+            return self._load(s, team_id=team_id, ref=ref)
+
+    def history(self, *, team_id: str, ref: str) -> tuple[Record, list[AuditEvent]]:
+        with self._tx() as s:
+            record = self._load(s, team_id=team_id, ref=ref)
+            return record, queries.events_for(s, record_id=record.id)
+
+    def open_in_channel(self, *, team_id: str, channel_id: str, limit: int = 30) -> list[Record]:
+        with self._tx() as s:
+            return queries.open_records(
+                s, team_id=team_id, statuses=sorted(OPEN_STATUSES), channel_id=channel_id,
+                limit=limit,
+            )
+
+    def open_for_user(self, *, team_id: str, user_id: str, limit: int = 30) -> list[Record]:
+        with self._tx() as s:
+            return queries.open_records(
+                s, team_id=team_id, statuses=sorted(OPEN_STATUSES), user_id=user_id, limit=limit
+            )
+
+    def set_card(self, *, record_id: int, channel: str, ts: str) -> None:
+        with self._tx() as s:
+            queries.set_card(s, record_id=record_id, channel=channel, ts=ts)
+
+    @staticmethod
+    def _load(s: Session, *, team_id: str, ref: str | int) -> Record:
+        if isinstance(ref, int):
+            record = queries.get_record(s, team_id=team_id, record_id=ref)
+        else:
+            if queries.parse_reference(ref) is None:
+                raise NotFound(
+                    f"“{ref[:20]}” is not a record reference: they look like H-12 or D-3."
+                )
+            record = queries.find_record(s, team_id=team_id, reference=ref)
+        if record is None:
+            raise NotFound(f"No record {str(ref).upper()} in this workspace. `/baton list` shows "
+                           "this channel's open records.")
+        return record
+
+    # --- changing ---
+
+    def acknowledge(self, *, team_id: str, ref: str | int, actor: str) -> Change:
+        """The partner confirmed receipt of the handoff."""
+        now = self._clock.now()
+        with self._tx() as s:
+            record = self._load(s, team_id=team_id, ref=ref)
+            self._require_kind(record, RecordKind.HANDOFF, "acknowledged by a partner")
+            late = record.status == HandoffStatus.OVERDUE or now > record.due_at
+            self._move(s, record, Action.ACKNOWLEDGE, actor=actor, now=now,
+                       note="late: after the response deadline" if late else None)
+            record.acknowledged_at = now
+            record.acknowledged_by = actor
+            queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
+                              kind="acknowledged", after={"acknowledged_at": now.isoformat()},
+                              note="late" if late else None)
+        suffix = " (late: after the response deadline)" if late else ""
+        return Change(record, f"Partner acknowledged receipt, recorded by <@{actor}>{suffix}.")
+
+    def respond(
+        self, *, team_id: str, ref: str | int, actor: str, category: ResponseCategory,
+        text: str | None,
+    ) -> Change:
+        text = " ".join((text or "").split()) or None
+        if category.needs_text and not text:
+            raise DomainError(
+                f"“{category.label}” needs its text: the {category.text_label.lower()}.",
+                field="text",
+            )
+        now = self._clock.now()
+        lines = []
+        with self._tx() as s:
+            record = self._load(s, team_id=team_id, ref=ref)
+            self._require_kind(record, RecordKind.HANDOFF, "given a partner response")
+            if record.status in (HandoffStatus.PENDING, HandoffStatus.OVERDUE):
+                # A response implies receipt: record the acknowledgement first, in order.
+                self._move(s, record, Action.ACKNOWLEDGE, actor=actor, now=now,
+                           note="implied by the partner's response")
+                record.acknowledged_at = now
+                record.acknowledged_by = actor
+                queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
+                                  kind="acknowledged", note="implied by the partner's response")
+                lines.append("Partner acknowledged receipt.")
+            before = {"category": record.response_category, "text": record.response_text}
+            self._move(s, record, Action.RESPOND, actor=actor, now=now)
+            record.response_category = category.value
+            record.response_text = text
+            queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
+                              kind="responded", field="response", before=before,
+                              after={"category": category.value, "text": text})
+        lines.append(f"Partner response: *{category.label}*" + (f": {text}" if text else "")
+                     + f", recorded by <@{actor}>.")
+        return Change(record, " ".join(lines))
+
+    def resolve(self, *, team_id: str, ref: str | int, actor: str, outcome: str) -> Change:
+        outcome = " ".join(outcome.split())
+        if not outcome:
+            raise DomainError("Say what the outcome was, e.g. `/baton resolve D-3 authorization "
+                              "signed, service starts Monday`.", field="outcome")
+        now = self._clock.now()
+        with self._tx() as s:
+            record = self._load(s, team_id=team_id, ref=ref)
+            self._move(s, record, Action.RESOLVE, actor=actor, now=now)
+            record.outcome = outcome
+            record.closed_at = now
+            kind = "resolved" if record.kind == RecordKind.DEPENDENCY else "closed"
+            queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
+                              kind=kind, field="outcome", after=outcome)
+        verb = "Resolved" if record.kind == RecordKind.DEPENDENCY else "Closed"
+        return Change(record, f"{verb} by <@{actor}>: {outcome}")
+
+    def cancel(self, *, team_id: str, ref: str | int, actor: str, reason: str) -> Change:
+        reason = " ".join(reason.split())
+        if not reason:
+            raise DomainError("Cancelling needs a reason, e.g. `/baton cancel H-3 referral "
+                              "withdrawn by case manager`.", field="reason")
+        now = self._clock.now()
+        with self._tx() as s:
+            record = self._load(s, team_id=team_id, ref=ref)
+            self._move(s, record, Action.CANCEL, actor=actor, now=now)
+            record.cancel_reason = reason
+            record.closed_at = now
+            queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
+                              kind="cancelled", field="cancel_reason", after=reason)
+        return Change(record, f"Cancelled by <@{actor}>: {reason}")
+
+    @staticmethod
+    def _require_kind(record: Record, kind: RecordKind, what: str) -> None:
+        if record.kind != kind:
+            raise DomainError(f"{record.reference} is a {record.kind}; only a handoff can be "
+                              f"{what}.")
+
+    @staticmethod
+    def _move(
+        s: Session, record: Record, action: Action, *, actor: str, now: Any,
+        note: str | None = None,
+    ) -> None:
+        before = record.status
+        record.status = transition(RecordKind(record.kind), record.reference, before, action)
+        record.updated_at = now
+        queries.add_event(s, record=record, team_id=record.team_id, at=now, actor=actor,
+                          kind="status_changed", field="status", before=before,
+                          after=record.status, note=note)
+
+
+_SNAPSHOT_FIELDS = (
+    "person_ref", "route", "risk", "status", "due_at", "owner_id", "channel_id",
+    "receiving_contact", "note", "missing_action", "interim_safeguard", "manager_id",
+)
+
+
+def snapshot(record: Record) -> dict[str, Any]:
+    out: dict[str, Any] = {"reference": record.reference, "kind": record.kind,
+                           "partner": record.partner.display_name}
+    for name in _SNAPSHOT_FIELDS:
+        value = getattr(record, name)
+        if value is None:
+            continue
+        out[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out

@@ -1,0 +1,139 @@
+"""Settings: the only module that reads the environment.
+
+Sources, highest first: environment variables, then the TOML file named by BATON_CONFIG,
+then defaults. A missing or invalid setting becomes one SettingsError line naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; str() is one line naming it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias="SLACK_SIGNING_SECRET"
+    )
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    database_url: str = Field(default="sqlite:///baton.db", validation_alias="DATABASE_URL")
+    slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, validation_alias="SLACK_API_URL")
+    port: int = Field(default=3000, ge=1, le=65535, validation_alias="PORT")
+    log_level: str = Field(default="INFO", validation_alias="BATON_LOG_LEVEL")
+    # Person references are codes, never names: shared channels must not carry names.
+    person_ref_pattern: str = Field(default=r"P-\d+", validation_alias="BATON_PERSON_REF_PATTERN")
+    # A date typed without a time means the end of that working day.
+    end_of_day: time = Field(default=time(17, 0), validation_alias="BATON_END_OF_DAY")
+    holidays: list[date] = Field(default_factory=list)
+    # Used only when Slack cannot tell a user's own time zone.
+    default_timezone: str = Field(default="America/New_York", validation_alias="BATON_TIMEZONE")
+    # Users who may act on any record (Slack user IDs).
+    managers: list[str] = Field(default_factory=list)
+    # Server-side worker threads for Slack's follow-up work (cards, modals, messages).
+    workers: int = Field(default=8, ge=1, le=64, validation_alias="BATON_WORKERS")
+
+    @field_validator("person_ref_pattern")
+    @classmethod
+    def _pattern_compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression ({exc})") from exc
+        return v
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name like America/Chicago)")
+        return v
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v if v.endswith("/") else v + "/"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings merges the environment over the TOML file and passes the result
+        # in; nothing here reads os.environ behind its back.
+        return (init_settings,)
+
+    def require(self, *names: str) -> None:
+        """Fail with one line if a setting a mode needs is not set."""
+        for name in names:
+            if getattr(self, name) in (None, ""):
+                alias = self.model_fields[name].validation_alias
+                raise SettingsError(f"{alias or name} is not set: this mode needs it.")
+
+    def secret(self, name: str) -> str:
+        value = getattr(self, name)
+        return value.get_secret_value() if value is not None else ""
+
+    @property
+    def config_data(self) -> dict[str, Any]:
+        return dict(getattr(self, "_config_data", {}))
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(f"BATON_CONFIG: no such file {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"BATON_CONFIG: {path} is not valid TOML ({exc})") from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    data: dict[str, Any] = {}
+    config_path = env.get("BATON_CONFIG")
+    if config_path:
+        data = _read_toml(config_path)
+    values: dict[str, Any] = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, str) and env.get(alias, "") != "":
+            values.pop(name, None)
+            values[alias] = env[alias]
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "settings"
+        field = Settings.model_fields.get(str(err["loc"][0])) if err["loc"] else None
+        name = (field.validation_alias if field and field.validation_alias else loc)
+        raise SettingsError(f"{name}: {err['msg']}") from None
+    object.__setattr__(settings, "_config_data", data)
+    return settings

@@ -1,0 +1,60 @@
+"""Buttons on the record card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import blocks
+from bot.cards import Cards, Replies
+from bot.ids import ActionId
+from bot.runtime import Baton
+from handlers.common import guarded
+
+
+def register(app: App, baton: Baton) -> None:
+    cards = Cards(baton.client, baton.records)
+    replies = Replies(baton.client)
+
+    def context(body: dict[str, Any]) -> tuple[str, str, str | None, str | None, int]:
+        action = body["actions"][0]
+        try:
+            record_id = int(action.get("value", ""))
+        except ValueError:
+            record_id = -1
+        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+        channel = (body.get("channel") or {}).get("id")
+        return body["user"]["id"], team, channel, body.get("response_url"), record_id
+
+    def partner_ack(body: dict[str, Any], ack: Ack) -> None:
+        ack()
+        user, team, channel, response_url, record_id = context(body)
+
+        @guarded(replies, user=user, channel=channel, response_url=response_url,
+                 what="record the acknowledgement")
+        def work() -> None:
+            change = baton.records.acknowledge(team_id=team, ref=record_id, actor=user)
+            cards.changed(change)
+
+        baton.defer(work)
+
+    def open_modal(body: dict[str, Any], ack: Ack) -> None:
+        ack()
+        user, team, channel, response_url, record_id = context(body)
+        action_id = body["actions"][0]["action_id"]
+
+        @guarded(replies, user=user, channel=channel, response_url=response_url)
+        def work() -> None:
+            record = baton.records.get(team_id=team, ref=record_id)
+            if action_id == ActionId.RECORD_RESPONSE:
+                view = blocks.response_modal(record)
+            else:
+                view = blocks.reason_modal(record, resolve=action_id == ActionId.RESOLVE)
+            baton.client.views_open(trigger_id=body["trigger_id"], view=view.to_dict())
+
+        baton.defer(work)
+
+    app.action(ActionId.PARTNER_ACK)(partner_ack)
+    for action_id in (ActionId.RECORD_RESPONSE, ActionId.RESOLVE, ActionId.CANCEL):
+        app.action(action_id)(open_modal)

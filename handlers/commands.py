@@ -1,0 +1,163 @@
+"""Slash commands: /handoff, /dependency and /baton. Each acks at once; the rest runs after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import blocks
+from bot.cards import Cards, Replies
+from bot.domain.drafts import build_dependency, build_handoff
+from bot.domain.grammar import missing_required, parse_fields, read_user
+from bot.domain.records import DomainError, RecordKind, read_category, read_risk
+from bot.runtime import Baton
+from handlers.common import guarded, unescape
+
+USAGE = {
+    "show": "`/baton show H-3`",
+    "ack": "`/baton ack H-3`",
+    "respond": "`/baton respond H-3 accept|condition|clarify|decline TEXT`",
+    "resolve": "`/baton resolve D-2 OUTCOME`",
+    "cancel": "`/baton cancel H-3 REASON`",
+}
+
+
+def register(app: App, baton: Baton) -> None:
+    cards = Cards(baton.client, baton.records)
+    replies = Replies(baton.client)
+
+    def create(kind: RecordKind, body: dict[str, Any]) -> None:
+        user, channel, team = body["user_id"], body["channel_id"], body["team_id"]
+        response_url = body.get("response_url")
+        what = f"log the {kind.value}"
+
+        @guarded(replies, user=user, channel=channel, response_url=response_url, what=what)
+        def work() -> None:
+            text = unescape(body.get("text") or "").strip()
+            if text.lower() in ("help", "?"):
+                replies.send(user=user, channel=channel, response_url=response_url,
+                             text=blocks.help_text())
+                return
+            fields = parse_fields(text, kind)
+            missing = missing_required(fields, kind)
+            if missing:
+                # The trigger_id expires 3 s after the command: open the modal first.
+                baton.client.views_open(trigger_id=body["trigger_id"],
+                                        view=_prefilled(kind, fields, user, channel, missing))
+                return
+            ctx = baton.draft_context(user)
+            if kind is RecordKind.HANDOFF:
+                change = baton.records.create_handoff(
+                    team_id=team, channel_id=channel, actor=user,
+                    draft=build_handoff(fields, ctx), request_key=body.get("trigger_id"))
+            else:
+                change = baton.records.create_dependency(
+                    team_id=team, channel_id=channel, actor=user,
+                    draft=build_dependency(fields, ctx), request_key=body.get("trigger_id"))
+            if not change.created:
+                return  # a retry of a request already handled
+            _publish(cards, replies, change.record, user=user, response_url=response_url)
+
+        baton.defer(work)
+
+    def handoff(body: dict[str, Any], ack: Ack) -> None:
+        ack()
+        create(RecordKind.HANDOFF, body)
+
+    def dependency(body: dict[str, Any], ack: Ack) -> None:
+        ack()
+        create(RecordKind.DEPENDENCY, body)
+
+    def baton_command(body: dict[str, Any], ack: Ack) -> None:
+        ack()
+        user, channel, team = body["user_id"], body["channel_id"], body["team_id"]
+        response_url = body.get("response_url")
+        text = unescape(body.get("text") or "").strip()
+        sub, _, rest = text.partition(" ")
+        sub = sub.lower()
+
+        def say(message: str, block_list: list[Any] | None = None) -> None:
+            replies.send(user=user, channel=channel, response_url=response_url, text=message,
+                         block_list=block_list)
+
+        @guarded(replies, user=user, channel=channel, response_url=response_url)
+        def work() -> None:
+            if sub in ("", "help"):
+                say(blocks.help_text())
+            elif sub == "list":
+                records = baton.records.open_in_channel(team_id=team, channel_id=channel)
+                say(f"{len(records)} open records in this channel",
+                    blocks.record_list("Open records in this channel, soonest deadline first",
+                                       records, "Nothing open here. :tada:"))
+            elif sub == "mine":
+                records = baton.records.open_for_user(team_id=team, user_id=user)
+                say(f"{len(records)} open records are yours",
+                    blocks.record_list("Your open records, soonest deadline first", records,
+                                       "Nothing open is yours."))
+            elif sub in ("show", "ack", "respond", "resolve", "close", "cancel"):
+                _record_command(sub, rest.strip())
+            else:
+                say(f":warning: I don't know `/baton {sub}`. Try `/baton help`.")
+
+        def _record_command(sub: str, rest: str) -> None:
+            parts = rest.split(maxsplit=1)
+            if not parts:
+                raise DomainError(f"Which record? {USAGE['resolve' if sub == 'close' else sub]}")
+            ref, tail = parts[0], (parts[1] if len(parts) > 1 else "")
+            if sub == "show":
+                record, events = baton.records.history(team_id=team, ref=ref)
+                say(f"{record.reference}: {record.status}", blocks.record_detail(record, events))
+                return
+            if sub == "ack":
+                change = baton.records.acknowledge(team_id=team, ref=ref, actor=user)
+            elif sub == "respond":
+                word, _, answer = tail.partition(" ")
+                if not word:
+                    raise DomainError(f"Give the response category. {USAGE['respond']}")
+                change = baton.records.respond(team_id=team, ref=ref, actor=user,
+                                               category=read_category(word), text=answer)
+            elif sub in ("resolve", "close"):
+                change = baton.records.resolve(team_id=team, ref=ref, actor=user, outcome=tail)
+            else:
+                change = baton.records.cancel(team_id=team, ref=ref, actor=user, reason=tail)
+            cards.changed(change)
+            say(f":white_check_mark: {change.record.reference}: {change.line}")
+
+        baton.defer(work)
+
+    def _prefilled(kind: RecordKind, fields: dict[str, str], user: str, channel: str,
+                   missing: list[str]) -> Any:
+        owner = _user_or_none(fields.get("owner", ""), user)
+        manager = _user_or_none(fields.get("manager", ""), user) if fields.get("manager") else None
+        try:
+            risk = read_risk(fields["risk"]) if fields.get("risk") else None
+        except DomainError:
+            risk = None
+        return blocks.create_modal(kind, fields, owner=owner, manager=manager, risk=risk,
+                                   channel_id=channel, missing=missing).to_dict()
+
+    app.command("/handoff")(handoff)
+    app.command("/dependency")(dependency)
+    app.command("/baton")(baton_command)
+
+
+def _user_or_none(text: str, caller: str) -> str | None:
+    try:
+        return read_user(text, caller=caller, field="owner")
+    except DomainError:
+        return None
+
+
+def _publish(cards: Cards, replies: Replies, record: Any, *, user: str,
+             response_url: str | None) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        cards.post(record)
+        text = blocks.confirmation(record)
+    except SlackApiError as exc:
+        text = (f"{blocks.confirmation(record)}\n:warning: I couldn't post its card in this "
+                f"channel ({exc.response.get('error')}): invite me with `/invite @Baton`.")
+    replies.send(user=user, channel=record.channel_id, response_url=response_url, text=text)
+

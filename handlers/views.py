@@ -1,0 +1,115 @@
+"""Modal submissions. Validation runs before the ack so field errors show in the modal;
+the record is written in the same step, and the card is posted after Slack has its answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import blocks
+from bot.cards import Cards, Replies
+from bot.domain.drafts import DraftErrors, build_dependency, build_handoff
+from bot.domain.records import DomainError, RecordKind, read_category
+from bot.ids import ViewId
+from bot.runtime import Baton
+from bot.services import Change
+from handlers.commands import _publish
+from handlers.common import guarded, state_values
+
+FIELD_ERROR_LIMIT = 150  # Slack truncates longer field errors
+
+
+def _field_errors(errors: dict[str, str], blocks_present: set[str]) -> dict[str, str]:
+    out = {}
+    for name, message in errors.items():
+        block = name if name in blocks_present else next(iter(blocks_present))
+        out[block] = blocks.clip(message.replace("`", ""), FIELD_ERROR_LIMIT)
+    return out
+
+
+def register(app: App, baton: Baton) -> None:
+    cards = Cards(baton.client, baton.records)
+    replies = Replies(baton.client)
+
+    def meta(view: dict[str, Any]) -> dict[str, Any]:
+        try:
+            data = json.loads(view.get("private_metadata") or "{}")
+        except json.JSONDecodeError:
+            data = {}
+        return data if isinstance(data, dict) else {}
+
+    def create(kind: RecordKind, body: dict[str, Any], ack: Ack) -> None:
+        view = body["view"]
+        user, team = body["user"]["id"], body["team"]["id"] if body.get("team") else \
+            body["user"]["team_id"]
+        channel = str(meta(view).get("channel") or "")
+        values = state_values(view)
+        present = set(values)
+        if not channel:
+            ack(response_action="errors",
+                errors={next(iter(present)): "This form lost its channel; run the command again."})
+            return
+        try:
+            ctx = baton.draft_context(user)
+            if kind is RecordKind.HANDOFF:
+                change = baton.records.create_handoff(
+                    team_id=team, channel_id=channel, actor=user,
+                    draft=build_handoff(values, ctx), request_key=f"view:{view['id']}")
+            else:
+                change = baton.records.create_dependency(
+                    team_id=team, channel_id=channel, actor=user,
+                    draft=build_dependency(values, ctx), request_key=f"view:{view['id']}")
+        except DraftErrors as exc:
+            ack(response_action="errors", errors=_field_errors(exc.errors, present))
+            return
+        except DomainError as exc:
+            ack(response_action="errors",
+                errors=_field_errors({exc.field or "": str(exc)}, present))
+            return
+        ack()
+        if change.created:
+            baton.defer(guarded(replies, user=user, channel=channel, response_url=None)(
+                lambda: _publish(cards, replies, change.record, user=user, response_url=None)))
+
+    def create_handoff(body: dict[str, Any], ack: Ack) -> None:
+        create(RecordKind.HANDOFF, body, ack)
+
+    def create_dependency(body: dict[str, Any], ack: Ack) -> None:
+        create(RecordKind.DEPENDENCY, body, ack)
+
+    def change_view(body: dict[str, Any], ack: Ack) -> None:
+        view = body["view"]
+        user = body["user"]["id"]
+        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+        values = state_values(view)
+        record_id = meta(view).get("record")
+        callback = view["callback_id"]
+        text = values.get("text", "")
+        try:
+            if not isinstance(record_id, int):
+                raise DomainError("This form lost its record; open it again from the card.",
+                                  field="text")
+            change: Change
+            if callback == ViewId.RESPONSE:
+                change = baton.records.respond(
+                    team_id=team, ref=record_id, actor=user,
+                    category=read_category(values.get("category", "")), text=text)
+            elif callback == ViewId.RESOLVE:
+                change = baton.records.resolve(team_id=team, ref=record_id, actor=user,
+                                               outcome=text)
+            else:
+                change = baton.records.cancel(team_id=team, ref=record_id, actor=user,
+                                              reason=text)
+        except DomainError as exc:
+            block = exc.field if exc.field in values else "text"
+            ack(response_action="errors", errors={block: blocks.clip(str(exc), FIELD_ERROR_LIMIT)})
+            return
+        ack()
+        baton.defer(cards.changed, change)
+
+    app.view(ViewId.CREATE_HANDOFF)(create_handoff)
+    app.view(ViewId.CREATE_DEPENDENCY)(create_dependency)
+    for callback in (ViewId.RESPONSE, ViewId.RESOLVE, ViewId.CANCEL):
+        app.view(callback)(change_view)

@@ -1,0 +1,191 @@
+"""SQLAlchemy 2 typed models. Every datetime is timezone-aware UTC, in and out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC on both sides. SQLite has no zone, so it stores naive UTC; PostgreSQL
+    stores timestamptz. A naive datetime handed in is a bug and is refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class PartnerAgency(Base):
+    """A receiving service or partner agency; `key` is its normalised name so later work can
+    count failures per partner and route."""
+
+    __tablename__ = "partner_agencies"
+    __table_args__ = (UniqueConstraint("team_id", "key", name="uq_partner_team_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class ReferenceCounter(Base):
+    """Next number for H-n / D-n per workspace: short, stable, unique."""
+
+    __tablename__ = "reference_counters"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Record(Base):
+    """A handoff or a dependency (single-table inheritance on `kind`)."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("team_id", "kind", "number", name="uq_records_reference"),
+        UniqueConstraint("team_id", "request_key", name="uq_records_request_key"),
+        Index("ix_records_channel_open", "team_id", "channel_id", "status", "due_at"),
+        Index("ix_records_owner_open", "team_id", "owner_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    number: Mapped[int]
+    person_ref: Mapped[str] = mapped_column(String(64))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner_agencies.id"))
+    route: Mapped[str | None] = mapped_column(String(200))
+    risk: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    # The response deadline of a handoff; the next review time of a dependency.
+    due_at: Mapped[datetime]
+    owner_id: Mapped[str] = mapped_column(String(32))  # internal owner / internal lead
+    channel_id: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # The record card in the channel, edited in place on every change.
+    card_channel: Mapped[str | None] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+    # Slack's trigger_id (or view id) of the request that created it: a retried request
+    # finds the record it already made instead of making a second.
+    request_key: Mapped[str | None] = mapped_column(String(255))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None]
+
+    # handoff
+    receiving_contact: Mapped[str | None] = mapped_column(String(200))
+    response_category: Mapped[str | None] = mapped_column(String(32))
+    response_text: Mapped[str | None] = mapped_column(Text)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    # dependency
+    missing_action: Mapped[str | None] = mapped_column(Text)
+    interim_safeguard: Mapped[str | None] = mapped_column(Text)
+    manager_id: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    partner: Mapped[PartnerAgency] = relationship(lazy="joined")
+
+    __mapper_args__ = {"polymorphic_on": "kind", "version_id_col": version}
+
+    @property
+    def reference(self) -> str:
+        return f"{'H' if self.kind == 'handoff' else 'D'}-{self.number}"
+
+
+class Handoff(Record):
+    __mapper_args__ = {"polymorphic_identity": "handoff"}
+
+    @property
+    def response_deadline(self) -> datetime:
+        return self.due_at
+
+
+class Dependency(Record):
+    __mapper_args__ = {"polymorphic_identity": "dependency"}
+
+    @property
+    def next_review_at(self) -> datetime:
+        return self.due_at
+
+
+class AuditEvent(Base):
+    """Append-only: the commissioner's evidence. The code has no path that updates or
+    deletes one, and the ORM refuses to flush such a change."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_record", "record_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"))
+    record_ref: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    field: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[Any | None] = mapped_column(JSON)
+    after: Mapped[Any | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AppendOnlyError(RuntimeError):
+    pass
+
+
+@event.listens_for(AuditEvent, "before_update")
+def _no_update(*_: Any) -> None:
+    raise AppendOnlyError("audit events are append-only")
+
+
+@event.listens_for(AuditEvent, "before_delete")
+def _no_delete(*_: Any) -> None:
+    raise AppendOnlyError("audit events are append-only")

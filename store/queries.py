@@ -1,0 +1,157 @@
+"""Keyword-only queries. SQL lives here and nowhere else."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from store.models import AuditEvent, PartnerAgency, Record, ReferenceCounter
+
+_REF = re.compile(r"^\s*([HD])-?(\d{1,9})\s*$", re.IGNORECASE)
+
+
+def parse_reference(text: str) -> tuple[str, int] | None:
+    m = _REF.match(text)
+    if not m:
+        return None
+    return ("handoff" if m.group(1).upper() == "H" else "dependency"), int(m.group(2))
+
+
+def partner_key(name: str) -> str:
+    """Normalised partner name: case, accents, punctuation and spacing do not split a partner."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+    return text or name.strip().lower()
+
+
+def next_number(session: Session, *, team_id: str, kind: str) -> int:
+    """Allocate the next H-n / D-n. The upsert takes a row lock, so two writers never share n."""
+    dialect = session.get_bind().dialect.name
+    ins: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        ins(ReferenceCounter)
+        .values(team_id=team_id, kind=kind, last=1)
+        .on_conflict_do_update(
+            index_elements=["team_id", "kind"], set_={"last": ReferenceCounter.last + 1}
+        )
+        .returning(ReferenceCounter.last)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def get_or_create_partner(
+    session: Session, *, team_id: str, name: str, now: datetime
+) -> PartnerAgency:
+    key = partner_key(name)
+    found = session.scalar(
+        select(PartnerAgency).where(PartnerAgency.team_id == team_id, PartnerAgency.key == key)
+    )
+    if found is not None:
+        return found
+    dialect = session.get_bind().dialect.name
+    ins: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        ins(PartnerAgency)
+        .values(team_id=team_id, key=key, display_name=name.strip(), created_at=now)
+        .on_conflict_do_nothing(index_elements=["team_id", "key"])
+    )
+    return session.scalars(
+        select(PartnerAgency).where(PartnerAgency.team_id == team_id, PartnerAgency.key == key)
+    ).one()
+
+
+def find_record(session: Session, *, team_id: str, reference: str) -> Record | None:
+    parsed = parse_reference(reference)
+    if parsed is None:
+        return None
+    kind, number = parsed
+    return session.scalar(
+        select(Record).where(
+            Record.team_id == team_id, Record.kind == kind, Record.number == number
+        )
+    )
+
+
+def get_record(session: Session, *, team_id: str, record_id: int) -> Record | None:
+    return session.scalar(select(Record).where(Record.team_id == team_id, Record.id == record_id))
+
+
+def record_by_request(session: Session, *, team_id: str, request_key: str) -> Record | None:
+    return session.scalar(
+        select(Record).where(Record.team_id == team_id, Record.request_key == request_key)
+    )
+
+
+def open_records(
+    session: Session,
+    *,
+    team_id: str,
+    statuses: Sequence[str],
+    channel_id: str | None = None,
+    user_id: str | None = None,
+    limit: int = 50,
+) -> list[Record]:
+    q = select(Record).where(Record.team_id == team_id, Record.status.in_(list(statuses)))
+    if channel_id is not None:
+        q = q.where(Record.channel_id == channel_id)
+    if user_id is not None:
+        q = q.where((Record.owner_id == user_id) | (Record.manager_id == user_id))
+    return list(session.scalars(q.order_by(Record.due_at, Record.id).limit(limit)))
+
+
+def events_for(session: Session, *, record_id: int) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.record_id == record_id).order_by(AuditEvent.id)
+        )
+    )
+
+
+def add_event(
+    session: Session,
+    *,
+    record: Record | None,
+    team_id: str,
+    at: datetime,
+    actor: str,
+    kind: str,
+    field: str | None = None,
+    before: Any = None,
+    after: Any = None,
+    note: str | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        team_id=team_id,
+        record_id=record.id if record is not None else None,
+        record_ref=record.reference if record is not None else None,
+        at=at,
+        actor=actor,
+        kind=kind,
+        field=field,
+        before=before,
+        after=after,
+        note=note,
+    )
+    session.add(event)
+    return event
+
+
+def set_card(
+    session: Session, *, record_id: int, channel: str, ts: str
+) -> None:
+    # A plain UPDATE, not an ORM change: posting the card must not bump the record version
+    # that a concurrent button click is checking against.
+    session.execute(
+        update(Record)
+        .where(Record.id == record_id)
+        .values(card_channel=channel, card_ts=ts)
+        .execution_options(synchronize_session=False)
+    )

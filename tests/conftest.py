@@ -1,0 +1,228 @@
+"""Fixtures: a migrated database (SQLite by default, PostgreSQL where reachable), the Slack
+emulator on loopback, and Baton's real WSGI app served by waitress on a free port."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import waitress
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import wire
+from bot.app import build_app, make_client, wsgi_app
+from bot.clock import FixedClock
+from bot.emulator import SlackEmulator
+from bot.settings import Settings, load_settings
+from store.db import make_engine, make_session_factory, migrate
+
+SECRET = "test-signing-secret"
+TEAM = "T0BATON"
+CHANNEL = "C0CARE01"
+ALICE = "U0ALICE01"  # a care coordinator, America/New_York
+BOB = "U0BOB0001"  # a service manager, America/Los_Angeles
+# A Monday morning in New York: 2026-11-23 09:00 EST.
+START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+
+PG_URL = os.environ.get("BATON_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> str | None:
+    try:
+        eng = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                            connect_args={"connect_timeout": 2})
+        with eng.connect() as c:
+            c.execute(text("SELECT 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # any failure: say why and skip
+        return f"PostgreSQL not reachable at {PG_URL} ({type(exc).__name__}); set " \
+               "BATON_TEST_DATABASE_URL to run these tests"
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A private database for this test run, migrated once."""
+    why = _pg_available()
+    if why:
+        if os.environ.get("BATON_REQUIRE_POSTGRES") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+    name = f"baton_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    eng = make_engine(url)
+    migrate(eng)
+    eng.dispose()
+    yield url
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    with engine.begin() as c:
+        c.execute(text("TRUNCATE audit_events, records, partner_agencies, reference_counters "
+                       "RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'baton.db'}"
+        eng = make_engine(url)
+        migrate(eng)
+        eng.dispose()
+        yield url
+    else:
+        url = request.getfixturevalue("pg_template")
+        eng = make_engine(url)
+        _truncate(eng)
+        eng.dispose()
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Any) -> str:
+    url = f"sqlite:///{tmp_path / 'baton.db'}"
+    eng = make_engine(url)
+    migrate(eng)
+    eng.dispose()
+    return url
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackEmulator]:
+    emu = SlackEmulator(team_id=TEAM).start()
+    emu.add_user(ALICE, name="alice", tz="America/New_York")
+    emu.add_user(BOB, name="bob", tz="America/Los_Angeles")
+    yield emu
+    emu.stop()
+
+
+@dataclass
+class Baton:
+    """A running `serve`: Baton's WSGI app on waitress, talking to the emulator."""
+
+    url: str
+    slack: SlackEmulator
+    sessions: sessionmaker[Session]
+    engine: Engine
+    clock: FixedClock
+    runtime: Any
+    http: httpx.Client
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def post(self, body: str, *, headers: dict[str, str] | None = None,
+             timestamp: int | None = None) -> httpx.Response:
+        h = headers if headers is not None else wire.signed_headers(body, SECRET,
+                                                                    timestamp=timestamp)
+        return self.http.post(f"{self.url}/slack/events", content=body, headers=h)
+
+    def command(self, command: str, text: str, *, user: str = ALICE, channel: str = CHANNEL,
+                team: str = TEAM, trigger_id: str | None = None) -> httpx.Response:
+        n = next(self._ids)
+        body = wire.slash_command(command, text, user=user, channel=channel, team=team,
+                                  trigger_id=trigger_id or f"trigger-{n}",
+                                  response_url=self.slack.response_url(f"r{n}"))
+        resp = self.post(body)
+        self.runtime.wait_idle()
+        return resp
+
+    def click(self, action_id: str, value: str, *, user: str = ALICE, channel: str = CHANNEL,
+              message_ts: str = "1.0", team: str = TEAM) -> httpx.Response:
+        n = next(self._ids)
+        body = wire.block_actions(action_id=action_id, value=value, user=user, team=team,
+                                  channel=channel, message_ts=message_ts,
+                                  trigger_id=f"click-{n}",
+                                  response_url=self.slack.response_url(f"c{n}"))
+        resp = self.post(body)
+        self.runtime.wait_idle()
+        return resp
+
+    def submit(self, view: dict[str, Any], answers: dict[str, str], *, user: str = ALICE,
+               team: str = TEAM) -> httpx.Response:
+        body = wire.view_submission(view=view, values=wire.state_for(view, answers), user=user,
+                                    team=team)
+        resp = self.post(body)
+        self.runtime.wait_idle()
+        return resp
+
+    def replies(self) -> list[str]:
+        """Texts only the caller saw (response_url posts and ephemerals), oldest first."""
+        out = []
+        for call in self.slack.calls:
+            if call.method in ("response_url", "chat.postEphemeral"):
+                out.append(str(call.params.get("text", "")))
+        return out
+
+    def last_reply(self) -> str:
+        replies = self.replies()
+        assert replies, "Baton sent no ephemeral reply"
+        return replies[-1]
+
+
+def make_settings(database_url: str, slack: SlackEmulator, **extra: Any) -> Settings:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "DATABASE_URL": database_url,
+        "SLACK_API_URL": slack.base_url,
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return load_settings(env)
+
+
+@pytest.fixture
+def serve_factory(slack: SlackEmulator, clock: FixedClock) -> Iterator[Any]:
+    started: list[tuple[Any, Any, Any, httpx.Client]] = []
+
+    def start(database_url: str, **extra: Any) -> Baton:
+        settings = make_settings(database_url, slack, **extra)
+        engine = make_engine(database_url)
+        sessions = make_session_factory(engine)
+        app, runtime = build_app(settings, client=make_client(settings), session_factory=sessions,
+                                 clock=clock)
+        server = waitress.create_server(wsgi_app(app, sessions), host="127.0.0.1", port=0,
+                                        threads=8)
+        port = server.socket.getsockname()[1]
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        http = httpx.Client(timeout=10)
+        started.append((server, runtime, engine, http))
+        return Baton(f"http://127.0.0.1:{port}", slack, sessions, engine, clock, runtime, http)
+
+    yield start
+    for server, runtime, engine, http in started:
+        http.close()
+        server.close()
+        runtime.close()
+        engine.dispose()
+
+
+@pytest.fixture
+def baton(serve_factory: Any, database_url: str) -> Baton:
+    return serve_factory(database_url)
+
+
+def blocks_of(call: Any) -> list[dict[str, Any]]:
+    value = call.json_param("blocks")
+    return json.loads(value) if isinstance(value, str) else (value or [])
