@@ -178,6 +178,13 @@ class _Args:
         return [value]
 
 
+def _json_default(value: Any) -> Any:
+    # Multipart file parts are bytes; echoing them (api.test) must not break the answer.
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
 def _error(error: str, *messages: str) -> dict:
     body: dict[str, Any] = {"ok": False, "error": error}
     if messages:
@@ -728,7 +735,7 @@ class SlackEmulator:
     def _record(
         self, method: str, params: dict, headers: _Headers, status: int, response: dict
     ) -> tuple[bytes, Call]:
-        payload = json.dumps(response, separators=(",", ":")).encode("utf-8")
+        payload = json.dumps(response, separators=(",", ":"), default=_json_default).encode()
         # Record what went on the wire, decoupled from live state that later calls mutate.
         call = Call(method, params, headers, status, json.loads(payload))
         self._calls.append(call)

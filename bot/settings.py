@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         """Fail with one line if a setting a mode needs is not set."""
         for name in names:
             if getattr(self, name) in (None, ""):
-                alias = self.model_fields[name].validation_alias
+                alias = type(self).model_fields[name].validation_alias
                 raise SettingsError(f"{alias or name} is not set: this mode needs it.")
 
     def secret(self, name: str) -> str:

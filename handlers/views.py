@@ -22,10 +22,14 @@ FIELD_ERROR_LIMIT = 150  # Slack truncates longer field errors
 
 
 def _field_errors(errors: dict[str, str], blocks_present: set[str]) -> dict[str, str]:
-    out = {}
+    """Slack shows an error under the input whose block_id it names; an error about a field
+    the form lacks goes under the first input rather than being lost."""
+    out: dict[str, str] = {}
+    fallback = min(blocks_present) if blocks_present else None
     for name, message in errors.items():
-        block = name if name in blocks_present else next(iter(blocks_present))
-        out[block] = blocks.clip(message.replace("`", ""), FIELD_ERROR_LIMIT)
+        block = name if name in blocks_present or fallback is None else fallback
+        text = blocks.clip(message.replace("`", ""), FIELD_ERROR_LIMIT)
+        out[block] = f"{out[block]} {text}" if block in out else text
     return out
 
 
@@ -48,8 +52,8 @@ def register(app: App, baton: Baton) -> None:
         values = state_values(view)
         present = set(values)
         if not channel:
-            ack(response_action="errors",
-                errors={next(iter(present)): "This form lost its channel; run the command again."})
+            ack(response_action="errors", errors=_field_errors(
+                {"person": "This form lost its channel; run the command again."}, present))
             return
         try:
             ctx = baton.draft_context(user)

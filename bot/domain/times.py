@@ -179,18 +179,18 @@ _ISO = re.compile(
     r"\s*(?P<off>z|utc|[+-]\d{2}(?::?\d{2})?)?)?"
 )
 
-# Numbers with nothing to say what they are: a day of the month? an hour? Refuse to guess.
-_BARE_NUMBER = re.compile(r"(?:at\s+|on\s+)?\d{1,4}")
-_DAY_WORD = (
-    r"(?:today|tonight|tomorrow|tmrw|tmr"
-    r"|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun"
-    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+# A 1-2 digit number must say what it is: a day next to a month ("dec 3"), an hour with
+# am/pm ("9 am"), or a count with a unit ("3 days"). dateparser otherwise guesses: "5" is May,
+# "17" the 17th (maybe past), "tomorrow at 3" silently drops the 3, "3 5pm" is 29 March.
+_MONTH_WORDS = frozenset(
+    {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+    | {"january", "february", "march", "april", "june", "july", "august", "september"}
+    | {"october", "november", "december"}
 )
-# dateparser silently drops an hour with no am/pm after a day word ("tomorrow at 3").
-_DROPPED_HOUR = re.compile(
-    rf"(?:(?:this|next)\s+)?{_DAY_WORD}\s+(?:at\s+)?\d{{1,2}}|(?:at\s+)?\d{{1,2}}\s+{_DAY_WORD}"
-    r"|.*\bat\s+\d{1,2}"
-)
+# Offsets in weeks or months were read already; left for dateparser, these are vague:
+# "next week 5pm" (dateparser: 7 days from now), "end of the month".
+_VAGUE_WORDS = re.compile(r"\b(?:weeks?|months?|years?)\b")
+_NUMBER_PARTNERS = _MONTH_WORDS | frozenset(_UNIT_OF) | {"am", "pm", "a.m.", "p.m."}
 _LEADING_NOISE = re.compile(r"\A(?:due\s+)?(?:by\s+)?(?:on\s+)?")
 
 
@@ -390,15 +390,18 @@ def _iso_offset(text: str | None) -> timezone | None:
 
 
 def _read_with_dateparser(cleaned: str, ctx: _Context) -> datetime:
-    if _BARE_NUMBER.fullmatch(cleaned):
-        # dateparser reads "5" as May and "17" as the 17th, possibly in the past.
-        raise ctx.ambiguous("a bare number could be a day or an hour; add am/pm or a month")
     data = _dateparse(cleaned, ctx)
     parsed = data.date_obj
     if parsed is None:
         raise ctx.unreadable()
-    if data.period not in ("day", "time", "part_of_day"):
-        # "next week", "December", "the 5th" (read as a month): not a deadline.
+    parts = set(data.parts)
+    if (
+        data.period not in ("day", "time", "part_of_day")
+        or (parts & {"year", "month"} and "day" not in parts)
+        or _VAGUE_WORDS.search(cleaned)
+    ):
+        # "next week", "December", "the 5th" (read as a month), "dec 10:30" (a month and a
+        # time: dateparser fills in today's day of the month): not a deadline.
         raise ctx.ambiguous("give a day, and a time if it matters")
     has_time = _has_time_of_day(data)
     if parsed.tzinfo is not None:
@@ -409,9 +412,20 @@ def _read_with_dateparser(cleaned: str, ctx: _Context) -> datetime:
     parsed = _today_if_named(data, parsed, ctx)
     if has_time:
         return _wall_to_utc(parsed, ctx.tz)
-    if _DROPPED_HOUR.fullmatch(cleaned):
-        raise ctx.ambiguous("say which hour, e.g. 3pm or 15:00")
     return ctx.at_end_of_day(parsed.date())
+
+
+def _check_numbers(text: str, ctx: _Context) -> None:
+    """Refuse a lone 1-2 digit number (see _NUMBER_PARTNERS) before dateparser guesses."""
+    tokens = text.split()
+    for i, token in enumerate(tokens):
+        if not (token.isdigit() and len(token) <= 2):
+            continue
+        neighbours = {tokens[j] for j in (i - 1, i + 1) if 0 <= j < len(tokens)}
+        if not neighbours & _NUMBER_PARTNERS:
+            raise ctx.ambiguous(
+                f"“{token}” could be a day or an hour; write e.g. 3pm, 15:00 or Dec 3"
+            )
 
 
 def _has_time_of_day(data: DateData) -> bool:
@@ -435,6 +449,7 @@ def _today_if_named(data: DateData, parsed: datetime, ctx: _Context) -> datetime
 
 
 def _dateparse(text: str, ctx: _Context) -> DateData:
+    _check_numbers(text, ctx)
     return _parser(ctx.local_now.replace(tzinfo=None)).get_date_data(text)
 
 

@@ -465,8 +465,9 @@ def test_unreadable_message_quotes_the_text_exactly() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["5", "17", "at 3", "tomorrow at 3", "tomorrow 3", "friday 5", "next week",
-             "next month", "the 5th", "friday CET"]
+    "text", ["5", "17", "at 3", "tomorrow at 3", "tomorrow 3", "friday 5", "3 5pm", "17 17",
+             "next week", "next week 5pm", "next month", "the 5th", "dec 10:30", "december",
+             "friday CET"]
 )  # fmt: skip
 def test_ambiguous(text: str) -> None:
     err = refused(text, THU_10AM)

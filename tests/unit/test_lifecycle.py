@@ -1,0 +1,71 @@
+import pytest
+
+from bot.domain.records import (
+    Action,
+    DomainError,
+    RecordKind,
+    Risk,
+    check_person_ref,
+    read_category,
+    read_risk,
+    transition,
+)
+
+H, D = RecordKind.HANDOFF, RecordKind.DEPENDENCY
+
+
+@pytest.mark.parametrize(("current", "action", "expected"), [
+    ("pending", Action.ACKNOWLEDGE, "acknowledged"),
+    ("overdue", Action.ACKNOWLEDGE, "acknowledged"),
+    ("acknowledged", Action.RESPOND, "responded"),
+    ("responded", Action.RESPOND, "responded"),
+    ("responded", Action.CLOSE, "closed"),
+    ("responded", Action.RESOLVE, "closed"),
+    ("pending", Action.MARK_OVERDUE, "overdue"),
+    ("pending", Action.CANCEL, "cancelled"),
+    ("overdue", Action.CANCEL, "cancelled"),
+    ("responded", Action.CANCEL, "cancelled"),
+])
+def test_handoff_moves(current, action, expected):
+    assert transition(H, "H-1", current, action) == expected
+
+
+@pytest.mark.parametrize(("current", "action"), [
+    ("pending", Action.RESPOND),
+    ("pending", Action.CLOSE),
+    ("acknowledged", Action.MARK_OVERDUE),
+    ("acknowledged", Action.ACKNOWLEDGE),
+    ("closed", Action.CANCEL),
+    ("cancelled", Action.ACKNOWLEDGE),
+    ("closed", Action.RESPOND),
+])
+def test_handoff_refusals_say_why(current, action):
+    with pytest.raises(DomainError, match=f"H-1 is {current}, so it can't"):
+        transition(H, "H-1", current, action)
+
+
+def test_dependency_moves_and_refusals():
+    assert transition(D, "D-1", "open", Action.RESOLVE) == "resolved"
+    assert transition(D, "D-1", "open", Action.CANCEL) == "cancelled"
+    with pytest.raises(DomainError, match="D-1 is resolved"):
+        transition(D, "D-1", "resolved", Action.CANCEL)
+    with pytest.raises(DomainError):
+        transition(D, "D-1", "open", Action.ACKNOWLEDGE)
+
+
+def test_person_reference_must_be_a_code():
+    assert check_person_ref(" p-1042 ", pattern=r"P-\d+") == "P-1042"
+    with pytest.raises(DomainError, match=r"matching `P-\\d\+`.*never a name"):
+        check_person_ref("Mary Smith", pattern=r"P-\d+")
+    assert check_person_ref("MRN00123", pattern=r"MRN\d{5}") == "MRN00123"
+    with pytest.raises(DomainError):
+        check_person_ref("P-1042", pattern=r"MRN\d{5}")
+
+
+def test_risk_and_category_words():
+    assert read_risk("Same Day") is Risk.SAME_DAY and read_risk("short term") is Risk.SHORT_TERM
+    with pytest.raises(DomainError, match="same-day, short-term or emerging"):
+        read_risk("high")
+    assert read_category("clarify").needs_text and not read_category("accept").needs_text
+    with pytest.raises(DomainError):
+        read_category("maybe")
