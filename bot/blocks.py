@@ -137,8 +137,9 @@ def record_buttons(record: Any) -> list[ButtonElement]:
     if record.kind == RecordKind.HANDOFF:
         buttons = []
         if record.status in ("pending", "overdue"):
-            buttons.append(ButtonElement(text="Partner acknowledged", action_id=ActionId.PARTNER_ACK,
-                                         value=value, style="primary"))
+            buttons.append(ButtonElement(text="Partner acknowledged",
+                                         action_id=ActionId.PARTNER_ACK, value=value,
+                                         style="primary"))
         buttons.append(ButtonElement(text="Record response", action_id=ActionId.RECORD_RESPONSE,
                                      value=value))
         if record.status == "responded":
@@ -225,25 +226,25 @@ def help_text() -> str:
     return "\n".join([
         "*Baton* keeps every cross-agency handoff and dependency owned, timed and escalated.",
         "",
-        "*Log a handoff* (referral, discharge or transfer the receiving service must "
-        "acknowledge by a response deadline):",
-        "`/handoff person: P-1042 to: Northside Home Care contact: intake desk 555-0100 "
-        "due: tomorrow 5pm risk: short-term`",
+        ("*Log a handoff* (referral, discharge or transfer the receiving service must "
+        "acknowledge by a response deadline):"),
+        ("`/handoff person: P-1042 to: Northside Home Care contact: intake desk 555-0100 "
+        "due: tomorrow 5pm risk: short-term`"),
         keys(HANDOFF_KEYS),
         "",
         "*Log a dependency* (a missing external action care depends on):",
-        "`/dependency person: P-1042 action: unsigned authorization partner: County Managed "
-        "Care risk: same-day safeguard: temporary hold on start, family informed`",
+        ("`/dependency person: P-1042 action: unsigned authorization partner: County Managed "
+        "Care risk: same-day safeguard: temporary hold on start, family informed`"),
         keys(DEPENDENCY_KEYS),
         "• `owner:` defaults to you. A same-day risk needs an interim safeguard.",
         "",
-        "*Times* are read in your Slack time zone: `tomorrow 5pm`, `friday 9am`, `EOD`, `COB`, "
+        ("*Times* are read in your Slack time zone: `tomorrow 5pm`, `friday 9am`, `EOD`, `COB`, "
         "`noon`, `in 2h`, `2 business days`, `2026-12-01 14:00`. A date alone means the end of "
-        "that working day.",
+        "that working day."),
         "",
-        "*Everything else:* `/baton list` · `/baton mine` · `/baton show H-3` · "
+        ("*Everything else:* `/baton list` · `/baton mine` · `/baton show H-3` · "
         "`/baton ack H-3` · `/baton respond H-3 accept|condition|clarify|decline TEXT` · "
-        "`/baton resolve D-2 OUTCOME` · `/baton cancel H-3 REASON`",
+        "`/baton resolve D-2 OUTCOME` · `/baton cancel H-3 REASON`"),
         "Person references are codes (P-1042), never names.",
     ])
 
@@ -275,13 +276,16 @@ def _risk_input(key: Key, initial: Risk | None, *, optional: bool) -> InputBlock
                                                   initial_option=chosen))
 
 
+PERSON_HINT = "A code such as P-1042, never a name."
+
+
 def create_modal(kind: RecordKind, fields: dict[str, str], *, owner: str | None,
                  manager: str | None, risk: Risk | None, channel_id: str,
                  missing: Sequence[str]) -> View:
     k = {key.name: key for key in KEYS[kind]}
     if kind is RecordKind.HANDOFF:
         blocks: list[Block] = [
-            _text_input(k["person"], fields.get("person"), hint="A code such as P-1042, never a name."),
+            _text_input(k["person"], fields.get("person"), hint=PERSON_HINT),
             _text_input(k["to"], fields.get("to")),
             _text_input(k["contact"], fields.get("contact"), hint="Who at the receiving service, "
                         "and how to reach them."),
@@ -295,7 +299,7 @@ def create_modal(kind: RecordKind, fields: dict[str, str], *, owner: str | None,
         title, callback = "Log a handoff", ViewId.CREATE_HANDOFF
     else:
         blocks = [
-            _text_input(k["person"], fields.get("person"), hint="A code such as P-1042, never a name."),
+            _text_input(k["person"], fields.get("person"), hint=PERSON_HINT),
             _text_input(k["action"], fields.get("action"), multiline=True,
                         hint="e.g. unsigned authorization, unreturned clinical advice, "
                         "absent discharge information"),

@@ -131,8 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        level = "WARNING" if args.command == "console" else settings.log_level.upper()
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         handler = {"migrate": cmd_migrate, "serve": cmd_serve, "socket": cmd_socket,
                    "console": cmd_console}[args.command]
         return handler(settings, args)

@@ -63,8 +63,8 @@ class Console:
         self.engine = make_engine(settings.database_url)
         migrate(self.engine)
         self.app, self.baton = build_app(
-            settings, client=make_client(settings), session_factory=make_session_factory(self.engine),
-            clock=clock or SystemClock(),
+            settings, client=make_client(settings),
+            session_factory=make_session_factory(self.engine), clock=clock or SystemClock(),
         )
         self.buttons: list[Button] = []
         self.opened: list[dict[str, Any]] = []
@@ -88,9 +88,9 @@ class Console:
 
     def command(self, line: str) -> None:
         command, _, text = line.partition(" ")
+        reply_to = self.emulator.response_url(f"cmd-{next(self._triggers)}")
         body = wire.slash_command(command, text, user=USER, channel=CHANNEL, team=TEAM,
-                                  trigger_id=self._trigger(), response_url=self.emulator.response_url(
-                                      f"cmd-{next(self._triggers)}"))
+                                  trigger_id=self._trigger(), response_url=reply_to)
         status, _ = self._dispatch(body)
         if status != 200:
             self._print(f"(Slack would show: {command} failed, HTTP {status})")
@@ -127,15 +127,19 @@ class Console:
         answers: dict[str, str] = {}
         inputs = [b for b in view.get("blocks", []) if b.get("type") == "input"]
         retry: set[str] | None = None
-        while True:
+        for _ in range(5):  # like closing the modal after a few failed tries
             for block in inputs:
                 bid = block["block_id"]
                 if retry is not None and bid not in retry:
                     continue
-                answers[bid] = self._prompt_field(block, answers.get(bid))
+                answer = self._prompt_field(block, answers.get(bid))
+                if answer is None:
+                    self._print("» form closed without submitting")
+                    return
+                answers[bid] = answer
             body = wire.view_submission(view=view, values=wire.state_for(view, answers),
                                         user=USER, team=TEAM)
-            status, text = self._dispatch(body)
+            _status, text = self._dispatch(body)
             errors = _errors(text)
             if not errors:
                 self._print("» submitted")
@@ -143,8 +147,9 @@ class Console:
             for bid, message in errors.items():
                 self._print(f"  ! {bid}: {message}")
             retry = set(errors)
+        self._print("» form closed after repeated errors; nothing was saved")
 
-    def _prompt_field(self, block: dict[str, Any], previous: str | None) -> str:
+    def _prompt_field(self, block: dict[str, Any], previous: str | None) -> str | None:
         element = block["element"]
         label = block["label"]["text"] + ("" if block.get("optional") else " *")
         initial = previous or element.get("initial_value") or element.get("initial_user") or ""
@@ -156,7 +161,9 @@ class Console:
             label += " (a user ID, or `me`)"
         shown = f" [{_plain(initial, self.tz)}]" if initial else ""
         answer = self.ask(f"    {label}{shown}: ")
-        if answer is None or answer.strip() == "":
+        if answer is None:
+            return None
+        if answer.strip() == "":
             return initial
         answer = answer.strip()
         if element["type"] == "users_select" and answer.lower() == "me":
@@ -173,9 +180,7 @@ class Console:
         elif call.method == "chat.update" and r.get("ok"):
             self._show_message(f"Baton updated its card in {_channel(call.params['channel'])}",
                                call, str(call.params["ts"]))
-        elif call.method == "chat.postEphemeral" and r.get("ok"):
-            self._show_message("Only you can see", call, "")
-        elif call.method == "response_url":
+        elif (call.method == "chat.postEphemeral" and r.get("ok")) or call.method == "response_url":
             self._show_message("Only you can see", call, "")
         elif call.method in ("views.open", "views.push") and r.get("ok"):
             view = dict(call.json_param("view"))

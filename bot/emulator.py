@@ -13,6 +13,7 @@ console mode needs no extra dependencies.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import email.parser
 import email.policy
@@ -224,10 +225,8 @@ class _Server(ThreadingHTTPServer):
         with self._conns_lock:
             conns, self._conns = list(self._conns), set()
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -570,10 +569,8 @@ class SlackEmulator:
             return
         except (ValueError, OSError):
             h.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 h.answer(400, b'{"ok":false,"error":"invalid_request"}')
-            except OSError:
-                pass
             return
         url = urlsplit(h.path)
         path = url.path
@@ -591,10 +588,8 @@ class SlackEmulator:
         except Exception:  # never leave a client hanging on an emulator bug
             log.exception("slack emulator failed serving %s", h.path)
             h.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 h.answer(500, b'{"ok":false,"error":"internal_error"}')
-            except OSError:
-                pass
 
     def _serve_api(self, h: _Handler, method: str, query: str, body: bytes) -> None:
         headers = _Headers(h.headers.items())

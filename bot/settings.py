@@ -65,7 +65,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name like America/Chicago)")
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name like America/Chicago)"
+            ) from None
         return v
 
     @field_validator("slack_api_url")

@@ -92,9 +92,9 @@ def missing_required(fields: dict[str, str], kind: RecordKind) -> list[str]:
     """Required keys without a value. `owner` is excluded: it defaults to the caller."""
     need = [k.name for k in KEYS[kind] if k.required and k.name != "owner"]
     missing = [n for n in need if not fields.get(n, "").strip()]
-    if kind is RecordKind.DEPENDENCY and _is_same_day(fields.get("risk", "")):
-        if not fields.get("safeguard", "").strip():
-            missing.append("safeguard")
+    if (kind is RecordKind.DEPENDENCY and _is_same_day(fields.get("risk", ""))
+            and not fields.get("safeguard", "").strip()):
+        missing.append("safeguard")
     return missing
 
 

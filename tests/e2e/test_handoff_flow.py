@@ -46,7 +46,7 @@ def test_handoff_command_creates_record_card_and_confirmation(baton):
     flat = str(blocks_of(post))
     assert "H-1" in flat and "P-1042" in flat and "Northside Home Care" in flat
     assert f"<!date^{int(rec.due_at.timestamp())}^" in flat
-    actions = [b for b in blocks_of(post) if b["type"] == "actions"][0]
+    actions = next(b for b in blocks_of(post) if b["type"] == "actions")
     assert [e["text"]["text"] for e in actions["elements"]] == [
         "Partner acknowledged", "Record response", "Cancel"]
     assert rec.card_ts == post.response["ts"]
@@ -119,7 +119,7 @@ def test_dependency_command(baton):
     assert rec.risk == "same-day" and rec.interim_safeguard == "temporary hold, family informed"
     assert rec.due_at == datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
     (post,) = baton.slack.calls_to("chat.postMessage")
-    actions = [b for b in blocks_of(post) if b["type"] == "actions"][0]
+    actions = next(b for b in blocks_of(post) if b["type"] == "actions")
     assert [e["text"]["text"] for e in actions["elements"]] == ["Resolve", "Cancel"]
     assert "Interim safeguard" in str(blocks_of(post))
 
@@ -139,5 +139,5 @@ def test_forged_signature_is_401_and_writes_nothing(baton):
     old = baton.post(body, timestamp=int(time.time()) - 301)
     assert old.status_code == 401
     baton.runtime.wait_idle()
-    assert _count(baton) == 0 and baton.slack.calls == [] or \
+    assert (_count(baton) == 0 and baton.slack.calls == []) or \
         all(c.method == "auth.test" for c in baton.slack.calls)

@@ -50,7 +50,7 @@ def test_references_and_partner_keys():
 
 
 def test_settings_errors_name_the_setting():
-    with pytest.raises(SettingsError, match="^PORT:"):
+    with pytest.raises(SettingsError, match=r"^PORT:"):
         load_settings({"PORT": "eighty"})
     with pytest.raises(SettingsError, match="BATON_CONFIG: no such file"):
         load_settings({"BATON_CONFIG": "/nonexistent/baton.toml"})

@@ -1,0 +1,93 @@
+"""The `baton` command as an operator runs it: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from bot.emulator import SlackEmulator
+
+BATON = [sys.executable, "-m", "bot.cli"]
+
+
+def _run(args, env, **kw):
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run(BATON + args, env={**base, **env}, capture_output=True, text=True,
+                          timeout=60, **kw)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_missing_setting_is_one_line_exit_2(tmp_path):
+    r = _run(["serve"], {"DATABASE_URL": f"sqlite:///{tmp_path}/b.db"})
+    assert r.returncode == 2
+    assert r.stderr.strip() == "baton: SLACK_BOT_TOKEN is not set: this mode needs it."
+    r = _run(["serve"], {"PORT": "not-a-port", "SLACK_BOT_TOKEN": "x"})
+    assert r.returncode == 2 and r.stderr.startswith("baton: PORT:")
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_serve_refuses_an_unmigrated_database_then_serves_after_migrate(tmp_path):
+    db = f"sqlite:///{tmp_path}/b.db"
+    with SlackEmulator() as slack:
+        env = {"DATABASE_URL": db, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+               "SLACK_API_URL": slack.base_url}
+        r = _run(["serve", "--port", str(_free_port())], env)
+        assert r.returncode == 2
+        assert "run `baton migrate`" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+        r = _run(["migrate"], env)
+        assert r.returncode == 0 and "database at 0001" in r.stdout
+        r = _run(["migrate"], env)
+        assert "already up to date" in r.stdout
+
+        port = _free_port()
+        base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+        proc = subprocess.Popen([*BATON, "serve", "--port", str(port), "--host", "127.0.0.1"],
+                                env={**base, **env}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 20
+            status = None
+            while time.monotonic() < deadline:
+                try:
+                    status = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)  # waiting for a process to bind, not for a deadline
+            assert status == 200
+            unsigned = httpx.post(f"http://127.0.0.1:{port}/slack/events", content="a=b",
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert unsigned.status_code == 401
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                pytest.fail("serve did not stop within 10 s of SIGTERM")
+        assert proc.returncode == 0
+
+
+def test_console_runs_a_scripted_session(tmp_path):
+    script = tmp_path / "s.txt"
+    script.write_text(
+        "/handoff person: P-1042 to: Northside Home Care contact: intake 555-0100 "
+        "due: 2030-01-15 17:00\n/baton list\nclick 1\nquit\n")
+    r = _run(["console", "--script", str(script)],
+             {"DATABASE_URL": f"sqlite:///{tmp_path}/c.db", "BATON_TIMEZONE": "America/Chicago"})
+    assert r.returncode == 0, r.stderr
+    assert "== Handoff H-1 · P-1042 ==" in r.stdout
+    assert "Response deadline*: Tue 15 Jan 17:00 CST" in r.stdout
+    assert "Partner acknowledged receipt" in r.stdout
