@@ -29,6 +29,7 @@ from bot.domain.records import (
     transition,
 )
 from store import queries
+from store.db import transaction
 from store.models import AuditEvent, Dependency, Handoff, Record
 
 
@@ -55,7 +56,7 @@ class RecordService:
     @contextmanager
     def _tx(self) -> Iterator[Session]:
         try:
-            with self._sessions.begin() as session:
+            with transaction(self._sessions) as session:
                 yield session
         except StaleDataError:
             raise TryAgain(
@@ -134,12 +135,13 @@ class RecordService:
         build: Callable[[Session, Any], Record], actor: str,
     ) -> Change:
         now = self._clock.now()
-        if request_key:
-            existing = self.by_request(team_id=team_id, request_key=request_key)
-            if existing is not None:  # a retried request: the record already exists
-                return Change(existing, "", created=False)
         try:
             with self._tx() as s:
+                if request_key:
+                    existing = queries.record_by_request(s, team_id=team_id,
+                                                         request_key=request_key)
+                    if existing is not None:  # a retried request: the record already exists
+                        return Change(existing, "", created=False)
                 record = build(s, now)
                 s.add(record)
                 s.flush()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+# SQLite allows one writer at a time. Left to itself, a waiting writer sleeps in SQLite's
+# busy handler for up to 100 ms a try; queueing writers on a lock in the process instead
+# hands the database over the moment it is free. (PostgreSQL needs none of this.)
+_SQLITE_LOCKS: dict[int, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.Lock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    with _LOCKS_GUARD:
+        return _SQLITE_LOCKS.setdefault(id(engine), threading.Lock())
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    bind = sessions.kw.get("bind")
+    lock = _writer_lock(bind) if isinstance(bind, Engine) else None
+    with lock if lock is not None else nullcontext(), sessions.begin() as session:
+        yield session
 
 
 def alembic_config(engine: Engine) -> Config:
