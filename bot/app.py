@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.escalation import ConfiguredRoster, Roster
 from bot.runtime import Baton
 from bot.settings import Settings
 from handlers import actions, commands, views
@@ -26,18 +27,22 @@ from handlers import actions, commands, views
 log = logging.getLogger("baton")
 
 
-def make_client(settings: Settings, *, token: str | None = None) -> WebClient:
+def make_client(settings: Settings, *, token: str | None = None,
+                interactive: bool = True) -> WebClient:
     client = WebClient(
         token=token if token is not None else settings.secret("slack_bot_token"),
         base_url=settings.slack_api_url,
         timeout=10,
     )
-    # Slack's own retry handlers: 429 honours Retry-After; 5xx and dropped connections back off.
-    client.retry_handlers.extend([
-        RateLimitErrorRetryHandler(max_retry_count=3),
-        ServerErrorRetryHandler(max_retry_count=2),
-        ConnectionErrorRetryHandler(max_retry_count=2),
-    ])
+    if interactive:
+        # Slack's own retry handlers: 429 honours Retry-After; 5xx and dropped connections
+        # back off. The engine's client has none: it reschedules failed work in the database
+        # (honouring Retry-After) instead of sleeping in the sending thread.
+        client.retry_handlers.extend([
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ])
     return client
 
 
@@ -48,8 +53,13 @@ def build_app(
     session_factory: sessionmaker[Session],
     clock: Clock,
     token_verification: bool = True,
+    engine_client: WebClient | None = None,
+    roster: Roster | None = None,
 ) -> tuple[App, Baton]:
-    baton = Baton(settings=settings, client=client, sessions=session_factory, clock=clock)
+    baton = Baton(settings=settings, client=client, sessions=session_factory, clock=clock,
+                  engine_client=engine_client or make_client(settings, token=client.token,
+                                                             interactive=False),
+                  roster=roster or ConfiguredRoster(settings.coordinator))
     app = App(
         client=client,
         signing_secret=settings.secret("slack_signing_secret") or "unused-in-socket-mode",

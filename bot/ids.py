@@ -11,6 +11,8 @@ class ActionId(StrEnum):
     RECORD_RESPONSE = "record_response_open"
     RESOLVE = "record_resolve_open"
     CANCEL = "record_cancel_open"
+    PAGE_ACK = "page_acknowledge"
+    INTERIM = "record_interim_open"
 
 
 class ViewId(StrEnum):
@@ -19,6 +21,7 @@ class ViewId(StrEnum):
     RESPONSE = "record_response"
     RESOLVE = "record_resolve"
     CANCEL = "record_cancel"
+    INTERIM = "record_interim"
 
 
 # Every input in Baton's modals uses this action_id; the block_id names the field.

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.domain.drafts import DraftContext
 from bot.domain.times import WorkingCalendar
+from bot.escalation import Authority, EscalationService, Roster
 from bot.services import RecordService
 from bot.settings import Settings
+from scheduler.engine import Engine, Pacer
 
 log = logging.getLogger("baton")
 
@@ -62,20 +64,36 @@ class Baton:
     client: WebClient
     sessions: sessionmaker[Session]
     clock: Clock
+    engine_client: WebClient
+    roster: Roster
     records: RecordService = field(init=False)
+    escalation: EscalationService = field(init=False)
+    engine: Engine = field(init=False)
     directory: UserDirectory = field(init=False)
     calendar: WorkingCalendar = field(init=False)
     executor: ThreadPoolExecutor = field(init=False)
+    on_new_work: Callable[[], None] | None = None
     _pending: set[Future[Any]] = field(init=False, default_factory=set)
     _idle: threading.Condition = field(init=False, default_factory=threading.Condition)
 
     def __post_init__(self) -> None:
-        self.records = RecordService(self.sessions, self.clock)
+        self.records = RecordService(self.sessions, self.clock, self.settings.ladders)
+        authority = Authority(self.client, self.roster, self.settings.managers)
+        self.escalation = EscalationService(self.sessions, self.clock, self.client, authority,
+                                            self.records)
+        self.engine = Engine(sessions=self.sessions, client=self.engine_client, clock=self.clock,
+                             authority=authority, records=self.records,
+                             pacer=Pacer(self.settings.channel_post_interval))
         self.directory = UserDirectory(self.client, default_tz=self.settings.default_timezone)
         self.calendar = WorkingCalendar(
             end_of_day=self.settings.end_of_day, holidays=frozenset(self.settings.holidays)
         )
         self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="baton")
+
+    def poke(self) -> None:
+        """New due work may be sooner than the engine's next wake: tell it."""
+        if self.on_new_work is not None:
+            self.on_new_work()
 
     def draft_context(self, user_id: str) -> DraftContext:
         return DraftContext(

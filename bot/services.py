@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
 from bot.domain.drafts import DependencyDraft, HandoffDraft
+from bot.domain.ladder import LadderConfig
 from bot.domain.records import (
     OPEN_STATUSES,
     Action,
@@ -26,8 +28,10 @@ from bot.domain.records import (
     HandoffStatus,
     RecordKind,
     ResponseCategory,
+    Risk,
     transition,
 )
+from bot.domain.schedule import initial_work
 from store import queries
 from store.db import transaction
 from store.models import AuditEvent, Dependency, Handoff, Record
@@ -49,9 +53,11 @@ class Change:
 
 
 class RecordService:
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock,
+                 ladders: LadderConfig | None = None) -> None:
         self._sessions = session_factory
         self._clock = clock
+        self._ladders = ladders or LadderConfig()
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
@@ -73,10 +79,10 @@ class RecordService:
 
     def create_handoff(
         self, *, team_id: str, channel_id: str, actor: str, draft: HandoffDraft,
-        request_key: str | None,
+        request_key: str | None, tz: str = "UTC",
     ) -> Change:
         return self._create(
-            team_id=team_id, request_key=request_key,
+            team_id=team_id, request_key=request_key, tz=tz,
             build=lambda s, now: Handoff(
                 team_id=team_id,
                 number=queries.next_number(s, team_id=team_id, kind=RecordKind.HANDOFF),
@@ -102,10 +108,10 @@ class RecordService:
 
     def create_dependency(
         self, *, team_id: str, channel_id: str, actor: str, draft: DependencyDraft,
-        request_key: str | None,
+        request_key: str | None, tz: str = "UTC",
     ) -> Change:
         return self._create(
-            team_id=team_id, request_key=request_key,
+            team_id=team_id, request_key=request_key, tz=tz,
             build=lambda s, now: Dependency(
                 team_id=team_id,
                 number=queries.next_number(s, team_id=team_id, kind=RecordKind.DEPENDENCY),
@@ -118,6 +124,7 @@ class RecordService:
                 interim_safeguard=draft.interim_safeguard,
                 route=draft.route,
                 due_at=draft.next_review_at,
+                safeguard_until=draft.safeguard_until,
                 manager_id=draft.manager_id,
                 owner_id=draft.owner_id,
                 status=DependencyStatus.OPEN,
@@ -131,7 +138,7 @@ class RecordService:
         )
 
     def _create(
-        self, *, team_id: str, request_key: str | None,
+        self, *, team_id: str, request_key: str | None, tz: str,
         build: Callable[[Session, Any], Record], actor: str,
     ) -> Change:
         now = self._clock.now()
@@ -143,12 +150,24 @@ class RecordService:
                     if existing is not None:  # a retried request: the record already exists
                         return Change(existing, "", created=False)
                 record = build(s, now)
+                # The record keeps the ladder it started with; later edits don't reshuffle it.
+                chosen = queries.channel_ladder(s, team_id=team_id, channel_id=record.channel_id)
+                ladder = self._ladders.for_record(Risk(record.risk) if record.risk else None,
+                                                  channel_ladder=chosen)
+                record.ladder = ladder.to_json()
+                record.tz = tz
                 s.add(record)
                 s.flush()
                 queries.add_event(
                     s, record=record, team_id=team_id, at=now, actor=actor, kind="created",
                     after=snapshot(record),
                 )
+                # Every deadline goes into the database in the same transaction as the record.
+                for planned in initial_work(kind=RecordKind(record.kind), due_at=record.due_at,
+                                            now=now, ladder=ladder, tz=ZoneInfo(tz),
+                                            safeguard_until=record.safeguard_until):
+                    queries.add_work(s, record=record, kind=planned.kind, due_at=planned.due_at,
+                                     now=now, tier=planned.tier, reason=planned.reason)
         except IntegrityError:
             if request_key:
                 existing = self.by_request(team_id=team_id, request_key=request_key)
@@ -304,6 +323,10 @@ class RecordService:
         before = record.status
         record.status = transition(RecordKind(record.kind), record.reference, before, action)
         record.updated_at = now
+        if action is not Action.MARK_OVERDUE:
+            # A partner acknowledgement (even late), a response, a resolution or a
+            # cancellation stops every reminder and page still due for the record.
+            queries.cancel_work(s, record_id=record.id)
         queries.add_event(s, record=record, team_id=record.team_id, at=now, actor=actor,
                           kind="status_changed", field="status", before=before,
                           after=record.status, note=note)
@@ -311,7 +334,8 @@ class RecordService:
 
 _SNAPSHOT_FIELDS = (
     "person_ref", "route", "risk", "status", "due_at", "owner_id", "channel_id",
-    "receiving_contact", "note", "missing_action", "interim_safeguard", "manager_id",
+    "receiving_contact", "note", "missing_action", "interim_safeguard", "safeguard_until",
+    "manager_id", "tz",
 )
 
 

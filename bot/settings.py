@@ -17,6 +17,8 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.domain.ladder import LadderConfig, LadderError, parse_ladders
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
@@ -45,6 +47,12 @@ class Settings(BaseSettings):
     default_timezone: str = Field(default="America/New_York", validation_alias="BATON_TIMEZONE")
     # Users who may act on any record (Slack user IDs).
     managers: list[str] = Field(default_factory=list)
+    # Fallback coordinator of the day (a Slack user ID) until a rota names one.
+    coordinator: str | None = Field(default=None, validation_alias="BATON_COORDINATOR")
+    # The engine: how often it sweeps besides its one-shot wake at the next due time, and
+    # the gap it keeps between posts to one channel (Slack allows about one a second).
+    sweep_seconds: float = Field(default=10.0, gt=0, le=300, validation_alias="BATON_SWEEP_SECONDS")
+    channel_post_interval: float = Field(default=1.0, ge=0, le=10)
     # Server-side worker threads for Slack's follow-up work (cards, modals, messages).
     workers: int = Field(default=8, ge=1, le=64, validation_alias="BATON_WORKERS")
 
@@ -105,6 +113,10 @@ class Settings(BaseSettings):
     def config_data(self) -> dict[str, Any]:
         return dict(getattr(self, "_config_data", {}))
 
+    @property
+    def ladders(self) -> LadderConfig:
+        return getattr(self, "_ladders", None) or LadderConfig()
+
 
 def _read_toml(path: str) -> dict[str, Any]:
     p = Path(path)
@@ -138,4 +150,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         name = (field.validation_alias if field and field.validation_alias else loc)
         raise SettingsError(f"{name}: {err['msg']}") from None
     object.__setattr__(settings, "_config_data", data)
+    try:
+        object.__setattr__(settings, "_ladders", parse_ladders(data))
+    except LadderError as exc:
+        raise SettingsError(str(exc)) from None
     return settings

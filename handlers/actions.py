@@ -6,10 +6,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import blocks
+from bot import blocks, pages
 from bot.cards import Cards, Replies
 from bot.ids import ActionId
 from bot.runtime import Baton
+from bot.services import Change
 from handlers.common import guarded
 
 
@@ -55,6 +56,35 @@ def register(app: App, baton: Baton) -> None:
 
         baton.defer(work)
 
+    def page_ack(body: dict[str, Any], ack: Ack) -> None:
+        ack()
+        user, team, channel, response_url, work_id = context(body)
+
+        @guarded(replies, user=user, channel=channel, response_url=response_url,
+                 what="acknowledge the page")
+        def work() -> None:
+            page = baton.escalation.acknowledge_page(team_id=team, work_id=work_id, actor=user)
+            record = baton.records.get(team_id=team, ref=page.record_id)
+            cards.changed(Change(record, f"Escalation tier {page.tier} acknowledged by "
+                                         f"<@{user}>."))
+            baton.poke()
+
+        baton.defer(work)
+
+    def interim(body: dict[str, Any], ack: Ack) -> None:
+        ack()
+        user, team, channel, response_url, record_id = context(body)
+
+        @guarded(replies, user=user, channel=channel, response_url=response_url)
+        def work() -> None:
+            record = baton.records.get(team_id=team, ref=record_id)
+            baton.client.views_open(trigger_id=body["trigger_id"],
+                                    view=pages.interim_modal(record).to_dict())
+
+        baton.defer(work)
+
     app.action(ActionId.PARTNER_ACK)(partner_ack)
+    app.action(ActionId.PAGE_ACK)(page_ack)
+    app.action(ActionId.INTERIM)(interim)
     for action_id in (ActionId.RECORD_RESPONSE, ActionId.RESOLVE, ActionId.CANCEL):
         app.action(action_id)(open_modal)

@@ -48,13 +48,16 @@ def register(app: App, baton: Baton) -> None:
                 return
             ctx = baton.draft_context(user)
             if kind is RecordKind.HANDOFF:
+                h = build_handoff(fields, ctx)
                 change = baton.records.create_handoff(
-                    team_id=team, channel_id=channel, actor=user,
-                    draft=build_handoff(fields, ctx), request_key=body.get("trigger_id"))
+                    team_id=team, channel_id=channel, actor=user, draft=h,
+                    request_key=body.get("trigger_id"), tz=baton.directory.tz(h.owner_id).key)
             else:
+                d = build_dependency(fields, ctx)
                 change = baton.records.create_dependency(
-                    team_id=team, channel_id=channel, actor=user,
-                    draft=build_dependency(fields, ctx), request_key=body.get("trigger_id"))
+                    team_id=team, channel_id=channel, actor=user, draft=d,
+                    request_key=body.get("trigger_id"), tz=baton.directory.tz(d.owner_id).key)
+            baton.poke()
             if not change.created:
                 return  # a retry of a request already handled
             _publish(cards, replies, change.record, user=user, response_url=response_url)
@@ -95,10 +98,30 @@ def register(app: App, baton: Baton) -> None:
                 say(f"{len(records)} open records are yours",
                     blocks.record_list("Your open records, soonest deadline first", records,
                                        "Nothing open is yours."))
+            elif sub == "ladder":
+                _ladder(rest.strip())
             elif sub in ("show", "ack", "respond", "resolve", "close", "cancel"):
                 _record_command(sub, rest.strip())
             else:
                 say(f":warning: I don't know `/baton {sub}`. Try `/baton help`.")
+
+        def _ladder(rest: str) -> None:
+            ladders = baton.settings.ladders
+            word, _, name = rest.partition(" ")
+            if word.lower() in ("use", "set"):
+                baton.escalation.set_channel_ladder(team_id=team, channel_id=channel,
+                                                    name=name.strip(), actor=user,
+                                                    known=list(ladders.ladders))
+            elif word.lower() == "reset":
+                baton.escalation.set_channel_ladder(team_id=team, channel_id=channel,
+                                                    name=None, actor=user,
+                                                    known=list(ladders.ladders))
+            elif word:
+                raise DomainError("Try `/baton ladder`, `/baton ladder use NAME` or "
+                                  "`/baton ladder reset`.")
+            chosen = baton.escalation.channel_ladder(team_id=team, channel_id=channel)
+            say("This channel's escalation ladder", blocks.ladder_blocks(
+                ladders, chosen=chosen))
 
         def _record_command(sub: str, rest: str) -> None:
             parts = rest.split(maxsplit=1)

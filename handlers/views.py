@@ -12,6 +12,7 @@ from bot import blocks
 from bot.cards import Cards, Replies
 from bot.domain.drafts import DraftErrors, build_dependency, build_handoff
 from bot.domain.records import DomainError, RecordKind, read_category
+from bot.domain.times import TimeReadError, read_time
 from bot.ids import ViewId
 from bot.runtime import Baton
 from bot.services import Change
@@ -58,13 +59,15 @@ def register(app: App, baton: Baton) -> None:
         try:
             ctx = baton.draft_context(user)
             if kind is RecordKind.HANDOFF:
+                h = build_handoff(values, ctx)
                 change = baton.records.create_handoff(
-                    team_id=team, channel_id=channel, actor=user,
-                    draft=build_handoff(values, ctx), request_key=f"view:{view['id']}")
+                    team_id=team, channel_id=channel, actor=user, draft=h,
+                    request_key=f"view:{view['id']}", tz=baton.directory.tz(h.owner_id).key)
             else:
+                d = build_dependency(values, ctx)
                 change = baton.records.create_dependency(
-                    team_id=team, channel_id=channel, actor=user,
-                    draft=build_dependency(values, ctx), request_key=f"view:{view['id']}")
+                    team_id=team, channel_id=channel, actor=user, draft=d,
+                    request_key=f"view:{view['id']}", tz=baton.directory.tz(d.owner_id).key)
         except DraftErrors as exc:
             ack(response_action="errors", errors=_field_errors(exc.errors, present))
             return
@@ -73,6 +76,7 @@ def register(app: App, baton: Baton) -> None:
                 errors=_field_errors({exc.field or "": str(exc)}, present))
             return
         ack()
+        baton.poke()
         if change.created:
             baton.defer(guarded(replies, user=user, channel=channel, response_url=None)(
                 lambda: _publish(cards, replies, change.record, user=user, response_url=None)))
@@ -113,6 +117,34 @@ def register(app: App, baton: Baton) -> None:
         ack()
         baton.defer(cards.changed, change)
 
+    def interim(body: dict[str, Any], ack: Ack) -> None:
+        view = body["view"]
+        user = body["user"]["id"]
+        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+        values = state_values(view)
+        record_id = meta(view).get("record")
+        try:
+            if not isinstance(record_id, int):
+                raise DomainError("This form lost its record; open it again.", field="text")
+            review = None
+            if values.get("review", "").strip():
+                try:
+                    review = read_time(values["review"], now=baton.clock.now(),
+                                       tz=baton.directory.tz(user), calendar=baton.calendar)
+                except TimeReadError as exc:
+                    raise DomainError(str(exc), field="review") from None
+            change = baton.escalation.record_interim(team_id=team, record_id=record_id,
+                                                     actor=user, text=values.get("text", ""),
+                                                     next_review=review)
+        except DomainError as exc:
+            block = exc.field if exc.field in values else "text"
+            ack(response_action="errors", errors={block: blocks.clip(str(exc), FIELD_ERROR_LIMIT)})
+            return
+        ack()
+        baton.poke()
+        baton.defer(cards.changed, change)
+
+    app.view(ViewId.INTERIM)(interim)
     app.view(ViewId.CREATE_HANDOFF)(create_handoff)
     app.view(ViewId.CREATE_DEPENDENCY)(create_dependency)
     for callback in (ViewId.RESPONSE, ViewId.RESOLVE, ViewId.CANCEL):

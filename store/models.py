@@ -130,6 +130,14 @@ class Record(Base):
     manager_id: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str | None] = mapped_column(Text)
 
+    # The time engine's view of the record.
+    ladder: Mapped[Any | None] = mapped_column(JSON)  # the ladder it started with
+    tz: Mapped[str | None] = mapped_column(String(64))  # the owner's zone, for offsets
+    safeguard_until: Mapped[datetime | None]  # when the interim safeguard is meant to end
+    interim_action: Mapped[str | None] = mapped_column(Text)  # "record the interim action"
+    interim_at: Mapped[datetime | None]
+    escalation_tier: Mapped[int | None]  # the highest tier paged so far (1-based)
+
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     partner: Mapped[PartnerAgency] = relationship(lazy="joined")
@@ -155,6 +163,53 @@ class Dependency(Record):
     @property
     def next_review_at(self) -> datetime:
         return self.due_at
+
+
+class DueWork(Base):
+    """One reminder, deadline check or page the engine must send: the database holds every
+    deadline. Work is claimed (claimed_by, claimed_until) before it is sent, so several
+    engines can share one database and each item goes out once."""
+
+    __tablename__ = "due_work"
+    __table_args__ = (
+        # The sweep reads only this index: its cost grows with the due work, not the records.
+        Index("ix_due_work_ready", "state", "ready_at"),
+        Index("ix_due_work_record", "record_id", "state"),
+        Index("ix_due_work_message", "channel_id", "message_ts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
+    kind: Mapped[str] = mapped_column(String(24))  # reminder | deadline | page | ack_timeout
+    due_at: Mapped[datetime]  # when it fell due: fixed, the order and the lateness count from it
+    ready_at: Mapped[datetime]  # when to try next: due_at, or later after a failed send
+    tier: Mapped[int | None]  # 1-based, for pages
+    reason: Mapped[str | None] = mapped_column(String(32))  # overdue | review | safeguard
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|claimed|done|...
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime | None]
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    acked_by: Mapped[str | None] = mapped_column(String(32))
+    acked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ChannelLadder(Base):
+    """A channel's choice of named ladder, set from Slack by a manager."""
+
+    __tablename__ = "channel_ladders"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ladder_name: Mapped[str] = mapped_column(String(64))
+    set_by: Mapped[str] = mapped_column(String(32))
+    set_at: Mapped[datetime]
 
 
 class AuditEvent(Base):

@@ -13,7 +13,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from store.models import AuditEvent, PartnerAgency, Record, ReferenceCounter
+from store.models import (
+    AuditEvent,
+    ChannelLadder,
+    DueWork,
+    PartnerAgency,
+    Record,
+    ReferenceCounter,
+)
 
 _REF = re.compile(r"^\s*([HD])-?(\d{1,9})\s*$", re.IGNORECASE)
 
@@ -155,3 +162,105 @@ def set_card(
         .values(card_channel=channel, card_ts=ts)
         .execution_options(synchronize_session=False)
     )
+
+
+# --- the time engine's due work ---
+
+def add_work(session: Session, *, record: Record, kind: str, due_at: datetime, now: datetime,
+             tier: int | None = None, reason: str | None = None) -> DueWork:
+    work = DueWork(team_id=record.team_id, record_id=record.id, kind=kind, due_at=due_at,
+                   ready_at=due_at, tier=tier, reason=reason, state="pending", attempts=0,
+                   created_at=now)
+    session.add(work)
+    return work
+
+
+def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None = None) -> int:
+    """Stop everything still due for a record (or only some kinds). Claimed rows are
+    cancelled too: the engine re-reads its claim right before sending and drops it."""
+    q = (update(DueWork)
+         .where(DueWork.record_id == record_id, DueWork.state.in_(("pending", "claimed")))
+         .values(state="cancelled")
+         .execution_options(synchronize_session=False))
+    if kinds is not None:
+        q = q.where(DueWork.kind.in_(list(kinds)))
+    return session.execute(q).rowcount or 0
+
+
+def claim_due(session: Session, *, now: datetime, worker: str, lease_until: datetime,
+              limit: int) -> list[DueWork]:
+    """Claim up to `limit` due items, oldest first. On PostgreSQL the rows are locked with
+    SKIP LOCKED, so engines sharing the database never claim the same item."""
+    dialect = session.get_bind().dialect.name
+    ready = (DueWork.state == "pending") & (DueWork.ready_at <= now)
+    expired = (DueWork.state == "claimed") & (DueWork.claimed_until <= now)
+    ids: list[int] = []
+    for condition in (ready, expired):
+        q = (select(DueWork.id).where(condition)
+             .order_by(DueWork.due_at, DueWork.tier, DueWork.id).limit(limit - len(ids)))
+        if dialect == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        ids += list(session.scalars(q))
+        if len(ids) >= limit:
+            break
+    if not ids:
+        return []
+    session.execute(
+        update(DueWork).where(DueWork.id.in_(ids))
+        .values(state="claimed", claimed_by=worker, claimed_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list(session.scalars(select(DueWork).where(DueWork.id.in_(ids))
+                                .execution_options(populate_existing=True)))
+    return sorted(rows, key=lambda w: (w.due_at, w.tier or 0, w.id))
+
+
+def next_ready_at(session: Session) -> datetime | None:
+    return session.scalar(select(DueWork.ready_at).where(DueWork.state == "pending")
+                          .order_by(DueWork.ready_at).limit(1))
+
+
+def get_work(session: Session, *, work_id: int, team_id: str | None = None) -> DueWork | None:
+    q = select(DueWork).where(DueWork.id == work_id)
+    if team_id is not None:
+        q = q.where(DueWork.team_id == team_id)
+    return session.scalar(q)
+
+
+def work_in_message(session: Session, *, channel_id: str, message_ts: str) -> list[DueWork]:
+    return list(session.scalars(
+        select(DueWork).where(DueWork.channel_id == channel_id, DueWork.message_ts == message_ts)
+        .order_by(DueWork.id)))
+
+
+def first_page(session: Session, *, record_id: int) -> DueWork | None:
+    return session.scalar(
+        select(DueWork).where(DueWork.record_id == record_id, DueWork.kind == "page",
+                              DueWork.message_ts.is_not(None))
+        .order_by(DueWork.sent_at, DueWork.id).limit(1))
+
+
+def latest_page(session: Session, *, record_id: int) -> DueWork | None:
+    return session.scalar(
+        select(DueWork).where(DueWork.record_id == record_id, DueWork.kind == "page",
+                              DueWork.state == "done")
+        .order_by(DueWork.tier.desc(), DueWork.id.desc()).limit(1))
+
+
+def channel_ladder(session: Session, *, team_id: str, channel_id: str) -> str | None:
+    return session.scalar(select(ChannelLadder.ladder_name).where(
+        ChannelLadder.team_id == team_id, ChannelLadder.channel_id == channel_id))
+
+
+def set_channel_ladder(session: Session, *, team_id: str, channel_id: str, name: str | None,
+                       actor: str, now: datetime) -> None:
+    row = session.get(ChannelLadder, (team_id, channel_id))
+    if name is None:
+        if row is not None:
+            session.delete(row)
+        return
+    if row is None:
+        session.add(ChannelLadder(team_id=team_id, channel_id=channel_id, ladder_name=name,
+                                  set_by=actor, set_at=now))
+    else:
+        row.ladder_name, row.set_by, row.set_at = name, actor, now

@@ -75,8 +75,8 @@ def pg_template() -> Iterator[str]:
 
 def _truncate(engine: Engine) -> None:
     with engine.begin() as c:
-        c.execute(text("TRUNCATE audit_events, records, partner_agencies, reference_counters "
-                       "RESTART IDENTITY CASCADE"))
+        c.execute(text("TRUNCATE audit_events, due_work, channel_ladders, records, "
+                       "partner_agencies, reference_counters RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

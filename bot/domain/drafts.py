@@ -47,6 +47,7 @@ class DependencyDraft:
     interim_safeguard: str | None = None
     route: str | None = None
     manager_id: str | None = None
+    safeguard_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,16 @@ def build_dependency(fields: dict[str, str], ctx: DraftContext) -> DependencyDra
             "review or commissioner notice)."
         )
     route = c.text("route", required=False, limit=SHORT_TEXT)
+    until_text = c.text("until", required=False, limit=SHORT_TEXT)
+    until = (
+        c.attempt("until", read_time, until_text, now=ctx.now, tz=ctx.tz, calendar=ctx.calendar)
+        if until_text
+        else None
+    )
+    if until_text and not safeguard and "until" not in c.errors:
+        c.errors["until"] = (
+            "`until` is when the interim safeguard should end: give `safeguard:` too."
+        )
     review_text = c.text("review", required=False, limit=SHORT_TEXT)
     review = (
         c.attempt("review", read_time, review_text, now=ctx.now, tz=ctx.tz, calendar=ctx.calendar)
@@ -164,5 +175,5 @@ def build_dependency(fields: dict[str, str], ctx: DraftContext) -> DependencyDra
     if review is None:
         review = default_review(risk, ctx)
     return DependencyDraft(
-        person, action, partner, risk, owner, review, safeguard, route, manager
+        person, action, partner, risk, owner, review, safeguard, route, manager, until
     )

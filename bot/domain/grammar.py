@@ -38,6 +38,7 @@ DEPENDENCY_KEYS: tuple[Key, ...] = (
     Key("partner", "Partner agency", ("agency", "from", "service"), True),
     Key("risk", "Risk rating", ("rating",), True),
     Key("safeguard", "Interim safeguard", ("interim", "mitigation"), False),
+    Key("until", "Safeguard intended end", ("ends", "expires")),
     Key("route", "Partner route used", ("via", "pathway")),
     Key("review", "Next review time", ("next", "due")),
     Key("manager", "Management owner", ("mgr",)),

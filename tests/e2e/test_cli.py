@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bot.emulator import SlackEmulator
+from store.db import head_revision
 
 BATON = [sys.executable, "-m", "bot.cli"]
 
@@ -48,7 +49,7 @@ def test_serve_refuses_an_unmigrated_database_then_serves_after_migrate(tmp_path
         assert "run `baton migrate`" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
         r = _run(["migrate"], env)
-        assert r.returncode == 0 and "database at 0001" in r.stdout
+        assert r.returncode == 0 and f"database at {head_revision()}" in r.stdout
         r = _run(["migrate"], env)
         assert "already up to date" in r.stdout
 

@@ -1,0 +1,240 @@
+"""Escalation, the human side: who a tier pages, who may acknowledge a page, acknowledging,
+recording the interim action, and keeping the page message up to date."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import pages
+from bot.cards import as_dicts
+from bot.clock import Clock
+from bot.domain.ladder import Ladder, Target
+from bot.domain.records import DomainError, RecordKind, is_open
+from bot.services import Change, NotFound, RecordService
+from store import queries
+from store.db import transaction
+from store.models import DueWork, Record
+
+log = logging.getLogger("baton.escalation")
+
+BATON = "baton"  # the actor of what the engine does by itself
+
+
+class Roster(Protocol):
+    def coordinator(self, *, team_id: str, when: datetime) -> str | None: ...
+
+
+class ConfiguredRoster:
+    """The coordinator of the day from settings, until a rota names one."""
+
+    def __init__(self, user_id: str | None) -> None:
+        self._user = user_id
+
+    def coordinator(self, *, team_id: str, when: datetime) -> str | None:
+        return self._user
+
+
+class Authority:
+    """Resolves page targets to mentions and decides who may acknowledge a page."""
+
+    def __init__(self, client: WebClient, roster: Roster, managers: Sequence[str],
+                 *, ttl: float = 60.0) -> None:
+        self._client = client
+        self.roster = roster
+        self._managers = frozenset(managers)
+        self._ttl = ttl
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def group_members(self, group_id: str) -> frozenset[str]:
+        now = time.monotonic()  # cache age only
+        with self._lock:
+            hit = self._groups.get(group_id)
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        try:
+            users = frozenset(self._client.usergroups_users_list(usergroup=group_id)["users"])
+        except SlackApiError as exc:
+            log.warning("usergroups.users.list %s failed: %s", group_id,
+                        exc.response.get("error"))
+            return hit[1] if hit else frozenset()
+        with self._lock:
+            self._groups[group_id] = (now, users)
+        return users
+
+    def people(self, target: Target, record: Record, *, now: datetime) -> list[str]:
+        """The user IDs a target names for this record (empty for a group or @here)."""
+        if target.kind == "user":
+            return [target.id]
+        if target.kind == "owner":
+            return [record.owner_id]
+        if target.kind == "manager":
+            return [record.manager_id] if record.manager_id else sorted(self._managers)
+        if target.kind == "coordinator":
+            who = self.roster.coordinator(team_id=record.team_id, when=now)
+            return [who] if who else []
+        return []
+
+    def mention(self, target: Target, record: Record, *, now: datetime) -> str:
+        if target.kind == "usergroup":
+            return f"<!subteam^{target.id}>"
+        people = self.people(target, record, now=now)
+        if not people:
+            return "here"  # nobody named (no coordinator set, no manager): the channel
+        return " ".join(f"<@{u}>" for u in people)
+
+    def may_acknowledge(self, user: str, target: Target, record: Record, *,
+                        now: datetime) -> bool:
+        if user in self._managers:
+            return True
+        if target.kind == "here":
+            return True
+        if target.kind == "usergroup":
+            return user in self.group_members(target.id)
+        people = self.people(target, record, now=now)
+        return user in people if people else True  # paged @here: anyone there
+
+    def may_manage(self, user: str) -> bool:
+        return user in self._managers
+
+    def who_may(self, target: Target, record: Record, *, now: datetime) -> str:
+        named = self.mention(target, record, now=now)
+        return ("anyone in the channel" if named == "here" else named) + \
+            (" or a manager" if self._managers else "")
+
+
+class EscalationService:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, client: WebClient,
+                 authority: Authority, records: RecordService) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._client = client
+        self.authority = authority
+        self._records = records
+
+    def acknowledge_page(self, *, team_id: str, work_id: int, actor: str) -> DueWork:
+        now = self._clock.now()
+        with transaction(self._sessions) as s:
+            work = queries.get_work(s, work_id=work_id, team_id=team_id)
+            if work is None or work.kind != "page":
+                raise NotFound("That page no longer exists.")
+            record = queries.get_record(s, team_id=team_id, record_id=work.record_id)
+            assert record is not None
+            ladder = Ladder.from_json(record.ladder)
+            tier = ladder.tiers[(work.tier or 1) - 1]
+            if work.acked_by:
+                raise DomainError(f"This page for {record.reference} was already acknowledged "
+                                  f"by <@{work.acked_by}>.")
+            if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
+                raise DomainError(
+                    f"Only {self.authority.who_may(tier.target, record, now=now)} can "
+                    f"acknowledge tier {work.tier} ({tier.name}) for {record.reference}. "
+                    "Nothing was changed.")
+            work.acked_by, work.acked_at = actor, now
+            # Acknowledging stops the climb; if nothing follows, the ladder resumes later.
+            queries.cancel_work(s, record_id=record.id, kinds=("page", "ack_timeout"))
+            if is_open(record.status):
+                queries.add_work(s, record=record, kind="ack_timeout",
+                                 due_at=now + ladder.ack_timeout, now=now, tier=work.tier,
+                                 reason=work.reason)
+            queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
+                              kind="page_acknowledged", field="tier", after=work.tier,
+                              note=tier.name)
+        self.refresh_page(channel=work.channel_id, ts=work.message_ts)
+        return work
+
+    def record_interim(self, *, team_id: str, record_id: int, actor: str, text: str,
+                       next_review: datetime | None = None) -> Change:
+        text = " ".join(text.split())
+        if not text:
+            raise DomainError("Say what the interim action or next step is.", field="text")
+        now = self._clock.now()
+        with transaction(self._sessions) as s:
+            record = queries.get_record(s, team_id=team_id, record_id=record_id)
+            if record is None:
+                raise NotFound("That record no longer exists.")
+            if not is_open(record.status):
+                raise DomainError(f"{record.reference} is {record.status}; nothing to record.")
+            before = record.interim_action
+            record.interim_action, record.interim_at = text, now
+            record.updated_at = now
+            queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
+                              kind="interim_action", field="interim_action", before=before,
+                              after=text)
+            # A recorded interim action or next step is an answer: the ladder stops here.
+            queries.cancel_work(s, record_id=record.id, kinds=("page", "ack_timeout"))
+            line = f"Interim action recorded by <@{actor}>: {text}"
+            if next_review is not None and record.kind == RecordKind.DEPENDENCY:
+                queries.cancel_work(s, record_id=record.id, kinds=("deadline", "reminder"))
+                queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
+                                  kind="field_changed", field="next_review_at",
+                                  before=record.due_at.isoformat(),
+                                  after=next_review.isoformat())
+                record.due_at = next_review
+                queries.add_work(s, record=record, kind="deadline", due_at=next_review,
+                                 now=now, reason="review")
+                line += " Next review moved."
+            pages_to_refresh = [(w.channel_id, w.message_ts) for w in
+                                [queries.latest_page(s, record_id=record.id)] if w]
+        for channel, ts in pages_to_refresh:
+            self.refresh_page(channel=channel, ts=ts)
+        return Change(record, line)
+
+    def refresh_page(self, *, channel: str | None, ts: str | None) -> None:
+        """Re-render a page message in place from the database."""
+        if not channel or not ts:
+            return
+        now = self._clock.now()
+        with self._sessions() as s:
+            works = queries.work_in_message(s, channel_id=channel, message_ts=ts)
+            items = [(w, queries.get_record(s, team_id=w.team_id, record_id=w.record_id))
+                     for w in works]
+            if not items:
+                return
+            first_work, first_record = items[0]
+            ladder = Ladder.from_json(first_record.ladder)
+            tier = ladder.tiers[(first_work.tier or 1) - 1]
+            mention = self.authority.mention(tier.target, first_record, now=now)
+            blocks = pages.page_blocks(target=mention, tier_name=tier.name,
+                                       tier=first_work.tier or 1, items=items, now=now,
+                                       late=False)
+            text = pages.page_text(mention, tier.name, first_work.tier or 1, len(items),
+                                   late=False)
+        try:
+            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=as_dicts(blocks))
+        except SlackApiError as exc:
+            log.warning("could not update page %s/%s: %s", channel, ts,
+                        exc.response.get("error"))
+
+    # --- per-channel ladders ---
+
+    def channel_ladder(self, *, team_id: str, channel_id: str) -> str | None:
+        with self._sessions() as s:
+            return queries.channel_ladder(s, team_id=team_id, channel_id=channel_id)
+
+    def set_channel_ladder(self, *, team_id: str, channel_id: str, name: str | None,
+                           actor: str, known: Sequence[str]) -> None:
+        if not self.authority.may_manage(actor):
+            raise DomainError("Only a manager can change this channel's ladder. Nothing was "
+                              "changed.")
+        if name is not None and name not in known:
+            raise DomainError(f"There is no ladder named `{name}`. Ladders: "
+                              f"{', '.join(sorted(known))}.")
+        now = self._clock.now()
+        with transaction(self._sessions) as s:
+            before = queries.channel_ladder(s, team_id=team_id, channel_id=channel_id)
+            queries.set_channel_ladder(s, team_id=team_id, channel_id=channel_id, name=name,
+                                       actor=actor, now=now)
+            queries.add_event(s, record=None, team_id=team_id, at=now, actor=actor,
+                              kind="ladder_changed", field=channel_id, before=before,
+                              after=name)
+

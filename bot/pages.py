@@ -1,0 +1,141 @@
+"""Block Kit for what the time engine sends: reminders to owners and pages to escalation
+tiers. Pure functions of records and due work."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks import clip, escape, record_buttons, slack_date, user
+from bot.domain.records import RecordKind, Risk
+from bot.domain.times import format_duration
+from bot.ids import INPUT, ActionId, ViewId
+
+# 50 blocks a message: a header and a footer, then two blocks a record.
+PAGE_GROUP = 20
+
+ASK = "Record the continuity risk and interim action."
+
+REASON_TEXT = {
+    "overdue": "past its response deadline with no partner acknowledgement",
+    "review": "at its review time and still unresolved",
+    "safeguard": "running its interim safeguard past its intended end",
+}
+
+
+def _risk(record: Any) -> str:
+    return Risk(record.risk).label if record.risk else "not rated"
+
+
+def reminder_text(record: Any, now: datetime) -> str:
+    left = format_duration(record.due_at - now) if record.due_at > now else "no time"
+    what = ("response deadline" if record.kind == RecordKind.HANDOFF else "next review")
+    return (f":alarm_clock: *{record.reference}* ({record.person_ref}, "
+            f"{escape(record.partner.display_name)}): {left} left before its {what}, "
+            f"{slack_date(record.due_at)}.")
+
+
+def reminder_blocks(record: Any, now: datetime) -> list[Block]:
+    return [
+        SectionBlock(text=MarkdownTextObject(text=reminder_text(record, now))),
+        ActionsBlock(block_id=f"reminder:{record.id}", elements=record_buttons(record)),
+    ]
+
+
+def target_mention(target: str) -> str:
+    return "<!here>" if target == "here" else target
+
+
+def page_row(record: Any, work: Any, now: datetime) -> str:
+    since = record.due_at if work.reason != "safeguard" else (record.safeguard_until or now)
+    late_by = format_duration(max(now - since, now - now))
+    kind = "Handoff" if record.kind == RecordKind.HANDOFF else "Dependency"
+    lines = [f"*{kind} {record.reference}* · {record.person_ref} · "
+             f"{escape(record.partner.display_name)}",
+             f"{REASON_TEXT.get(work.reason or 'overdue', '')}: "
+             f"{'overdue' if work.reason == 'overdue' else 'due'} by *{late_by}* "
+             f"(since {slack_date(since)}) · continuity risk: *{_risk(record)}* · "
+             f"owner {user(record.owner_id)}"]
+    if record.kind == RecordKind.DEPENDENCY:
+        lines.append(f"Missing: {escape(clip(record.missing_action or '', 300))}")
+    if record.interim_action:
+        lines.append(f"Interim action: {escape(clip(record.interim_action, 300))}")
+    if work.acked_by:
+        lines.append(f":white_check_mark: Acknowledged by {user(work.acked_by)} at "
+                     f"{slack_date(work.acked_at, '{time}')}")
+    return clip("\n".join(lines), 3000)
+
+
+def page_buttons(record: Any, work: Any) -> list[ButtonElement]:
+    value = str(work.id)
+    buttons = []
+    if not work.acked_by:
+        buttons.append(ButtonElement(text="Acknowledge", action_id=ActionId.PAGE_ACK,
+                                     value=value, style="primary"))
+    buttons.append(ButtonElement(text="Record interim action", action_id=ActionId.INTERIM,
+                                 value=str(record.id)))
+    buttons.append(ButtonElement(text="Resolve", action_id=ActionId.RESOLVE,
+                                 value=str(record.id)))
+    return buttons
+
+
+def page_text(target: str, tier_name: str, tier: int, count: int, *, late: bool) -> str:
+    what = "record needs" if count == 1 else "records need"
+    late_note = " (sent late: Baton was catching up)" if late else ""
+    return (f"{target_mention(target)} :rotating_light: Escalation tier {tier}, {tier_name}: "
+            f"{count} {what} you{late_note}. {ASK}")
+
+
+def page_blocks(*, target: str, tier_name: str, tier: int,
+                items: Sequence[tuple[Any, Any]], now: datetime, late: bool) -> list[Block]:
+    """One message for every record due for this channel and tier at once."""
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
+        text=page_text(target, tier_name, tier, len(items), late=late)))]
+    for work, record in items:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=page_row(record, work, now))))
+        if record.status not in ("closed", "cancelled", "resolved"):
+            blocks.append(ActionsBlock(block_id=f"page:{work.id}",
+                                       elements=page_buttons(record, work)))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text="Acknowledge stops the climb to the next tier. `/baton show REF` for the trail.")]))
+    return blocks
+
+
+def interim_modal(record: Any) -> View:
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(
+            text=f"*{record.reference}* {record.person_ref} → "
+                 f"{escape(record.partner.display_name)} · continuity risk {_risk(record)}")),
+        InputBlock(block_id="text", label="Interim action / next step",
+                   hint="e.g. temporary hold, alternative support, internal review, "
+                        "commissioner notice; who does what next",
+                   element=PlainTextInputElement(action_id=INPUT, multiline=True,
+                                                 max_length=1000)),
+    ]
+    if record.kind == RecordKind.DEPENDENCY:
+        blocks.append(InputBlock(
+            block_id="review", label="Next review time", optional=True,
+            hint="tomorrow 9am · in 2h · 2 business days",
+            element=PlainTextInputElement(action_id=INPUT, max_length=200)))
+    return View(type="modal", callback_id=ViewId.INTERIM, title="Interim action",
+                submit="Record", close="Back", blocks=blocks,
+                private_metadata=json.dumps({"record": record.id}))
+
+
+def overdue_line(record: Any) -> str:
+    return (f"{record.reference}: the response deadline passed with no partner "
+            f"acknowledgement: marked overdue.")

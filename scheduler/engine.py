@@ -1,0 +1,381 @@
+"""The time engine: find due work in the database, claim it, send it, record it.
+
+APScheduler only wakes it (scheduler/wake.py); the database holds every deadline. Work is
+claimed before it is sent and marked after, so a crash can at most resend what was in
+flight, and several engines can share one PostgreSQL database (SKIP LOCKED claims).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import pages
+from bot.cards import Cards, as_dicts
+from bot.clock import Clock
+from bot.domain.ladder import Ladder
+from bot.domain.records import Action, HandoffStatus, RecordKind, is_open, transition
+from bot.domain.schedule import is_late, page_after
+from bot.escalation import BATON, Authority
+from bot.services import Change, RecordService
+from store import queries
+from store.db import transaction
+from store.models import DueWork, Record
+
+log = logging.getLogger("baton.engine")
+
+ALARM_AFTER = timedelta(minutes=10)  # failing this long: log an error, keep trying
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+class Pacer:
+    """Keeps to Slack's about one message per second per channel."""
+
+    def __init__(self, interval: float, *, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._interval = interval
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+
+    def wait(self, channel: str) -> None:
+        if self._interval <= 0:
+            return
+        now = self._monotonic()
+        ready = self._next.get(channel, now)
+        if ready > now:
+            self._sleep(ready - now)
+            now = ready
+        self._next[channel] = now + self._interval
+
+
+class SendFailed(Exception):
+    def __init__(self, error: str, retry_after: float | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.retry_after = retry_after
+
+
+@dataclass
+class Item:
+    work: DueWork
+    record: Record
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Engine:
+    def __init__(self, *, sessions: sessionmaker[Session], client: WebClient, clock: Clock,
+                 authority: Authority, records: RecordService, pacer: Pacer | None = None,
+                 worker: str | None = None, batch: int = 500,
+                 lease: timedelta = timedelta(minutes=5)) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._clock = clock
+        self._authority = authority
+        self._cards = Cards(client, records)
+        self._pacer = pacer or Pacer(1.0)
+        self.worker = worker or worker_name()
+        self._batch = batch
+        self._lease = lease
+        self._running = threading.Lock()
+
+    # --- the loop APScheduler wakes ---
+
+    def run_due(self, *, max_rounds: int = 1000) -> int:
+        """Handle everything due now, round after round (a deadline makes a tier-1 page, a
+        page makes the next tier's), so a catch-up after downtime goes tier by tier in
+        order. Returns how many items were handled."""
+        if not self._running.acquire(blocking=False):
+            return 0  # a sweep is already under way in this process
+        try:
+            total = 0
+            for _ in range(max_rounds):
+                claimed = self.claim()
+                if not claimed:
+                    break
+                self.process(claimed)
+                total += len(claimed)
+            return total
+        finally:
+            self._running.release()
+
+    def claim(self) -> list[int]:
+        now = self._clock.now()
+        with transaction(self._sessions) as s:
+            rows = queries.claim_due(s, now=now, worker=self.worker,
+                                     lease_until=now + self._lease, limit=self._batch)
+            return [w.id for w in rows]
+
+    def next_ready_at(self) -> datetime | None:
+        with self._sessions() as s:
+            return queries.next_ready_at(s)
+
+    # --- handling claimed work ---
+
+    def process(self, ids: list[int]) -> None:
+        items = self._load(ids)
+        pages_by_key: dict[tuple[str, int, str], list[Item]] = defaultdict(list)
+        for item in items:
+            kind = item.work.kind
+            try:
+                if kind == "deadline":
+                    self._deadline(item)
+                elif kind == "ack_timeout":
+                    self._ack_timeout(item)
+                elif kind == "reminder":
+                    self._reminder(item)
+                elif kind == "page":
+                    key = self._page_key(item)
+                    if key is None:
+                        self._finish(item.work.id, state="cancelled")
+                    else:
+                        pages_by_key[key].append(item)
+            except SendFailed as exc:
+                self._release([item.work.id], exc)
+        for (channel, tier, mention), group in pages_by_key.items():
+            for start in range(0, len(group), pages.PAGE_GROUP):
+                chunk = group[start : start + pages.PAGE_GROUP]
+                try:
+                    self._page(channel, tier, mention, chunk)
+                except SendFailed as exc:
+                    self._release([i.work.id for i in chunk], exc)
+
+    def _load(self, ids: list[int]) -> list[Item]:
+        with self._sessions() as s:
+            works = [queries.get_work(s, work_id=i) for i in ids]
+            out = []
+            for w in works:
+                if w is None:
+                    continue
+                record = queries.get_record(s, team_id=w.team_id, record_id=w.record_id)
+                if record is not None:
+                    out.append(Item(w, record))
+            return sorted(out, key=lambda i: (i.work.due_at, i.work.tier or 0, i.work.id))
+
+    def _still_mine(self, s: Session, work_id: int) -> DueWork | None:
+        """Right before sending: is the claim still ours (not cancelled by an acknowledgement
+        or resolution a moment ago)?"""
+        w = queries.get_work(s, work_id=work_id)
+        if w is None or w.state != "claimed" or w.claimed_by != self.worker:
+            return None
+        return w
+
+    def _finish(self, work_id: int, *, state: str = "done", channel: str | None = None,
+                ts: str | None = None) -> None:
+        with transaction(self._sessions) as s:
+            w = queries.get_work(s, work_id=work_id)
+            if w is not None and w.state == "claimed" and w.claimed_by == self.worker:
+                w.state, w.sent_at = state, self._clock.now()
+                w.channel_id, w.message_ts = channel or w.channel_id, ts or w.message_ts
+
+    def _release(self, ids: list[int], exc: SendFailed) -> None:
+        """Give failed work back with a backoff (Retry-After on a 429), never dropping it."""
+        now = self._clock.now()
+        with transaction(self._sessions) as s:
+            for work_id in ids:
+                w = queries.get_work(s, work_id=work_id)
+                if w is None or w.state != "claimed" or w.claimed_by != self.worker:
+                    continue
+                w.attempts += 1
+                w.first_failed_at = w.first_failed_at or now
+                delay = (timedelta(seconds=exc.retry_after) if exc.retry_after is not None
+                         else min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(w.attempts, 10))))
+                w.state, w.claimed_by, w.claimed_until = "pending", None, None
+                w.ready_at = now + delay
+                w.last_error = exc.error[:200]
+                if now - w.first_failed_at >= ALARM_AFTER:
+                    log.error("due work %s (%s for record %s) has failed for %s: %s; still "
+                              "retrying", w.id, w.kind, w.record_id, now - w.first_failed_at,
+                              exc.error)
+                else:
+                    log.warning("due work %s failed (%s); retry in %s", w.id, exc.error, delay)
+
+    def _send(self, method: Callable[..., Any], **kwargs: Any) -> Any:
+        channel = kwargs.get("channel")
+        if channel and not kwargs.get("thread_ts"):
+            self._pacer.wait(str(channel))
+        try:
+            return method(**kwargs)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            retry_after = None
+            if status == 429:
+                retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
+            raise SendFailed(f"{status} {exc.response.get('error', '')}".strip(),
+                             retry_after) from None
+        except (SlackClientError, OSError, ValueError) as exc:
+            raise SendFailed(type(exc).__name__) from None
+
+    # --- the kinds of work ---
+
+    def _deadline(self, item: Item) -> None:
+        now = self._clock.now()
+        change: Change | None = None
+        with transaction(self._sessions) as s:
+            if self._still_mine(s, item.work.id) is None:
+                return
+            record = queries.get_record(s, team_id=item.work.team_id,
+                                        record_id=item.work.record_id)
+            assert record is not None
+            work = queries.get_work(s, work_id=item.work.id)
+            assert work is not None
+            reason = work.reason or "overdue"
+            page = None
+            if reason == "overdue" and record.status == HandoffStatus.PENDING:
+                before = record.status
+                record.status = transition(RecordKind.HANDOFF, record.reference, before,
+                                           Action.MARK_OVERDUE)
+                record.updated_at = now
+                queries.add_event(s, record=record, team_id=record.team_id, at=now,
+                                  actor=BATON, kind="status_changed", field="status",
+                                  before=before, after=record.status,
+                                  note="response deadline passed with no acknowledgement")
+                change = Change(record, pages.overdue_line(record))
+                page = True
+            elif reason in ("review", "safeguard") and is_open(record.status):
+                queries.add_event(s, record=record, team_id=record.team_id, at=now,
+                                  actor=BATON, kind=f"{reason}_due",
+                                  note="next review time reached" if reason == "review"
+                                  else "interim safeguard past its intended end")
+                page = True
+            if page:
+                ladder = Ladder.from_json(record.ladder)
+                planned = page_after(ladder, 1, work.due_at, ZoneInfo(record.tz or "UTC"),
+                                     reason=reason)
+                if planned is not None:
+                    queries.add_work(s, record=record, kind="page", due_at=planned.due_at,
+                                     now=now, tier=1, reason=reason)
+            work.state, work.sent_at = "done", now
+        if change is not None:
+            self._cards.changed(change)
+
+    def _ack_timeout(self, item: Item) -> None:
+        now = self._clock.now()
+        with transaction(self._sessions) as s:
+            work = self._still_mine(s, item.work.id)
+            if work is None:
+                return
+            record = queries.get_record(s, team_id=work.team_id, record_id=work.record_id)
+            assert record is not None
+            acked = queries.latest_page(s, record_id=record.id)
+            answered = (record.interim_at is not None and acked is not None
+                        and acked.acked_at is not None and record.interim_at >= acked.acked_at)
+            if is_open(record.status) and not answered:
+                ladder = Ladder.from_json(record.ladder)
+                tier = min((work.tier or 1) + 1, len(ladder.tiers))
+                queries.add_work(s, record=record, kind="page", due_at=work.due_at, now=now,
+                                 tier=tier, reason=work.reason)
+                queries.add_event(s, record=record, team_id=record.team_id, at=now,
+                                  actor=BATON, kind="escalation_resumed", field="tier",
+                                  after=tier, note="acknowledged, but no interim action or "
+                                  "next step recorded in time")
+            work.state, work.sent_at = "done", now
+
+    def _reminder(self, item: Item) -> None:
+        now = self._clock.now()
+        record = item.record
+        wanted = (record.status == HandoffStatus.PENDING if record.kind == RecordKind.HANDOFF
+                  else is_open(record.status))
+        with self._sessions() as s:
+            mine = self._still_mine(s, item.work.id) is not None
+        if not mine or not wanted or record.due_at <= now:
+            self._finish(item.work.id, state="cancelled")
+            return
+        dm = self._send(self._client.conversations_open, users=record.owner_id)
+        resp = self._send(self._client.chat_postMessage, channel=dm["channel"]["id"],
+                          text=pages.reminder_text(record, now),
+                          blocks=as_dicts(pages.reminder_blocks(record, now)))
+        self._finish(item.work.id, channel=str(resp["channel"]), ts=str(resp["ts"]))
+        with transaction(self._sessions) as s:
+            fresh = queries.get_record(s, team_id=record.team_id, record_id=record.id)
+            queries.add_event(s, record=fresh, team_id=record.team_id, at=now, actor=BATON,
+                              kind="reminded", after=record.owner_id,
+                              note=f"{pages.format_duration(record.due_at - now)} left")
+        if record.card_ts and record.card_channel:
+            try:
+                self._client.chat_postMessage(
+                    channel=record.card_channel, thread_ts=record.card_ts,
+                    text=f"Reminder sent to <@{record.owner_id}>: "
+                         f"{pages.format_duration(record.due_at - now)} left.")
+            except SlackApiError as exc:
+                log.warning("reminder thread line for %s failed: %s", record.reference,
+                            exc.response.get("error"))
+
+    def _page_key(self, item: Item) -> tuple[str, int, str] | None:
+        record, work = item.record, item.work
+        if not is_open(record.status):
+            return None
+        if work.reason == "overdue" and record.status != HandoffStatus.OVERDUE:
+            return None  # the partner acknowledged, late: the climb stops
+        ladder = Ladder.from_json(record.ladder)
+        tier = ladder.tiers[(work.tier or 1) - 1]
+        mention = self._authority.mention(tier.target, record, now=self._clock.now())
+        return (tier.channel or record.channel_id, work.tier or 1, mention)
+
+    def _page(self, channel: str, tier_no: int, mention: str, group: list[Item]) -> None:
+        now = self._clock.now()
+        with self._sessions() as s:
+            group = [i for i in group if self._still_mine(s, i.work.id) is not None]
+        if not group:
+            return
+        ladder = Ladder.from_json(group[0].record.ladder)
+        tier = ladder.tiers[tier_no - 1]
+        late = any(is_late(i.work.due_at, now) for i in group)
+        items = [(i.work, i.record) for i in group]
+        resp = self._send(
+            self._client.chat_postMessage, channel=channel,
+            text=pages.page_text(mention, tier.name, tier_no, len(group), late=late),
+            blocks=as_dicts(pages.page_blocks(target=mention, tier_name=tier.name,
+                                              tier=tier_no, items=items, now=now, late=late)),
+        )
+        ts, posted_in = str(resp["ts"]), str(resp["channel"])
+        threads: list[tuple[str, str, str]] = []
+        with transaction(self._sessions) as s:
+            for item in group:
+                w = queries.get_work(s, work_id=item.work.id)
+                record = queries.get_record(s, team_id=item.record.team_id,
+                                            record_id=item.record.id)
+                if w is None or record is None:
+                    continue
+                w.state, w.sent_at, w.channel_id, w.message_ts = "done", now, posted_in, ts
+                record.escalation_tier = max(record.escalation_tier or 0, tier_no)
+                queries.add_event(s, record=record, team_id=record.team_id, at=now,
+                                  actor=BATON, kind="paged", field="tier", after=tier_no,
+                                  note=f"{tier.name} ({mention}) in {posted_in}"
+                                  + (", late" if is_late(w.due_at, now) else ""))
+                rladder = Ladder.from_json(record.ladder)
+                nxt = page_after(rladder, tier_no + 1, w.due_at, ZoneInfo(record.tz or "UTC"),
+                                 reason=w.reason or "overdue")
+                if nxt is not None:
+                    queries.add_work(s, record=record, kind="page", due_at=nxt.due_at, now=now,
+                                     tier=nxt.tier, reason=nxt.reason)
+                first = queries.first_page(s, record_id=record.id)
+                line = (f"{record.reference}: escalation tier {tier_no} ({tier.name}) paged "
+                        f"in <#{posted_in}>.")
+                if tier_no > 1 and first is not None and first.message_ts != ts:
+                    threads.append((str(first.channel_id), str(first.message_ts), line))
+                if record.card_ts and record.card_channel:
+                    threads.append((record.card_channel, record.card_ts, line))
+        for thread_channel, thread_ts, line in threads:
+            try:
+                self._client.chat_postMessage(channel=thread_channel, thread_ts=thread_ts,
+                                              text=line)
+            except SlackApiError as exc:
+                log.warning("thread line failed: %s", exc.response.get("error"))
