@@ -61,6 +61,8 @@ def slack_date(when: datetime, fmt: str = "{date_short_pretty} at {time}") -> st
 
 
 def user(user_id: str | None) -> str:
+    if user_id == "baton":  # what the time engine did by itself
+        return "Baton"
     return f"<@{user_id}>" if user_id else "—"
 
 

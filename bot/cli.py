@@ -90,6 +90,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         server.close()
 
     signal.signal(signal.SIGTERM, stop)
+    baton.start_engine()
     try:
         server.run()
     except (KeyboardInterrupt, OSError):
@@ -105,6 +106,7 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     settings.require("slack_bot_token", "slack_app_token")
     engine = _engine(settings)
     app, baton = _build(settings, engine)
+    baton.start_engine()
     try:
         SocketModeHandler(app, settings.secret("slack_app_token")).start()
     finally:
@@ -116,6 +118,21 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console import run_console
 
     return run_console(settings, script=args.script)
+
+
+def cmd_ladder(settings: Settings, args: argparse.Namespace) -> int:
+    config = settings.ladders
+    source = "from BATON_CONFIG" if "ladder" in settings.config_data else \
+        "built in (no [ladder] tables in BATON_CONFIG)"
+    print(f"# escalation ladders, {source}")
+    for ladder in config.ladders.values():
+        print("\n".join(ladder.describe()))
+        print()
+    if config.for_risk:
+        print("[ladder_for_risk]")
+        for risk, name in config.for_risk.items():
+            print(f'{risk.value} = "{name}"')
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("socket", help="Socket Mode (SLACK_APP_TOKEN), no public URL needed")
     console = sub.add_parser("console", help="try Baton offline against a built-in Slack emulator")
     console.add_argument("--script", default=None, help="read lines from this file, not stdin")
+    sub.add_parser("ladder", help="print the escalation ladders in force (checks BATON_CONFIG)")
     args = parser.parse_args(argv)
 
     try:
@@ -138,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic").setLevel(logging.WARNING)
         handler = {"migrate": cmd_migrate, "serve": cmd_serve, "socket": cmd_socket,
-                   "console": cmd_console}[args.command]
+                   "console": cmd_console, "ladder": cmd_ladder}[args.command]
         return handler(settings, args)
     except (SettingsError, Exit) as exc:
         print(f"baton: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ import itertools
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +33,8 @@ HELP = """Type slash commands as in Slack, for example:
   /handoff person: P-1042 to: Northside Home Care contact: intake desk 555-0100 due: tomorrow 5pm
   /dependency person: P-1042 action: unsigned authorization partner: County Care risk: emerging
   /baton list      /baton show H-1      /baton help
-Buttons Baton posts are numbered: `click 3` presses button [3]. `quit` leaves."""
+Buttons Baton posts are numbered: `click 3` presses button [3]. `wait 30s` lets time pass
+(reminders and pages arrive as they fall due). `quit` leaves."""
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Console:
             settings, client=make_client(settings),
             session_factory=make_session_factory(self.engine), clock=clock or SystemClock(),
         )
+        self.baton.start_engine()
         self.buttons: list[Button] = []
         self.opened: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -107,6 +110,18 @@ class Console:
                                   response_url=self.emulator.response_url("click"))
         self._print(f"» you pressed “{b.label}”")
         self._dispatch(body)
+        self._settle()
+
+    def wait(self, text: str) -> None:
+        from bot.domain.times import parse_duration
+
+        try:
+            seconds = parse_duration(text).total_seconds()
+        except ValueError as exc:
+            self._print(str(exc))
+            return
+        self._print(f"» waiting {text} …")
+        time.sleep(seconds)  # the console runs on the real clock: let it pass
         self._settle()
 
     def _trigger(self) -> str:
@@ -175,10 +190,16 @@ class Console:
     def _on_call(self, call: Call) -> None:
         r = call.response
         if call.method == "chat.postMessage" and r.get("ok"):
-            where = "thread" if call.params.get("thread_ts") else _channel(call.params["channel"])
-            self._show_message(f"Baton posted in {where}", call, str(r["ts"]))
+            channel = str(call.params["channel"])
+            if channel.startswith("D"):
+                title = "Baton sent you a DM"
+            elif call.params.get("thread_ts"):
+                title = f"Baton replied in a thread in {_channel(channel)}"
+            else:
+                title = f"Baton posted in {_channel(channel)}"
+            self._show_message(title, call, str(r["ts"]))
         elif call.method == "chat.update" and r.get("ok"):
-            self._show_message(f"Baton updated its card in {_channel(call.params['channel'])}",
+            self._show_message(f"Baton edited its message in {_channel(call.params['channel'])}",
                                call, str(call.params["ts"]))
         elif (call.method == "chat.postEphemeral" and r.get("ok")) or call.method == "response_url":
             self._show_message("Only you can see", call, "")
@@ -264,6 +285,7 @@ def _errors(body: str) -> dict[str, str]:
 
 _DATE = re.compile(r"<!date\^(\d+)\^[^|>]*\|([^>]*)>")
 _USER = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 def _plain(text: str, tz: ZoneInfo) -> str:
@@ -272,6 +294,7 @@ def _plain(text: str, tz: ZoneInfo) -> str:
         return when.strftime("%a %d %b %H:%M %Z")
 
     text = _DATE.sub(date, text)
+    text = _CHANNEL.sub(lambda m: _channel(m.group(1)), text)
     text = _USER.sub(lambda m: "@" + NAMES.get(m.group(1), m.group(1)), text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
@@ -308,6 +331,8 @@ def run_console(settings: Settings, *, script: str | None = None) -> int:
             elif line.startswith("click"):
                 arg = line.removeprefix("click").strip()
                 console.click(int(arg) if arg.isdigit() else 0)
+            elif line.startswith("wait"):
+                console.wait(line.removeprefix("wait").strip() or "10s")
             elif line == "help":
                 console._print(HELP)
             else:

@@ -137,5 +137,4 @@ def interim_modal(record: Any) -> View:
 
 
 def overdue_line(record: Any) -> str:
-    return (f"{record.reference}: the response deadline passed with no partner "
-            f"acknowledgement: marked overdue.")
+    return "The response deadline passed with no partner acknowledgement: marked overdue."

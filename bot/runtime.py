@@ -90,6 +90,14 @@ class Baton:
         )
         self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="baton")
 
+    def start_engine(self) -> None:
+        """Start waking the time engine (serve, socket and console do; tests sweep by hand)."""
+        from scheduler.wake import Waker
+
+        self._waker = Waker(self.engine, self.clock, interval=self.settings.sweep_seconds)
+        self.on_new_work = self._waker.poke
+        self._waker.start()
+
     def poke(self) -> None:
         """New due work may be sooner than the engine's next wake: tell it."""
         if self.on_new_work is not None:
@@ -135,5 +143,8 @@ class Baton:
         return True
 
     def close(self) -> None:
+        waker = getattr(self, "_waker", None)
+        if waker is not None:
+            waker.stop()
         self.wait_idle()
         self.executor.shutdown(wait=True)

@@ -306,8 +306,9 @@ class Engine:
         with transaction(self._sessions) as s:
             fresh = queries.get_record(s, team_id=record.team_id, record_id=record.id)
             queries.add_event(s, record=fresh, team_id=record.team_id, at=now, actor=BATON,
-                              kind="reminded", after=record.owner_id,
-                              note=f"{pages.format_duration(record.due_at - now)} left")
+                              kind="reminded",
+                              note=f"DM to the owner, {pages.format_duration(record.due_at - now)}"
+                                   " left")
         if record.card_ts and record.card_channel:
             try:
                 self._client.chat_postMessage(

@@ -1,0 +1,362 @@
+"""The time engine end to end: records made through signed requests, time moved on the
+injected clock (never slept), and what reaches the Slack emulator."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.ids import ActionId
+from scheduler.engine import Engine, Pacer
+from store.models import AuditEvent, DueWork, Record
+from tests.conftest import ALICE, BOB, CHANNEL, blocks_of
+
+ESCALATION = "C0ESCAL01"
+MANAGER = "U0MGR0001"
+DIRECTORS = "S0DIRECT1"
+DIRECTOR = "U0DIR0001"
+
+LADDER = f"""
+channel_post_interval = 0
+managers = ["{MANAGER}"]
+
+[ladder.default]
+remind_before = ["24h", "2h"]
+ack_timeout = "6h"
+
+[[ladder.default.tiers]]
+name = "Service Manager"
+page = "<@{BOB}>"
+after = "0m"
+
+[[ladder.default.tiers]]
+name = "Operations Director"
+page = "<!subteam^{DIRECTORS}>"
+channel = "{ESCALATION}"
+after = "4h"
+"""
+
+HANDOFF = ("person: P-1042 to: Northside Home Care contact: intake desk 555-0100 "
+           "due: tomorrow 5pm risk: short-term")
+# Alice is in New York; on Monday 2026-11-23 "tomorrow 5pm" is Tuesday 17:00 EST.
+DEADLINE = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def baton(serve_factory, database_url, tmp_path, slack):
+    cfg = tmp_path / "baton.toml"
+    cfg.write_text(LADDER)
+    slack.add_usergroup(DIRECTORS, "directors", [DIRECTOR])
+    return serve_factory(database_url, BATON_CONFIG=str(cfg))
+
+
+def sweep(baton) -> int:
+    return baton.runtime.engine.run_due()
+
+
+def at(baton, when: datetime) -> int:
+    baton.clock.set(when)
+    return sweep(baton)
+
+
+def posts(baton, channel: str, *, threads: bool = False) -> list:
+    return [c for c in baton.slack.calls_to("chat.postMessage")
+            if c.params.get("channel") == channel and bool(c.params.get("thread_ts")) == threads
+            and c.response.get("ok")]
+
+
+def pages_in(baton, channel: str) -> list:
+    return [c for c in posts(baton, channel) if "Escalation tier" in c.params.get("text", "")]
+
+
+def page_work_ids(call) -> list[int]:
+    return [int(b["block_id"].split(":")[1]) for b in blocks_of(call)
+            if b["type"] == "actions" and b.get("block_id", "").startswith("page:")]
+
+
+def record(baton, ref: str = "H-1") -> Record:
+    kind, number = ("handoff" if ref[0] == "H" else "dependency"), int(ref[2:])
+    with baton.sessions() as s:
+        return s.scalars(select(Record).where(Record.kind == kind, Record.number == number)).one()
+
+
+def events(baton, kind: str) -> list[AuditEvent]:
+    with baton.sessions() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.kind == kind)
+                              .order_by(AuditEvent.id)))
+
+
+def dms(baton) -> list:
+    return [c for c in baton.slack.calls_to("chat.postMessage")
+            if str(c.params.get("channel", "")).startswith("D")]
+
+
+def test_reminders_at_each_offset_by_dm_and_in_the_card_thread(baton):
+    baton.command("/handoff", HANDOFF)
+    card_ts = record(baton).card_ts
+    assert at(baton, DEADLINE - timedelta(hours=24, seconds=1)) == 0
+    assert dms(baton) == []
+    at(baton, DEADLINE - timedelta(hours=24))
+    (dm,) = dms(baton)
+    assert baton.slack.calls_to("conversations.open")[-1].params["users"] == ALICE
+    assert "H-1" in dm.params["text"] and "Northside Home Care" in dm.params["text"]
+    assert "1d left" in dm.params["text"]
+    buttons = [e["text"]["text"] for b in blocks_of(dm) if b["type"] == "actions"
+               for e in b["elements"]]
+    assert buttons == ["Partner acknowledged", "Record response", "Cancel"]
+    thread = baton.slack.thread(CHANNEL, card_ts)
+    assert "Reminder sent to <@U0ALICE01>" in thread[-1]["text"]
+
+    at(baton, DEADLINE - timedelta(hours=2, minutes=1))
+    assert len(dms(baton)) == 1
+    at(baton, DEADLINE - timedelta(hours=2))
+    assert len(dms(baton)) == 2 and "2h left" in dms(baton)[-1].params["text"]
+    assert len(events(baton, "reminded")) == 2
+    assert sweep(baton) == 0  # each reminder goes out once
+
+
+def test_overdue_pages_tier_one_then_climbs_to_tier_two_in_its_channel(baton):
+    baton.command("/handoff", HANDOFF)
+    at(baton, DEADLINE - timedelta(seconds=1))
+    assert pages_in(baton, CHANNEL) == []
+    at(baton, DEADLINE)
+    rec = record(baton)
+    assert rec.status == "overdue"
+    (ev,) = [e for e in events(baton, "status_changed") if e.after == "overdue"]
+    assert ev.actor == "baton" and ev.before == "pending"
+    (page,) = pages_in(baton, CHANNEL)
+    text = page.params["text"]
+    assert text.startswith(f"<@{BOB}>") and "tier 1, Service Manager" in text
+    assert "Record the continuity risk and interim action" in text
+    flat = str(blocks_of(page))
+    assert "H-1" in flat and "P-1042" in flat and "Northside Home Care" in flat
+    assert "Short-term" in flat and "overdue by *0s*" in flat
+    buttons = [e["text"]["text"] for b in blocks_of(page) if b["type"] == "actions"
+               for e in b["elements"]]
+    assert buttons == ["Acknowledge", "Record interim action", "Resolve"]
+    # The card shows the new status.
+    assert "Overdue" in str(blocks_of(baton.slack.calls_to("chat.update")[-1]))
+
+    at(baton, DEADLINE + timedelta(hours=3, minutes=59))
+    assert pages_in(baton, ESCALATION) == []
+    at(baton, DEADLINE + timedelta(hours=4))
+    (page2,) = pages_in(baton, ESCALATION)
+    assert page2.params["text"].startswith(f"<!subteam^{DIRECTORS}>")
+    assert "tier 2, Operations Director" in page2.params["text"]
+    assert "overdue by *4h*" in str(blocks_of(page2))
+    first_thread = baton.slack.thread(CHANNEL, page.response["ts"])
+    assert any("tier 2 (Operations Director)" in m["text"] for m in first_thread)
+    assert [e.after for e in events(baton, "paged")] == [1, 2]
+    # The ladder has no tier 3: nothing more, however long we wait.
+    assert at(baton, DEADLINE + timedelta(days=3)) == 0
+
+
+def test_acknowledge_stops_the_climb_and_edits_the_page(baton):
+    baton.command("/handoff", HANDOFF)
+    at(baton, DEADLINE)
+    (page,) = pages_in(baton, CHANNEL)
+    (work_id,) = page_work_ids(page)
+    baton.clock.advance(timedelta(minutes=7))
+    baton.click(ActionId.PAGE_ACK, str(work_id), user=BOB, message_ts=page.response["ts"])
+    edit = [c for c in baton.slack.calls_to("chat.update")
+            if c.params["ts"] == page.response["ts"]][-1]
+    flat = str(blocks_of(edit))
+    assert f"Acknowledged by <@{BOB}>" in flat and "Acknowledge'" not in flat
+    (ev,) = events(baton, "page_acknowledged")
+    assert ev.actor == BOB and ev.at == DEADLINE + timedelta(minutes=7)
+    at(baton, DEADLINE + timedelta(hours=5))
+    assert pages_in(baton, ESCALATION) == []  # tier 2 was due at +4h: stopped
+
+
+def test_ack_timeout_resumes_the_ladder_when_nothing_follows(baton):
+    baton.command("/handoff", HANDOFF)
+    at(baton, DEADLINE)
+    (work_id,) = page_work_ids(pages_in(baton, CHANNEL)[0])
+    baton.click(ActionId.PAGE_ACK, str(work_id), user=BOB)
+    at(baton, DEADLINE + timedelta(hours=5, minutes=59))
+    assert pages_in(baton, ESCALATION) == []
+    at(baton, DEADLINE + timedelta(hours=6))
+    (page2,) = pages_in(baton, ESCALATION)
+    assert "tier 2" in page2.params["text"]
+    (ev,) = events(baton, "escalation_resumed")
+    assert ev.after == 2
+
+
+def test_interim_action_after_acknowledge_keeps_the_ladder_stopped(baton):
+    baton.command("/handoff", HANDOFF)
+    at(baton, DEADLINE)
+    page = pages_in(baton, CHANNEL)[0]
+    (work_id,) = page_work_ids(page)
+    baton.click(ActionId.PAGE_ACK, str(work_id), user=BOB)
+    rec = record(baton)
+    baton.clock.advance(timedelta(hours=1))
+    baton.click(ActionId.INTERIM, str(rec.id), user=BOB)
+    call = baton.slack.calls_to("views.open")[-1]
+    view = dict(call.json_param("view"))
+    view["id"] = call.response["view"]["id"]
+    assert view["callback_id"] == "record_interim"
+    assert baton.submit(view, {"text": "called Northside director; start held, family "
+                                       "informed"}, user=BOB).text == ""
+    assert record(baton).interim_action.startswith("called Northside director")
+    at(baton, DEADLINE + timedelta(days=2))
+    assert pages_in(baton, ESCALATION) == [] and events(baton, "escalation_resumed") == []
+
+
+def test_acknowledge_refused_for_someone_else_changes_nothing(baton, slack):
+    baton.command("/handoff", HANDOFF)
+    at(baton, DEADLINE)
+    (work_id,) = page_work_ids(pages_in(baton, CHANNEL)[0])
+    baton.click(ActionId.PAGE_ACK, str(work_id), user=ALICE)
+    reply = baton.last_reply()
+    assert "Only <@U0BOB0001> or a manager can acknowledge tier 1" in reply
+    assert events(baton, "page_acknowledged") == []
+    with baton.sessions() as s:
+        assert s.get(DueWork, work_id).acked_by is None
+    # The climb goes on as if nobody had pressed.
+    at(baton, DEADLINE + timedelta(hours=4))
+    (page2,) = pages_in(baton, ESCALATION)
+    # Tier 2 is a user group: a member may acknowledge, an outsider may not; so may a manager.
+    (w2,) = page_work_ids(page2)
+    baton.click(ActionId.PAGE_ACK, str(w2), user=BOB)
+    assert "Only <!subteam^S0DIRECT1> or a manager" in baton.last_reply()
+    baton.click(ActionId.PAGE_ACK, str(w2), user=DIRECTOR)
+    assert [e.actor for e in events(baton, "page_acknowledged")] == [DIRECTOR]
+    assert baton.slack.calls_to("usergroups.users.list")[-1].params["usergroup"] == DIRECTORS
+
+
+def test_late_partner_acknowledgement_stops_everything(baton):
+    baton.command("/handoff", HANDOFF)
+    at(baton, DEADLINE)
+    rec = record(baton)
+    baton.click(ActionId.PARTNER_ACK, str(rec.id), message_ts=rec.card_ts)
+    rec = record(baton)
+    assert rec.status == "acknowledged"
+    assert "late" in baton.slack.thread(CHANNEL, rec.card_ts)[-1]["text"]
+    at(baton, DEADLINE + timedelta(days=1))
+    assert pages_in(baton, ESCALATION) == []
+    with baton.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(DueWork)
+                        .where(DueWork.state.in_(("pending", "claimed")))) == 0
+
+
+def test_resolving_before_the_deadline_sends_nothing(baton):
+    baton.command("/handoff", HANDOFF)
+    baton.command("/baton", "cancel H-1 referral withdrawn")
+    at(baton, DEADLINE + timedelta(days=1))
+    assert dms(baton) == [] and pages_in(baton, CHANNEL) == []
+
+
+def test_restart_after_downtime_catches_up_tier_by_tier_grouped_and_marked_late(baton):
+    baton.command("/handoff", HANDOFF)
+    baton.command("/handoff", HANDOFF.replace("P-1042", "P-2077"))
+    # Down for the whole window: no sweeps until well past tier 2's time.
+    baton.clock.set(DEADLINE + timedelta(hours=9))
+    fresh = Engine(sessions=baton.sessions, client=baton.runtime.engine_client,
+                   clock=baton.clock, authority=baton.runtime.engine._authority,
+                   records=baton.runtime.records, pacer=Pacer(0), worker="restarted")
+    fresh.run_due()
+    assert dms(baton) == []  # reminders for a deadline already past are dropped
+    tier1, tier2 = pages_in(baton, CHANNEL), pages_in(baton, ESCALATION)
+    assert len(tier1) == 1 and len(tier2) == 1  # one grouped message per tier
+    for page in (tier1[0], tier2[0]):
+        assert "2 records need you" in page.params["text"]
+        assert "sent late" in page.params["text"]
+        assert len(page_work_ids(page)) == 2
+    order = [c.params["channel"] for c in baton.slack.calls_to("chat.postMessage")
+             if "Escalation tier" in c.params.get("text", "")]
+    assert order == [CHANNEL, ESCALATION]  # tier by tier, in order
+    assert sorted(e.record_ref for e in events(baton, "paged")) == ["H-1", "H-1", "H-2", "H-2"]
+
+
+def test_slack_429_and_500_for_a_while_still_delivers_once(baton, slack):
+    baton.command("/handoff", HANDOFF)
+    # The first failure hits the card's thread line (best effort, logged); the second the page.
+    slack.fail_next("chat.postMessage", status=429, times=2, retry_after=30)
+    at(baton, DEADLINE)
+    assert pages_in(baton, CHANNEL) == []
+    with baton.sessions() as s:
+        page = s.scalars(select(DueWork).where(DueWork.kind == "page")).one()
+        assert page.state == "pending" and page.attempts == 1
+        assert page.ready_at == DEADLINE + timedelta(seconds=30)  # Retry-After honoured
+    slack.fail_next("chat.postMessage", status=500, times=2)
+    at(baton, DEADLINE + timedelta(seconds=30))
+    at(baton, DEADLINE + timedelta(minutes=1))
+    assert pages_in(baton, CHANNEL) == []
+    at(baton, DEADLINE + timedelta(minutes=10))
+    assert len(pages_in(baton, CHANNEL)) == 1
+    assert "sent late" in pages_in(baton, CHANNEL)[0].params["text"]
+    at(baton, DEADLINE + timedelta(minutes=20))
+    assert len(pages_in(baton, CHANNEL)) == 1 and len(events(baton, "paged")) == 1
+
+
+def test_dependency_review_time_pages_while_still_open(baton):
+    baton.command("/dependency", "person: P-3 action: unsigned authorization partner: County "
+                  "Managed Care risk: emerging review: today 3pm")
+    review = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+    at(baton, review)
+    (page,) = pages_in(baton, CHANNEL)
+    assert "D-1" in str(blocks_of(page)) and "at its review time" in str(blocks_of(page))
+    assert "Missing: unsigned authorization" in str(blocks_of(page))
+
+
+def test_safeguard_past_its_intended_end_pages(baton):
+    baton.command("/dependency", "person: P-3 action: discharge summary partner: St Mary's "
+                  "risk: short-term safeguard: daily nurse visit until: tomorrow noon "
+                  "review: friday")
+    at(baton, datetime(2026, 11, 24, 17, 0, tzinfo=UTC))
+    (page,) = pages_in(baton, CHANNEL)
+    assert "interim safeguard past its intended end" in str(blocks_of(page))
+    assert events(baton, "safeguard_due")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_engines_on_one_postgres_page_each_item_exactly_once(baton):
+    for n in range(40):
+        baton.command("/handoff", HANDOFF.replace("P-1042", f"P-{5000 + n}"))
+    baton.clock.set(DEADLINE + timedelta(hours=5))
+    runtime = baton.runtime
+    engines = [Engine(sessions=baton.sessions, client=runtime.engine_client, clock=baton.clock,
+                      authority=runtime.engine._authority, records=runtime.records,
+                      pacer=Pacer(0), worker=f"replica-{k}", batch=7) for k in range(2)]
+    start = threading.Barrier(2)
+
+    def run(engine: Engine) -> None:
+        start.wait()
+        engine.run_due()
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    paged = events(baton, "paged")
+    assert len(paged) == 80  # 40 records x 2 tiers, each exactly once
+    assert len({(e.record_ref, e.after) for e in paged}) == 80
+    ids_in_pages = [i for c in pages_in(baton, CHANNEL) + pages_in(baton, ESCALATION)
+                    for i in page_work_ids(c)]
+    assert len(ids_in_pages) == len(set(ids_in_pages)) == 80
+    with baton.sessions() as s:
+        workers = set(s.scalars(select(DueWork.claimed_by).where(DueWork.kind == "page")))
+    assert workers == {"replica-0", "replica-1"}  # both did a share
+
+
+def test_reminders_stay_on_local_time_across_the_daylight_saving_change(baton):
+    # Friday 2026-10-30 10:00 EDT. New York falls back on Sunday 2026-11-01 at 02:00.
+    baton.clock.set(datetime(2026, 10, 30, 14, 0, tzinfo=UTC))
+    baton.command("/handoff", HANDOFF.replace("tomorrow 5pm", "sunday 5pm"))
+    deadline = datetime(2026, 11, 1, 22, 0, tzinfo=UTC)  # Sunday 17:00 EST
+    assert record(baton).due_at == deadline
+    # "24h before" is 17:00 the day before on the owner's clock: Saturday 17:00 EDT,
+    # which is 25 elapsed hours earlier, not 24.
+    at(baton, datetime(2026, 10, 31, 20, 59, tzinfo=UTC))
+    assert dms(baton) == []
+    at(baton, datetime(2026, 10, 31, 21, 0, tzinfo=UTC))
+    assert len(dms(baton)) == 1
+    # "2h before" is elapsed time: 15:00 EST.
+    at(baton, deadline - timedelta(hours=2))
+    assert len(dms(baton)) == 2
+    at(baton, deadline)
+    assert len(pages_in(baton, CHANNEL)) == 1
