@@ -246,7 +246,13 @@ def help_text() -> str:
         "",
         ("*Everything else:* `/baton list` · `/baton mine` · `/baton show H-3` · "
         "`/baton ack H-3` · `/baton respond H-3 accept|condition|clarify|decline TEXT` · "
-        "`/baton resolve D-2 OUTCOME` · `/baton cancel H-3 REASON`"),
+        "`/baton resolve D-2 OUTCOME` · `/baton cancel H-3 REASON` · "
+        "`/baton ladder` (who is paged, and when)"),
+        "",
+        ("*Escalation:* Baton reminds the owner before the deadline. If the partner has not "
+        "acknowledged by then, the handoff is overdue and the ladder's first tier is paged "
+        "here, each later tier after its delay, until someone presses Acknowledge and records "
+        "the interim action."),
         "Person references are codes (P-1042), never names.",
     ])
 
@@ -310,6 +316,8 @@ def create_modal(kind: RecordKind, fields: dict[str, str], *, owner: str | None,
             _text_input(k["safeguard"], fields.get("safeguard"), multiline=True,
                         hint="Required for a same-day risk: temporary hold, alternative support, "
                         "internal review or commissioner notice."),
+            _text_input(k["until"], fields.get("until"), hint="When the safeguard should end; "
+                        "Baton escalates if it runs past. e.g. friday 5pm"),
             _text_input(k["route"], fields.get("route")),
             _text_input(k["review"], fields.get("review"), hint="Blank: within 2h for same-day "
                         "risk, otherwise end of the next working day."),

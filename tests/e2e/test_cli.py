@@ -92,3 +92,19 @@ def test_console_runs_a_scripted_session(tmp_path):
     assert "== Handoff H-1 · P-1042 ==" in r.stdout
     assert "Response deadline*: Tue 15 Jan 17:00 CST" in r.stdout
     assert "Partner acknowledged receipt" in r.stdout
+
+
+def test_baton_ladder_prints_the_default_and_refuses_a_bad_file(tmp_path):
+    r = _run(["ladder"], {})
+    assert r.returncode == 0
+    assert "[ladder.default]" in r.stdout and 'page = "coordinator"' in r.stdout
+    bad = tmp_path / "baton.toml"
+    bad.write_text('[ladder.default]\n[[ladder.default.tiers]]\nname = "x"\npage = "owner"\n'
+                   'after = "whenever"\n')
+    r = _run(["ladder"], {"BATON_CONFIG": str(bad)})
+    assert r.returncode == 2
+    assert r.stderr.startswith("baton: ladder.default.tiers[0].after: Couldn't read the duration")
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = _run(["serve"], {"BATON_CONFIG": str(bad), "SLACK_BOT_TOKEN": "x",
+                         "SLACK_SIGNING_SECRET": "y"})
+    assert r.returncode == 2 and "ladder.default.tiers[0].after" in r.stderr

@@ -141,3 +141,19 @@ def test_forged_signature_is_401_and_writes_nothing(baton):
     baton.runtime.wait_idle()
     assert (_count(baton) == 0 and baton.slack.calls == []) or \
         all(c.method == "auth.test" for c in baton.slack.calls)
+
+
+def test_slack_retry_of_the_same_command_creates_nothing_new(baton):
+    """Slack resends a request it did not see answered, with X-Slack-Retry-Num: the same
+    trigger_id finds the record already made."""
+    from bot import wire
+    body = wire.slash_command("/handoff", HANDOFF, user=ALICE, channel=CHANNEL, team="T0BATON",
+                              trigger_id="retried-trigger",
+                              response_url=baton.slack.response_url("retry"))
+    assert baton.post(body).status_code == 200
+    headers = wire.signed_headers(body, "test-signing-secret")
+    headers.update({"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert baton.post(body, headers=headers).status_code == 200
+    baton.runtime.wait_idle()
+    assert _count(baton) == 1
+    assert len(baton.slack.calls_to("chat.postMessage")) == 1

@@ -104,3 +104,16 @@ def test_page_after_counts_from_when_the_previous_step_fell_due():
     p2 = page_after(DEFAULT_LADDER, 2, due, NY, reason="overdue")
     assert p2 is not None and p2.due_at == due + timedelta(hours=1) and p2.tier == 2
     assert page_after(DEFAULT_LADDER, 4, due, NY, reason="overdue") is None
+
+
+def test_the_readme_ladder_example_is_valid():
+    import re
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    blocks = re.findall(r"```toml\n(.*?)```", readme.read_text(), flags=re.S)
+    example = next(b for b in blocks if "[ladder.default]" in b)
+    config = parse_ladders(tomllib.loads(example))
+    assert set(config.ladders) == {"default", "urgent"}
+    assert config.for_record(Risk.SAME_DAY).name == "urgent"
+    assert config.ladders["default"].tiers[0].target == Target("usergroup", "S0123ABC")
