@@ -520,6 +520,11 @@ class SlackEmulator:
         with self._cond:
             self._failures.append(_Failure(method, status, times, retry_after, error))
 
+    def clear_failures(self) -> None:
+        """End every injected outage at once."""
+        with self._cond:
+            self._failures.clear()
+
     def on_call(self, callback: Callable[[Call], None]) -> None:
         with self._cond:
             self._observers.append(callback)

@@ -360,3 +360,51 @@ def test_reminders_stay_on_local_time_across_the_daylight_saving_change(baton):
     assert len(dms(baton)) == 2
     at(baton, deadline)
     assert len(pages_in(baton, CHANNEL)) == 1
+
+
+def test_nothing_is_sent_for_a_record_resolved_between_claim_and_send(baton):
+    baton.command("/handoff", HANDOFF)
+    at(baton, DEADLINE)  # overdue, tier 1 paged
+    baton.clock.set(DEADLINE + timedelta(hours=4))
+    engine = baton.runtime.engine
+    claimed = engine.claim()  # tier 2 is claimed ...
+    assert len(claimed) == 1
+    baton.command("/baton", "cancel H-1 partner called back, referral withdrawn")  # ... then
+    engine.process(claimed)
+    assert pages_in(baton, ESCALATION) == []
+    with baton.sessions() as s:
+        assert s.get(DueWork, claimed[0]).state == "cancelled"
+
+
+def test_failing_for_ten_minutes_logs_an_error_and_keeps_trying(baton, slack, caplog):
+    baton.command("/handoff", HANDOFF)
+    slack.fail_next("chat.postMessage", status=503, times=1000)  # Slack is down
+    at(baton, DEADLINE)  # overdue; the tier 1 page fails and is rescheduled
+    minute = DEADLINE
+    for _ in range(20):
+        minute += timedelta(minutes=1)
+        at(baton, minute)
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and "still retrying" in
+              r.getMessage()]
+    assert errors, "no error logged after 10 minutes of failure"
+    assert pages_in(baton, CHANNEL) == []
+    slack.clear_failures()  # the outage is over
+    at(baton, minute + timedelta(minutes=6))
+    assert len(pages_in(baton, CHANNEL)) == 1 and len(events(baton, "paged")) == 1
+
+
+def test_pacer_keeps_a_second_between_posts_to_one_channel():
+    waits: list[float] = []
+    clock = [100.0]
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += seconds
+
+    pacer = Pacer(1.0, monotonic=lambda: clock[0], sleep=sleep)
+    pacer.wait("C1")
+    pacer.wait("C2")  # another channel: no wait
+    pacer.wait("C1")
+    clock[0] += 0.4
+    pacer.wait("C1")
+    assert waits == pytest.approx([1.0, 0.6])
