@@ -131,7 +131,7 @@ class Engine:
 
     def process(self, ids: list[int]) -> None:
         items = self._load(ids)
-        pages_by_key: dict[tuple[str, int, str], list[Item]] = defaultdict(list)
+        pages_by_key: dict[tuple[str, int, str, str], list[Item]] = defaultdict(list)
         for item in items:
             kind = item.work.kind
             try:
@@ -149,7 +149,7 @@ class Engine:
                         pages_by_key[key].append(item)
             except SendFailed as exc:
                 self._release([item.work.id], exc)
-        for (channel, tier, mention), group in pages_by_key.items():
+        for (channel, tier, mention, _name), group in pages_by_key.items():
             for start in range(0, len(group), pages.PAGE_GROUP):
                 chunk = group[start : start + pages.PAGE_GROUP]
                 try:
@@ -319,7 +319,9 @@ class Engine:
                 log.warning("reminder thread line for %s failed: %s", record.reference,
                             exc.response.get("error"))
 
-    def _page_key(self, item: Item) -> tuple[str, int, str] | None:
+    def _page_key(self, item: Item) -> tuple[str, int, str, str] | None:
+        """Pages group by where they go, the tier, whom they mention and the tier's name (two
+        ladders may name their tier 2 differently)."""
         record, work = item.record, item.work
         if not is_open(record.status):
             return None
@@ -328,7 +330,7 @@ class Engine:
         ladder = Ladder.from_json(record.ladder)
         tier = ladder.tiers[(work.tier or 1) - 1]
         mention = self._authority.mention(tier.target, record, now=self._clock.now())
-        return (tier.channel or record.channel_id, work.tier or 1, mention)
+        return (tier.channel or record.channel_id, work.tier or 1, mention, tier.name)
 
     def _page(self, channel: str, tier_no: int, mention: str, group: list[Item]) -> None:
         now = self._clock.now()
