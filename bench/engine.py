@@ -275,13 +275,56 @@ class Emulated:
 
 # --- the engine ---
 
+class CountingEngine(Engine):
+    """The engine as it is, counted from outside: how often the Waker ran a sweep, how many
+    found another sweep already under way, and how often it asked for the next due time."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sweeps = self.busy = self.handled_sweeps = self.next_calls = 0
+        self.sweep_seconds = 0.0
+
+    def run_due(self, *, max_rounds: int = 1000) -> int:
+        t = time.perf_counter()
+        handled = super().run_due(max_rounds=max_rounds)
+        dt = time.perf_counter() - t
+        self.sweeps += 1
+        if handled:
+            self.handled_sweeps += 1
+            self.sweep_seconds += dt
+        elif dt < 0.0002:
+            self.busy += 1  # returned at once: another sweep holds the engine
+        return handled
+
+    def next_ready_at(self) -> datetime | None:
+        self.next_calls += 1
+        return super().next_ready_at()
+
+
+class SkippedRuns(logging.Filter):
+    """Counts (and keeps off the output) APScheduler's "Execution of job ... skipped:
+    maximum number of running instances reached": a wake that never ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_job: dict[str, int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances" in record.msg and record.args:
+            job = record.args[0] if isinstance(record.args, tuple) else None
+            key = str(getattr(job, "id", "?"))
+            self.by_job[key] = self.by_job.get(key, 0) + 1
+            return False
+        return True
+
+
 def make_time_engine(db_engine: SAEngine, slack: Emulated, clock: Clock, *,
-                     batch: int) -> Engine:
+                     batch: int) -> CountingEngine:
     settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_API_URL": slack.base_url})
     client = make_client(settings, interactive=False)
     sessions = make_session_factory(db_engine)
     authority = Authority(client, ConfiguredRoster(None), [])
-    return Engine(sessions=sessions, client=client, clock=clock, authority=authority,
+    return CountingEngine(sessions=sessions, client=client, clock=clock, authority=authority,
                   records=RecordService(sessions, clock), pacer=Pacer(0), batch=batch)
 
 
@@ -328,7 +371,7 @@ def scenario_sweep(res: Results, eng: Engine, seeder: Seeder, db_engine: SAEngin
     nexts = time_calls(lambda: eng.next_ready_at(), SWEEPS)
     assert not eng.claim(), "nothing should be due"
     res.say(sweep_line("", small, claims, nexts))
-    small_p99 = pct(claims, 99)
+    small_p50, small_p99 = pct(claims, 50), pct(claims, 99)
 
     started = time.monotonic()
     if records > small:
@@ -342,13 +385,14 @@ def scenario_sweep(res: Results, eng: Engine, seeder: Seeder, db_engine: SAEngin
     claims = time_calls(lambda: eng.claim(), SWEEPS)
     nexts = time_calls(lambda: eng.next_ready_at(), SWEEPS)
     assert not eng.claim(), "nothing should be due"
-    p99 = pct(claims, 99)
-    res.say(sweep_line(f"   [{p99 / small_p99:.1f}x the p99 at {small:,}]", records, claims,
-                       nexts))
+    p50, p99 = pct(claims, 50), pct(claims, 99)
+    res.say(sweep_line(f"   [{p50 / small_p50:.1f}x the p50, {p99 / small_p99:.1f}x the p99 "
+                       f"at {small:,}]", records, claims, nexts))
     res.judge(f"empty sweep p99 at {records:,} records < {TARGET_SWEEP_MS:g} ms",
               p99 < TARGET_SWEEP_MS, f"{p99:.2f} ms")
-    res.judge(f"empty sweep flat from {small:,} to {records:,} records (p99 within 2x)",
-              p99 <= 2 * small_p99 + 0.5, f"{small_p99:.2f} ms -> {p99:.2f} ms")
+    res.judge(f"empty sweep flat from {small:,} to {records:,} records (p50 within 2x)",
+              p50 <= 2 * small_p50, f"p50 {small_p50:.2f} ms -> {p50:.2f} ms, "
+              f"p99 {small_p99:.2f} ms -> {p99:.2f} ms")
 
 
 def scenario_burst(res: Results, eng: Engine, seeder: Seeder, db_engine: SAEngine,
@@ -394,7 +438,7 @@ def scenario_burst(res: Results, eng: Engine, seeder: Seeder, db_engine: SAEngin
 
 
 def scenario_lag(res: Results, db_engine: SAEngine, seeder: Seeder, slack: Emulated, *,
-                 n: int, spread: float) -> None:
+                 n: int, spread: float, interval: float) -> None:
     clock = SystemClock()
     eng = make_time_engine(db_engine, slack, clock, batch=500)
     lead = 5.0
@@ -405,10 +449,12 @@ def scenario_lag(res: Results, db_engine: SAEngine, seeder: Seeder, slack: Emula
                              reminders=False)
     lead_left = (base - clock.now()).total_seconds()
     res.say(f"lag: {n:,} deadlines due over {spread:g} s ({n / spread:.0f}/s) in {CHANNELS} "
-            f"channels, first due {lead_left:.1f} s after seeding; Waker(interval=1 s) on "
-            "the real clock; Pacer(0): the 1 msg/s per-channel pacing is off (with it, "
-            "pages queued for one channel wait a second each)")
-    waker = Waker(eng, clock, interval=1.0)
+            f"channels, first due {lead_left:.1f} s after seeding; Waker(interval="
+            f"{interval:g} s) on the real clock; Pacer(0): the 1 msg/s per-channel pacing is "
+            "off (with it, pages queued for one channel wait a second each)")
+    skipped = SkippedRuns()
+    logging.getLogger("apscheduler.scheduler").addFilter(skipped)
+    waker = Waker(eng, clock, interval=interval)
     t_start = time.monotonic()
     waker.start()
     try:
@@ -432,6 +478,7 @@ def scenario_lag(res: Results, db_engine: SAEngine, seeder: Seeder, slack: Emula
     finally:
         waker.stop()
     elapsed = time.monotonic() - t_start
+    logging.getLogger("apscheduler.scheduler").removeFilter(skipped)
 
     with db_engine.connect() as c:
         deadlines = c.execute(select(DueWork.due_at, DueWork.sent_at, DueWork.state).where(
@@ -450,6 +497,11 @@ def scenario_lag(res: Results, db_engine: SAEngine, seeder: Seeder, slack: Emula
     res.say(f"  ran {elapsed:.0f} s: {len(done):,}/{n:,} deadlines handled, {len(received):,}/"
             f"{n:,} tier-1 pages received by the emulator "
             f"(avg {sum(sizes) / max(1, len(sizes)):.1f} records a page message overall)")
+    res.say(f"  Waker: {eng.sweeps:,} run_due() calls ({eng.handled_sweeps:,} handled work, "
+            f"{eng.sweep_seconds:.1f} s in them; {eng.busy:,} returned at once, a sweep "
+            f"already running), {eng.next_calls:,} next_ready_at() calls; APScheduler "
+            f"skipped {skipped.by_job.get('wake', 0):,} one-shot wakes and "
+            f"{skipped.by_job.get('sweep', 0):,} interval sweeps (max_instances=1)")
     if done:
         res.say(f"  deadline handled (sent_at - due_at):     p50 {pct(done, 50):7.1f} ms  "
                 f"p99 {pct(done, 99):7.1f} ms  max {max(done):7.1f} ms")
@@ -480,6 +532,9 @@ def main() -> None:
     ap.add_argument("--database-url", default=None,
                     help="a fresh database (default: a SQLite file in a temp dir); for "
                     "postgresql:// a database baton_bench_<random> is created and dropped")
+    ap.add_argument("--interval", type=float, default=1.0,
+                    help="the Waker's interval sweep in the lag run (default 1 s; Baton's "
+                    "default BATON_SWEEP_SECONDS is 10)")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a fast check")
     args = ap.parse_args()
     records = args.records or (20_000 if args.quick else 1_000_000)
@@ -506,7 +561,8 @@ def main() -> None:
 
         scenario_sweep(res, fixed, seeder, db_engine, records, t0)
         scenario_burst(res, fixed, seeder, db_engine, slack, t0, args.burst)
-        scenario_lag(res, db_engine, seeder, slack, n=lag_records, spread=spread)
+        scenario_lag(res, db_engine, seeder, slack, n=lag_records, spread=spread,
+                     interval=args.interval)
     finally:
         if slack is not None:
             slack.stop()

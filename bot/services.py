@@ -7,7 +7,7 @@ nothing half-written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -82,28 +82,18 @@ class RecordService:
         request_key: str | None, tz: str = "UTC",
     ) -> Change:
         return self._create(
-            team_id=team_id, request_key=request_key, tz=tz,
-            build=lambda s, now: Handoff(
-                team_id=team_id,
-                number=queries.next_number(s, team_id=team_id, kind=RecordKind.HANDOFF),
-                person_ref=draft.person_ref,
-                partner=queries.get_or_create_partner(
-                    s, team_id=team_id, name=draft.receiving_service, now=now
-                ),
-                receiving_contact=draft.receiving_contact,
-                due_at=draft.response_deadline,
-                owner_id=draft.owner_id,
-                route=draft.route,
-                risk=draft.risk.value if draft.risk else None,
-                note=draft.note,
-                status=HandoffStatus.PENDING,
-                channel_id=channel_id,
-                created_by=actor,
-                created_at=now,
-                updated_at=now,
-                request_key=request_key,
-            ),
-            actor=actor,
+            Handoff, team_id=team_id, channel_id=channel_id, actor=actor,
+            request_key=request_key, tz=tz, partner=draft.receiving_service,
+            fields={
+                "person_ref": draft.person_ref,
+                "receiving_contact": draft.receiving_contact,
+                "due_at": draft.response_deadline,
+                "owner_id": draft.owner_id,
+                "route": draft.route,
+                "risk": draft.risk.value if draft.risk else None,
+                "note": draft.note,
+                "status": HandoffStatus.PENDING,
+            },
         )
 
     def create_dependency(
@@ -111,37 +101,28 @@ class RecordService:
         request_key: str | None, tz: str = "UTC",
     ) -> Change:
         return self._create(
-            team_id=team_id, request_key=request_key, tz=tz,
-            build=lambda s, now: Dependency(
-                team_id=team_id,
-                number=queries.next_number(s, team_id=team_id, kind=RecordKind.DEPENDENCY),
-                person_ref=draft.person_ref,
-                partner=queries.get_or_create_partner(
-                    s, team_id=team_id, name=draft.partner, now=now
-                ),
-                missing_action=draft.missing_action,
-                risk=draft.risk.value,
-                interim_safeguard=draft.interim_safeguard,
-                route=draft.route,
-                due_at=draft.next_review_at,
-                safeguard_until=draft.safeguard_until,
-                manager_id=draft.manager_id,
-                owner_id=draft.owner_id,
-                status=DependencyStatus.OPEN,
-                channel_id=channel_id,
-                created_by=actor,
-                created_at=now,
-                updated_at=now,
-                request_key=request_key,
-            ),
-            actor=actor,
+            Dependency, team_id=team_id, channel_id=channel_id, actor=actor,
+            request_key=request_key, tz=tz, partner=draft.partner,
+            fields={
+                "person_ref": draft.person_ref,
+                "missing_action": draft.missing_action,
+                "risk": draft.risk.value,
+                "interim_safeguard": draft.interim_safeguard,
+                "safeguard_until": draft.safeguard_until,
+                "route": draft.route,
+                "due_at": draft.next_review_at,
+                "manager_id": draft.manager_id,
+                "owner_id": draft.owner_id,
+                "status": DependencyStatus.OPEN,
+            },
         )
 
     def _create(
-        self, *, team_id: str, request_key: str | None, tz: str,
-        build: Callable[[Session, Any], Record], actor: str,
+        self, model: type[Handoff] | type[Dependency], *, team_id: str, channel_id: str,
+        actor: str, request_key: str | None, tz: str, partner: str, fields: dict[str, Any],
     ) -> Change:
         now = self._clock.now()
+        kind = RecordKind.HANDOFF if model is Handoff else RecordKind.DEPENDENCY
         try:
             with self._tx() as s:
                 if request_key:
@@ -149,7 +130,14 @@ class RecordService:
                                                          request_key=request_key)
                     if existing is not None:  # a retried request: the record already exists
                         return Change(existing, "", created=False)
-                record = build(s, now)
+                record = model(
+                    team_id=team_id,
+                    number=queries.next_number(s, team_id=team_id, kind=kind),
+                    partner=queries.get_or_create_partner(s, team_id=team_id, name=partner,
+                                                          now=now),
+                    channel_id=channel_id, created_by=actor, created_at=now, updated_at=now,
+                    request_key=request_key, **fields,
+                )
                 # The record keeps the ladder it started with; later edits don't reshuffle it.
                 chosen = queries.channel_ladder(s, team_id=team_id, channel_id=record.channel_id)
                 ladder = self._ladders.for_record(Risk(record.risk) if record.risk else None,

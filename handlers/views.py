@@ -87,12 +87,14 @@ def register(app: App, baton: Baton) -> None:
     def create_dependency(body: dict[str, Any], ack: Ack) -> None:
         create(RecordKind.DEPENDENCY, body, ack)
 
-    def change_view(body: dict[str, Any], ack: Ack) -> None:
+    def about_record(body: dict[str, Any]) -> tuple[dict[str, Any], str, str,
+                                                    dict[str, str], Any]:
         view = body["view"]
-        user = body["user"]["id"]
         team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
-        values = state_values(view)
-        record_id = meta(view).get("record")
+        return view, body["user"]["id"], team, state_values(view), meta(view).get("record")
+
+    def change_view(body: dict[str, Any], ack: Ack) -> None:
+        view, user, team, values, record_id = about_record(body)
         callback = view["callback_id"]
         text = values.get("text", "")
         try:
@@ -118,11 +120,7 @@ def register(app: App, baton: Baton) -> None:
         baton.defer(cards.changed, change)
 
     def interim(body: dict[str, Any], ack: Ack) -> None:
-        view = body["view"]
-        user = body["user"]["id"]
-        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
-        values = state_values(view)
-        record_id = meta(view).get("record")
+        _, user, team, values, record_id = about_record(body)
         try:
             if not isinstance(record_id, int):
                 raise DomainError("This form lost its record; open it again.", field="text")

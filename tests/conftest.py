@@ -3,6 +3,7 @@ emulator on loopback, and Baton's real WSGI app served by waitress on a free por
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -191,6 +192,12 @@ def make_settings(database_url: str, slack: SlackEmulator, **extra: Any) -> Sett
     return load_settings(env)
 
 
+def _serve_until_closed(server: Any) -> None:
+    # Closing the listening socket ends waitress's select loop with EBADF: that is the stop.
+    with contextlib.suppress(OSError, ValueError):
+        server.run()
+
+
 @pytest.fixture
 def serve_factory(slack: SlackEmulator, clock: FixedClock) -> Iterator[Any]:
     started: list[tuple[Any, Any, Any, httpx.Client]] = []
@@ -204,7 +211,7 @@ def serve_factory(slack: SlackEmulator, clock: FixedClock) -> Iterator[Any]:
         server = waitress.create_server(wsgi_app(app, sessions), host="127.0.0.1", port=0,
                                         threads=8)
         port = server.socket.getsockname()[1]
-        thread = threading.Thread(target=server.run, daemon=True)
+        thread = threading.Thread(target=_serve_until_closed, args=(server,), daemon=True)
         thread.start()
         http = httpx.Client(timeout=10)
         started.append((server, runtime, engine, http))
