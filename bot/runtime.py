@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,7 +73,7 @@ class Baton:
     directory: UserDirectory = field(init=False)
     calendar: WorkingCalendar = field(init=False)
     executor: ThreadPoolExecutor = field(init=False)
-    on_new_work: Callable[[], None] | None = None
+    on_new_work: Callable[[datetime | None], None] | None = None
     _pending: set[Future[Any]] = field(init=False, default_factory=set)
     _idle: threading.Condition = field(init=False, default_factory=threading.Condition)
 
@@ -98,10 +99,10 @@ class Baton:
         self.on_new_work = self._waker.poke
         self._waker.start()
 
-    def poke(self) -> None:
+    def poke(self, due: datetime | None = None) -> None:
         """New due work may be sooner than the engine's next wake: tell it."""
         if self.on_new_work is not None:
-            self.on_new_work()
+            self.on_new_work(due)
 
     def draft_context(self, user_id: str) -> DraftContext:
         return DraftContext(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,7 @@ class Change:
     record: Record
     line: str  # the one line added to the card's thread
     created: bool = False
+    next_due: datetime | None = None  # the soonest work this change scheduled
 
 
 class RecordService:
@@ -151,9 +153,10 @@ class RecordService:
                     after=snapshot(record),
                 )
                 # Every deadline goes into the database in the same transaction as the record.
-                for planned in initial_work(kind=RecordKind(record.kind), due_at=record.due_at,
-                                            now=now, ladder=ladder, tz=ZoneInfo(tz),
-                                            safeguard_until=record.safeguard_until):
+                plan = initial_work(kind=RecordKind(record.kind), due_at=record.due_at,
+                                    now=now, ladder=ladder, tz=ZoneInfo(tz),
+                                    safeguard_until=record.safeguard_until)
+                for planned in plan:
                     queries.add_work(s, record=record, kind=planned.kind, due_at=planned.due_at,
                                      now=now, tier=planned.tier, reason=planned.reason)
         except IntegrityError:
@@ -162,7 +165,8 @@ class RecordService:
                 if existing is not None:
                     return Change(existing, "", created=False)
             raise
-        return Change(record, f"Logged by <@{actor}>.", created=True)
+        return Change(record, f"Logged by <@{actor}>.", created=True,
+                      next_due=min(p.due_at for p in plan))
 
     # --- reading ---
 

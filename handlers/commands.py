@@ -57,7 +57,7 @@ def register(app: App, baton: Baton) -> None:
                 change = baton.records.create_dependency(
                     team_id=team, channel_id=channel, actor=user, draft=d,
                     request_key=body.get("trigger_id"), tz=baton.directory.tz(d.owner_id).key)
-            baton.poke()
+            baton.poke(change.next_due)
             if not change.created:
                 return  # a retry of a request already handled
             _publish(cards, replies, change.record, user=user, response_url=response_url)

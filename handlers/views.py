@@ -76,7 +76,7 @@ def register(app: App, baton: Baton) -> None:
                 errors=_field_errors({exc.field or "": str(exc)}, present))
             return
         ack()
-        baton.poke()
+        baton.poke(change.next_due)
         if change.created:
             baton.defer(guarded(replies, user=user, channel=channel, response_url=None)(
                 lambda: _publish(cards, replies, change.record, user=user, response_url=None)))

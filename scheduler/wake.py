@@ -29,6 +29,7 @@ class Waker:
         self._interval = interval
         self._scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone=UTC)
         self._lock = threading.Lock()
+        self._wake_at: datetime | None = None  # real time of the one-shot wake, if any
 
     def start(self) -> None:
         self._scheduler.add_job(self.sweep, "interval", seconds=self._interval, id="sweep",
@@ -40,6 +41,8 @@ class Waker:
             self._scheduler.shutdown(wait=True)
 
     def sweep(self) -> None:
+        with self._lock:
+            self._wake_at = None
         try:
             handled = self._engine.run_due()
             if handled:
@@ -48,20 +51,26 @@ class Waker:
             log.exception("sweep failed; the next wake tries again")
         self.poke()
 
-    def poke(self) -> None:
-        """Wake once at the nearest due time (sooner than the interval sweep, if it is)."""
-        try:
-            nxt = self._engine.next_ready_at()
-        except Exception:
-            log.exception("could not read the next due time")
-            return
-        if nxt is None or not self._scheduler.running:
+    def poke(self, due: datetime | None = None) -> None:
+        """Wake once at the nearest due time, if that is sooner than the interval sweep.
+        `due` is new work's time when the caller knows it (no database read then)."""
+        if due is None:
+            try:
+                due = self._engine.next_ready_at()
+            except Exception:
+                log.exception("could not read the next due time")
+                return
+        if due is None or not self._scheduler.running:
             return
         # The engine's clock may be a test clock; APScheduler runs on the real one, so wake
         # after the same distance from now.
-        delay = max(timedelta(0), nxt - self._clock.now())
+        delay = max(timedelta(0), due - self._clock.now())
         if delay.total_seconds() >= self._interval:
             return
+        run_at = datetime.now(UTC) + delay
         with self._lock:
+            if self._wake_at is not None and self._wake_at <= run_at:
+                return  # an earlier wake is already set; it will look again
+            self._wake_at = run_at
             self._scheduler.add_job(self.sweep, "date", id="wake", replace_existing=True,
-                                    run_date=datetime.now(UTC) + delay)
+                                    run_date=run_at)
