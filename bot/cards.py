@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
+from slack_sdk.webhook import WebhookClient
 
 from bot import blocks
 from bot.services import Change, RecordService
@@ -69,8 +70,6 @@ class Replies:
              response_url: str | None = None, block_list: list[Block] | None = None) -> None:
         payload_blocks = as_dicts(block_list) if block_list else None
         if response_url:
-            from slack_sdk.webhook import WebhookClient
-
             resp = WebhookClient(response_url).send(
                 text=text, blocks=payload_blocks, response_type="ephemeral",
                 replace_original=False,

@@ -123,22 +123,28 @@ class EscalationService:
 
     def acknowledge_page(self, *, team_id: str, work_id: int, actor: str) -> DueWork:
         now = self._clock.now()
-        with transaction(self._sessions) as s:
+        # Who may acknowledge is settled first, outside the write transaction: it may ask
+        # Slack for a user group's members.
+        with self._sessions() as s:
             work = queries.get_work(s, work_id=work_id, team_id=team_id)
             if work is None or work.kind != "page":
                 raise NotFound("That page no longer exists.")
             record = queries.get_record(s, team_id=team_id, record_id=work.record_id)
             assert record is not None
-            ladder = Ladder.from_json(record.ladder)
-            tier = ladder.tiers[(work.tier or 1) - 1]
+        ladder = Ladder.from_json(record.ladder)
+        tier = ladder.tiers[(work.tier or 1) - 1]
+        if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
+            raise DomainError(
+                f"Only {self.authority.who_may(tier.target, record, now=now)} can "
+                f"acknowledge tier {work.tier} ({tier.name}) for {record.reference}. "
+                "Nothing was changed.")
+        with transaction(self._sessions) as s:
+            work = queries.get_work(s, work_id=work_id, team_id=team_id)
+            record = queries.get_record(s, team_id=team_id, record_id=record.id)
+            assert work is not None and record is not None
             if work.acked_by:
                 raise DomainError(f"This page for {record.reference} was already acknowledged "
                                   f"by <@{work.acked_by}>.")
-            if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
-                raise DomainError(
-                    f"Only {self.authority.who_may(tier.target, record, now=now)} can "
-                    f"acknowledge tier {work.tier} ({tier.name}) for {record.reference}. "
-                    "Nothing was changed.")
             work.acked_by, work.acked_at = actor, now
             # Acknowledging stops the climb; if nothing follows, the ladder resumes later.
             queries.cancel_work(s, record_id=record.id, kinds=("page", "ack_timeout"))

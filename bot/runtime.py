@@ -74,6 +74,7 @@ class Baton:
     calendar: WorkingCalendar = field(init=False)
     executor: ThreadPoolExecutor = field(init=False)
     on_new_work: Callable[[datetime | None], None] | None = None
+    _waker: Any = field(init=False, default=None)
     _pending: set[Future[Any]] = field(init=False, default_factory=set)
     _idle: threading.Condition = field(init=False, default_factory=threading.Condition)
 
@@ -144,8 +145,7 @@ class Baton:
         return True
 
     def close(self) -> None:
-        waker = getattr(self, "_waker", None)
-        if waker is not None:
-            waker.stop()
+        if self._waker is not None:
+            self._waker.stop()
         self.wait_idle()
         self.executor.shutdown(wait=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk.errors import SlackApiError
 
 from bot import blocks
 from bot.cards import Cards, Replies
@@ -174,8 +175,6 @@ def _user_or_none(text: str, caller: str) -> str | None:
 
 def _publish(cards: Cards, replies: Replies, record: Any, *, user: str,
              response_url: str | None) -> None:
-    from slack_sdk.errors import SlackApiError
-
     try:
         cards.post(record)
         text = blocks.confirmation(record)
