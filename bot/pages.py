@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import clip, escape, record_buttons, slack_date, user
+from bot.blocks import SECTION_LIMIT, clip, escape, record_buttons, slack_date, user
 from bot.domain.records import RecordKind, Risk
 from bot.domain.times import format_duration
 from bot.ids import INPUT, ActionId, ViewId
@@ -138,3 +138,40 @@ def interim_modal(record: Any) -> View:
 
 def overdue_line(record: Any) -> str:
     return "The response deadline passed with no partner acknowledgement: marked overdue."
+
+
+def ladder_blocks(config: Any, *, chosen: str | None) -> list[Block]:
+    """`/baton ladder`: the ladder new records in this channel start with, and the others."""
+    def describe(ladder: Any) -> str:
+        lines = [f"*{ladder.name}* · reminders "
+                 + (", ".join(_short_duration(d) for d in ladder.remind_before) or "none")
+                 + f" before the deadline · an acknowledged page climbs again after "
+                   f"{_short_duration(ladder.ack_timeout)} with no interim action"]
+        for n, tier in enumerate(ladder.tiers, 1):
+            where = f"<#{tier.channel}>" if tier.channel else "the record's channel"
+            when = ("at the deadline" if n == 1 and not tier.after else
+                    f"{_short_duration(tier.after)} after "
+                    + ("the deadline" if n == 1 else "the previous page"))
+            target = tier.target.wire() if tier.target.kind in ("user", "usergroup") else \
+                f"the {tier.target.kind}"
+            lines.append(f"{n}. {escape(tier.name)}: pages {target} in {where}, {when}")
+        return "\n".join(lines)
+
+    if chosen:
+        head = f"This channel uses the *{chosen}* ladder for new records."
+    else:
+        by_risk = ", ".join(f"{Risk(r).label} risk → {n}" for r, n in config.for_risk.items())
+        head = "This channel uses the *default* ladder" + (f" ({by_risk})" if by_risk else "") \
+            + " for new records."
+    out: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
+    for ladder in config.ladders.values():
+        out.append(SectionBlock(text=MarkdownTextObject(text=clip(describe(ladder),
+                                                                  SECTION_LIMIT))))
+    out.append(ContextBlock(elements=[MarkdownTextObject(
+        text="A record keeps the ladder it started with. Managers: `/baton ladder use NAME`, "
+             "`/baton ladder reset`.")]))
+    return out
+
+
+def _short_duration(td: Any) -> str:
+    return format_duration(td)

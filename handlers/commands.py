@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks
+from bot import blocks, pages
 from bot.cards import Cards, Replies
 from bot.domain.drafts import build_dependency, build_handoff
 from bot.domain.grammar import missing_required, parse_fields, read_user
@@ -121,7 +121,7 @@ def register(app: App, baton: Baton) -> None:
                 raise DomainError("Try `/baton ladder`, `/baton ladder use NAME` or "
                                   "`/baton ladder reset`.")
             chosen = baton.escalation.channel_ladder(team_id=team, channel_id=channel)
-            say("This channel's escalation ladder", blocks.ladder_blocks(
+            say("This channel's escalation ladder", pages.ladder_blocks(
                 ladders, chosen=chosen))
 
         def _record_command(sub: str, rest: str) -> None:

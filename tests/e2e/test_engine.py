@@ -37,6 +37,15 @@ name = "Operations Director"
 page = "<!subteam^{DIRECTORS}>"
 channel = "{ESCALATION}"
 after = "4h"
+
+[ladder.urgent]
+remind_before = ["30m"]
+ack_timeout = "1h"
+
+[[ladder.urgent.tiers]]
+name = "Coordinator of the day"
+page = "coordinator"
+after = "0m"
 """
 
 HANDOFF = ("person: P-1042 to: Northside Home Care contact: intake desk 555-0100 "
@@ -408,3 +417,30 @@ def test_pacer_keeps_a_second_between_posts_to_one_channel():
     clock[0] += 0.4
     pacer.wait("C1")
     assert waits == pytest.approx([1.0, 0.6])
+
+
+def test_baton_ladder_shows_and_only_a_manager_changes_it(baton):
+    baton.command("/baton", "ladder")
+    shown = str(baton.slack.calls_to("response_url")[-1].params["blocks"])
+    assert "uses the *default* ladder" in shown and "Operations Director" in shown
+    assert "<#C0ESCAL01>" in shown and "4h after the previous page" in shown
+    baton.command("/baton", "ladder use urgent", user=ALICE)
+    assert "Only a manager can change" in baton.last_reply()
+    baton.command("/baton", "ladder use nonsense", user=MANAGER)
+    assert "no ladder named `nonsense`" in baton.last_reply()
+    baton.command("/baton", "ladder use urgent", user=MANAGER)
+    shown = str(baton.slack.calls_to("response_url")[-1].params["blocks"])
+    assert "uses the *urgent* ladder" in shown
+    (ev,) = events(baton, "ladder_changed")
+    assert (ev.actor, ev.before, ev.after) == (MANAGER, None, "urgent")
+    # New records start on it; a record made before keeps its own.
+    baton.command("/handoff", HANDOFF)
+    assert record(baton).ladder["name"] == "urgent"
+    baton.command("/baton", "ladder reset", user=MANAGER)
+    baton.command("/handoff", HANDOFF.replace("P-1042", "P-7"))
+    assert record(baton, "H-2").ladder["name"] == "default"
+    assert record(baton, "H-1").ladder["name"] == "urgent"
+    # The coordinator tier with nobody named falls back to @here at the deadline.
+    at(baton, DEADLINE)
+    texts = [c.params["text"] for c in pages_in(baton, CHANNEL)]
+    assert any(t.startswith("<!here>") and "Coordinator of the day" in t for t in texts)
