@@ -29,7 +29,9 @@ def _field_errors(errors: dict[str, str], blocks_present: set[str]) -> dict[str,
     fallback = min(blocks_present) if blocks_present else None
     for name, message in errors.items():
         block = name if name in blocks_present or fallback is None else fallback
-        text = blocks.clip(message.replace("`", ""), FIELD_ERROR_LIMIT)
+        # Slack shows the error under its field, so "due: …" need not name the field again.
+        text = message.replace("`", "").removeprefix(f"{name}: ")
+        text = blocks.clip(text, FIELD_ERROR_LIMIT)
         out[block] = f"{out[block]} {text}" if block in out else text
     return out
 
