@@ -169,6 +169,9 @@ class Seeder:
             with self.engine.begin() as c:
                 c.execute(insert(Record), records)
                 c.execute(insert(DueWork), works)
+            done = start + len(records) - first
+            if count >= 200_000 and done % 200_000 < BATCH:
+                print(f"    ... {done:,} records", flush=True)
         self.next_id = last + 1
         with self.engine.begin() as c:
             c.execute(update(ReferenceCounter.__table__).values(last=last))
@@ -252,17 +255,14 @@ class Emulated:
         with self._cond:
             return self.posts, self.page_posts, len(self.paged)
 
-    def wait_paged(self, ids: set[int], timeout: float,
-                   progress: Callable[[int], None]) -> None:
+    def wait_paged(self, count: int, timeout: float, progress: Callable[[int], None]) -> None:
+        """Wait until pages for `count` records in all have been received (or the timeout)."""
         deadline = time.monotonic() + timeout
         last_report = time.monotonic()
         with self._cond:
-            while True:
-                seen = sum(1 for i in ids if i in self.paged)
-                if seen >= len(ids) or time.monotonic() > deadline:
-                    return
+            while len(self.paged) < count and time.monotonic() < deadline:
                 if time.monotonic() - last_report > 30:
-                    progress(seen)
+                    progress(len(self.paged))
                     last_report = time.monotonic()
                 self._cond.wait(timeout=1.0)
 
@@ -455,25 +455,15 @@ def scenario_lag(res: Results, db_engine: SAEngine, seeder: Seeder, slack: Emula
     skipped = SkippedRuns()
     logging.getLogger("apscheduler.scheduler").addFilter(skipped)
     waker = Waker(eng, clock, interval=interval)
+    paged_before = slack.snapshot()[2]
     t_start = time.monotonic()
     waker.start()
     try:
-        # Tier-1 page rows do not exist yet (the deadline plans them): wait for the records.
-        deadline_wait = spread + lead + 180
-
         def progress(seen: int) -> None:
-            print(f"  ... {seen:,} records paged after {time.monotonic() - t_start:.0f} s",
-                  flush=True)
+            print(f"  ... {seen - paged_before:,} records paged after "
+                  f"{time.monotonic() - t_start:.0f} s", flush=True)
 
-        while time.monotonic() - t_start < deadline_wait:
-            with db_engine.connect() as c:
-                page_ids = set(c.scalars(select(DueWork.id).where(
-                    DueWork.record_id.between(first, last), DueWork.kind == "page",
-                    DueWork.tier == 1)))
-            if len(page_ids) >= n:
-                break
-            time.sleep(2.0)
-        slack.wait_paged(page_ids, deadline_wait - (time.monotonic() - t_start), progress)
+        slack.wait_paged(paged_before + n, spread + lead + 180, progress)
         slack.sync()
     finally:
         waker.stop()
