@@ -7,6 +7,7 @@ flight, and several engines can share one PostgreSQL database (SKIP LOCKED claim
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -17,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -131,13 +133,14 @@ class Engine:
 
     def process(self, ids: list[int]) -> None:
         items = self._load(ids)
+        deadlines = [i for i in items if i.work.kind == "deadline"]
+        if deadlines:
+            self._deadlines(deadlines)
         pages_by_key: dict[tuple[str, int, str, str], list[Item]] = defaultdict(list)
         for item in items:
             kind = item.work.kind
             try:
-                if kind == "deadline":
-                    self._deadline(item)
-                elif kind == "ack_timeout":
+                if kind == "ack_timeout":
                     self._ack_timeout(item)
                 elif kind == "reminder":
                     self._reminder(item)
@@ -159,29 +162,21 @@ class Engine:
 
     def _load(self, ids: list[int]) -> list[Item]:
         with self._sessions() as s:
-            works = [queries.get_work(s, work_id=i) for i in ids]
-            out = []
-            for w in works:
-                if w is None:
-                    continue
-                record = queries.get_record(s, team_id=w.team_id, record_id=w.record_id)
-                if record is not None:
-                    out.append(Item(w, record))
-            return sorted(out, key=lambda i: (i.work.due_at, i.work.tier or 0, i.work.id))
+            works = queries.works_by_ids(s, ids=ids)
+            records = queries.records_by_ids(s, ids=[w.record_id for w in works.values()])
+        out = [Item(w, records[w.record_id]) for w in works.values() if w.record_id in records]
+        return sorted(out, key=lambda i: (i.work.due_at, i.work.tier or 0, i.work.id))
 
     def _still_mine(self, s: Session, work_id: int) -> DueWork | None:
         """Right before sending: is the claim still ours (not cancelled by an acknowledgement
         or resolution a moment ago)?"""
-        w = queries.get_work(s, work_id=work_id)
-        if w is None or w.state != "claimed" or w.claimed_by != self.worker:
-            return None
-        return w
+        return queries.claimed_by(s, ids=[work_id], worker=self.worker).get(work_id)
 
     def _finish(self, work_id: int, *, state: str = "done", channel: str | None = None,
                 ts: str | None = None) -> None:
         with transaction(self._sessions) as s:
-            w = queries.get_work(s, work_id=work_id)
-            if w is not None and w.state == "claimed" and w.claimed_by == self.worker:
+            w = self._still_mine(s, work_id)
+            if w is not None:
                 w.state, w.sent_at = state, self._clock.now()
                 w.channel_id, w.message_ts = channel or w.channel_id, ts or w.message_ts
 
@@ -189,10 +184,7 @@ class Engine:
         """Give failed work back with a backoff (Retry-After on a 429), never dropping it."""
         now = self._clock.now()
         with transaction(self._sessions) as s:
-            for work_id in ids:
-                w = queries.get_work(s, work_id=work_id)
-                if w is None or w.state != "claimed" or w.claimed_by != self.worker:
-                    continue
+            for w in queries.claimed_by(s, ids=ids, worker=self.worker).values():
                 w.attempts += 1
                 w.first_failed_at = w.first_failed_at or now
                 delay = (timedelta(seconds=exc.retry_after) if exc.retry_after is not None
@@ -225,45 +217,43 @@ class Engine:
 
     # --- the kinds of work ---
 
-    def _deadline(self, item: Item) -> None:
+    def _deadlines(self, items: list[Item]) -> None:
+        """Deadlines of a round in one transaction: overdue handoffs, reviews and safeguards
+        that came due. Each plans its tier-1 page; the cards are updated after the commit."""
         now = self._clock.now()
-        change: Change | None = None
-        with transaction(self._sessions) as s:
-            if self._still_mine(s, item.work.id) is None:
-                return
-            record = queries.get_record(s, team_id=item.work.team_id,
-                                        record_id=item.work.record_id)
-            assert record is not None
-            work = queries.get_work(s, work_id=item.work.id)
-            assert work is not None
-            reason = work.reason or "overdue"
-            page = None
-            if reason == "overdue" and record.status == HandoffStatus.PENDING:
-                before = record.status
-                record.status = transition(RecordKind.HANDOFF, record.reference, before,
-                                           Action.MARK_OVERDUE)
-                record.updated_at = now
-                queries.add_event(s, record=record, team_id=record.team_id, at=now,
-                                  actor=BATON, kind="status_changed", field="status",
-                                  before=before, after=record.status,
-                                  note="response deadline passed with no acknowledgement")
-                change = Change(record, pages.overdue_line(record))
-                page = True
-            elif reason in ("review", "safeguard") and is_open(record.status):
-                queries.add_event(s, record=record, team_id=record.team_id, at=now,
-                                  actor=BATON, kind=f"{reason}_due",
-                                  note="next review time reached" if reason == "review"
-                                  else "interim safeguard past its intended end")
-                page = True
-            if page:
-                ladder = Ladder.from_json(record.ladder)
-                planned = page_after(ladder, 1, work.due_at, ZoneInfo(record.tz or "UTC"),
-                                     reason=reason)
-                if planned is not None:
-                    queries.add_work(s, record=record, kind="page", due_at=planned.due_at,
-                                     now=now, tier=1, reason=reason)
-            work.state, work.sent_at = "done", now
-        if change is not None:
+        changes: list[Change] = []
+        with transaction(self._sessions) as s, s.no_autoflush:
+            works = queries.claimed_by(s, ids=[i.work.id for i in items], worker=self.worker)
+            records = queries.records_by_ids(s, ids=[w.record_id for w in works.values()])
+            for work in sorted(works.values(), key=lambda w: (w.due_at, w.id)):
+                record = records[work.record_id]
+                reason = work.reason or "overdue"
+                page = False
+                if reason == "overdue" and record.status == HandoffStatus.PENDING:
+                    before = record.status
+                    record.status = transition(RecordKind.HANDOFF, record.reference, before,
+                                               Action.MARK_OVERDUE)
+                    record.updated_at = now
+                    queries.add_event(s, record=record, team_id=record.team_id, at=now,
+                                      actor=BATON, kind="status_changed", field="status",
+                                      before=before, after=record.status,
+                                      note="response deadline passed with no acknowledgement")
+                    changes.append(Change(record, pages.overdue_line(record)))
+                    page = True
+                elif reason in ("review", "safeguard") and is_open(record.status):
+                    queries.add_event(s, record=record, team_id=record.team_id, at=now,
+                                      actor=BATON, kind=f"{reason}_due",
+                                      note="next review time reached" if reason == "review"
+                                      else "interim safeguard past its intended end")
+                    page = True
+                if page:
+                    planned = page_after(_ladder(record), 1, work.due_at,
+                                         ZoneInfo(record.tz or "UTC"), reason=reason)
+                    if planned is not None:
+                        queries.add_work(s, record=record, kind="page", due_at=planned.due_at,
+                                         now=now, tier=1, reason=reason)
+                work.state, work.sent_at = "done", now
+        for change in changes:
             self._cards.changed(change)
 
     def _ack_timeout(self, item: Item) -> None:
@@ -278,7 +268,7 @@ class Engine:
             answered = (record.interim_at is not None and acked is not None
                         and acked.acked_at is not None and record.interim_at >= acked.acked_at)
             if is_open(record.status) and not answered:
-                ladder = Ladder.from_json(record.ladder)
+                ladder = _ladder(record)
                 tier = min((work.tier or 1) + 1, len(ladder.tiers))
                 queries.add_work(s, record=record, kind="page", due_at=work.due_at, now=now,
                                  tier=tier, reason=work.reason)
@@ -302,10 +292,12 @@ class Engine:
         resp = self._send(self._client.chat_postMessage, channel=dm["channel"]["id"],
                           text=pages.reminder_text(record, now),
                           blocks=as_dicts(pages.reminder_blocks(record, now)))
-        self._finish(item.work.id, channel=str(resp["channel"]), ts=str(resp["ts"]))
         with transaction(self._sessions) as s:
-            fresh = queries.get_record(s, team_id=record.team_id, record_id=record.id)
-            queries.add_event(s, record=fresh, team_id=record.team_id, at=now, actor=BATON,
+            w = self._still_mine(s, item.work.id)
+            if w is not None:
+                w.state, w.sent_at = "done", now
+                w.channel_id, w.message_ts = str(resp["channel"]), str(resp["ts"])
+            queries.add_event(s, record=record, team_id=record.team_id, at=now, actor=BATON,
                               kind="reminded",
                               note=f"DM to the owner, {pages.format_duration(record.due_at - now)}"
                                    " left")
@@ -327,7 +319,7 @@ class Engine:
             return None
         if work.reason == "overdue" and record.status != HandoffStatus.OVERDUE:
             return None  # the partner acknowledged, late: the climb stops
-        ladder = Ladder.from_json(record.ladder)
+        ladder = _ladder(record)
         tier = ladder.tiers[(work.tier or 1) - 1]
         mention = self._authority.mention(tier.target, record, now=self._clock.now())
         return (tier.channel or record.channel_id, work.tier or 1, mention, tier.name)
@@ -335,11 +327,11 @@ class Engine:
     def _page(self, channel: str, tier_no: int, mention: str, group: list[Item]) -> None:
         now = self._clock.now()
         with self._sessions() as s:
-            group = [i for i in group if self._still_mine(s, i.work.id) is not None]
+            mine = queries.claimed_by(s, ids=[i.work.id for i in group], worker=self.worker)
+        group = [i for i in group if i.work.id in mine]
         if not group:
             return
-        ladder = Ladder.from_json(group[0].record.ladder)
-        tier = ladder.tiers[tier_no - 1]
+        tier = _ladder(group[0].record).tiers[tier_no - 1]
         late = any(is_late(i.work.due_at, now) for i in group)
         items = [(i.work, i.record) for i in group]
         resp = self._send(
@@ -349,36 +341,45 @@ class Engine:
                                               tier=tier_no, items=items, now=now, late=late)),
         )
         ts, posted_in = str(resp["ts"]), str(resp["channel"])
+        line = f"escalation tier {tier_no} ({tier.name}) paged in <#{posted_in}>."
         threads: list[tuple[str, str, str]] = []
-        with transaction(self._sessions) as s:
-            for item in group:
-                w = queries.get_work(s, work_id=item.work.id)
-                record = queries.get_record(s, team_id=item.record.team_id,
-                                            record_id=item.record.id)
-                if w is None or record is None:
-                    continue
+        with transaction(self._sessions) as s, s.no_autoflush:
+            works = queries.works_by_ids(s, ids=[i.work.id for i in group])
+            records = queries.records_by_ids(s, ids=[w.record_id for w in works.values()])
+            for w in works.values():
+                record = records[w.record_id]
+                if tier_no > 1:  # the first page's thread hears of each climb
+                    first = queries.first_page(s, record_id=record.id)
+                    if first is not None and first.message_ts != ts:
+                        threads.append((str(first.channel_id), str(first.message_ts),
+                                        f"{record.reference}: {line}"))
                 w.state, w.sent_at, w.channel_id, w.message_ts = "done", now, posted_in, ts
                 record.escalation_tier = max(record.escalation_tier or 0, tier_no)
                 queries.add_event(s, record=record, team_id=record.team_id, at=now,
                                   actor=BATON, kind="paged", field="tier", after=tier_no,
                                   note=f"{tier.name} ({mention}) in {posted_in}"
                                   + (", late" if is_late(w.due_at, now) else ""))
-                rladder = Ladder.from_json(record.ladder)
-                nxt = page_after(rladder, tier_no + 1, w.due_at, ZoneInfo(record.tz or "UTC"),
-                                 reason=w.reason or "overdue")
+                nxt = page_after(_ladder(record), tier_no + 1, w.due_at,
+                                 ZoneInfo(record.tz or "UTC"), reason=w.reason or "overdue")
                 if nxt is not None:
                     queries.add_work(s, record=record, kind="page", due_at=nxt.due_at, now=now,
                                      tier=nxt.tier, reason=nxt.reason)
-                first = queries.first_page(s, record_id=record.id)
-                line = (f"{record.reference}: escalation tier {tier_no} ({tier.name}) paged "
-                        f"in <#{posted_in}>.")
-                if tier_no > 1 and first is not None and first.message_ts != ts:
-                    threads.append((str(first.channel_id), str(first.message_ts), line))
                 if record.card_ts and record.card_channel:
-                    threads.append((record.card_channel, record.card_ts, line))
-        for thread_channel, thread_ts, line in threads:
+                    threads.append((record.card_channel, record.card_ts,
+                                    f"{record.reference}: {line}"))
+        for thread_channel, thread_ts, text in threads:
             try:
                 self._client.chat_postMessage(channel=thread_channel, thread_ts=thread_ts,
-                                              text=line)
+                                              text=text)
             except SlackApiError as exc:
                 log.warning("thread line failed: %s", exc.response.get("error"))
+
+
+@lru_cache(maxsize=256)
+def _parse_ladder(frozen: str) -> Ladder:
+    return Ladder.from_json(json.loads(frozen))
+
+
+def _ladder(record: Record) -> Ladder:
+    """The ladder a record started with (parsed once per distinct ladder)."""
+    return _parse_ladder(json.dumps(record.ladder, sort_keys=True))

@@ -1,6 +1,11 @@
 """APScheduler only wakes the engine: a short interval sweep, plus a one-shot wake at the
 nearest due time. The database, not APScheduler, holds the work, so nothing is lost when
-the process is down: the first sweep after start handles everything that fell due."""
+the process is down: the first sweep after start handles everything that fell due.
+
+The sweeps themselves run on one engine thread. APScheduler's jobs only set an event, so a
+wake that comes while a sweep is running is never dropped (with max_instances=1 a job that
+did the sweep itself would be skipped, and the work it was for would wait a whole interval).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.clock import Clock
@@ -28,49 +34,72 @@ class Waker:
         self._clock = clock
         self._interval = interval
         self._scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone=UTC)
+        self._due = threading.Event()  # "look for due work now"
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="baton-engine", daemon=True)
         self._lock = threading.Lock()
         self._wake_at: datetime | None = None  # real time of the one-shot wake, if any
 
     def start(self) -> None:
-        self._scheduler.add_job(self.sweep, "interval", seconds=self._interval, id="sweep",
-                                next_run_time=datetime.now(UTC))  # catch up at once
+        self._scheduler.add_job(self._due.set, "interval", seconds=self._interval, id="sweep")
         self._scheduler.start()
+        self._thread.start()
+        self._due.set()  # catch up at once on everything that fell due while down
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._due.set()
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown(wait=False)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
-    def sweep(self) -> None:
-        with self._lock:
-            self._wake_at = None
-        try:
-            handled = self._engine.run_due()
-            if handled:
-                log.info("handled %d due items", handled)
-        except Exception:
-            log.exception("sweep failed; the next wake tries again")
-        self.poke()
+    def _loop(self) -> None:
+        while True:
+            self._due.wait()
+            if self._stopping.is_set():
+                return
+            self._due.clear()
+            with self._lock:
+                self._wake_at = None
+            try:
+                handled = self._engine.run_due()
+                if handled:
+                    log.info("handled %d due items", handled)
+            except Exception:
+                log.exception("sweep failed; the next wake tries again")
+            try:
+                self.poke()
+            except Exception:  # the loop must outlive any one failure
+                log.exception("could not schedule the next wake")
 
     def poke(self, due: datetime | None = None) -> None:
-        """Wake once at the nearest due time, if that is sooner than the interval sweep.
-        `due` is new work's time when the caller knows it (no database read then)."""
+        """Make sure the engine looks again by `due` (the new work's time when the caller
+        knows it; else the database's nearest)."""
         if due is None:
             try:
                 due = self._engine.next_ready_at()
             except Exception:
                 log.exception("could not read the next due time")
                 return
-        if due is None or not self._scheduler.running:
+        if due is None or self._stopping.is_set():
             return
         # The engine's clock may be a test clock; APScheduler runs on the real one, so wake
         # after the same distance from now.
-        delay = max(timedelta(0), due - self._clock.now())
-        if delay.total_seconds() >= self._interval:
+        delay = due - self._clock.now()
+        if delay <= timedelta(0):
+            self._due.set()
             return
+        if delay.total_seconds() >= self._interval or not self._scheduler.running:
+            return  # the interval sweep comes sooner
         run_at = datetime.now(UTC) + delay
         with self._lock:
             if self._wake_at is not None and self._wake_at <= run_at:
-                return  # an earlier wake is already set; it will look again
+                return  # an earlier wake is already set; that sweep will look again
             self._wake_at = run_at
-            self._scheduler.add_job(self.sweep, "date", id="wake", replace_existing=True,
-                                    run_date=run_at)
+            try:
+                self._scheduler.add_job(self._due.set, "date", id="wake",
+                                        replace_existing=True, run_date=run_at)
+            except JobLookupError:
+                # The previous one-shot fired and was removed as we replaced it: add afresh.
+                self._scheduler.add_job(self._due.set, "date", run_date=run_at)

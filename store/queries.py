@@ -264,3 +264,25 @@ def set_channel_ladder(session: Session, *, team_id: str, channel_id: str, name:
                                   set_by=actor, set_at=now))
     else:
         row.ladder_name, row.set_by, row.set_at = name, actor, now
+
+
+def works_by_ids(session: Session, *, ids: Sequence[int]) -> dict[int, DueWork]:
+    if not ids:
+        return {}
+    return {w.id: w for w in session.scalars(select(DueWork).where(DueWork.id.in_(list(ids))))}
+
+
+def claimed_by(session: Session, *, ids: Sequence[int], worker: str) -> dict[int, DueWork]:
+    """Those of `ids` still claimed by `worker`: not cancelled a moment ago by an
+    acknowledgement or resolution, nor taken over after an expired lease."""
+    if not ids:
+        return {}
+    return {w.id: w for w in session.scalars(
+        select(DueWork).where(DueWork.id.in_(list(ids)), DueWork.state == "claimed",
+                              DueWork.claimed_by == worker))}
+
+
+def records_by_ids(session: Session, *, ids: Sequence[int]) -> dict[int, Record]:
+    if not ids:
+        return {}
+    return {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(set(ids))))}
