@@ -19,10 +19,11 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.domain.drafts import DraftContext
+from bot.domain.drafts import DraftContext, build_dependency, build_handoff
+from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
 from bot.escalation import Authority, EscalationService, Roster
-from bot.services import RecordService
+from bot.services import Change, RecordService
 from bot.settings import Settings
 from scheduler.engine import Engine, Pacer
 
@@ -104,6 +105,24 @@ class Baton:
         """New due work may be sooner than the engine's next wake: tell it."""
         if self.on_new_work is not None:
             self.on_new_work(due)
+
+    def create_record(self, kind: RecordKind, fields: dict[str, str], *, team: str,
+                      channel: str, user: str, request_key: str | None) -> Change:
+        """Validate typed or submitted fields (DraftErrors names each bad one) and log the
+        record, its deadlines read in the caller's zone and its offsets in the owner's."""
+        ctx = self.draft_context(user)
+        if kind is RecordKind.HANDOFF:
+            h = build_handoff(fields, ctx)
+            change = self.records.create_handoff(
+                team_id=team, channel_id=channel, actor=user, draft=h, request_key=request_key,
+                tz=self.directory.tz(h.owner_id).key)
+        else:
+            d = build_dependency(fields, ctx)
+            change = self.records.create_dependency(
+                team_id=team, channel_id=channel, actor=user, draft=d, request_key=request_key,
+                tz=self.directory.tz(d.owner_id).key)
+        self.poke(change.next_due)
+        return change
 
     def draft_context(self, user_id: str) -> DraftContext:
         return DraftContext(

@@ -9,7 +9,6 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks, pages
 from bot.cards import Cards, Replies
-from bot.domain.drafts import build_dependency, build_handoff
 from bot.domain.grammar import missing_required, parse_fields, read_user
 from bot.domain.records import DomainError, RecordKind, read_category, read_risk
 from bot.runtime import Baton
@@ -47,18 +46,8 @@ def register(app: App, baton: Baton) -> None:
                 baton.client.views_open(trigger_id=body["trigger_id"],
                                         view=_prefilled(kind, fields, user, channel, missing))
                 return
-            ctx = baton.draft_context(user)
-            if kind is RecordKind.HANDOFF:
-                h = build_handoff(fields, ctx)
-                change = baton.records.create_handoff(
-                    team_id=team, channel_id=channel, actor=user, draft=h,
-                    request_key=body.get("trigger_id"), tz=baton.directory.tz(h.owner_id).key)
-            else:
-                d = build_dependency(fields, ctx)
-                change = baton.records.create_dependency(
-                    team_id=team, channel_id=channel, actor=user, draft=d,
-                    request_key=body.get("trigger_id"), tz=baton.directory.tz(d.owner_id).key)
-            baton.poke(change.next_due)
+            change = baton.create_record(kind, fields, team=team, channel=channel, user=user,
+                                         request_key=body.get("trigger_id"))
             if not change.created:
                 return  # a retry of a request already handled
             _publish(cards, replies, change.record, user=user, response_url=response_url)

@@ -10,7 +10,7 @@ from slack_bolt import Ack, App
 
 from bot import blocks
 from bot.cards import Cards, Replies
-from bot.domain.drafts import DraftErrors, build_dependency, build_handoff
+from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError, RecordKind, read_category
 from bot.domain.times import TimeReadError, read_time
 from bot.ids import ViewId
@@ -59,17 +59,8 @@ def register(app: App, baton: Baton) -> None:
                 {"person": "This form lost its channel; run the command again."}, present))
             return
         try:
-            ctx = baton.draft_context(user)
-            if kind is RecordKind.HANDOFF:
-                h = build_handoff(values, ctx)
-                change = baton.records.create_handoff(
-                    team_id=team, channel_id=channel, actor=user, draft=h,
-                    request_key=f"view:{view['id']}", tz=baton.directory.tz(h.owner_id).key)
-            else:
-                d = build_dependency(values, ctx)
-                change = baton.records.create_dependency(
-                    team_id=team, channel_id=channel, actor=user, draft=d,
-                    request_key=f"view:{view['id']}", tz=baton.directory.tz(d.owner_id).key)
+            change = baton.create_record(kind, values, team=team, channel=channel, user=user,
+                                         request_key=f"view:{view['id']}")
         except DraftErrors as exc:
             ack(response_action="errors", errors=_field_errors(exc.errors, present))
             return
@@ -78,7 +69,6 @@ def register(app: App, baton: Baton) -> None:
                 errors=_field_errors({exc.field or "": str(exc)}, present))
             return
         ack()
-        baton.poke(change.next_due)
         if change.created:
             baton.defer(guarded(replies, user=user, channel=channel, response_url=None)(
                 lambda: _publish(cards, replies, change.record, user=user, response_url=None)))
