@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,6 +21,10 @@ from store.models import (
     Record,
     ReferenceCounter,
 )
+
+# Statements built once; each call only binds its parameters.
+_INSERT_EVENT = insert(AuditEvent).execution_options(render_nulls=True)
+_INSERT_WORK = insert(DueWork).execution_options(render_nulls=True)
 
 _REF = re.compile(r"^\s*([HD])-?(\d{1,9})\s*$", re.IGNORECASE)
 
@@ -134,21 +138,21 @@ def add_event(
     before: Any = None,
     after: Any = None,
     note: str | None = None,
-) -> AuditEvent:
-    event = AuditEvent(
-        team_id=team_id,
-        record_id=record.id if record is not None else None,
-        record_ref=record.reference if record is not None else None,
-        at=at,
-        actor=actor,
-        kind=kind,
-        field=field,
-        before=before,
-        after=after,
-        note=note,
-    )
-    session.add(event)
-    return event
+) -> None:
+    # A plain INSERT: an event is never read back or changed in the transaction that
+    # writes it, so the ORM's bookkeeping would be pure cost on every command.
+    session.execute(_INSERT_EVENT, {
+        "team_id": team_id,
+        "record_id": record.id if record is not None else None,
+        "record_ref": record.reference if record is not None else None,
+        "at": at,
+        "actor": actor,
+        "kind": kind,
+        "field": field,
+        "before": before,
+        "after": after,
+        "note": note,
+    })
 
 
 def set_card(
@@ -167,12 +171,11 @@ def set_card(
 # --- the time engine's due work ---
 
 def add_work(session: Session, *, record: Record, kind: str, due_at: datetime, now: datetime,
-             tier: int | None = None, reason: str | None = None) -> DueWork:
-    work = DueWork(team_id=record.team_id, record_id=record.id, kind=kind, due_at=due_at,
-                   ready_at=due_at, tier=tier, reason=reason, state="pending", attempts=0,
-                   created_at=now)
-    session.add(work)
-    return work
+             tier: int | None = None, reason: str | None = None) -> None:
+    session.execute(_INSERT_WORK, {
+        "team_id": record.team_id, "record_id": record.id, "kind": kind, "due_at": due_at,
+        "ready_at": due_at, "tier": tier, "reason": reason, "state": "pending", "attempts": 0,
+        "created_at": now})
 
 
 def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None = None) -> int:
