@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from slack_bolt import App
@@ -83,7 +83,27 @@ def build_app(
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def wsgi_app(app: App, session_factory: sessionmaker[Session]) -> WSGIApp:
+class _ThenRun:
+    """A WSGI body whose close() (called by the server once the response is sent) starts the
+    work the request deferred."""
+
+    def __init__(self, body: Iterable[bytes], after: Callable[[], None]) -> None:
+        self._body = body
+        self._after = after
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._after()
+
+
+def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session]) -> WSGIApp:
     """/slack/events for Slack, /healthz for the load balancer (200 when the database answers)."""
     slack = SlackRequestHandler(app)
 
@@ -103,7 +123,9 @@ def wsgi_app(app: App, session_factory: sessionmaker[Session]) -> WSGIApp:
                                     ("Content-Length", str(len(data)))])
             return [data]
         if path == "/slack/events":
-            return slack(environ, start_response)
+            with baton.hold_deferred() as held:
+                body = slack(environ, start_response)
+            return _ThenRun(body, lambda: baton.release(held))
         data = b"not found"
         start_response("404 Not Found", [("Content-Type", "text/plain"),
                                          ("Content-Length", str(len(data)))])

@@ -82,7 +82,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     app, baton = _build(settings, engine)
     logging.getLogger("baton").info("serving Slack on http://%s:%s/slack/events", args.host, port)
     server = waitress.create_server(
-        wsgi_app(app, make_session_factory(engine)), host=args.host, port=port,
+        wsgi_app(app, baton, make_session_factory(engine)), host=args.host, port=port,
         threads=args.threads, ident="baton",
     )
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,7 +77,9 @@ class Baton:
     executor: ThreadPoolExecutor = field(init=False)
     on_new_work: Callable[[datetime | None], None] | None = None
     _waker: Any = field(init=False, default=None)
+    _local: threading.local = field(init=False, default_factory=threading.local)
     _pending: set[Future[Any]] = field(init=False, default_factory=set)
+    _held: int = field(init=False, default=0)
     _idle: threading.Condition = field(init=False, default_factory=threading.Condition)
 
     def __post_init__(self) -> None:
@@ -134,8 +137,34 @@ class Baton:
         )
 
     def defer(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-        """Run the slow part after Slack has its 200. Exceptions are logged, never lost."""
+        """Run the slow part after Slack has its 200. Exceptions are logged, never lost.
+        Inside an HTTP request (see hold_deferred) it starts once the response is sent."""
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            with self._idle:
+                self._held += 1  # counted as pending from now: wait_idle must see it
+            held.append((fn, args, kwargs))
+            return
+        self._submit(fn, *args, **kwargs)
 
+    @contextmanager
+    def hold_deferred(self) -> Iterator[list[tuple[Any, ...]]]:
+        """Collect work deferred while a request is being answered, so it does not compete
+        with writing Slack's response; the caller submits it with release()."""
+        self._local.held = held = []
+        try:
+            yield held
+        finally:
+            self._local.held = None
+
+    def release(self, held: list[tuple[Any, ...]]) -> None:
+        for fn, args, kwargs in held:
+            self._submit(fn, *args, **kwargs)
+            with self._idle:
+                self._held -= 1
+                self._idle.notify_all()
+
+    def _submit(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         def run() -> None:
             try:
                 fn(*args, **kwargs)
@@ -156,7 +185,7 @@ class Baton:
         """Block until deferred work has finished (the console and shutdown use this)."""
         deadline = time.monotonic() + timeout
         with self._idle:
-            while self._pending:
+            while self._pending or self._held:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False

@@ -208,7 +208,7 @@ def serve_factory(slack: SlackEmulator, clock: FixedClock) -> Iterator[Any]:
         sessions = make_session_factory(engine)
         app, runtime = build_app(settings, client=make_client(settings), session_factory=sessions,
                                  clock=clock)
-        server = waitress.create_server(wsgi_app(app, sessions), host="127.0.0.1", port=0,
+        server = waitress.create_server(wsgi_app(app, runtime, sessions), host="127.0.0.1", port=0,
                                         threads=8)
         port = server.socket.getsockname()[1]
         thread = threading.Thread(target=_serve_until_closed, args=(server,), daemon=True)
