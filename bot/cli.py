@@ -75,9 +75,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.require("slack_bot_token", "slack_signing_secret")
     port = args.port or settings.port
-    # Slack's 200 waits on the interpreter lock while workers post cards; a shorter switch
-    # interval (default 5 ms) lets the request thread in sooner.
-    sys.setswitchinterval(0.0005)
     engine = _engine(settings)
     app, baton = _build(settings, engine)
     logging.getLogger("baton").info("serving Slack on http://%s:%s/slack/events", args.host, port)
