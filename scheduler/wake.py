@@ -13,7 +13,6 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.clock import Clock
@@ -50,7 +49,10 @@ class Waker:
         self._stopping.set()
         self._due.set()
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+            # Jobs go first, under the scheduler's own lock: a shutdown racing a one-shot
+            # job that is being run and removed would otherwise crash APScheduler's thread.
+            self._scheduler.remove_all_jobs()
+            self._scheduler.shutdown(wait=True)
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -97,9 +99,7 @@ class Waker:
             if self._wake_at is not None and self._wake_at <= run_at:
                 return  # an earlier wake is already set; that sweep will look again
             self._wake_at = run_at
-            try:
-                self._scheduler.add_job(self._due.set, "date", id="wake",
-                                        replace_existing=True, run_date=run_at)
-            except JobLookupError:
-                # The previous one-shot fired and was removed as we replaced it: add afresh.
-                self._scheduler.add_job(self._due.set, "date", run_date=run_at)
+            # A fresh one-shot job each time, never replacing one by id: APScheduler removes
+            # a date job after running it, and a replace racing that removal kills its
+            # scheduler thread. A superseded wake that still fires only costs an empty sweep.
+            self._scheduler.add_job(self._due.set, "date", run_date=run_at)
