@@ -100,6 +100,14 @@ def wait_healthy(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("server did not come up")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (Linux /proc), to tell Baton's own cost apart
+    from the emulator's and the clients' on the same two cores."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -210,9 +218,15 @@ def main() -> None:
             drive(port, slack, 200, label="warm", card_times=card_times)  # warm caches, pools
             card_times.clear()
             CARD_SEEN.clear()
-            results.append(line("baton serve (/handoff, card posted)",
-                                *drive(port, slack, args.requests, label="baton",
-                                       card_times=card_times)))
+            cpu_before, wall_before = cpu_seconds(proc.pid), time.monotonic()
+            figures = drive(port, slack, args.requests, label="baton", card_times=card_times)
+            cpu = cpu_seconds(proc.pid) - cpu_before
+            wall = time.monotonic() - wall_before
+            results.append(line("baton serve (/handoff, card posted)", *figures))
+            results.append(f"  baton serve used {cpu * 1000 / args.requests:.2f} ms of CPU per "
+                           f"command ({cpu / wall:.0%} of one core over {wall:.1f} s, "
+                           f"{args.requests / wall:.0f} commands/s); the emulator and the "
+                           f"clients share the machine's {os.cpu_count()} cores")
         finally:
             proc.terminate()
             proc.wait(10)
