@@ -357,7 +357,7 @@ class Engine:
                 record.escalation_tier = max(record.escalation_tier or 0, tier_no)
                 queries.add_event(s, record=record, team_id=record.team_id, at=now,
                                   actor=BATON, kind="paged", field="tier", after=tier_no,
-                                  note=f"{tier.name} ({mention}) in {posted_in}"
+                                  note=f"{tier.name}, in channel {posted_in}"
                                   + (", late" if is_late(w.due_at, now) else ""))
                 nxt = page_after(_ladder(record), tier_no + 1, w.due_at,
                                  ZoneInfo(record.tz or "UTC"), reason=w.reason or "overdue")
