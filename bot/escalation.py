@@ -9,16 +9,19 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import pages
+from bot.blocks import escape
 from bot.cards import as_dicts
 from bot.clock import Clock
 from bot.domain.ladder import Ladder, Target
 from bot.domain.records import DomainError, RecordKind, is_open
+from bot.domain.schedule import initial_work
 from bot.services import Change, NotFound, RecordService
 from store import queries
 from store.db import transaction
@@ -133,6 +136,10 @@ class EscalationService:
             assert record is not None
         ladder = Ladder.from_json(record.ladder)
         tier = ladder.tiers[(work.tier or 1) - 1]
+        if (work.tier or 1) < (record.escalation_tier or 1) and not work.acked_by:
+            raise DomainError(
+                f"{record.reference} has since been escalated to tier {record.escalation_tier}: "
+                "acknowledge the latest page. Nothing was changed.")
         if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
             raise DomainError(
                 f"Only {self.authority.who_may(tier.target, record, now=now)} can "
@@ -164,10 +171,22 @@ class EscalationService:
         if not text:
             raise DomainError("Say what the interim action or next step is.", field="text")
         now = self._clock.now()
+        with self._sessions() as s:
+            record = queries.get_record(s, team_id=team_id, record_id=record_id)
+        if record is None:
+            raise NotFound("That record no longer exists.")
+        if record.escalation_tier:
+            # Recording the interim action stops the climb: only whoever may acknowledge the
+            # tier now paged (or a manager) may do that.
+            tier = Ladder.from_json(record.ladder).tiers[record.escalation_tier - 1]
+            if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
+                raise DomainError(
+                    f"{record.reference} is escalated to tier {record.escalation_tier} "
+                    f"({tier.name}): only {self.authority.who_may(tier.target, record, now=now)}"
+                    " can record its interim action. Nothing was changed.", field="text")
         with transaction(self._sessions) as s:
             record = queries.get_record(s, team_id=team_id, record_id=record_id)
-            if record is None:
-                raise NotFound("That record no longer exists.")
+            assert record is not None
             if not is_open(record.status):
                 raise DomainError(f"{record.reference} is {record.status}; nothing to record.")
             before = record.interim_action
@@ -178,22 +197,25 @@ class EscalationService:
                               after=text)
             # A recorded interim action or next step is an answer: the ladder stops here.
             queries.cancel_work(s, record_id=record.id, kinds=("page", "ack_timeout"))
-            line = f"Interim action recorded by <@{actor}>: {text}"
+            line = f"Interim action recorded by <@{actor}>: {escape(text)}"
             if next_review is not None and record.kind == RecordKind.DEPENDENCY:
-                queries.cancel_work(s, record_id=record.id, kinds=("deadline", "reminder"))
+                # Only the review moves; a safeguard's own deadline stays as it was.
+                queries.cancel_work(s, record_id=record.id, kinds=("deadline",), reason="review")
+                queries.cancel_work(s, record_id=record.id, kinds=("reminder",))
                 queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                                   kind="field_changed", field="next_review_at",
                                   before=record.due_at.isoformat(),
                                   after=next_review.isoformat())
                 record.due_at = next_review
-                queries.add_work(s, record=record, kind="deadline", due_at=next_review,
-                                 now=now, reason="review")
+                for planned in initial_work(kind=RecordKind.DEPENDENCY, due_at=next_review,
+                                            now=now, ladder=Ladder.from_json(record.ladder),
+                                            tz=ZoneInfo(record.tz or "UTC")):
+                    queries.add_work(s, record=record, kind=planned.kind, due_at=planned.due_at,
+                                     now=now, reason=planned.reason)
                 line += " Next review moved."
-            pages_to_refresh = [(w.channel_id, w.message_ts) for w in
-                                [queries.latest_page(s, record_id=record.id)] if w]
-        for channel, ts in pages_to_refresh:
-            self.refresh_page(channel=channel, ts=ts)
-        return Change(record, line)
+            latest = queries.latest_page(s, record_id=record.id)
+            page_at = (latest.channel_id, latest.message_ts) if latest else None
+        return Change(record, line, page_at=page_at)
 
     def refresh_page(self, *, channel: str | None, ts: str | None) -> None:
         """Re-render a page message in place from the database."""

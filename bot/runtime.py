@@ -159,10 +159,18 @@ class Baton:
 
     def release(self, held: list[tuple[Any, ...]]) -> None:
         for fn, args, kwargs in held:
-            self._submit(fn, *args, **kwargs)
-            with self._idle:
-                self._held -= 1
-                self._idle.notify_all()
+            try:
+                self._submit(fn, *args, **kwargs)
+            except RuntimeError:  # the pool is shut down: do it here rather than lose it
+                log.warning("worker pool closed; running %s inline", getattr(fn, "__name__", fn))
+                try:
+                    fn(*args, **kwargs)
+                except Exception:
+                    log.exception("deferred work failed")
+            finally:
+                with self._idle:
+                    self._held -= 1
+                    self._idle.notify_all()
 
     def _submit(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         def run() -> None:

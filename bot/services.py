@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from bot.blocks import escape
 from bot.clock import Clock
 from bot.domain.drafts import DependencyDraft, HandoffDraft
 from bot.domain.ladder import LadderConfig
@@ -52,6 +53,7 @@ class Change:
     line: str  # the one line added to the card's thread
     created: bool = False
     next_due: datetime | None = None  # the soonest work this change scheduled
+    page_at: tuple[str | None, str | None] | None = None  # a page message to refresh
 
 
 class RecordService:
@@ -265,7 +267,7 @@ class RecordService:
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="responded", field="response", before=before,
                               after={"category": category.value, "text": text})
-        lines.append(f"Partner response: *{category.label}*" + (f": {text}" if text else "")
+        lines.append(f"Partner response: *{category.label}*" + (f": {escape(text)}" if text else "")
                      + f", recorded by <@{actor}>.")
         return Change(record, " ".join(lines))
 
@@ -284,7 +286,7 @@ class RecordService:
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind=kind, field="outcome", after=outcome)
         verb = "Resolved" if record.kind == RecordKind.DEPENDENCY else "Closed"
-        return Change(record, f"{verb} by <@{actor}>: {outcome}")
+        return Change(record, f"{verb} by <@{actor}>: {escape(outcome)}")
 
     def cancel(self, *, team_id: str, ref: str | int, actor: str, reason: str) -> Change:
         reason = " ".join(reason.split())
@@ -299,7 +301,7 @@ class RecordService:
             record.closed_at = now
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="cancelled", field="cancel_reason", after=reason)
-        return Change(record, f"Cancelled by <@{actor}>: {reason}")
+        return Change(record, f"Cancelled by <@{actor}>: {escape(reason)}")
 
     @staticmethod
     def _require_kind(record: Record, kind: RecordKind, what: str) -> None:

@@ -133,6 +133,9 @@ def register(app: App, baton: Baton) -> None:
         ack()
         baton.poke()
         baton.defer(cards.changed, change)
+        if change.page_at:  # after the ack: the page edit may wait on Slack
+            channel, ts = change.page_at
+            baton.defer(baton.escalation.refresh_page, channel=channel, ts=ts)
 
     app.view(ViewId.INTERIM)(interim)
     app.view(ViewId.CREATE_HANDOFF)(create_handoff)

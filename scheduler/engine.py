@@ -135,7 +135,11 @@ class Engine:
         items = self._load(ids)
         deadlines = [i for i in items if i.work.kind == "deadline"]
         if deadlines:
-            self._deadlines(deadlines)
+            try:
+                self._deadlines(deadlines)
+            except Exception as exc:
+                log.exception("deadline batch failed")
+                self._release([i.work.id for i in deadlines], SendFailed(type(exc).__name__))
         pages_by_key: dict[tuple[str, int, str, str], list[Item]] = defaultdict(list)
         for item in items:
             kind = item.work.kind
@@ -152,6 +156,9 @@ class Engine:
                         pages_by_key[key].append(item)
             except SendFailed as exc:
                 self._release([item.work.id], exc)
+            except Exception as exc:
+                log.exception("due work %s failed", item.work.id)
+                self._release([item.work.id], SendFailed(type(exc).__name__))
         for (channel, tier, mention, _name), group in pages_by_key.items():
             for start in range(0, len(group), pages.PAGE_GROUP):
                 chunk = group[start : start + pages.PAGE_GROUP]
@@ -159,6 +166,9 @@ class Engine:
                     self._page(channel, tier, mention, chunk)
                 except SendFailed as exc:
                     self._release([i.work.id for i in chunk], exc)
+                except Exception as exc:
+                    log.exception("page to %s failed", channel)
+                    self._release([i.work.id for i in chunk], SendFailed(type(exc).__name__))
 
     def _load(self, ids: list[int]) -> list[Item]:
         with self._sessions() as s:
@@ -167,15 +177,15 @@ class Engine:
         out = [Item(w, records[w.record_id]) for w in works.values() if w.record_id in records]
         return sorted(out, key=lambda i: (i.work.due_at, i.work.tier or 0, i.work.id))
 
-    def _still_mine(self, s: Session, work_id: int) -> DueWork | None:
+    def _still_mine(self, s: Session, work_id: int, *, lock: bool = False) -> DueWork | None:
         """Right before sending: is the claim still ours (not cancelled by an acknowledgement
         or resolution a moment ago)?"""
-        return queries.claimed_by(s, ids=[work_id], worker=self.worker).get(work_id)
+        return queries.claimed_by(s, ids=[work_id], worker=self.worker, lock=lock).get(work_id)
 
     def _finish(self, work_id: int, *, state: str = "done", channel: str | None = None,
                 ts: str | None = None) -> None:
         with transaction(self._sessions) as s:
-            w = self._still_mine(s, work_id)
+            w = self._still_mine(s, work_id, lock=True)
             if w is not None:
                 w.state, w.sent_at = state, self._clock.now()
                 w.channel_id, w.message_ts = channel or w.channel_id, ts or w.message_ts
@@ -223,7 +233,8 @@ class Engine:
         now = self._clock.now()
         changes: list[Change] = []
         with transaction(self._sessions) as s, s.no_autoflush:
-            works = queries.claimed_by(s, ids=[i.work.id for i in items], worker=self.worker)
+            works = queries.claimed_by(s, ids=[i.work.id for i in items], worker=self.worker,
+                                       lock=True)
             records = queries.records_by_ids(s, ids=[w.record_id for w in works.values()])
             for work in sorted(works.values(), key=lambda w: (w.due_at, w.id)):
                 record = records[work.record_id]
@@ -259,7 +270,7 @@ class Engine:
     def _ack_timeout(self, item: Item) -> None:
         now = self._clock.now()
         with transaction(self._sessions) as s:
-            work = self._still_mine(s, item.work.id)
+            work = self._still_mine(s, item.work.id, lock=True)
             if work is None:
                 return
             record = queries.get_record(s, team_id=work.team_id, record_id=work.record_id)
@@ -293,7 +304,7 @@ class Engine:
                           text=pages.reminder_text(record, now),
                           blocks=as_dicts(pages.reminder_blocks(record, now)))
         with transaction(self._sessions) as s:
-            w = self._still_mine(s, item.work.id)
+            w = self._still_mine(s, item.work.id, lock=True)
             if w is not None:
                 w.state, w.sent_at = "done", now
                 w.channel_id, w.message_ts = str(resp["channel"]), str(resp["ts"])
@@ -307,9 +318,8 @@ class Engine:
                     channel=record.card_channel, thread_ts=record.card_ts,
                     text=f"Reminder sent to <@{record.owner_id}>: "
                          f"{pages.format_duration(record.due_at - now)} left.")
-            except SlackApiError as exc:
-                log.warning("reminder thread line for %s failed: %s", record.reference,
-                            exc.response.get("error"))
+            except Exception as exc:  # noqa: BLE001 - a thread line is best effort, logged
+                log.warning("reminder thread line for %s failed: %s", record.reference, exc)
 
     def _page_key(self, item: Item) -> tuple[str, int, str, str] | None:
         """Pages group by where they go, the tier, whom they mention and the tier's name (two
@@ -344,9 +354,14 @@ class Engine:
         line = f"escalation tier {tier_no} ({tier.name}) paged in <#{posted_in}>."
         threads: list[tuple[str, str, str]] = []
         with transaction(self._sessions) as s, s.no_autoflush:
-            works = queries.works_by_ids(s, ids=[i.work.id for i in group])
-            records = queries.records_by_ids(s, ids=[w.record_id for w in works.values()])
-            for w in works.values():
+            ids = [i.work.id for i in group]
+            still = queries.claimed_by(s, ids=ids, worker=self.worker, lock=True)
+            for w in queries.works_by_ids(s, ids=[i for i in ids if i not in still]).values():
+                # Acknowledged, resolved or taken over while the message was on its way: it
+                # was sent, so remember where (the page can be refreshed), but plan nothing.
+                w.channel_id, w.message_ts = posted_in, ts
+            records = queries.records_by_ids(s, ids=[w.record_id for w in still.values()])
+            for w in still.values():
                 record = records[w.record_id]
                 if tier_no > 1:  # the first page's thread hears of each climb
                     first = queries.first_page(s, record_id=record.id)
@@ -354,7 +369,7 @@ class Engine:
                         threads.append((str(first.channel_id), str(first.message_ts),
                                         f"{record.reference}: {line}"))
                 w.state, w.sent_at, w.channel_id, w.message_ts = "done", now, posted_in, ts
-                record.escalation_tier = max(record.escalation_tier or 0, tier_no)
+                queries.raise_escalation_tier(s, record_id=record.id, tier=tier_no)
                 queries.add_event(s, record=record, team_id=record.team_id, at=now,
                                   actor=BATON, kind="paged", field="tier", after=tier_no,
                                   note=f"{tier.name}, in channel {posted_in}"
@@ -371,8 +386,8 @@ class Engine:
             try:
                 self._client.chat_postMessage(channel=thread_channel, thread_ts=thread_ts,
                                               text=text)
-            except SlackApiError as exc:
-                log.warning("thread line failed: %s", exc.response.get("error"))
+            except Exception as exc:  # noqa: BLE001 - a thread line is best effort, logged
+                log.warning("thread line failed: %s", exc)
 
 
 @lru_cache(maxsize=256)

@@ -40,7 +40,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers (transaction() below) take the write lock up front, so they never
+            # deadlock upgrading a read lock; readers use a plain deferred BEGIN.
+            immediate = conn.get_execution_options().get("baton_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -74,6 +77,7 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     bind = sessions.kw.get("bind")
     lock = _writer_lock(bind) if isinstance(bind, Engine) else None
     with lock if lock is not None else nullcontext(), sessions.begin() as session:
+        session.connection(execution_options={"baton_write": True})
         yield session
 
 

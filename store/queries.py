@@ -178,7 +178,8 @@ def add_work(session: Session, *, record: Record, kind: str, due_at: datetime, n
         "created_at": now})
 
 
-def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None = None) -> int:
+def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None = None,
+                reason: str | None = None) -> int:
     """Stop everything still due for a record (or only some kinds). Claimed rows are
     cancelled too: the engine re-reads its claim right before sending and drops it."""
     q = (update(DueWork)
@@ -187,7 +188,17 @@ def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None
          .execution_options(synchronize_session=False))
     if kinds is not None:
         q = q.where(DueWork.kind.in_(list(kinds)))
+    if reason is not None:
+        q = q.where(DueWork.reason == reason)
     return session.execute(q).rowcount or 0
+
+
+def raise_escalation_tier(session: Session, *, record_id: int, tier: int) -> None:
+    # A plain UPDATE: the engine must not bump the version a person's click checks against.
+    session.execute(
+        update(Record).where(Record.id == record_id,
+                             (Record.escalation_tier.is_(None)) | (Record.escalation_tier < tier))
+        .values(escalation_tier=tier).execution_options(synchronize_session=False))
 
 
 def claim_due(session: Session, *, now: datetime, worker: str, lease_until: datetime,
@@ -275,14 +286,19 @@ def works_by_ids(session: Session, *, ids: Sequence[int]) -> dict[int, DueWork]:
     return {w.id: w for w in session.scalars(select(DueWork).where(DueWork.id.in_(list(ids))))}
 
 
-def claimed_by(session: Session, *, ids: Sequence[int], worker: str) -> dict[int, DueWork]:
+def claimed_by(session: Session, *, ids: Sequence[int], worker: str,
+               lock: bool = False) -> dict[int, DueWork]:
     """Those of `ids` still claimed by `worker`: not cancelled a moment ago by an
-    acknowledgement or resolution, nor taken over after an expired lease."""
+    acknowledgement or resolution, nor taken over after an expired lease. With `lock`, the
+    rows stay locked (PostgreSQL) until the caller's transaction ends, so a cancel cannot
+    slip in between this check and the caller's write."""
     if not ids:
         return {}
-    return {w.id: w for w in session.scalars(
-        select(DueWork).where(DueWork.id.in_(list(ids)), DueWork.state == "claimed",
-                              DueWork.claimed_by == worker))}
+    q = select(DueWork).where(DueWork.id.in_(list(ids)), DueWork.state == "claimed",
+                              DueWork.claimed_by == worker)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    return {w.id: w for w in session.scalars(q)}
 
 
 def records_by_ids(session: Session, *, ids: Sequence[int]) -> dict[int, Record]:

@@ -444,3 +444,84 @@ def test_baton_ladder_shows_and_only_a_manager_changes_it(baton):
     at(baton, DEADLINE)
     texts = [c.params["text"] for c in pages_in(baton, CHANNEL)]
     assert any(t.startswith("<!here>") and "Coordinator of the day" in t for t in texts)
+
+
+def test_an_acknowledgement_while_a_page_is_on_its_way_plans_no_further_tier(baton, slack):
+    """The review's race: tier 2 is being posted when tier 1 is acknowledged. The tier-2
+    message went out, but the acknowledgement wins: nothing further is planned."""
+    baton.command("/handoff", HANDOFF)
+    at(baton, DEADLINE)
+    (tier1,) = pages_in(baton, CHANNEL)
+    (work1,) = page_work_ids(tier1)
+    engine = baton.runtime.engine
+    baton.clock.set(DEADLINE + timedelta(hours=4))
+    claimed = engine.claim()
+
+    def ack_during_send(call):
+        if call.method == "chat.postMessage" and "tier 2" in call.params.get("text", ""):
+            # Bob acknowledges tier 1 while the tier-2 post is in flight.
+            with baton.sessions.begin() as s:
+                from store import queries
+                s.get(DueWork, work1).acked_by = BOB
+                queries.cancel_work(s, record_id=record(baton).id, kinds=("page",))
+
+    slack.on_call(ack_during_send)
+    engine.process(claimed)
+    assert len(pages_in(baton, ESCALATION)) == 1
+    with baton.sessions() as s:
+        planned = s.scalars(select(DueWork).where(DueWork.kind == "page", DueWork.tier == 3)).all()
+        tier2 = s.scalars(select(DueWork).where(DueWork.kind == "page", DueWork.tier == 2)).one()
+    assert planned == []  # (this ladder has no tier 3 anyway; nothing at all was planned)
+    assert tier2.state == "cancelled" and tier2.message_ts is not None
+    assert [e.after for e in events(baton, "paged")] == [1]
+
+
+def test_a_stale_lower_tier_page_cannot_be_acknowledged(baton):
+    baton.command("/handoff", HANDOFF)
+    at(baton, DEADLINE)
+    (work1,) = page_work_ids(pages_in(baton, CHANNEL)[0])
+    at(baton, DEADLINE + timedelta(hours=4))
+    baton.click(ActionId.PAGE_ACK, str(work1), user=BOB)
+    assert "has since been escalated to tier 2" in baton.last_reply()
+    assert events(baton, "page_acknowledged") == []
+
+
+def test_interim_action_on_an_escalated_record_needs_the_tier_authority(baton):
+    baton.command("/handoff", HANDOFF)
+    at(baton, DEADLINE)
+    rec = record(baton)
+    baton.click(ActionId.INTERIM, str(rec.id), user=ALICE)
+    call = baton.slack.calls_to("views.open")[-1]
+    view = dict(call.json_param("view"))
+    view["id"] = call.response["view"]["id"]
+    body = baton.submit(view, {"text": "waiting"}, user=ALICE).json()
+    assert body["response_action"] == "errors" and "only <@U0BOB0001>" in body["errors"]["text"]
+    assert record(baton).interim_action is None
+    assert baton.submit(view, {"text": "called their director"}, user=BOB).text == ""
+    assert record(baton).interim_action == "called their director"
+
+
+def test_moving_the_review_keeps_the_safeguard_deadline(baton):
+    baton.command("/dependency", "person: P-3 action: discharge summary partner: St Mary's "
+                  "risk: short-term safeguard: daily nurse visit until: friday 5pm "
+                  "review: tomorrow 9am")
+    rec = record(baton, "D-1")
+    baton.click(ActionId.INTERIM, str(rec.id))
+    call = baton.slack.calls_to("views.open")[-1]
+    view = dict(call.json_param("view"))
+    view["id"] = call.response["view"]["id"]
+    assert baton.submit(view, {"text": "chased ward clerk", "review": "thursday 9am"}).text == ""
+    with baton.sessions() as s:
+        pending = {(w.reason, w.due_at) for w in s.scalars(
+            select(DueWork).where(DueWork.state == "pending", DueWork.kind == "deadline"))}
+    assert pending == {("review", datetime(2026, 11, 26, 14, 0, tzinfo=UTC)),
+                       ("safeguard", datetime(2026, 11, 27, 22, 0, tzinfo=UTC))}
+
+
+def test_free_text_never_becomes_a_mention_in_thread_lines(baton):
+    baton.command("/handoff", HANDOFF)
+    baton.command("/baton", "cancel H-1 <!channel> see <https://evil.example|the form>")
+    rec = record(baton)
+    line = baton.slack.thread(CHANNEL, rec.card_ts)[-1]["text"]
+    assert "<!channel>" not in line and "&lt;!channel&gt;" in line
+    assert "<https://evil.example" not in line
