@@ -99,6 +99,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     settings.require("slack_bot_token", "slack_app_token")
     engine = _engine(settings)
@@ -106,6 +107,10 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     baton.start_engine()
     try:
         SocketModeHandler(app, settings.secret("slack_app_token")).start()
+    except SlackApiError as exc:
+        raise Exit("SLACK_APP_TOKEN: Slack refused to open a Socket Mode connection "
+                   f"({exc.response.get('error')}); it needs an app-level token with "
+                   "connections:write") from None
     finally:
         baton.close()
     return 0
@@ -152,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = "WARNING" if args.command == "console" else settings.log_level.upper()
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it only wakes the engine
         handler = {"migrate": cmd_migrate, "serve": cmd_serve, "socket": cmd_socket,
                    "console": cmd_console, "ladder": cmd_ladder}[args.command]
         return handler(settings, args)

@@ -108,3 +108,20 @@ def test_baton_ladder_prints_the_default_and_refuses_a_bad_file(tmp_path):
     r = _run(["serve"], {"BATON_CONFIG": str(bad), "SLACK_BOT_TOKEN": "x",
                          "SLACK_SIGNING_SECRET": "y"})
     assert r.returncode == 2 and "ladder.default.tiers[0].after" in r.stderr
+
+
+def test_socket_mode_refused_token_is_one_line_exit_2(tmp_path):
+    db = f"sqlite:///{tmp_path}/s.db"
+    with SlackEmulator() as slack:
+        env = {"DATABASE_URL": db, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1",
+               "SLACK_API_URL": slack.base_url}
+        assert _run(["migrate"], env).returncode == 0
+        r = _run(["socket"], env)
+        # The emulator has no apps.connections.open, as Slack refuses a bad app token.
+        assert r.returncode == 2, r.stderr
+        last = r.stderr.strip().splitlines()[-1]
+        assert last.startswith("baton: SLACK_APP_TOKEN: Slack refused") and \
+            "Traceback" not in r.stderr
+        assert slack.calls_to("apps.connections.open")
+    r = _run(["socket"], {"DATABASE_URL": db, "SLACK_BOT_TOKEN": "xoxb-1"})
+    assert r.returncode == 2 and "SLACK_APP_TOKEN is not set" in r.stderr
