@@ -19,7 +19,7 @@ from bot import pages
 from bot.blocks import escape
 from bot.cards import as_dicts
 from bot.clock import Clock
-from bot.domain.ladder import Ladder, Target
+from bot.domain.ladder import Target, snapshot_ladder
 from bot.domain.records import DomainError, RecordKind, is_open
 from bot.domain.schedule import initial_work
 from bot.services import Change, NotFound, RecordService
@@ -134,8 +134,8 @@ class EscalationService:
                 raise NotFound("That page no longer exists.")
             record = queries.get_record(s, team_id=team_id, record_id=work.record_id)
             assert record is not None
-        ladder = Ladder.from_json(record.ladder)
-        tier = ladder.tiers[(work.tier or 1) - 1]
+        ladder = snapshot_ladder(record.ladder)
+        tier = ladder.tier(work.tier)
         if (work.tier or 1) < (record.escalation_tier or 1) and not work.acked_by:
             raise DomainError(
                 f"{record.reference} has since been escalated to tier {record.escalation_tier}: "
@@ -178,7 +178,7 @@ class EscalationService:
         if record.escalation_tier:
             # Recording the interim action stops the climb: only whoever may acknowledge the
             # tier now paged (or a manager) may do that.
-            tier = Ladder.from_json(record.ladder).tiers[record.escalation_tier - 1]
+            tier = snapshot_ladder(record.ladder).tier(record.escalation_tier)
             if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
                 raise DomainError(
                     f"{record.reference} is escalated to tier {record.escalation_tier} "
@@ -208,7 +208,7 @@ class EscalationService:
                                   after=next_review.isoformat())
                 record.due_at = next_review
                 for planned in initial_work(kind=RecordKind.DEPENDENCY, due_at=next_review,
-                                            now=now, ladder=Ladder.from_json(record.ladder),
+                                            now=now, ladder=snapshot_ladder(record.ladder),
                                             tz=ZoneInfo(record.tz or "UTC")):
                     queries.add_work(s, record=record, kind=planned.kind, due_at=planned.due_at,
                                      now=now, reason=planned.reason)
@@ -224,13 +224,12 @@ class EscalationService:
         now = self._clock.now()
         with self._sessions() as s:
             works = queries.work_in_message(s, channel_id=channel, message_ts=ts)
-            items = [(w, queries.get_record(s, team_id=w.team_id, record_id=w.record_id))
-                     for w in works]
+            records = queries.records_by_ids(s, ids=[w.record_id for w in works])
+            items = [(w, records[w.record_id]) for w in works]
             if not items:
                 return
             first_work, first_record = items[0]
-            ladder = Ladder.from_json(first_record.ladder)
-            tier = ladder.tiers[(first_work.tier or 1) - 1]
+            tier = snapshot_ladder(first_record.ladder).tier(first_work.tier)
             mention = self.authority.mention(tier.target, first_record, now=now)
             blocks = pages.page_blocks(target=mention, tier_name=tier.name,
                                        tier=first_work.tier or 1, items=items, now=now,

@@ -7,7 +7,6 @@ flight, and several engines can share one PostgreSQL database (SKIP LOCKED claim
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -18,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import pages
 from bot.cards import Cards, as_dicts
 from bot.clock import Clock
-from bot.domain.ladder import Ladder
+from bot.domain.ladder import snapshot_ladder
 from bot.domain.records import Action, HandoffStatus, RecordKind, is_open, transition
 from bot.domain.schedule import is_late, page_after
 from bot.escalation import BATON, Authority
@@ -258,7 +256,7 @@ class Engine:
                                       else "interim safeguard past its intended end")
                     page = True
                 if page:
-                    planned = page_after(_ladder(record), 1, work.due_at,
+                    planned = page_after(snapshot_ladder(record.ladder), 1, work.due_at,
                                          ZoneInfo(record.tz or "UTC"), reason=reason)
                     if planned is not None:
                         queries.add_work(s, record=record, kind="page", due_at=planned.due_at,
@@ -279,7 +277,7 @@ class Engine:
             answered = (record.interim_at is not None and acked is not None
                         and acked.acked_at is not None and record.interim_at >= acked.acked_at)
             if is_open(record.status) and not answered:
-                ladder = _ladder(record)
+                ladder = snapshot_ladder(record.ladder)
                 tier = min((work.tier or 1) + 1, len(ladder.tiers))
                 queries.add_work(s, record=record, kind="page", due_at=work.due_at, now=now,
                                  tier=tier, reason=work.reason)
@@ -329,8 +327,7 @@ class Engine:
             return None
         if work.reason == "overdue" and record.status != HandoffStatus.OVERDUE:
             return None  # the partner acknowledged, late: the climb stops
-        ladder = _ladder(record)
-        tier = ladder.tiers[(work.tier or 1) - 1]
+        tier = snapshot_ladder(record.ladder).tier(work.tier)
         mention = self._authority.mention(tier.target, record, now=self._clock.now())
         return (tier.channel or record.channel_id, work.tier or 1, mention, tier.name)
 
@@ -341,7 +338,7 @@ class Engine:
         group = [i for i in group if i.work.id in mine]
         if not group:
             return
-        tier = _ladder(group[0].record).tiers[tier_no - 1]
+        tier = snapshot_ladder(group[0].record.ladder).tier(tier_no)
         late = any(is_late(i.work.due_at, now) for i in group)
         items = [(i.work, i.record) for i in group]
         resp = self._send(
@@ -374,7 +371,7 @@ class Engine:
                                   actor=BATON, kind="paged", field="tier", after=tier_no,
                                   note=f"{tier.name}, in channel {posted_in}"
                                   + (", late" if is_late(w.due_at, now) else ""))
-                nxt = page_after(_ladder(record), tier_no + 1, w.due_at,
+                nxt = page_after(snapshot_ladder(record.ladder), tier_no + 1, w.due_at,
                                  ZoneInfo(record.tz or "UTC"), reason=w.reason or "overdue")
                 if nxt is not None:
                     queries.add_work(s, record=record, kind="page", due_at=nxt.due_at, now=now,
@@ -389,12 +386,3 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - a thread line is best effort, logged
                 log.warning("thread line failed: %s", exc)
 
-
-@lru_cache(maxsize=256)
-def _parse_ladder(frozen: str) -> Ladder:
-    return Ladder.from_json(json.loads(frozen))
-
-
-def _ladder(record: Record) -> Ladder:
-    """The ladder a record started with (parsed once per distinct ladder)."""
-    return _parse_ladder(json.dumps(record.ladder, sort_keys=True))

@@ -6,9 +6,11 @@ the record at creation, so editing a ladder never reshuffles pages already under
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,6 +90,10 @@ class Ladder:
                              timedelta(seconds=t["after"])) for t in data["tiers"]),
         )
 
+    def tier(self, number: int | None) -> Tier:
+        """Tier `number` (1-based; a page without one is tier 1)."""
+        return self.tiers[(number or 1) - 1]
+
     def describe(self) -> list[str]:
         lines = [f"[ladder.{self.name}]",
                  "remind_before = [" + ", ".join(f'"{_dur(d)}"' for d in self.remind_before) + "]",
@@ -97,6 +103,17 @@ class Ladder:
                       f'page = "{t.target.wire()}"', f'channel = "{t.channel}"',
                       f'after = "{_dur(t.after)}"']
         return lines
+
+
+@lru_cache(maxsize=256)
+def _parse_snapshot(frozen: str) -> Ladder:
+    return Ladder.from_json(json.loads(frozen))
+
+
+def snapshot_ladder(data: dict[str, Any]) -> Ladder:
+    """The ladder a record started with, from its stored snapshot (parsed once per distinct
+    ladder: the engine asks for it for every item it handles)."""
+    return _parse_snapshot(json.dumps(data, sort_keys=True))
 
 
 def _dur(td: timedelta) -> str:
