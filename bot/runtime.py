@@ -75,7 +75,6 @@ class Baton:
     directory: UserDirectory = field(init=False)
     calendar: WorkingCalendar = field(init=False)
     executor: ThreadPoolExecutor = field(init=False)
-    on_new_work: Callable[[datetime | None], None] | None = None
     _waker: Any = field(init=False, default=None)
     _local: threading.local = field(init=False, default_factory=threading.local)
     _pending: set[Future[Any]] = field(init=False, default_factory=set)
@@ -101,13 +100,12 @@ class Baton:
         from scheduler.wake import Waker
 
         self._waker = Waker(self.engine, self.clock, interval=self.settings.sweep_seconds)
-        self.on_new_work = self._waker.poke
         self._waker.start()
 
     def poke(self, due: datetime | None = None) -> None:
         """New due work may be sooner than the engine's next wake: tell it."""
-        if self.on_new_work is not None:
-            self.on_new_work(due)
+        if self._waker is not None:
+            self._waker.poke(due)
 
     def create_record(self, kind: RecordKind, fields: dict[str, str], *, team: str,
                       channel: str, user: str, request_key: str | None) -> Change:
