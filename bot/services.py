@@ -15,7 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.blocks import escape
@@ -35,8 +36,8 @@ from bot.domain.records import (
 )
 from bot.domain.schedule import initial_work
 from store import queries
-from store.db import transaction
-from store.models import AuditEvent, Dependency, Handoff, Record
+from store.db import core_transaction, transaction
+from store.models import AuditEvent, Dependency, Handoff, PartnerAgency, Record
 
 
 class NotFound(DomainError):
@@ -62,6 +63,7 @@ class RecordService:
         self._sessions = session_factory
         self._clock = clock
         self._ladders = ladders or LadderConfig()
+        self._partners: dict[tuple[str, str], tuple[int, str, str]] = {}
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
@@ -129,16 +131,13 @@ class RecordService:
         kind = RecordKind.HANDOFF if model is Handoff else RecordKind.DEPENDENCY
         try:
             with self._tx() as s:
-                if request_key:
-                    existing = queries.record_by_request(s, team_id=team_id,
-                                                         request_key=request_key)
-                    if existing is not None:  # a retried request: the record already exists
-                        return Change(existing, "", created=False)
+                # No look-up first: a retried request trips the unique request key below and
+                # is answered with the record it already made.
+                partner_id, partner_row = self._partner(s, team_id=team_id, name=partner, now=now)
                 record = model(
                     team_id=team_id,
                     number=queries.next_number(s, team_id=team_id, kind=kind),
-                    partner=queries.get_or_create_partner(s, team_id=team_id, name=partner,
-                                                          now=now),
+                    partner_id=partner_id,
                     channel_id=channel_id, created_by=actor, created_at=now, updated_at=now,
                     request_key=request_key, **fields,
                 )
@@ -150,6 +149,7 @@ class RecordService:
                 record.tz = tz
                 s.add(record)
                 s.flush()
+                set_committed_value(record, "partner", partner_row)
                 queries.add_event(
                     s, record=record, team_id=team_id, at=now, actor=actor, kind="created",
                     after=snapshot(record),
@@ -158,9 +158,10 @@ class RecordService:
                 plan = initial_work(kind=RecordKind(record.kind), due_at=record.due_at,
                                     now=now, ladder=ladder, tz=ZoneInfo(tz),
                                     safeguard_until=record.safeguard_until)
-                for planned in plan:
-                    queries.add_work(s, record=record, kind=planned.kind, due_at=planned.due_at,
-                                     now=now, tier=planned.tier, reason=planned.reason)
+                queries.add_works(s, record=record, planned=plan, now=now)
+                learned = s.info.pop("baton_partner", None)
+            if learned is not None:
+                self._remember(*learned)
         except IntegrityError:
             if request_key:
                 existing = self.by_request(team_id=team_id, request_key=request_key)
@@ -169,6 +170,27 @@ class RecordService:
             raise
         return Change(record, f"Logged by <@{actor}>.", created=True,
                       next_due=min(p.due_at for p in plan))
+
+    def _partner(self, s: Session, *, team_id: str, name: str,
+                 now: datetime) -> tuple[int, PartnerAgency]:
+        """The partner's row id and a detached copy for rendering. Partner rows are never
+        changed or deleted, so one process can remember them instead of asking every time."""
+        key = (team_id, queries.partner_key(name))
+        known = self._partners.get(key)
+        if known is None:
+            row = queries.get_or_create_partner(s, team_id=team_id, name=name, now=now)
+            known = (row.id, row.key, row.display_name)
+            # Remembered only once the transaction commits (see _create): a rolled-back
+            # insert must not leave an id behind that no row has.
+            s.info["baton_partner"] = (key, known)
+        copy = PartnerAgency(id=known[0], team_id=team_id, key=known[1], display_name=known[2])
+        make_transient_to_detached(copy)
+        return known[0], copy
+
+    def _remember(self, key: tuple[str, str], known: tuple[int, str, str]) -> None:
+        if len(self._partners) > 10_000:
+            self._partners.clear()
+        self._partners[key] = known
 
     # --- reading ---
 
@@ -199,8 +221,12 @@ class RecordService:
             )
 
     def set_card(self, *, record_id: int, channel: str, ts: str) -> None:
-        with self._tx() as s:
-            queries.set_card(s, record_id=record_id, channel=channel, ts=ts)
+        try:
+            with core_transaction(self._sessions) as conn:
+                queries.set_card(conn, record_id=record_id, channel=channel, ts=ts)
+        except OperationalError:
+            raise TryAgain("The database is not answering right now; try again in a minute.") \
+                from None
 
     @staticmethod
     def _load(s: Session, *, team_id: str, ref: str | int) -> Record:

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -79,6 +79,19 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     with lock if lock is not None else nullcontext(), sessions.begin() as session:
         session.connection(execution_options={"baton_write": True})
         yield session
+
+
+@contextmanager
+def core_transaction(sessions: sessionmaker[Session]) -> Iterator[Connection]:
+    """One transaction on a bare Connection, for a single statement where the ORM's unit of
+    work would be pure overhead. Same locking as transaction()."""
+    bind = sessions.kw.get("bind")
+    assert isinstance(bind, Engine)
+    lock = _writer_lock(bind)
+    with lock if lock is not None else nullcontext(), bind.connect() as conn:
+        conn = conn.execution_options(baton_write=True)
+        with conn.begin():
+            yield conn
 
 
 def alembic_config(engine: Engine) -> Config:

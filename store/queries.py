@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -23,8 +23,10 @@ from store.models import (
 )
 
 # Statements built once; each call only binds its parameters.
-_INSERT_EVENT = insert(AuditEvent).execution_options(render_nulls=True)
-_INSERT_WORK = insert(DueWork).execution_options(render_nulls=True)
+# Core statements on the session's connection: rows that are never read back in the
+# transaction that writes them need none of the ORM's bookkeeping.
+_INSERT_EVENT = insert(AuditEvent.__table__)
+_INSERT_WORK = insert(DueWork.__table__)
 
 _REF = re.compile(r"^\s*([HD])-?(\d{1,9})\s*$", re.IGNORECASE)
 
@@ -43,19 +45,31 @@ def partner_key(name: str) -> str:
     return text or name.strip().lower()
 
 
-def next_number(session: Session, *, team_id: str, kind: str) -> int:
-    """Allocate the next H-n / D-n. The upsert takes a row lock, so two writers never share n."""
-    dialect = session.get_bind().dialect.name
-    ins: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        ins(ReferenceCounter)
-        .values(team_id=team_id, kind=kind, last=1)
-        .on_conflict_do_update(
-            index_elements=["team_id", "kind"], set_={"last": ReferenceCounter.last + 1}
+_NEXT_NUMBER: dict[str, Any] = {}
+
+
+def _next_number_stmt(dialect: str) -> Any:
+    stmt = _NEXT_NUMBER.get(dialect)
+    if stmt is None:
+        ins: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+        table = ReferenceCounter.__table__
+        stmt = (
+            ins(table)
+            .values(team_id=bindparam("t"), kind=bindparam("k"), last=1)
+            .on_conflict_do_update(index_elements=["team_id", "kind"],
+                                   set_={"last": table.c.last + 1})
+            .returning(table.c.last)
         )
-        .returning(ReferenceCounter.last)
-    )
-    return int(session.execute(stmt).scalar_one())
+        _NEXT_NUMBER[dialect] = stmt
+    return stmt
+
+
+def next_number(session: Session, *, team_id: str, kind: str) -> int:
+    """Allocate the next H-n / D-n. The upsert takes a row lock, so two writers never share n.
+    Run on the session's connection: a counter needs none of the ORM's bookkeeping."""
+    conn = session.connection()
+    stmt = _next_number_stmt(conn.dialect.name)
+    return int(conn.execute(stmt, {"t": team_id, "k": kind}).scalar_one())
 
 
 def get_or_create_partner(
@@ -141,7 +155,7 @@ def add_event(
 ) -> None:
     # A plain INSERT: an event is never read back or changed in the transaction that
     # writes it, so the ORM's bookkeeping would be pure cost on every command.
-    session.execute(_INSERT_EVENT, {
+    session.connection().execute(_INSERT_EVENT, {
         "team_id": team_id,
         "record_id": record.id if record is not None else None,
         "record_ref": record.reference if record is not None else None,
@@ -155,27 +169,36 @@ def add_event(
     })
 
 
-def set_card(
-    session: Session, *, record_id: int, channel: str, ts: str
-) -> None:
-    # A plain UPDATE, not an ORM change: posting the card must not bump the record version
-    # that a concurrent button click is checking against.
-    session.execute(
-        update(Record)
-        .where(Record.id == record_id)
-        .values(card_channel=channel, card_ts=ts)
-        .execution_options(synchronize_session=False)
-    )
+_SET_CARD = (update(Record.__table__)
+             .where(Record.__table__.c.id == bindparam("record_id"))
+             .values(card_channel=bindparam("channel"), card_ts=bindparam("ts")))
+
+
+def set_card(conn: Connection, *, record_id: int, channel: str, ts: str) -> None:
+    # A plain UPDATE on a Connection, not an ORM change: posting the card must not bump the
+    # record version that a concurrent button click is checking against.
+    conn.execute(_SET_CARD, {"record_id": record_id, "channel": channel, "ts": ts})
 
 
 # --- the time engine's due work ---
 
 def add_work(session: Session, *, record: Record, kind: str, due_at: datetime, now: datetime,
              tier: int | None = None, reason: str | None = None) -> None:
-    session.execute(_INSERT_WORK, {
+    session.connection().execute(_INSERT_WORK, {
         "team_id": record.team_id, "record_id": record.id, "kind": kind, "due_at": due_at,
         "ready_at": due_at, "tier": tier, "reason": reason, "state": "pending", "attempts": 0,
         "created_at": now})
+
+
+def add_works(session: Session, *, record: Record, planned: Sequence[Any],
+              now: datetime) -> None:
+    """Several due-work rows in one executemany (each item has kind, due_at, tier, reason)."""
+    if not planned:
+        return
+    session.connection().execute(_INSERT_WORK, [{
+        "team_id": record.team_id, "record_id": record.id, "kind": p.kind, "due_at": p.due_at,
+        "ready_at": p.due_at, "tier": p.tier, "reason": p.reason, "state": "pending",
+        "attempts": 0, "created_at": now} for p in planned])
 
 
 def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None = None,
@@ -261,9 +284,14 @@ def latest_page(session: Session, *, record_id: int) -> DueWork | None:
         .order_by(DueWork.tier.desc(), DueWork.id.desc()).limit(1))
 
 
+_CHANNEL_LADDER = select(ChannelLadder.__table__.c.ladder_name).where(
+    ChannelLadder.__table__.c.team_id == bindparam("t"),
+    ChannelLadder.__table__.c.channel_id == bindparam("c"))
+
+
 def channel_ladder(session: Session, *, team_id: str, channel_id: str) -> str | None:
-    return session.scalar(select(ChannelLadder.ladder_name).where(
-        ChannelLadder.team_id == team_id, ChannelLadder.channel_id == channel_id))
+    return session.connection().execute(_CHANNEL_LADDER, {"t": team_id, "c": channel_id}) \
+        .scalar_one_or_none()
 
 
 def set_channel_ladder(session: Session, *, team_id: str, channel_id: str, name: str | None,

@@ -157,3 +157,18 @@ def test_slack_retry_of_the_same_command_creates_nothing_new(baton):
     baton.runtime.wait_idle()
     assert _count(baton) == 1
     assert len(baton.slack.calls_to("chat.postMessage")) == 1
+
+
+def test_retry_naming_a_new_partner_leaves_no_dangling_partner(baton):
+    # The retry is rolled back after it inserted the new partner; the next record naming
+    # that partner must get a real row, not an id remembered from the rolled-back insert.
+    baton.command("/handoff", HANDOFF, trigger_id="same-trigger")
+    baton.command("/handoff", HANDOFF.replace("Northside Home Care", "Lakeview Hospice"),
+                  trigger_id="same-trigger")
+    assert _count(baton) == 1
+    baton.command("/handoff", HANDOFF.replace("Northside Home Care", "Lakeview Hospice"),
+                  trigger_id="fresh-trigger")
+    with baton.sessions() as s:
+        latest = s.scalars(select(Record).order_by(Record.id.desc())).first()
+        assert latest.partner is not None
+        assert latest.partner.display_name == "Lakeview Hospice"
