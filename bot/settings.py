@@ -53,6 +53,20 @@ class Settings(BaseSettings):
     # the gap it keeps between posts to one channel (Slack allows about one a second).
     sweep_seconds: float = Field(default=10.0, gt=0, le=300, validation_alias="BATON_SWEEP_SECONDS")
     channel_post_interval: float = Field(default=1.0, ge=0, le=10)
+    # Coordinator of the day: the morning digest's local time (in default_timezone) on
+    # working days, and the channel told when nobody is coordinator (else every channel
+    # with open records).
+    digest_time: time = Field(default=time(8, 30), validation_alias="BATON_DIGEST_TIME")
+    coordination_channel: str | None = Field(default=None,
+                                             validation_alias="BATON_COORDINATION_CHANNEL")
+    # Partner trends: a route missing this many acknowledgement deadlines within the window
+    # is posted as a "systemic pattern" to the governance channel.
+    governance_channel: str | None = Field(default=None,
+                                           validation_alias="BATON_GOVERNANCE_CHANNEL")
+    pattern_threshold: int = Field(default=3, ge=2, le=100,
+                                   validation_alias="BATON_PATTERN_THRESHOLD")
+    pattern_window_days: int = Field(default=30, ge=1, le=365,
+                                     validation_alias="BATON_PATTERN_WINDOW_DAYS")
     # Server-side worker threads for Slack's follow-up work (cards, modals, messages).
     workers: int = Field(default=8, ge=1, le=64, validation_alias="BATON_WORKERS")
 

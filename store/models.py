@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -138,6 +139,13 @@ class Record(Base):
     interim_at: Mapped[datetime | None]
     escalation_tier: Mapped[int | None]  # the highest tier paged so far (1-based)
 
+    # The huddle's "next action owner": who does what next, by when, and when that was set.
+    next_action: Mapped[str | None] = mapped_column(Text)
+    next_action_owner: Mapped[str | None] = mapped_column(String(32))
+    next_action_due: Mapped[datetime | None]
+    next_action_set_at: Mapped[datetime | None]
+    next_action_set_by: Mapped[str | None] = mapped_column(String(32))
+
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     partner: Mapped[PartnerAgency] = relationship(lazy="joined")
@@ -210,6 +218,67 @@ class ChannelLadder(Base):
     ladder_name: Mapped[str] = mapped_column(String(64))
     set_by: Mapped[str] = mapped_column(String(32))
     set_at: Mapped[datetime]
+
+
+class CoordinatorAssignment(Base):
+    """Who is coordinator of the day: one date, a weekday of the weekly rota, or absence
+    cover over a span of dates. Rows are only added; for any day the most specific kind
+    wins (cover, then date, then weekday) and, within a kind, the latest set."""
+
+    __tablename__ = "coordinator_assignments"
+    __table_args__ = (Index("ix_coordinator_team", "team_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # date | weekday | cover
+    weekday: Mapped[int | None]  # 0 = Monday, for the weekly rota
+    date_from: Mapped[date | None] = mapped_column(Date)  # the day, or the cover's first
+    date_to: Mapped[date | None] = mapped_column(Date)  # the cover's last day
+    set_by: Mapped[str] = mapped_column(String(32))
+    set_at: Mapped[datetime]
+
+
+class Notice(Base):
+    """A message that must go out once only (a morning digest, a "no coordinator today"
+    notice, a nudge): inserting the row claims it, so replicas never send it twice."""
+
+    __tablename__ = "notices"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    claimed_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class SystemicPattern(Base):
+    """A partner route that repeatedly missed acknowledgement deadlines, posted to the
+    governance channel for the accountable director to classify (seed 002, Example 3)."""
+
+    __tablename__ = "systemic_patterns"
+    __table_args__ = (Index("ix_systemic_route", "team_id", "partner_id", "route"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner_agencies.id"))
+    route: Mapped[str] = mapped_column(String(200), default="")  # "" when none was given
+    detected_at: Mapped[datetime]
+    window_days: Mapped[int]
+    misses: Mapped[int]
+    evidence: Mapped[Any] = mapped_column(JSON)  # the affected records, dates and delays
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    classification: Mapped[str | None] = mapped_column(String(16))  # case-level | systemic
+    corrective_route: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[str | None] = mapped_column(String(32))  # the executive owner
+    review_due: Mapped[datetime | None]
+    classified_by: Mapped[str | None] = mapped_column(String(32))
+    classified_at: Mapped[datetime | None]
+
+    partner: Mapped[PartnerAgency] = relationship(lazy="joined")
 
 
 class AuditEvent(Base):
