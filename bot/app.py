@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -19,10 +20,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.escalation import ConfiguredRoster, Roster
+from bot.coordination import RotaRoster
+from bot.escalation import Roster
 from bot.runtime import Baton
 from bot.settings import Settings
-from handlers import actions, commands, views
+from handlers import actions, commands, coordination, views
 
 log = logging.getLogger("baton")
 
@@ -59,7 +61,9 @@ def build_app(
     baton = Baton(settings=settings, client=client, sessions=session_factory, clock=clock,
                   engine_client=engine_client or make_client(settings, token=client.token,
                                                              interactive=False),
-                  roster=roster or ConfiguredRoster(settings.coordinator))
+                  roster=roster or RotaRoster(session_factory,
+                                                    tz=ZoneInfo(settings.default_timezone),
+                                                    fallback=settings.coordinator))
     app = App(
         client=client,
         signing_secret=settings.secret("slack_signing_secret") or "unused-in-socket-mode",
@@ -72,6 +76,7 @@ def build_app(
     commands.register(app, baton)
     actions.register(app, baton)
     views.register(app, baton)
+    coordination.register(app, baton)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:

@@ -13,6 +13,7 @@ class ActionId(StrEnum):
     CANCEL = "record_cancel_open"
     PAGE_ACK = "page_acknowledge"
     INTERIM = "record_interim_open"
+    ASSIGN_NEXT = "roster_assign_next_action"
 
 
 class ViewId(StrEnum):
@@ -22,6 +23,7 @@ class ViewId(StrEnum):
     RESOLVE = "record_resolve"
     CANCEL = "record_cancel"
     INTERIM = "record_interim"
+    ASSIGN_NEXT = "roster_assign_next_action"
 
 
 # Every input in Baton's modals uses this action_id; the block_id names the field.

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.coordination import Coordination, RotaRoster
 from bot.domain.drafts import DraftContext, build_dependency, build_handoff
 from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
@@ -27,6 +28,7 @@ from bot.escalation import Authority, EscalationService, Roster
 from bot.services import Change, RecordService
 from bot.settings import Settings
 from scheduler.engine import Engine, Pacer
+from store import queries
 
 log = logging.getLogger("baton")
 
@@ -72,6 +74,8 @@ class Baton:
     records: RecordService = field(init=False)
     escalation: EscalationService = field(init=False)
     engine: Engine = field(init=False)
+    rota: RotaRoster = field(init=False)
+    coordination: Coordination = field(init=False)
     directory: UserDirectory = field(init=False)
     calendar: WorkingCalendar = field(init=False)
     executor: ThreadPoolExecutor = field(init=False)
@@ -83,6 +87,9 @@ class Baton:
 
     def __post_init__(self) -> None:
         self.records = RecordService(self.sessions, self.clock, self.settings.ladders)
+        self.rota = (self.roster if isinstance(self.roster, RotaRoster) else
+                     RotaRoster(self.sessions, tz=ZoneInfo(self.settings.default_timezone),
+                                fallback=self.settings.coordinator))
         authority = Authority(self.client, self.roster, self.settings.managers)
         self.escalation = EscalationService(self.sessions, self.clock, self.client, authority,
                                             self.records)
@@ -94,13 +101,30 @@ class Baton:
             end_of_day=self.settings.end_of_day, holidays=frozenset(self.settings.holidays)
         )
         self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="baton")
+        self.coordination = Coordination(
+            sessions=self.sessions, clock=self.clock, client=self.engine_client,
+            records=self.records, roster=self.rota, calendar=self.calendar,
+            digest_time=self.settings.digest_time,
+            coordination_channel=self.settings.coordination_channel)
 
     def start_engine(self) -> None:
         """Start waking the time engine (serve, socket and console do; tests sweep by hand)."""
         from scheduler.wake import Waker
 
-        self._waker = Waker(self.engine, self.clock, interval=self.settings.sweep_seconds)
+        self._waker = Waker(self.engine, self.clock, interval=self.settings.sweep_seconds,
+                            housekeeping=self.housekeeping)
         self._waker.start()
+
+    def housekeeping(self) -> None:
+        """After each sweep: the coordinator's morning digest (once a working day) and the
+        partner-trend check."""
+        self.coordination.tick()
+        governance = getattr(self, "governance", None)
+        if governance is not None:
+            with self.sessions() as s:
+                teams = queries.known_teams(s)
+            for team in teams:
+                governance.sweep(team)
 
     def poke(self, due: datetime | None = None) -> None:
         """New due work may be sooner than the engine's next wake: tell it."""

@@ -159,6 +159,10 @@ class RecordService:
                                     now=now, ladder=ladder, tz=ZoneInfo(tz),
                                     safeguard_until=record.safeguard_until)
                 queries.add_works(s, record=record, planned=plan, now=now)
+                if record.risk == Risk.SAME_DAY and kind is RecordKind.DEPENDENCY:
+                    # The coordinator of the day hears of every new same-day risk at once.
+                    queries.add_work(s, record=record, kind="nudge", due_at=now, now=now,
+                                     reason="same_day")
                 learned = s.info.pop("baton_partner", None)
             if learned is not None:
                 self._remember(*learned)
@@ -168,8 +172,10 @@ class RecordService:
                 if existing is not None:
                     return Change(existing, "", created=False)
             raise
-        return Change(record, f"Logged by <@{actor}>.", created=True,
-                      next_due=min(p.due_at for p in plan))
+        soonest = min(p.due_at for p in plan)
+        if record.risk == Risk.SAME_DAY and kind is RecordKind.DEPENDENCY:
+            soonest = now  # the coordinator's nudge
+        return Change(record, f"Logged by <@{actor}>.", created=True, next_due=soonest)
 
     def _partner(self, s: Session, *, team_id: str, name: str,
                  now: datetime) -> tuple[int, PartnerAgency]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -11,6 +13,8 @@ from bot import blocks, pages
 from bot.cards import Cards, Replies
 from bot.domain.grammar import missing_required, parse_fields, read_user
 from bot.domain.records import DomainError, RecordKind, read_category, read_risk
+from bot.domain.rota import read_weekdays
+from bot.domain.times import TimeReadError, read_time
 from bot.runtime import Baton
 from handlers.common import guarded, unescape
 
@@ -90,6 +94,13 @@ def register(app: App, baton: Baton) -> None:
                                        "Nothing open is yours."))
             elif sub == "ladder":
                 _ladder(rest.strip())
+            elif sub == "coordinator":
+                _coordinator(rest.strip())
+            elif sub == "huddle":
+                total = baton.coordination.post_huddle(baton.client, team_id=team,
+                                                       channel_id=channel, actor=user)
+                if total == 0:
+                    say("Nothing is open in this channel; the roster I posted is empty.")
             elif sub in ("show", "ack", "respond", "resolve", "close", "cancel"):
                 _record_command(sub, rest.strip())
             else:
@@ -112,6 +123,52 @@ def register(app: App, baton: Baton) -> None:
             chosen = baton.escalation.channel_ladder(team_id=team, channel_id=channel)
             say("This channel's escalation ladder", pages.ladder_blocks(
                 ladders, chosen=chosen))
+
+        def _coordinator(rest: str) -> None:
+            coordination = baton.coordination
+            if not rest:
+                say(coordination.describe(team_id=team))
+                return
+            words = rest.split()
+            if words[0].lower() == "cover":
+                say(_cover(words[1:]))
+                return
+            who = read_user(words[0], caller=user, field="coordinator")
+            tail = " ".join(words[1:])
+            if not tail or tail.lower() == "today":
+                today = baton.clock.now().astimezone(baton.rota.tz).date()
+                say(coordination.set_day(team_id=team, actor=user, user_id=who, day=today))
+            else:
+                say(coordination.set_weekly(team_id=team, actor=user, user_id=who,
+                                            days=read_weekdays(tail)))
+
+        def _cover(words: list[str]) -> str:
+            usage = "`/baton coordinator cover @someone from DATE to DATE`"
+            text = " ".join(words)
+            m = re.fullmatch(r"(\S+)\s+from\s+(.+?)\s+(?:to|until|till)\s+(.+)", text,
+                             re.IGNORECASE)
+            if not m:
+                raise DomainError(f"Say who covers and when: {usage}.")
+            who = read_user(m.group(1), caller=user, field="coordinator")
+            start, end = (_read_date(m.group(i)) for i in (2, 3))
+            return baton.coordination.set_cover(team_id=team, actor=user, user_id=who,
+                                                start=start, end=end)
+
+        def _read_date(text: str) -> date:
+            """A day for the rota: today, tomorrow, friday, 2026-12-01 ..."""
+            tz = baton.rota.tz
+            now = baton.clock.now()
+            if text.strip().lower() == "today":
+                return now.astimezone(tz).date()
+            try:
+                when = read_time(text, now=now, tz=tz, calendar=baton.calendar)
+            except TimeReadError as exc:
+                if exc.reason == TimeReadError.PAST:  # today's date, typed: still today
+                    day = now.astimezone(tz).date()
+                    if text.strip() in (day.isoformat(), f"{day:%Y-%m-%d}"):
+                        return day
+                raise DomainError(str(exc)) from None
+            return when.astimezone(tz).date()
 
         def _record_command(sub: str, rest: str) -> None:
             parts = rest.split(maxsplit=1)

@@ -67,6 +67,8 @@ def state_values(view: dict[str, Any]) -> dict[str, str]:
                 value = element.get("selected_user")
             elif kind in ("static_select", "radio_buttons"):
                 value = (element.get("selected_option") or {}).get("value")
+            elif kind == "datepicker":
+                value = element.get("selected_date")
             elif kind == "datetimepicker":
                 value = element.get("selected_date_time")
             else:

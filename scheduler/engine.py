@@ -24,7 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import pages
+from bot import pages, roster_blocks
 from bot.cards import Cards, as_dicts
 from bot.clock import Clock
 from bot.domain.ladder import snapshot_ladder
@@ -144,6 +144,8 @@ class Engine:
             try:
                 if kind == "ack_timeout":
                     self._ack_timeout(item)
+                elif kind == "nudge":
+                    self._nudge(item)
                 elif kind == "reminder":
                     self._reminder(item)
                 elif kind == "page":
@@ -287,6 +289,41 @@ class Engine:
                                   "next step recorded in time")
             work.state, work.sent_at = "done", now
 
+    def _nudge(self, item: Item) -> None:
+        """A direct message to the coordinator of the day: a page waiting unacknowledged, or
+        a new same-day risk dependency. Dropped when it no longer applies."""
+        now = self._clock.now()
+        record, work = item.record, item.work
+        with self._sessions() as s:
+            mine = self._still_mine(s, work.id) is not None
+            page = queries.latest_page(s, record_id=record.id) if work.reason == "page" else None
+        coordinator = self._authority.roster.coordinator(team_id=record.team_id, when=now)
+        if work.reason == "page":
+            applies = (page is not None and page.tier == work.tier and page.acked_at is None
+                       and page.sent_at is not None)
+            text = roster_blocks.nudge_page(
+                record, tier=work.tier or 1,
+                waited=pages.format_duration(now - page.sent_at) if applies and page
+                and page.sent_at else "")
+        else:
+            applies = coordinator != record.created_by  # they logged it: they know
+            text = roster_blocks.nudge_same_day(record)
+        if not mine or not is_open(record.status) or not applies or coordinator is None:
+            self._finish(work.id, state="cancelled")
+            return
+        dm = self._send(self._client.conversations_open, users=coordinator)
+        resp = self._send(self._client.chat_postMessage, channel=dm["channel"]["id"], text=text,
+                          blocks=as_dicts([roster_blocks.nudge_section(text, record)]))
+        with transaction(self._sessions) as s:
+            w = self._still_mine(s, work.id, lock=True)
+            if w is not None:
+                w.state, w.sent_at = "done", now
+                w.channel_id, w.message_ts = str(resp["channel"]), str(resp["ts"])
+            queries.add_event(s, record=record, team_id=record.team_id, at=now, actor=BATON,
+                              kind="coordinator_nudged", note=f"DM to <@{coordinator}>: "
+                              + ("page unacknowledged" if work.reason == "page"
+                                 else "new same-day risk dependency"))
+
     def _reminder(self, item: Item) -> None:
         now = self._clock.now()
         record = item.record
@@ -376,6 +413,13 @@ class Engine:
                 if nxt is not None:
                     queries.add_work(s, record=record, kind="page", due_at=nxt.due_at, now=now,
                                      tier=nxt.tier, reason=nxt.reason)
+                # The coordinator of the day hears of a page still unacknowledged halfway
+                # to the next tier (or, on the last tier, halfway through its own delay).
+                wait = (nxt.due_at - w.due_at if nxt is not None
+                        else snapshot_ladder(record.ladder).tier(tier_no).after)
+                if wait > timedelta(0):
+                    queries.add_work(s, record=record, kind="nudge", due_at=w.due_at + wait / 2,
+                                     now=now, tier=tier_no, reason="page")
                 if record.card_ts and record.card_channel:
                     threads.append((record.card_channel, record.card_ts,
                                     f"{record.reference}: {line}"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -28,8 +29,10 @@ JOB_DEFAULTS = {
 
 
 class Waker:
-    def __init__(self, engine: Engine, clock: Clock, *, interval: float = 10.0) -> None:
+    def __init__(self, engine: Engine, clock: Clock, *, interval: float = 10.0,
+                 housekeeping: Callable[[], object] | None = None) -> None:
         self._engine = engine
+        self._housekeeping = housekeeping
         self._clock = clock
         self._interval = interval
         self._scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone=UTC)
@@ -70,6 +73,11 @@ class Waker:
                     log.info("handled %d due items", handled)
             except Exception:
                 log.exception("sweep failed; the next wake tries again")
+            if self._housekeeping is not None:
+                try:
+                    self._housekeeping()
+                except Exception:
+                    log.exception("housekeeping failed; the next wake tries again")
             try:
                 self.poke()
             except Exception:  # the loop must outlive any one failure

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from store.models import (
     AuditEvent,
     ChannelLadder,
+    CoordinatorAssignment,
     DueWork,
+    Notice,
     PartnerAgency,
     Record,
     ReferenceCounter,
@@ -333,3 +335,86 @@ def records_by_ids(session: Session, *, ids: Sequence[int]) -> dict[int, Record]
     if not ids:
         return {}
     return {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(set(ids))))}
+
+
+# --- coordinator of the day, notices, the huddle roster ---
+
+def add_assignment(session: Session, *, team_id: str, user_id: str, kind: str, set_by: str,
+                   set_at: datetime, weekday: int | None = None, date_from: date | None = None,
+                   date_to: date | None = None) -> CoordinatorAssignment:
+    row = CoordinatorAssignment(team_id=team_id, user_id=user_id, kind=kind, weekday=weekday,
+                                date_from=date_from, date_to=date_to, set_by=set_by,
+                                set_at=set_at)
+    session.add(row)
+    return row
+
+
+def assignments(session: Session, *, team_id: str) -> list[CoordinatorAssignment]:
+    return list(session.scalars(select(CoordinatorAssignment)
+                                .where(CoordinatorAssignment.team_id == team_id)
+                                .order_by(CoordinatorAssignment.id)))
+
+
+def known_teams(session: Session) -> list[str]:
+    """Workspaces with records or a rota (reference_counters has a row per workspace and
+    kind, so this never scans the records)."""
+    teams = set(session.scalars(select(ReferenceCounter.team_id).distinct()))
+    teams |= set(session.scalars(select(CoordinatorAssignment.team_id).distinct()))
+    return sorted(teams)
+
+
+def claim_notice(session: Session, *, team_id: str, kind: str, key: str, now: datetime,
+                 retry_after: timedelta) -> bool:
+    """Claim a message that must go out once. True when this caller should send it: the row
+    is new, or an earlier claim never recorded a send and is older than `retry_after`."""
+    dialect = session.get_bind().dialect.name
+    ins: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+    inserted = session.connection().execute(
+        ins(Notice.__table__).values(team_id=team_id, kind=kind, key=key, claimed_at=now)
+        .on_conflict_do_nothing(index_elements=["team_id", "kind", "key"])).rowcount
+    if inserted:
+        return True
+    table = Notice.__table__
+    retaken = session.connection().execute(
+        update(table).where(table.c.team_id == team_id, table.c.kind == kind,
+                            table.c.key == key, table.c.sent_at.is_(None),
+                            table.c.claimed_at <= now - retry_after)
+        .values(claimed_at=now)).rowcount
+    return bool(retaken)
+
+
+def notice_sent(session: Session, *, team_id: str, kind: str, key: str, now: datetime,
+                channel_id: str | None = None, message_ts: str | None = None) -> None:
+    table = Notice.__table__
+    session.connection().execute(
+        update(table).where(table.c.team_id == team_id, table.c.kind == kind,
+                            table.c.key == key)
+        .values(sent_at=now, channel_id=channel_id, message_ts=message_ts))
+
+
+def release_notice(session: Session, *, team_id: str, kind: str, key: str) -> None:
+    """A send failed: let the next sweep try again at once."""
+    table = Notice.__table__
+    session.connection().execute(
+        delete(table).where(table.c.team_id == team_id, table.c.kind == kind,
+                            table.c.key == key, table.c.sent_at.is_(None)))
+
+
+def unacknowledged_pages(session: Session, *, record_ids: Sequence[int]) -> set[int]:
+    """Of `record_ids`, those whose latest sent page nobody has acknowledged."""
+    if not record_ids:
+        return set()
+    latest: dict[int, DueWork] = {}
+    for w in session.scalars(
+            select(DueWork).where(DueWork.record_id.in_(list(record_ids)),
+                                  DueWork.kind == "page", DueWork.state == "done",
+                                  DueWork.sent_at.is_not(None))
+            .order_by(DueWork.sent_at, DueWork.id)):
+        latest[w.record_id] = w
+    return {rid for rid, w in latest.items() if w.acked_at is None}
+
+
+def open_channels(session: Session, *, team_id: str, statuses: Sequence[str]) -> list[str]:
+    return sorted(session.scalars(
+        select(Record.channel_id).where(Record.team_id == team_id,
+                                        Record.status.in_(list(statuses))).distinct()))

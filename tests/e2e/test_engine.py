@@ -159,8 +159,12 @@ def test_overdue_pages_tier_one_then_climbs_to_tier_two_in_its_channel(baton):
     first_thread = baton.slack.thread(CHANNEL, page.response["ts"])
     assert any("tier 2 (Operations Director)" in m["text"] for m in first_thread)
     assert [e.after for e in events(baton, "paged")] == [1, 2]
-    # The ladder has no tier 3: nothing more, however long we wait.
-    assert at(baton, DEADLINE + timedelta(days=3)) == 0
+    # The ladder has no tier 3: no more pages, however long we wait (only the coordinator's
+    # nudge, and with no coordinator named it is dropped).
+    at(baton, DEADLINE + timedelta(days=3))
+    assert len(pages_in(baton, ESCALATION)) == 1 and len(pages_in(baton, CHANNEL)) == 1
+    assert [e.after for e in events(baton, "paged")] == [1, 2]
+    assert at(baton, DEADLINE + timedelta(days=4)) == 0
 
 
 def test_acknowledge_stops_the_climb_and_edits_the_page(baton):
@@ -376,13 +380,14 @@ def test_nothing_is_sent_for_a_record_resolved_between_claim_and_send(baton):
     at(baton, DEADLINE)  # overdue, tier 1 paged
     baton.clock.set(DEADLINE + timedelta(hours=4))
     engine = baton.runtime.engine
-    claimed = engine.claim()  # tier 2 is claimed ...
-    assert len(claimed) == 1
+    claimed = engine.claim()  # tier 2 and the coordinator's nudge are claimed ...
+    with baton.sessions() as s:
+        assert sorted(s.get(DueWork, i).kind for i in claimed) == ["nudge", "page"]
     baton.command("/baton", "cancel H-1 partner called back, referral withdrawn")  # ... then
     engine.process(claimed)
     assert pages_in(baton, ESCALATION) == []
     with baton.sessions() as s:
-        assert s.get(DueWork, claimed[0]).state == "cancelled"
+        assert [s.get(DueWork, i).state for i in claimed] == ["cancelled", "cancelled"]
 
 
 def test_failing_for_ten_minutes_logs_an_error_and_keeps_trying(baton, slack, caplog):

@@ -1,0 +1,300 @@
+"""Coordinator of the day, the huddle roster and the morning digest.
+
+The rota lives in the database (rows only added, so who was coordinator on any day stays
+auditable); the ladder's "coordinator" target resolves through RotaRoster. The digest and
+the "no coordinator today" notice are claimed in the notices table before they are sent, so
+several replicas send each once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import roster_blocks
+from bot.cards import as_dicts
+from bot.clock import Clock
+from bot.domain.records import OPEN_STATUSES, DomainError, is_open
+from bot.domain.roster import Row, flags_for, sort_rows
+from bot.domain.rota import Assignment, coordinator_on, describe_days
+from bot.domain.times import WorkingCalendar
+from bot.services import Change, NotFound, RecordService
+from store import queries
+from store.db import transaction
+from store.models import CoordinatorAssignment
+
+log = logging.getLogger("baton.coordination")
+
+NOTICE_RETRY = timedelta(minutes=5)  # an unsent claim older than this is tried again
+ROSTER_LIMIT = 200
+
+
+def _assignment(row: CoordinatorAssignment) -> Assignment:
+    return Assignment(user_id=row.user_id, kind=row.kind, set_at=row.set_at,
+                      weekday=row.weekday, date_from=row.date_from, date_to=row.date_to)
+
+
+class RotaRoster:
+    """The coordinator of the day from the rota; the configured one when it names nobody.
+    "Today" is the agency's day (default_timezone), the same for everyone in the team."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, tz: ZoneInfo,
+                 fallback: str | None = None) -> None:
+        self._sessions = sessions
+        self.tz = tz
+        self.fallback = fallback
+
+    def coordinator(self, *, team_id: str, when: datetime) -> str | None:
+        chosen = self.assignment(team_id=team_id, day=when.astimezone(self.tz).date())
+        return chosen.user_id if chosen is not None else self.fallback
+
+    def assignment(self, *, team_id: str, day: date) -> Assignment | None:
+        with self._sessions() as s:
+            rows = [_assignment(r) for r in queries.assignments(s, team_id=team_id)]
+        return coordinator_on(day, rows)
+
+
+@dataclass(frozen=True)
+class Roster:
+    rows: list[Row]
+    total: int  # open records before the limit
+
+
+class Coordination:
+    def __init__(self, *, sessions: sessionmaker[Session], clock: Clock, client: WebClient,
+                 records: RecordService, roster: RotaRoster, calendar: WorkingCalendar,
+                 digest_time: time, coordination_channel: str | None) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._client = client
+        self._records = records
+        self.roster = roster
+        self._calendar = calendar
+        self._digest_time = digest_time
+        self._channel = coordination_channel
+
+    # --- the rota ---
+
+    def set_day(self, *, team_id: str, actor: str, user_id: str, day: date) -> str:
+        self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="date", date_from=day)
+        return f"<@{user_id}> is coordinator of the day on {day:%a %d %b %Y}."
+
+    def set_weekly(self, *, team_id: str, actor: str, user_id: str, days: list[int]) -> str:
+        for d in days:
+            self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="weekday",
+                         weekday=d)
+        return f"<@{user_id}> is coordinator of the day every {describe_days(days)}."
+
+    def set_cover(self, *, team_id: str, actor: str, user_id: str, start: date,
+                  end: date) -> str:
+        today = self._today()
+        if end < start:
+            raise DomainError(f"The cover ends ({end:%a %d %b}) before it starts "
+                              f"({start:%a %d %b}).")
+        if end < today:
+            raise DomainError(f"That cover is wholly in the past (it ended {end:%a %d %b}).")
+        if (end - start).days > 366:
+            raise DomainError("Cover is for an absence: give at most a year.")
+        self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="cover",
+                     date_from=start, date_to=end)
+        return (f"<@{user_id}> covers as coordinator of the day from {start:%a %d %b} to "
+                f"{end:%a %d %b %Y}.")
+
+    def _assign(self, *, team_id: str, actor: str, user_id: str, kind: str,
+                weekday: int | None = None, date_from: date | None = None,
+                date_to: date | None = None) -> None:
+        now = self._clock.now()
+        with transaction(self._sessions) as s:
+            queries.add_assignment(s, team_id=team_id, user_id=user_id, kind=kind,
+                                   weekday=weekday, date_from=date_from, date_to=date_to,
+                                   set_by=actor, set_at=now)
+            queries.add_event(s, record=None, team_id=team_id, at=now, actor=actor,
+                              kind="coordinator_set", field=kind, after={
+                                  "user": user_id, "weekday": weekday,
+                                  "from": date_from.isoformat() if date_from else None,
+                                  "to": date_to.isoformat() if date_to else None})
+
+    def describe(self, *, team_id: str) -> str:
+        """Who it is today, and the next seven days."""
+        today = self._today()
+        lines = []
+        for offset in range(8):
+            day = today + timedelta(days=offset)
+            chosen = self.roster.assignment(team_id=team_id, day=day)
+            who = (f"<@{chosen.user_id}>" + (" (cover)" if chosen.kind == "cover" else "")
+                   if chosen else (f"<@{self.roster.fallback}> (configured)"
+                                   if self.roster.fallback else "_nobody_"))
+            closed = "" if self._calendar.is_working_day(day) else " · not a working day"
+            label = "Today" if offset == 0 else f"{day:%a %d %b}"
+            lines.append(f"{'*' if offset == 0 else ''}{label}{'*' if offset == 0 else ''}: "
+                         f"{who}{closed}")
+        return "*Coordinator of the day*\n" + "\n".join(lines)
+
+    def _today(self) -> date:
+        return self._clock.now().astimezone(self.roster.tz).date()
+
+    # --- the roster ---
+
+    def roster_rows(self, *, team_id: str, channel_id: str | None = None,
+                    user_id: str | None = None, limit: int = ROSTER_LIMIT) -> Roster:
+        now = self._clock.now()
+        local = now.astimezone(self.roster.tz)
+        day_end = datetime.combine(local.date(), self._calendar.end_of_day,
+                                   tzinfo=self.roster.tz)
+        with self._sessions() as s:
+            records = queries.open_records(s, team_id=team_id, statuses=sorted(OPEN_STATUSES),
+                                           channel_id=channel_id, limit=limit)
+            if user_id is not None:
+                records = [r for r in records
+                           if user_id in (r.owner_id, r.manager_id, r.next_action_owner)]
+            unacked = queries.unacknowledged_pages(s, record_ids=[r.id for r in records])
+        rows = [Row(r, flags_for(r, now=now, day_end=day_end,
+                                 unacknowledged_page=r.id in unacked)) for r in records]
+        return Roster(sort_rows(rows), total=len(records))
+
+    def assign_next_action(self, *, team_id: str, record_id: int, actor: str, owner: str,
+                           action: str, due: datetime) -> Change:
+        action = " ".join(action.split())
+        if not action:
+            raise DomainError("Say what the next action is.", field="text")
+        if len(action) > 500:
+            raise DomainError("Keep the next action under 500 characters.", field="text")
+        now = self._clock.now()
+        with transaction(self._sessions) as s:
+            record = queries.get_record(s, team_id=team_id, record_id=record_id)
+            if record is None:
+                raise NotFound("That record no longer exists.")
+            if not is_open(record.status):
+                raise DomainError(f"{record.reference} is {record.status}: it needs no next "
+                                  "action.", field="text")
+            before = {"owner": record.next_action_owner, "action": record.next_action,
+                      "due": record.next_action_due.isoformat()
+                      if record.next_action_due else None}
+            record.next_action, record.next_action_owner = action, owner
+            record.next_action_due, record.next_action_set_at = due, now
+            record.next_action_set_by, record.updated_at = actor, now
+            queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
+                              kind="next_action_assigned", field="next_action",
+                              before=before, after={"owner": owner, "action": action,
+                                                    "due": due.isoformat()})
+        line = (f"Next action for <@{owner}> by {roster_blocks.slack_date(due)}: "
+                f"{roster_blocks.escape(action)} (set by <@{actor}>).")
+        return Change(record, line)
+
+    # --- the huddle and the App Home ---
+
+    def post_huddle(self, client: WebClient, *, team_id: str, channel_id: str,
+                    actor: str) -> int:
+        """Post the channel's roster; the huddle itself goes in the audit trail (seed 004:
+        "huddle logs, attendance, actions closed")."""
+        roster = self.roster_rows(team_id=team_id, channel_id=channel_id)
+        now = self._clock.now()
+        text, block_list = roster_blocks.huddle(roster.rows, total=roster.total, now=now,
+                                                channel=channel_id)
+        resp = client.chat_postMessage(channel=channel_id, text=text,
+                                       blocks=as_dicts(block_list))
+        with transaction(self._sessions) as s:
+            queries.add_event(s, record=None, team_id=team_id, at=now, actor=actor,
+                              kind="huddle_posted", after={
+                                  "channel": channel_id, "ts": str(resp["ts"]),
+                                  "records": [r.record.reference for r in roster.rows]})
+        return roster.total
+
+    def refresh_huddle(self, client: WebClient, *, team_id: str, channel: str,
+                       ts: str) -> None:
+        roster = self.roster_rows(team_id=team_id, channel_id=channel)
+        text, block_list = roster_blocks.huddle(roster.rows, total=roster.total,
+                                                now=self._clock.now(), channel=channel)
+        client.chat_update(channel=channel, ts=ts, text=text, blocks=as_dicts(block_list))
+
+    def publish_home(self, client: WebClient, *, team_id: str, user_id: str) -> None:
+        team = self.roster_rows(team_id=team_id)
+        mine = [r for r in team.rows
+                if user_id in (r.record.owner_id, r.record.manager_id,
+                               r.record.next_action_owner)]
+        now = self._clock.now()
+        view = roster_blocks.home_view(
+            user_id=user_id, mine=mine, team=team.rows, team_total=team.total,
+            coordinator=self.roster.coordinator(team_id=team_id, when=now), now=now)
+        client.views_publish(user_id=user_id, view=view.to_dict())
+
+    # --- the morning digest (the engine calls tick on every sweep) ---
+
+    def tick(self, *, teams: list[str] | None = None) -> int:
+        """Send today's digest (or the "no coordinator" notice) once the digest time has
+        passed on a working day. Returns how many messages went out."""
+        now = self._clock.now()
+        local = now.astimezone(self.roster.tz)
+        if not self._calendar.is_working_day(local.date()) or local.time() < self._digest_time:
+            return 0
+        if teams is None:
+            with self._sessions() as s:
+                teams = queries.known_teams(s)
+        sent = 0
+        for team in teams:
+            try:
+                sent += self._digest_for(team, local.date())
+            except Exception:
+                log.exception("morning digest for %s failed; it will be tried again", team)
+        return sent
+
+    def _digest_for(self, team_id: str, day: date) -> int:
+        now = self._clock.now()
+        key = day.isoformat()
+        coordinator = self.roster.coordinator(team_id=team_id, when=now)
+        kind = "digest" if coordinator else "no_coordinator"
+        with transaction(self._sessions) as s:
+            if not queries.claim_notice(s, team_id=team_id, kind=kind, key=key, now=now,
+                                        retry_after=NOTICE_RETRY):
+                return 0
+        try:
+            if coordinator:
+                channel, ts = self._send_digest(team_id, coordinator, day)
+            else:
+                channel, ts = self._send_no_coordinator(team_id, day)
+        except (SlackApiError, SlackClientError, OSError):
+            with transaction(self._sessions) as s:
+                queries.release_notice(s, team_id=team_id, kind=kind, key=key)
+            raise
+        with transaction(self._sessions) as s:
+            queries.notice_sent(s, team_id=team_id, kind=kind, key=key, now=now,
+                                channel_id=channel, message_ts=ts)
+            queries.add_event(s, record=None, team_id=team_id, at=now, actor="baton",
+                              kind=f"{kind}_sent", note=f"{day.isoformat()}"
+                              + (f", to <@{coordinator}>" if coordinator else ""))
+        return 1
+
+    def digest_blocks(self, *, team_id: str, coordinator: str, day: date) -> tuple[str, Any]:
+        roster = self.roster_rows(team_id=team_id)
+        rows = [r for r in roster.rows if r.flags]
+        return roster_blocks.digest(rows, coordinator=coordinator, day=day,
+                                    now=self._clock.now())
+
+    def _send_digest(self, team_id: str, coordinator: str, day: date) -> tuple[str, str]:
+        text, block_list = self.digest_blocks(team_id=team_id, coordinator=coordinator, day=day)
+        dm = self._client.conversations_open(users=coordinator)
+        resp = self._client.chat_postMessage(channel=dm["channel"]["id"], text=text,
+                                             blocks=as_dicts(block_list))
+        return str(resp["channel"]), str(resp["ts"])
+
+    def _send_no_coordinator(self, team_id: str, day: date) -> tuple[str | None, str | None]:
+        if self._channel:
+            channels = [self._channel]
+        else:
+            with self._sessions() as s:
+                channels = queries.open_channels(s, team_id=team_id,
+                                                 statuses=sorted(OPEN_STATUSES))
+        text = roster_blocks.no_coordinator_text(day)
+        first: tuple[str | None, str | None] = (None, None)
+        for channel in channels:
+            resp = self._client.chat_postMessage(channel=channel, text=text)
+            if first[0] is None:
+                first = (str(resp["channel"]), str(resp["ts"]))
+        return first

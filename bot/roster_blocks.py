@@ -1,0 +1,193 @@
+"""Block Kit for the huddle roster, the coordinator's digest and nudges, and the App Home."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    SectionBlock,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks import SECTION_LIMIT, STATUS_BADGE, clip, escape, slack_date, user
+from bot.domain.roster import Flag, Row
+from bot.ids import INPUT, ActionId, ViewId
+
+__all__ = ["escape", "slack_date"]
+
+MESSAGE_ROWS = 20  # 2 blocks a row keeps a message inside Slack's 50 blocks
+HOME_ROWS = 40  # the App Home allows 100 blocks
+
+
+def _partner(record: Any) -> str:
+    partner = getattr(record, "partner", None)
+    return escape(partner.display_name) if partner is not None else "—"
+
+
+def row_text(row: Row, *, now: datetime) -> str:
+    r = row.record
+    what = "Response deadline" if r.kind == "handoff" else "Next review"
+    flags = " ".join(f"{f.emoji} {f.label}" for f in row.flags if f is not Flag.NO_NEXT_ACTION)
+    badge = STATUS_BADGE.get(r.status, r.status)
+    head = f"*{r.reference}* {r.person_ref} → {_partner(r)} · {badge}"
+    lines = [head, f"{what} {slack_date(r.due_at)} · owner {user(r.owner_id)}"
+             + (f" · risk {r.risk}" if r.risk else "")]
+    if flags:
+        lines.append(flags)
+    if r.next_action_owner:
+        due = f" by {slack_date(r.next_action_due)}" if r.next_action_due else ""
+        set_at = (f" (set {slack_date(r.next_action_set_at)} by {user(r.next_action_set_by)})"
+                  if r.next_action_set_at else "")
+        lines.append(f"*Next action:* {user(r.next_action_owner)}{due}: "
+                     f"{escape(r.next_action)}{set_at}")
+    else:
+        lines.append(f"{Flag.NO_NEXT_ACTION.emoji} *No next-action owner*")
+    return clip("\n".join(lines), SECTION_LIMIT)
+
+
+def row_buttons(row: Row, *, surface: str) -> ActionsBlock:
+    r = row.record
+    value = json.dumps({"record": r.id, "surface": surface})
+    buttons = [ButtonElement(text="Assign next action", action_id=ActionId.ASSIGN_NEXT,
+                             value=value, style="primary")]
+    if r.kind == "handoff" and r.status in ("pending", "overdue"):
+        buttons.append(ButtonElement(text="Partner acknowledged",
+                                     action_id=ActionId.PARTNER_ACK, value=str(r.id)))
+    return ActionsBlock(block_id=f"row:{r.id}", elements=buttons)
+
+
+def roster_blocks(rows: Sequence[Row], *, now: datetime, surface: str, limit: int,
+                  total: int | None = None) -> list[Block]:
+    out: list[Block] = []
+    for row in rows[:limit]:
+        out.append(SectionBlock(text=MarkdownTextObject(text=row_text(row, now=now))))
+        out.append(row_buttons(row, surface=surface))
+    hidden = (total if total is not None else len(rows)) - min(len(rows), limit)
+    if hidden > 0:
+        out.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f"…and {hidden} more, lower on the list: `/baton list` in their channels.")]))
+    return out
+
+
+def summary(rows: Sequence[Row]) -> str:
+    counts = Counter(f for row in rows for f in row.flags)
+    parts = [f"{counts[f]} {f.label.lower()}" for f in Flag if counts[f]]
+    return " · ".join(parts) if parts else "no risk flags"
+
+
+def huddle(rows: Sequence[Row], *, total: int, now: datetime,
+           channel: str) -> tuple[str, list[Block]]:
+    text = f"Huddle roster: {len(rows)} open records, highest risk first"
+    out: list[Block] = [
+        HeaderBlock(text="Joint caseload huddle roster"),
+        SectionBlock(text=MarkdownTextObject(
+            text=f"Open records in <#{channel}>, sorted by risk flags. Each needs a *next "
+                 f"action owner*: who does what next, and by when.\n_{summary(rows)}_")),
+        DividerBlock(),
+    ]
+    if not rows:
+        out.append(SectionBlock(text=MarkdownTextObject(text="Nothing open here. :tada:")))
+    out += roster_blocks(rows, now=now, surface="huddle", limit=MESSAGE_ROWS, total=total)
+    out.append(ContextBlock(elements=[MarkdownTextObject(
+        text=f"Updated {slack_date(now)} · every assignment is kept in the audit trail")]))
+    return text, out
+
+
+def digest(rows: Sequence[Row], *, coordinator: str, day: date,
+           now: datetime) -> tuple[str, list[Block]]:
+    text = f"Coordinator of the day digest, {day:%a %d %b}: {summary(rows)}"
+    out: list[Block] = [
+        HeaderBlock(text=f"Coordinator of the day · {day:%a %d %b}"),
+        SectionBlock(text=MarkdownTextObject(
+            text=f"Good morning {user(coordinator)}: you are the named coordinator of the day, "
+                 "responsible for confirming next actions and closing loops. Highest risk "
+                 f"first.\n_{summary(rows)}_")),
+        DividerBlock(),
+    ]
+    if not rows:
+        out.append(SectionBlock(text=MarkdownTextObject(
+            text="Nothing is overdue, due today, unacknowledged or at same-day risk. :tada:")))
+    out += roster_blocks(rows, now=now, surface="digest", limit=MESSAGE_ROWS)
+    return text, out
+
+
+def no_coordinator_text(day: date) -> str:
+    return (f":warning: No coordinator of the day is named for {day:%a %d %b}: pages meant for "
+            "the coordinator go to the channel instead. Name one with "
+            "`/baton coordinator @someone`.")
+
+
+def nudge_page(record: Any, *, tier: int, waited: str) -> str:
+    return (f":bell: Coordinator nudge: the tier {tier} page for *{record.reference}* "
+            f"({record.person_ref} → {_partner(record)}) has waited {waited} with no "
+            "acknowledgement. Check someone has it.")
+
+
+def nudge_same_day(record: Any) -> str:
+    return (f":rotating_light: Coordinator nudge: a new *same-day risk* dependency "
+            f"*{record.reference}* ({record.person_ref} → {_partner(record)}) was logged by "
+            f"{user(record.created_by)}. Interim safeguard: "
+            f"{escape(record.interim_safeguard) or '_none recorded_'}.")
+
+
+def nudge_section(text: str, record: Any) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_LIMIT)),
+                        accessory=ButtonElement(
+                            text="Assign next action", action_id=ActionId.ASSIGN_NEXT,
+                            value=json.dumps({"record": record.id, "surface": "nudge"})))
+
+
+def home_view(*, user_id: str, mine: Sequence[Row], team: Sequence[Row], team_total: int,
+              coordinator: str | None, now: datetime) -> View:
+    out: list[Block] = [
+        HeaderBlock(text="Baton"),
+        SectionBlock(text=MarkdownTextObject(
+            text=f"Coordinator of the day: {user(coordinator) if coordinator else '_nobody named_'}"
+                 f" · updated {slack_date(now)}")),
+        HeaderBlock(text=f"Your open records ({len(mine)})"),
+    ]
+    if not mine:
+        out.append(SectionBlock(text=MarkdownTextObject(text="Nothing open is yours.")))
+    out += roster_blocks(mine, now=now, surface="home", limit=12)
+    out.append(DividerBlock())
+    out.append(HeaderBlock(text="Team roster, highest risk first"))
+    out.append(SectionBlock(text=MarkdownTextObject(text=f"_{summary(team)}_")))
+    out += roster_blocks(team, now=now, surface="home", limit=HOME_ROWS - len(mine[:12]),
+                         total=team_total)
+    return View(type="home", blocks=out[:100])
+
+
+def assign_modal(record: Any, *, meta: dict[str, Any]) -> View:
+    current = record.next_action_owner
+    return View(
+        type="modal", callback_id=ViewId.ASSIGN_NEXT, title="Assign next action",
+        submit="Assign", close="Back",
+        private_metadata=json.dumps({**meta, "record": record.id}),
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(
+                text=f"*{record.reference}* {record.person_ref} → {_partner(record)}")),
+            InputBlock(block_id="owner", label="Next action owner",
+                       element=UserSelectElement(action_id=INPUT,
+                                                 initial_user=current or None)),
+            InputBlock(block_id="text", label="Next action",
+                       hint="What was decided, e.g. call the intake desk, chase the signature",
+                       element=PlainTextInputElement(action_id=INPUT, max_length=500,
+                                                     initial_value=record.next_action or None)),
+            InputBlock(block_id="due", label="Due",
+                       hint="today 3pm · tomorrow 9am · in 2h · 2 business days",
+                       element=PlainTextInputElement(action_id=INPUT, max_length=200)),
+        ])
