@@ -95,6 +95,8 @@ def state_for(view: dict[str, Any], answers: dict[str, str]) -> dict[str, dict[s
         answer = answers.get(block_id, "")
         if kind == "users_select":
             state = {"type": kind, "selected_user": answer or None}
+        elif kind == "datepicker":
+            state = {"type": kind, "selected_date": answer or None}
         elif kind == "static_select":
             option = next((o for o in element.get("options", [])
                            if answer and answer.lower() in (o["value"].lower(),
@@ -104,3 +106,12 @@ def state_for(view: dict[str, Any], answers: dict[str, str]) -> dict[str, dict[s
             state = {"type": kind, "value": answer or None}
         values[block_id] = {action_id: state}
     return values
+
+
+def event_callback(event: dict[str, Any], *, team: str) -> str:
+    """An Events API delivery (JSON body), e.g. app_home_opened."""
+    return json.dumps({
+        "token": "deprecated-verification-token", "team_id": team, "api_app_id": "A0BATON",
+        "event": {**event, "event_ts": f"{time.time():.6f}"}, "type": "event_callback",
+        "event_id": f"Ev{int(time.time() * 1000)}", "event_time": int(time.time()),
+    })

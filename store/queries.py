@@ -369,12 +369,13 @@ def claim_notice(session: Session, *, team_id: str, kind: str, key: str, now: da
     is new, or an earlier claim never recorded a send and is older than `retry_after`."""
     dialect = session.get_bind().dialect.name
     ins: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-    inserted = session.connection().execute(
-        ins(Notice.__table__).values(team_id=team_id, kind=kind, key=key, claimed_at=now)
-        .on_conflict_do_nothing(index_elements=["team_id", "kind", "key"])).rowcount
-    if inserted:
-        return True
     table = Notice.__table__
+    inserted = session.connection().execute(
+        ins(table).values(team_id=team_id, kind=kind, key=key, claimed_at=now)
+        .on_conflict_do_nothing(index_elements=["team_id", "kind", "key"])
+        .returning(table.c.key)).first()  # rowcount is not reliable here across drivers
+    if inserted is not None:
+        return True
     retaken = session.connection().execute(
         update(table).where(table.c.team_id == team_id, table.c.kind == kind,
                             table.c.key == key, table.c.sent_at.is_(None),

@@ -1,0 +1,251 @@
+"""Coordinator of the day, the morning digest, nudges, the App Home and the huddle roster,
+through `serve` with signed requests; time moves on the injected clock."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot import wire
+from bot.ids import ActionId
+from store.models import AuditEvent, Notice, Record
+from tests.conftest import ALICE, BOB, CHANNEL, TEAM, blocks_of
+
+CAROL = "U0CAROL01"
+MONDAY = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 09:00 in New York, the agency's zone
+
+
+def handoff(baton, person: str, due: str, *, risk: str = "short-term") -> None:
+    baton.command("/handoff", f"person: {person} to: Northside Home Care contact: intake "
+                              f"desk due: {due} risk: {risk}")
+
+
+def dependency(baton, person: str, *, risk: str = "same-day", review: str = "in 3h") -> None:
+    baton.command("/dependency", f"person: {person} action: unsigned authorization partner: "
+                                 f"County Managed Care risk: {risk} safeguard: temporary hold "
+                                 f"review: {review}")
+
+
+def events(baton, kind: str) -> list[AuditEvent]:
+    with baton.sessions() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.kind == kind)
+                              .order_by(AuditEvent.id)))
+
+
+def dms_to(baton, user: str) -> list:
+    dm = baton.slack.dm_channel(user)
+    return [c for c in baton.slack.calls_to("chat.postMessage")
+            if c.params.get("channel") == dm and c.response.get("ok")]
+
+
+def refs_in(call) -> list[str]:
+    return [m for b in blocks_of(call) if b["type"] == "section"
+            for m in re.findall(r"\*([HD]-\d+)\*", b.get("text", {}).get("text", ""))[:1]]
+
+
+def test_rota_resolves_day_weekly_and_cover_in_the_agency_zone(baton):
+    roster = baton.runtime.rota
+    baton.command("/baton", f"coordinator <@{BOB}|bob> monday,wednesday")
+    assert "every Monday, Wednesday" in baton.last_reply()
+    baton.command("/baton", f"coordinator <@{ALICE}|alice>")  # today only: beats the rota
+    assert roster.coordinator(team_id=TEAM, when=MONDAY) == ALICE
+    # Monday 23:30 in New York is already Tuesday in UTC: still Alice's Monday.
+    assert roster.coordinator(team_id=TEAM, when=datetime(2026, 11, 24, 4, 30, tzinfo=UTC)) \
+        == ALICE
+    assert roster.coordinator(team_id=TEAM, when=datetime(2026, 11, 24, 15, tzinfo=UTC)) is None
+    assert roster.coordinator(team_id=TEAM, when=datetime(2026, 11, 25, 15, tzinfo=UTC)) == BOB
+    assert roster.coordinator(team_id=TEAM, when=datetime(2026, 11, 30, 15, tzinfo=UTC)) == BOB
+    baton.command("/baton", f"coordinator cover <@{CAROL}|carol> from 2026-11-25 to 2026-11-27")
+    assert "covers" in baton.last_reply()
+    assert roster.coordinator(team_id=TEAM, when=datetime(2026, 11, 25, 15, tzinfo=UTC)) \
+        == CAROL
+    assert roster.coordinator(team_id=TEAM, when=datetime(2026, 12, 2, 15, tzinfo=UTC)) == BOB
+    baton.command("/baton", "coordinator")
+    listing = baton.last_reply()
+    assert f"*Today*: <@{ALICE}>" in listing and f"<@{CAROL}> (cover)" in listing
+    assert "not a working day" in listing  # the weekend
+    assert [e.field for e in events(baton, "coordinator_set")] == \
+        ["weekday", "weekday", "date", "cover"]
+    # In other workspaces nobody is coordinator.
+    assert roster.coordinator(team_id="T0OTHER", when=MONDAY) is None
+
+
+def test_bad_rota_input_is_refused_and_writes_nothing(baton):
+    baton.command("/baton", f"coordinator <@{BOB}|bob> mondays,funday")
+    assert "“funday” is not a day of the week" in baton.last_reply()
+    baton.command("/baton", f"coordinator cover <@{BOB}|bob> from 2026-11-27 to 2026-11-25")
+    assert "ends" in baton.last_reply() and "before it starts" in baton.last_reply()
+    baton.command("/baton", "coordinator cover bob")
+    assert "from DATE to DATE" in baton.last_reply()
+    assert events(baton, "coordinator_set") == []
+
+
+def test_ladder_coordinator_tier_pages_the_rota_coordinator(baton):
+    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    handoff(baton, "P-1042", "in 2h")
+    with baton.sessions() as s:
+        due = s.scalars(select(Record)).one().due_at
+    baton.clock.set(due + timedelta(hours=1))  # the default ladder's tier 2: coordinator
+    baton.runtime.engine.run_due()
+    pages = [c for c in baton.slack.calls_to("chat.postMessage")
+             if "Escalation tier 2" in c.params.get("text", "")]
+    assert len(pages) == 1 and pages[0].params["text"].startswith(f"<@{BOB}>")
+
+
+def test_digest_lists_flagged_records_highest_risk_first_once_a_working_day(baton):
+    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    handoff(baton, "P-1", "in 30m")  # H-1: will be overdue
+    handoff(baton, "P-2", "2031-01-15 17:00")  # H-2: only lacks a next-action owner
+    handoff(baton, "P-3", "today 4pm")  # H-3: due today
+    dependency(baton, "P-4")  # D-1: same-day risk
+    baton.clock.set(MONDAY + timedelta(hours=1))
+    baton.runtime.engine.run_due()  # H-1 overdue, paged
+    assert baton.runtime.coordination.tick() == 1
+    (digest,) = [c for c in dms_to(baton, BOB) if "digest" in c.params["text"]]
+    assert refs_in(digest) == ["H-1", "D-1", "H-3", "H-2"]
+    flat = json.dumps(blocks_of(digest))
+    assert "Overdue" in flat and "Same-day risk" in flat and "Due today" in flat
+    assert "No next-action owner" in flat and "Unacknowledged page" in flat
+    assert "1 overdue" in digest.params["text"]
+    assert "Assign next action" in flat and "Partner acknowledged" in flat
+    # Once a day, however many sweeps and replicas.
+    assert baton.runtime.coordination.tick() == 0
+    assert len([c for c in dms_to(baton, BOB) if "digest" in c.params["text"]]) == 1
+    assert len(events(baton, "digest_sent")) == 1
+
+
+def test_no_digest_on_a_weekend_or_before_its_time(baton):
+    baton.command("/baton", f"coordinator <@{BOB}|bob> monday,tuesday,wednesday,thursday,"
+                            "friday,saturday,sunday")
+    handoff(baton, "P-1", "2031-01-15 17:00")
+    coordination = baton.runtime.coordination
+    baton.clock.set(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # Saturday 10:00
+    assert coordination.tick() == 0
+    baton.clock.set(datetime(2026, 11, 30, 13, 0, tzinfo=UTC))  # Monday 08:00: too early
+    assert coordination.tick() == 0
+    assert [c for c in dms_to(baton, BOB) if "digest" in c.params["text"]] == []
+    baton.clock.set(datetime(2026, 11, 30, 13, 31, tzinfo=UTC))  # 08:31
+    assert coordination.tick() == 1
+
+
+def test_no_coordinator_tells_the_channel_once(baton):
+    handoff(baton, "P-1", "2031-01-15 17:00")
+    coordination = baton.runtime.coordination
+    assert coordination.tick() == 1
+    assert coordination.tick() == 0
+    notices = [c for c in baton.slack.calls_to("chat.postMessage")
+               if c.params.get("channel") == CHANNEL and "No coordinator" in c.params["text"]]
+    assert len(notices) == 1
+    with baton.sessions() as s:
+        (row,) = s.scalars(select(Notice)).all()
+    assert row.kind == "no_coordinator" and row.sent_at is not None
+
+
+def test_failed_digest_is_sent_on_the_next_sweep(baton):
+    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    handoff(baton, "P-1", "2031-01-15 17:00")
+    baton.slack.fail_next("chat.postMessage", status=503, times=10)
+    assert baton.runtime.coordination.tick() == 0  # failed: the claim is let go
+    baton.slack.clear_failures()
+    assert baton.runtime.coordination.tick() == 1
+    assert len([c for c in dms_to(baton, BOB) if "digest" in c.params["text"]]) == 1
+
+
+def test_coordinator_is_nudged_for_same_day_risk_and_a_waiting_page(baton):
+    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    dependency(baton, "P-7", review="in 1h")
+    baton.runtime.engine.run_due()
+    (nudge,) = dms_to(baton, BOB)
+    assert "same-day risk" in nudge.params["text"] and "D-1" in nudge.params["text"]
+    # The review falls due: tier 1 pages the owner; its next tier is 1 h later, so the
+    # coordinator hears of it after 30 minutes unacknowledged.
+    with baton.sessions() as s:
+        due = s.scalars(select(Record)).one().due_at
+    baton.clock.set(due)
+    baton.runtime.engine.run_due()
+    baton.clock.set(due + timedelta(minutes=29))
+    baton.runtime.engine.run_due()
+    assert len(dms_to(baton, BOB)) == 1
+    baton.clock.set(due + timedelta(minutes=30))
+    baton.runtime.engine.run_due()
+    second = dms_to(baton, BOB)[-1]
+    assert "tier 1 page" in second.params["text"] and "30m" in second.params["text"]
+    assert len(events(baton, "coordinator_nudged")) == 2
+
+
+def test_no_nudge_when_the_page_was_acknowledged(baton):
+    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    handoff(baton, "P-1", "in 2h")
+    with baton.sessions() as s:
+        due = s.scalars(select(Record)).one().due_at
+    baton.clock.set(due)
+    baton.runtime.engine.run_due()
+    page = next(c for c in baton.slack.calls_to("chat.postMessage")
+                if "Escalation tier 1" in c.params.get("text", ""))
+    work_id = next(b["block_id"].split(":")[1] for b in blocks_of(page)
+                   if b.get("block_id", "").startswith("page:"))
+    baton.click(ActionId.PAGE_ACK, work_id, user=ALICE)  # Alice owns it: tier 1 is hers
+    baton.clock.set(due + timedelta(minutes=31))
+    baton.runtime.engine.run_due()
+    assert dms_to(baton, BOB) == []
+
+
+def test_app_home_shows_my_records_and_the_team_roster(baton):
+    handoff(baton, "P-1", "in 30m")
+    handoff(baton, "P-2", "2031-01-15 17:00")
+    baton.clock.set(MONDAY + timedelta(hours=1))
+    baton.runtime.engine.run_due()
+    body = wire.event_callback({"type": "app_home_opened", "user": ALICE, "channel": "D0",
+                                "tab": "home"}, team=TEAM)
+    resp = baton.post(body, headers=wire.signed_headers(body, "test-signing-secret",
+                                                        content_type="application/json"))
+    assert resp.status_code == 200
+    baton.runtime.wait_idle()
+    (publish,) = baton.slack.calls_to("views.publish")
+    assert publish.params["user_id"] == ALICE
+    view = publish.json_param("view")
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["type"] == "home"
+    flat = json.dumps(view["blocks"])
+    assert "Your open records (2)" in flat and "Team roster, highest risk first" in flat
+    assert flat.index("H-1") < flat.index("H-2")  # overdue first
+
+
+def test_huddle_assign_next_action_updates_record_card_and_roster(baton):
+    handoff(baton, "P-1", "2031-01-15 17:00")
+    handoff(baton, "P-2", "in 30m")
+    baton.command("/baton", "huddle")
+    (huddle,) = [c for c in baton.slack.calls_to("chat.postMessage")
+                 if "Huddle roster" in c.params.get("text", "")]
+    assert refs_in(huddle) == ["H-2", "H-1"]  # due today before later
+    with baton.sessions() as s:
+        h1 = s.scalars(select(Record).where(Record.number == 1)).one()
+    value = json.dumps({"record": h1.id, "surface": "huddle"})
+    baton.click(ActionId.ASSIGN_NEXT, value, message_ts=huddle.response["ts"])
+    (opened,) = baton.slack.calls_to("views.open")
+    view = opened.json_param("view")
+    view = json.loads(view) if isinstance(view, str) else view
+    view["id"] = "V0ASSIGN"
+    # A bad due time is a field error and changes nothing.
+    resp = baton.submit(view, {"owner": BOB, "text": "call the intake desk", "due": "yesterday"})
+    assert resp.json()["response_action"] == "errors" and "due" in resp.json()["errors"]
+    assert events(baton, "next_action_assigned") == []
+    resp = baton.submit(view, {"owner": BOB, "text": "call the intake desk",
+                               "due": "tomorrow 10am"})
+    assert resp.status_code == 200 and not resp.text
+    baton.runtime.wait_idle()
+    with baton.sessions() as s:
+        h1 = s.get(Record, h1.id)
+    assert h1.next_action_owner == BOB and h1.next_action == "call the intake desk"
+    assert h1.next_action_set_by == ALICE
+    assert h1.next_action_due == datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10am New York
+    (event,) = events(baton, "next_action_assigned")
+    assert event.after["owner"] == BOB and event.before["owner"] is None
+    updates = baton.slack.calls_to("chat.update")
+    roster_update = [u for u in updates if u.params.get("ts") == huddle.response["ts"]]
+    assert roster_update and "call the intake desk" in json.dumps(blocks_of(roster_update[-1]))
+    assert any(u.params.get("ts") == h1.card_ts for u in updates)  # the record card too
+    assert len(events(baton, "huddle_posted")) == 1
