@@ -137,6 +137,47 @@ def cmd_ladder(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from bot.clock import SystemClock
+    from bot.report import write_report
+    from store import queries
+    from store.db import make_session_factory
+
+    def day(text: str, flag: str) -> Any:
+        try:
+            return datetime.strptime(text, "%Y-%m-%d").date()
+        except ValueError:
+            raise Exit(f"{flag}: “{text}” is not a date like 2026-11-01") from None
+
+    first, last = day(args.date_from, "--from"), day(args.date_to, "--to")
+    if last < first:
+        raise Exit(f"--to ({last}) is before --from ({first})")
+    tz = ZoneInfo(settings.default_timezone)
+    sessions = make_session_factory(_engine(settings))
+    team = args.team
+    if team is None:
+        with sessions() as s:
+            teams = queries.known_teams(s)
+        if len(teams) > 1:
+            raise Exit(f"several workspaces in this database ({', '.join(teams)}): "
+                       "choose one with --team")
+        team = teams[0] if teams else ""
+    start = datetime.combine(first, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(),
+                           tzinfo=tz).astimezone(UTC)
+    summary = write_report(sessions, team_id=team, start=start, end=end,
+                           channel_id=args.channel, out_dir=Path(args.out),
+                           now=SystemClock().now(), tz=tz)
+    print(summary.headline_text())
+    for path in summary.paths:
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="baton", description="Baton: owned, timed, escalated "
                                      "cross-agency handoffs and dependencies, in Slack.")
@@ -150,6 +191,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = sub.add_parser("console", help="try Baton offline against a built-in Slack emulator")
     console.add_argument("--script", default=None, help="read lines from this file, not stdin")
     sub.add_parser("ladder", help="print the escalation ladders in force (checks BATON_CONFIG)")
+    report = sub.add_parser("report", help="write the commissioner's evidence report (CSV "
+                            "files and one offline HTML file)")
+    report.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
+    report.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")
+    report.add_argument("--channel", default=None, help="only this channel's records")
+    report.add_argument("--team", default=None, help="the workspace (when there are several)")
+    report.add_argument("--out", required=True, help="folder to write into")
     args = parser.parse_args(argv)
 
     try:
@@ -159,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it only wakes the engine
         handler = {"migrate": cmd_migrate, "serve": cmd_serve, "socket": cmd_socket,
-                   "console": cmd_console, "ladder": cmd_ladder}[args.command]
+                   "console": cmd_console, "ladder": cmd_ladder,
+                   "report": cmd_report}[args.command]
         return handler(settings, args)
     except (SettingsError, Exit) as exc:
         print(f"baton: {exc}", file=sys.stderr)

@@ -188,6 +188,13 @@ class Coordination:
                 f"{roster_blocks.escape(action)} (set by <@{actor}>).")
         return Change(record, line)
 
+    def note(self, *, team_id: str, actor: str, kind: str, field: str | None = None,
+             after: Any = None) -> None:
+        """A workspace-level audit event (no record): a report uploaded, and the like."""
+        with transaction(self._sessions) as s:
+            queries.add_event(s, record=None, team_id=team_id, at=self._clock.now(),
+                              actor=actor, kind=kind, field=field, after=after)
+
     # --- the huddle and the App Home ---
 
     def post_huddle(self, client: WebClient, *, team_id: str, channel_id: str,

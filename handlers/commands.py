@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -15,6 +17,7 @@ from bot.domain.grammar import missing_required, parse_fields, read_user
 from bot.domain.records import DomainError, RecordKind, read_category, read_risk
 from bot.domain.rota import read_weekdays
 from bot.domain.times import TimeReadError, read_time
+from bot.report import write_report
 from bot.runtime import Baton
 from handlers.common import guarded, unescape
 
@@ -94,6 +97,8 @@ def register(app: App, baton: Baton) -> None:
                                        "Nothing open is yours."))
             elif sub == "ladder":
                 _ladder(rest.strip())
+            elif sub == "report":
+                _report(rest.strip())
             elif sub == "coordinator":
                 _coordinator(rest.strip())
             elif sub == "huddle":
@@ -123,6 +128,39 @@ def register(app: App, baton: Baton) -> None:
             chosen = baton.escalation.channel_ladder(team_id=team, channel_id=channel)
             say("This channel's escalation ladder", pages.ladder_blocks(
                 ladders, chosen=chosen))
+
+        def _report(rest: str) -> None:
+            """The evidence report for this channel (default: the last 30 days), uploaded
+            here with files.upload v2."""
+            tz = baton.rota.tz
+            now = baton.clock.now()
+            if rest:
+                m = re.fullmatch(r"from\s+(.+?)\s+to\s+(.+)", rest, re.IGNORECASE)
+                if not m:
+                    raise DomainError("Try `/baton report` (the last 30 days) or "
+                                      "`/baton report from 2026-11-01 to 2026-11-30`.")
+                first, last = _read_date(m.group(1)), _read_date(m.group(2))
+            else:
+                last = now.astimezone(tz).date()
+                first = last - timedelta(days=29)
+            if last < first:
+                raise DomainError(f"The report ends ({last}) before it starts ({first}).")
+            start = datetime.combine(first, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+            end = datetime.combine(last + timedelta(days=1), datetime.min.time(),
+                                   tzinfo=tz).astimezone(UTC)
+            with tempfile.TemporaryDirectory(prefix="baton-report-") as out:
+                summary = write_report(baton.sessions, team_id=team, start=start, end=end,
+                                       channel_id=channel, out_dir=Path(out), now=now, tz=tz)
+                baton.client.files_upload_v2(
+                    channel=channel,
+                    initial_comment=f"Evidence report for <#{channel}>, {first} to {last}, "
+                                    f"requested by <@{user}>.\n{summary.headline_text()}",
+                    file_uploads=[{"file": str(p), "filename": p.name, "title": p.name}
+                                  for p in summary.paths])
+            baton.coordination.note(team_id=team, actor=user, kind="report_uploaded",
+                                    field=channel, after={
+                                        "from": first.isoformat(), "to": last.isoformat(),
+                                        "rows": dict(summary.row_counts)})
 
         def _coordinator(rest: str) -> None:
             coordination = baton.coordination

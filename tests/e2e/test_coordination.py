@@ -249,3 +249,35 @@ def test_huddle_assign_next_action_updates_record_card_and_roster(baton):
     assert roster_update and "call the intake desk" in json.dumps(blocks_of(roster_update[-1]))
     assert any(u.params.get("ts") == h1.card_ts for u in updates)  # the record card too
     assert len(events(baton, "huddle_posted")) == 1
+
+
+def test_baton_report_uploads_the_evidence_with_files_upload_v2(baton):
+    handoff(baton, "P-1", "in 30m")
+    baton.command("/baton", "report")
+    completed = baton.slack.calls_to("files.completeUploadExternal")
+    assert len(completed) == 1 and completed[0].params.get("channel_id") == CHANNEL
+    names = sorted(f["title"] for f in completed[0].json_param("files"))
+    assert names == ["audit_events.csv", "escalations.csv", "records.csv", "report.html"]
+    (event,) = events(baton, "report_uploaded")
+    assert event.after["rows"]["records.csv"] == 1
+
+
+def test_report_cli_writes_the_files(baton, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    handoff(baton, "P-1", "in 30m")
+    env = {**os.environ, "DATABASE_URL": str(baton.sessions.kw["bind"].url
+                                               .render_as_string(hide_password=False))}
+    r = subprocess.run([sys.executable, "-m", "bot.cli", "report", "--from", "2026-11-01",
+                        "--to", "2026-11-30", "--out", str(tmp_path)], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "Records logged" in r.stdout or "records logged" in r.stdout.lower()
+    assert (tmp_path / "report.html").exists()
+    assert len((tmp_path / "records.csv").read_text().strip().splitlines()) == 2
+    bad = subprocess.run([sys.executable, "-m", "bot.cli", "report", "--from", "2026-11-30",
+                          "--to", "2026-11-01", "--out", str(tmp_path)], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "before --from" in bad.stderr
