@@ -24,7 +24,7 @@ from bot.coordination import RotaRoster
 from bot.escalation import Roster
 from bot.runtime import Baton
 from bot.settings import Settings
-from handlers import actions, commands, coordination, views
+from handlers import actions, commands, coordination, governance, views
 
 log = logging.getLogger("baton")
 
@@ -77,6 +77,7 @@ def build_app(
     actions.register(app, baton)
     views.register(app, baton)
     coordination.register(app, baton)
+    governance.register(app, baton)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:

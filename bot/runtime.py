@@ -25,6 +25,7 @@ from bot.domain.drafts import DraftContext, build_dependency, build_handoff
 from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
 from bot.escalation import Authority, EscalationService, Roster
+from bot.governance import Governance
 from bot.services import Change, RecordService
 from bot.settings import Settings
 from scheduler.engine import Engine, Pacer
@@ -76,6 +77,7 @@ class Baton:
     engine: Engine = field(init=False)
     rota: RotaRoster = field(init=False)
     coordination: Coordination = field(init=False)
+    governance: Governance = field(init=False)
     directory: UserDirectory = field(init=False)
     calendar: WorkingCalendar = field(init=False)
     executor: ThreadPoolExecutor = field(init=False)
@@ -101,6 +103,8 @@ class Baton:
             end_of_day=self.settings.end_of_day, holidays=frozenset(self.settings.holidays)
         )
         self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="baton")
+        self.governance = Governance(self.sessions, self.clock, self.engine_client,
+                                     self.settings)
         self.coordination = Coordination(
             sessions=self.sessions, clock=self.clock, client=self.engine_client,
             records=self.records, roster=self.rota, calendar=self.calendar,
@@ -119,12 +123,10 @@ class Baton:
         """After each sweep: the coordinator's morning digest (once a working day) and the
         partner-trend check."""
         self.coordination.tick()
-        governance = getattr(self, "governance", None)
-        if governance is not None:
-            with self.sessions() as s:
-                teams = queries.known_teams(s)
-            for team in teams:
-                governance.sweep(team)
+        with self.sessions() as s:
+            teams = queries.known_teams(s)
+        for team in teams:
+            self.governance.sweep(team)
 
     def poke(self, due: datetime | None = None) -> None:
         """New due work may be sooner than the engine's next wake: tell it."""

@@ -97,6 +97,9 @@ def register(app: App, baton: Baton) -> None:
                                        "Nothing open is yours."))
             elif sub == "ladder":
                 _ladder(rest.strip())
+            elif sub == "partner":
+                say(f"Partner figures: {rest.strip()[:80]}",
+                    baton.governance.partner_figures(team, rest.strip()))
             elif sub == "report":
                 _report(rest.strip())
             elif sub == "coordinator":

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.trends import PageFact, RecordFact, RouteKey, route_key
@@ -47,7 +47,7 @@ def first_responses(session: Session, *, record_ids: Sequence[int]) -> dict[int,
              .where(AuditEvent.record_id.in_(ids[i : i + 1000]),
                     AuditEvent.kind == "responded")
              .group_by(AuditEvent.record_id))
-        out.update({rid: at for rid, at in session.execute(q)})
+        out.update({int(rid): at for rid, at in session.execute(q) if rid is not None})
     return out
 
 
@@ -200,8 +200,8 @@ def classify_pattern(session: Session, *, pattern_id: int, classification: str,
         review_due=review_due, classified_by=classified_by, classified_at=classified_at)
     if evidence is not None:
         values["evidence"] = evidence
-    result = session.execute(
+    result = cast(CursorResult[Any], session.execute(
         update(SystemicPattern)
         .where(SystemicPattern.id == pattern_id, SystemicPattern.classification.is_(None))
-        .values(**values).execution_options(synchronize_session=False))
+        .values(**values).execution_options(synchronize_session=False)))
     return (result.rowcount or 0) == 1

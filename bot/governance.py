@@ -1,0 +1,375 @@
+"""Governance of repeated route failure (seed 002, Example 3): the sweep that notices when one
+partner route keeps missing acknowledgement deadlines and posts a "systemic pattern" notice
+to the governance channel, the accountable director's classification of it, and one
+partner's trend figures for `/baton partner NAME`.
+
+When a route fires. A route is reported when at least `pattern_threshold` of its handoffs
+missed their acknowledgement deadline within the last `pattern_window_days` (definitions in
+bot.domain.trends). It is reported once: after a notice, the same route fires again only
+when `pattern_threshold` *new* misses (response deadlines after the last notice's detection
+time) have happened within the window. Each notice is a systemic_patterns row, inserted and
+committed before anything is posted, in a transaction that holds the partner's row lock on
+PostgreSQL, so two replicas sweeping at once write one row. The post follows; a row whose
+post failed (or was interrupted) keeps message_ts empty and is posted by the next sweep.
+With no governance channel set, rows are still written (the evidence is kept), nothing is
+posted, and a warning is logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.blocks import Block
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import governance_blocks as render
+from bot.blocks import clip, escape
+from bot.cards import as_dicts
+from bot.clock import Clock
+from bot.domain.records import DomainError
+from bot.domain.trends import (
+    WINDOWS,
+    RepeatedMisses,
+    figures,
+    missed_acknowledgement,
+    partner_totals,
+    repeated_misses,
+    route_trends,
+)
+from bot.governance_ids import (
+    FIELD_CLASSIFICATION,
+    FIELD_CORRECTIVE_ROUTE,
+    FIELD_OWNER,
+    FIELD_REVIEW_DUE,
+    Classification,
+    CorrectiveRoute,
+)
+from bot.settings import Settings
+from store import queries
+from store import trends as tq
+from store.db import transaction
+from store.models import SystemicPattern
+
+log = logging.getLogger("baton.governance")
+
+BATON = "baton"  # the actor of what Baton does by itself
+SEND_ERRORS = (SlackApiError, SlackClientError, OSError, ValueError)
+
+
+# SQLite: one lock per database in this process, held from "is it still unposted?" to
+# recording where it went, so two sweeps (two Governance objects) never both post a notice.
+_POST_LOCKS: dict[int, threading.Lock] = {}
+_POST_LOCKS_GUARD = threading.Lock()
+
+
+def _post_lock(engine: Any) -> threading.Lock:
+    with _POST_LOCKS_GUARD:
+        return _POST_LOCKS.setdefault(id(engine), threading.Lock())
+
+
+class Governance:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, client: WebClient,
+                 settings: Settings) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._client = client
+        self._settings = settings
+        self._sweeping = threading.Lock()
+        self._warned_no_channel = False
+
+    # --- the sweep ---
+
+    def sweep(self, team_id: str) -> int:
+        """Report every route over the threshold that has not been reported for these misses,
+        and post notices still unposted. Returns how many notices were posted."""
+        if not self._sweeping.acquire(blocking=False):
+            return 0  # a sweep is already under way in this process
+        try:
+            now = self._clock.now()
+            window = timedelta(days=self._settings.pattern_window_days)
+            with self._sessions() as s:
+                candidates = tq.missed_acknowledgement_facts(s, team_id=team_id,
+                                                             since=now - window, until=now)
+                since = tq.last_detections(s, team_id=team_id) if candidates else {}
+            found = repeated_misses(candidates, now=now, window=window,
+                                    threshold=self._settings.pattern_threshold, since=since)
+            channel = self._settings.governance_channel or None
+            if found and channel is None and not self._warned_no_channel:
+                self._warned_no_channel = True
+                log.warning("a systemic pattern was detected but BATON_GOVERNANCE_CHANNEL is "
+                            "not set: recorded, not posted")
+            for hit in found:
+                self._claim(team_id, hit, now=now, channel=channel)
+            if channel is None:
+                return 0
+            with self._sessions() as s:
+                waiting = tq.unposted_patterns(s, team_id=team_id)
+            return sum(self._post(pattern_id) for pattern_id in waiting)
+        finally:
+            self._sweeping.release()
+
+    def _claim(self, team_id: str, hit: RepeatedMisses, *, now: datetime,
+               channel: str | None) -> int | None:
+        """Write the pattern row and its audit event, unless another sweep (or replica) has
+        reported these misses meanwhile. Returns the new row's id."""
+        threshold = self._settings.pattern_threshold
+        impact = self._impact(team_id, hit, now=now)
+        with transaction(self._sessions) as s:
+            tq.lock_partner(s, partner_id=hit.partner_id)
+            last = tq.last_detections(s, team_id=team_id, partner_id=hit.partner_id) \
+                .get(hit.key)
+            misses = [m for m in hit.misses if last is None or m.due_at > last]
+            if len(misses) < threshold:
+                return None  # reported a moment ago
+            evidence = {
+                "partner": hit.partner,
+                "route": hit.route,
+                "threshold": threshold,
+                "misses": [{
+                    "record_id": m.record_id, "reference": m.reference,
+                    "person_ref": m.person_ref, "due_at": m.due_at.isoformat(),
+                    "acknowledged_at": m.acknowledged_at.isoformat() if m.acknowledged_at
+                    else None,
+                    "delay_seconds": int(m.delay.total_seconds()), "ongoing": m.ongoing,
+                } for m in misses],
+                "frequency": {"in_window": hit.in_window,
+                              "in_90_days": impact.pop("misses_90"),
+                              "since": last.isoformat() if last else None},
+                "impact": impact,
+            }
+            pattern = tq.add_pattern(
+                s, team_id=team_id, partner_id=hit.partner_id, route=hit.route,
+                detected_at=now, window_days=self._settings.pattern_window_days,
+                misses=len(misses), evidence=evidence, channel_id=channel)
+            queries.add_event(
+                s, record=None, team_id=team_id, at=now, actor=BATON, kind="systemic_pattern",
+                field=f"systemic_pattern:{pattern.id}",
+                after={"pattern": pattern.id, "partner": hit.partner, "route": hit.route,
+                       "misses": len(misses), "records": [m.reference for m in misses],
+                       "window_days": self._settings.pattern_window_days},
+                note=f"{len(misses)} missed acknowledgement deadlines on one partner route")
+            return pattern.id
+
+    def _impact(self, team_id: str, hit: RepeatedMisses, *, now: datetime) -> dict[str, Any]:
+        """The service impact: what is open with the partner now, and the route's last 30
+        days of stalled days, late responses and escalations."""
+        with self._sessions() as s:
+            facts = tq.record_facts(s, team_id=team_id, since=now - timedelta(days=90),
+                                    partner_id=hit.partner_id)
+            pages = tq.page_facts(s, team_id=team_id, since=now - timedelta(days=90),
+                                  partner_id=hit.partner_id)
+        on_route = [f for f in facts if f.key == hit.key]
+        open_route = [f for f in on_route if f.status in tq.OPEN]
+        last_30 = figures(on_route, pages, now=now, window_days=30)
+        last_90 = figures(on_route, pages, now=now, window_days=90)
+        return {
+            "open_records": len(open_route),
+            "awaiting_acknowledgement": sum(1 for f in open_route if f.acknowledged_at is None
+                                            and missed_acknowledgement(f, now=now)),
+            "people": sorted({f.person_ref for f in open_route}),
+            "partner_open_records": sum(1 for f in facts if f.status in tq.OPEN),
+            "stalled_days_30": last_30.stalled_days,
+            "late_responses_30": last_30.late_responses,
+            "escalations_30": [list(t) for t in last_30.escalations],
+            "misses_90": last_90.missed_acknowledgements,
+        }
+
+    def _post(self, pattern_id: int) -> int:
+        """Post one claimed notice. On PostgreSQL the row is locked while posting, so replicas
+        retrying the same notice never both post it. SQLite serves one process: a lock in the
+        process does that job, and its single write lock is not held across the Slack call."""
+        postgres = self._sessions.kw["bind"].dialect.name == "postgresql"
+        if postgres:
+            with transaction(self._sessions) as s:
+                pattern = tq.pattern_to_post(s, pattern_id=pattern_id)
+                if pattern is None:
+                    return 0
+                sent = self._send(pattern)
+                if sent is not None:
+                    pattern.channel_id, pattern.message_ts = sent
+            return int(sent is not None)
+        with _post_lock(self._sessions.kw["bind"]):
+            with self._sessions() as s:
+                pattern = tq.pattern_to_post(s, pattern_id=pattern_id)
+            if pattern is None:
+                return 0
+            sent = self._send(pattern)
+            if sent is None:
+                return 0
+            with transaction(self._sessions) as s:
+                row = tq.pattern_to_post(s, pattern_id=pattern_id)
+                if row is not None:
+                    row.channel_id, row.message_ts = sent
+            return 1
+
+    def _send(self, pattern: SystemicPattern) -> tuple[str, str] | None:
+        try:
+            resp = self._client.chat_postMessage(
+                channel=str(pattern.channel_id), text=render.notice_text(pattern),
+                blocks=as_dicts(render.notice_blocks(pattern)), unfurl_links=False)
+        except SEND_ERRORS as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else \
+                type(exc).__name__
+            log.warning("systemic-pattern notice %s not posted to %s (%s); the next sweep "
+                        "tries again", pattern.id, pattern.channel_id, error)
+            return None
+        return str(resp["channel"]), str(resp["ts"])
+
+    # --- the accountable director's classification ---
+
+    def pattern(self, pattern_id: int, *, team_id: str | None = None) -> SystemicPattern:
+        with self._sessions() as s:
+            row = tq.get_pattern(s, pattern_id=pattern_id, team_id=team_id)
+        if row is None:
+            raise DomainError("That systemic-pattern notice no longer exists.")
+        return row
+
+    def classifiable(self, pattern_id: int, *, team_id: str | None,
+                     actor: str) -> SystemicPattern:
+        """The pattern, if `actor` may classify it now (before opening the modal)."""
+        if not self.may_classify(actor):
+            raise DomainError("Only a manager (the accountable director) can classify a "
+                              "systemic pattern. Nothing was changed.")
+        row = self.pattern(pattern_id, team_id=team_id)
+        if row.classification:
+            raise _already(row)
+        return row
+
+    def may_classify(self, actor: str) -> bool:
+        """With managers configured, only they (the accountable directors) classify; with
+        none, whoever is in the governance channel may."""
+        managers = self._settings.managers
+        return not managers or actor in managers
+
+    def classify(self, pattern_id: int, *, actor: str, classification: str,
+                 corrective_route: str | None, owner_id: str | None,
+                 review_due: datetime | None, contract_impact: str | None = None,
+                 team_id: str | None = None, update_message: bool = True) -> SystemicPattern:
+        """Record the accountable director's decision: case-level or systemic, the proposed
+        corrective route (required when systemic), the executive owner and the review
+        deadline, with an audit event; then show it on the notice in place. A pattern is
+        classified once: a second classification is refused. DomainError.field names the
+        input at fault (the modal's block ids)."""
+        now = self._clock.now()
+        try:
+            chosen = Classification(classification)
+        except ValueError:
+            raise DomainError("Choose case-level or systemic.",
+                              field=FIELD_CLASSIFICATION) from None
+        route: CorrectiveRoute | None = None
+        if corrective_route:
+            try:
+                route = CorrectiveRoute(corrective_route)
+            except ValueError:
+                choices = ", ".join(r.label.lower() for r in CorrectiveRoute)
+                raise DomainError(f"The corrective route must be one of {choices}.",
+                                  field=FIELD_CORRECTIVE_ROUTE) from None
+        elif chosen is Classification.SYSTEMIC:
+            raise DomainError("A systemic pattern needs a proposed corrective route: joint "
+                              "review, protocol revision, senior partner meeting or "
+                              "commissioner intervention.", field=FIELD_CORRECTIVE_ROUTE)
+        if not owner_id:
+            raise DomainError("Name the executive owner who answers for the recovery.",
+                              field=FIELD_OWNER)
+        if review_due is None:
+            raise DomainError("Give the review deadline.", field=FIELD_REVIEW_DUE)
+        if review_due.tzinfo is None:
+            raise ValueError("review_due must be timezone-aware")
+        if review_due <= now:
+            raise DomainError(f"The review deadline {review_due:%Y-%m-%d} has already passed: "
+                              "choose a later date.", field=FIELD_REVIEW_DUE)
+        if not self.may_classify(actor):
+            raise DomainError("Only a manager (the accountable director) can classify a "
+                              "systemic pattern. Nothing was changed.",
+                              field=FIELD_CLASSIFICATION)
+        impact = clip(" ".join((contract_impact or "").split()), 1000) or None
+        with transaction(self._sessions) as s:
+            row = tq.get_pattern(s, pattern_id=pattern_id, team_id=team_id)
+            if row is None:
+                raise DomainError("That systemic-pattern notice no longer exists.",
+                                  field=FIELD_CLASSIFICATION)
+            if row.classification:
+                raise _already(row)
+            evidence = {**row.evidence, "contract_impact": impact} if impact else None
+            recorded = tq.classify_pattern(
+                s, pattern_id=row.id, classification=chosen.value,
+                corrective_route=route.value if route else None, owner_id=owner_id,
+                review_due=review_due, classified_by=actor, classified_at=now,
+                evidence=evidence)
+            if not recorded:
+                s.refresh(row)
+                raise _already(row)
+            after = {"classification": chosen.value,
+                     "corrective_route": route.value if route else None,
+                     "owner_id": owner_id, "review_due": review_due.isoformat(),
+                     "contract_impact": impact}
+            queries.add_event(
+                s, record=None, team_id=row.team_id, at=now, actor=actor,
+                kind="pattern_classified", field=f"systemic_pattern:{row.id}",
+                before={key: None for key in after}, after=after,
+                note=f"{row.evidence.get('partner', '')} · "
+                     f"{render.route_label(row.route)}")
+            s.refresh(row)
+        if update_message:
+            self.refresh_notice(pattern_id)
+        return row
+
+    def refresh_notice(self, pattern_id: int) -> None:
+        """Re-render the notice in place from the database (after a classification)."""
+        with self._sessions() as s:
+            row = tq.get_pattern(s, pattern_id=pattern_id)
+            if row is None or not row.channel_id or not row.message_ts:
+                return
+            text, blocks = render.notice_text(row), as_dicts(render.notice_blocks(row))
+        try:
+            self._client.chat_update(channel=row.channel_id, ts=row.message_ts, text=text,
+                                     blocks=blocks)
+        except SEND_ERRORS as exc:
+            log.warning("could not update systemic-pattern notice %s: %s", pattern_id, exc)
+
+    # --- /baton partner NAME ---
+
+    def partner_figures(self, team_id: str, name: str) -> list[Block]:
+        """One partner's figures, per route, over the rolling 30 and 90 days."""
+        name = " ".join(name.split())
+        if not name:
+            raise DomainError("Which partner? `/baton partner NAME`, e.g. `/baton partner "
+                              "Northside Home Care`.")
+        now = self._clock.now()
+        since = now - timedelta(days=max(WINDOWS))
+        with self._sessions() as s:
+            partner = tq.find_partner(s, team_id=team_id, name=name)
+            if partner is None:
+                matches = tq.partners_matching(s, team_id=team_id, name=name)
+                if len(matches) == 1:
+                    partner = matches[0]
+                elif matches:
+                    listed = ", ".join(escape(p.display_name) for p in matches[:5])
+                    raise DomainError(f"“{escape(clip(name, 60))}” matches several partners: "
+                                      f"{listed}. Give more of the name.")
+                else:
+                    known = tq.partner_names(s, team_id=team_id)
+                    hint = (f" Known partners include {', '.join(escape(n) for n in known)}."
+                            if known else " No partner has been named on a record yet.")
+                    raise DomainError(f"No partner agency called “{escape(clip(name, 60))}” in "
+                                      f"this workspace.{hint}")
+            facts = tq.record_facts(s, team_id=team_id, since=since, partner_id=partner.id)
+            pages = tq.page_facts(s, team_id=team_id, since=since, partner_id=partner.id)
+            patterns = tq.patterns_for_partner(s, team_id=team_id, partner_id=partner.id)
+            display = partner.display_name
+        return render.partner_blocks(
+            display, partner_totals(facts, pages, now=now),
+            route_trends(facts, pages, now=now), patterns, now=now)
+
+
+def _already(row: SystemicPattern) -> DomainError:
+    label = Classification(row.classification).label if row.classification else "?"
+    when = f" on {row.classified_at:%Y-%m-%d}" if row.classified_at else ""
+    return DomainError(f"This pattern was already classified {label} by <@{row.classified_by}>"
+                       f"{when}. Nothing was changed.", field=FIELD_CLASSIFICATION)
+
