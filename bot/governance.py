@@ -104,7 +104,11 @@ class Governance:
                 log.warning("a systemic pattern was detected but BATON_GOVERNANCE_CHANNEL is "
                             "not set: recorded, not posted")
             for hit in found:
-                self._claim(team_id, hit, now=now, channel=channel)
+                try:
+                    self._claim(team_id, hit, now=now, channel=channel)
+                except Exception:  # one route's failure must not hide the others
+                    log.exception("could not record the systemic pattern of %s · %s",
+                                  hit.partner, hit.route or "no route")
             if channel is None:
                 return 0
             with self._sessions() as s:

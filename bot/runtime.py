@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,8 @@ from scheduler.engine import Engine, Pacer
 from store import queries
 
 log = logging.getLogger("baton")
+
+TRENDS_EVERY = timedelta(minutes=5)
 
 
 class UserDirectory:
@@ -82,6 +84,7 @@ class Baton:
     calendar: WorkingCalendar = field(init=False)
     executor: ThreadPoolExecutor = field(init=False)
     _waker: Any = field(init=False, default=None)
+    _trends_at: datetime | None = field(init=False, default=None)
     _local: threading.local = field(init=False, default_factory=threading.local)
     _pending: set[Future[Any]] = field(init=False, default_factory=set)
     _held: int = field(init=False, default=0)
@@ -123,6 +126,10 @@ class Baton:
         """After each sweep: the coordinator's morning digest (once a working day) and the
         partner-trend check."""
         self.coordination.tick()
+        now = self.clock.now()
+        if self._trends_at is not None and now - self._trends_at < TRENDS_EVERY:
+            return  # the partner-trend check reads a window of records: not every wake
+        self._trends_at = now
         with self.sessions() as s:
             teams = queries.known_teams(s)
         for team in teams:

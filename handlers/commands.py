@@ -98,7 +98,7 @@ def register(app: App, baton: Baton) -> None:
             elif sub == "ladder":
                 _ladder(rest.strip())
             elif sub == "partner":
-                say(f"Partner figures: {rest.strip()[:80]}",
+                say(f"Partner figures: {blocks.escape(rest.strip()[:80])}",
                     baton.governance.partner_figures(team, rest.strip()))
             elif sub == "report":
                 _report(rest.strip())
