@@ -26,27 +26,9 @@ from bot.governance_ids import (
     GovernanceView,
 )
 from bot.runtime import Baton
-from handlers.common import guarded
+from handlers.common import guarded, state_values
 
 FIELD_ERROR_LIMIT = 150  # Slack truncates longer field errors
-
-
-def form_values(view: dict[str, Any]) -> dict[str, str]:
-    """view.state.values flattened to {block_id: value}, date pickers included."""
-    out: dict[str, str] = {}
-    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
-        for element in actions.values():
-            kind = element.get("type")
-            if kind == "users_select":
-                value = element.get("selected_user")
-            elif kind in ("static_select", "radio_buttons"):
-                value = (element.get("selected_option") or {}).get("value")
-            elif kind == "datepicker":
-                value = element.get("selected_date")
-            else:
-                value = element.get("value")
-            out[block_id] = value or ""
-    return out
 
 
 def review_deadline(text: str, *, tz: ZoneInfo, end_of_day: time) -> datetime | None:
@@ -90,7 +72,7 @@ def register(app: App, baton: Baton) -> None:
         view = body["view"]
         user = body["user"]["id"]
         team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
-        values = form_values(view)
+        values = state_values(view)
         try:
             meta = json.loads(view.get("private_metadata") or "{}")
         except json.JSONDecodeError:
