@@ -39,3 +39,25 @@ class FixedClock:
     def set(self, when: datetime) -> None:
         with self._lock:
             self._now = when.astimezone(UTC)
+
+
+class OffsetClock:
+    """The wall clock moved forward by hand: `baton console`'s `clock` command uses it to
+    show a morning digest or a deadline passing without waiting for it. It never goes back,
+    so nothing it stamps is ever earlier than what came before."""
+
+    def __init__(self, base: Clock | None = None) -> None:
+        self._base = base or SystemClock()
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._base.now() + self._offset
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ValueError("The clock only moves forward.")
+        with self._lock:
+            self._offset += delta
+            return self._base.now() + self._offset

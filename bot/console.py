@@ -18,7 +18,7 @@ from slack_bolt.request import BoltRequest
 
 from bot import wire
 from bot.app import build_app, make_client
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, OffsetClock
 from bot.emulator import Call, SlackEmulator
 from bot.settings import Settings
 from store.db import make_engine, make_session_factory, migrate
@@ -26,15 +26,19 @@ from store.db import make_engine, make_session_factory, migrate
 TEAM = "T0CONSOLE"
 USER = "U0CONSOLE1"
 CHANNEL = "C0CONSOLE1"
+GOVERNANCE = "C0GOVERNAN"
 SECRET = "console-signing-secret"
 NAMES = {USER: "you", "UBATON": "Baton"}
+CHANNELS = {CHANNEL: "#care-coordination", GOVERNANCE: "#clinical-governance"}
 
 HELP = """Type slash commands as in Slack, for example:
   /handoff person: P-1042 to: Northside Home Care contact: intake desk 555-0100 due: tomorrow 5pm
   /dependency person: P-1042 action: unsigned authorization partner: County Care risk: emerging
   /baton list      /baton show H-1      /baton help
 Buttons Baton posts are numbered: `click 3` presses button [3]. `wait 30s` lets time pass
-(reminders and pages arrive as they fall due). `quit` leaves."""
+(reminders and pages arrive as they fall due). `clock` tells the console's time;
+`clock +2h` or `clock monday 8:35am` moves it forward at once (digests, pages and partner
+checks that fall due in between are sent). `quit` leaves."""
 
 
 @dataclass
@@ -52,12 +56,15 @@ class Console:
                  ask: Callable[[str], str | None] | None = None,
                  clock: Clock | None = None) -> None:
         self.out = out
+        self.clock = clock or OffsetClock()
         self.ask = ask or self._stdin_ask
         self.tz = ZoneInfo(settings.default_timezone)
         self.emulator = SlackEmulator(team_id=TEAM).start()
         self.emulator.add_user(USER, name="you", tz=settings.default_timezone)
         self.emulator.on_call(self._on_call)
+        self.emulator.add_channel(GOVERNANCE, "clinical-governance")
         settings = settings.model_copy(update={
+            "governance_channel": settings.governance_channel or GOVERNANCE,
             "slack_api_url": self.emulator.base_url,
             "slack_signing_secret": _secret(SECRET),
             "slack_bot_token": _secret("xoxb-console"),
@@ -66,7 +73,7 @@ class Console:
         migrate(self.engine)
         self.app, self.baton = build_app(
             settings, client=make_client(settings),
-            session_factory=make_session_factory(self.engine), clock=clock or SystemClock(),
+            session_factory=make_session_factory(self.engine), clock=self.clock,
         )
         self.baton.start_engine()
         self.buttons: list[Button] = []
@@ -124,6 +131,29 @@ class Console:
         time.sleep(seconds)  # the console runs on the real clock: let it pass
         self._settle()
 
+    def move_clock(self, text: str) -> None:
+        """`clock` tells the time; `clock +2h` or `clock monday 8:35am` moves it forward."""
+        from bot.domain.times import parse_duration, read_time
+
+        now = self.clock.now()
+        if text:
+            if not isinstance(self.clock, OffsetClock):
+                self._print("This console's clock can't be moved.")
+                return
+            try:
+                if text.startswith("+"):
+                    delta = parse_duration(text[1:].strip())
+                else:
+                    delta = read_time(text, now=now, tz=self.tz) - now
+                self.clock.advance(delta)
+            except ValueError as exc:
+                self._print(f"{exc} The clock only moves forward: `clock +2h`, "
+                            "`clock monday 8:35am`.")
+                return
+            self.baton.sweep_now()
+            self._settle()
+        self._print(f"» it is now {self.clock.now().astimezone(self.tz):%a %d %b %H:%M %Z}")
+
     def _trigger(self) -> str:
         return f"{next(self._triggers)}.console.trigger"
 
@@ -174,6 +204,9 @@ class Console:
             label += f" ({choices})"
         if element["type"] == "users_select":
             label += " (a user ID, or `me`)"
+        if element["type"] == "datepicker":
+            initial = previous or element.get("initial_date", "")
+            label += " (a date: 2026-12-04, friday, in 2 weeks)"
         shown = f" [{_plain(initial, self.tz)}]" if initial else ""
         answer = self.ask(f"    {label}{shown}: ")
         if answer is None:
@@ -183,7 +216,25 @@ class Console:
         answer = answer.strip()
         if element["type"] == "users_select" and answer.lower() == "me":
             return USER
+        if element["type"] == "datepicker":
+            return self._date(answer)
         return answer
+
+    def _date(self, answer: str) -> str:
+        """A date picker's YYYY-MM-DD, from what was typed (as Slack's picker would give)."""
+        from datetime import date
+
+        from bot.domain.times import read_time
+
+        try:
+            return date.fromisoformat(answer).isoformat()
+        except ValueError:
+            pass
+        try:
+            return read_time(answer, now=self.clock.now(), tz=self.tz).astimezone(
+                self.tz).date().isoformat()
+        except ValueError:
+            return answer  # Baton's own validation answers it
 
     # --- what Baton sent to Slack ---
 
@@ -212,6 +263,13 @@ class Console:
                     self._print("│ " + _plain(block["text"]["text"], self.tz))
             with self._lock:
                 self.opened.append(view)
+        elif call.method == "files.completeUploadExternal" and r.get("ok"):
+            names = ", ".join(f.get("title", "") for f in call.json_param("files") or [])
+            lines = [f"┌ Baton uploaded files to {_channel(str(call.params.get('channel_id')))}: "
+                     f"{names}"]
+            lines += ["│ " + ln for ln in _plain(str(call.params.get("initial_comment", "")),
+                                                 self.tz).splitlines()]
+            self._print("\n".join(lines))
         elif not r.get("ok", True) and call.method not in ("users.info",):
             self._print(f"(Slack answered {call.method}: {r.get('error')})")
 
@@ -270,7 +328,7 @@ def _secret(value: str) -> Any:
 
 
 def _channel(channel: str) -> str:
-    return "#care-coordination" if channel == CHANNEL else channel
+    return CHANNELS.get(channel, channel)
 
 
 def _errors(body: str) -> dict[str, str]:
@@ -333,6 +391,8 @@ def run_console(settings: Settings, *, script: str | None = None) -> int:
                 console.click(int(arg) if arg.isdigit() else 0)
             elif line.startswith("wait"):
                 console.wait(line.removeprefix("wait").strip() or "10s")
+            elif line == "clock" or line.startswith("clock "):
+                console.move_clock(line.removeprefix("clock").strip())
             elif line == "help":
                 console._print(HELP)
             else:

@@ -81,11 +81,12 @@ class ReportSummary:
     def html_path(self) -> Path:
         return self.paths[-1]
 
-    def headline_text(self) -> str:
-        """A few plain lines for the terminal or a Slack message."""
+    def headline_text(self, *, title: bool = True) -> str:
+        """A few plain lines for the terminal or (without the title line, which the Slack
+        message says in its own words) a Slack message."""
         where = f"channel {self.channel_id}" if self.channel_id else "all channels"
         lines = [f"Evidence report for {self.team_id}, {where}, "
-                 f"{period_text(self.start, self.end, self.tz)}"]
+                 f"{period_text(self.start, self.end, self.tz)}"] if title else []
         lines += [f"{label}: {value}" for label, value in self.headline]
         rows = ", ".join(f"{name} {count}" for name, count in self.row_counts.items())
         lines.append(f"Rows: {rows}")
@@ -326,7 +327,8 @@ def headline_figures(facts: Facts, *, tz: ZoneInfo, start: datetime,
     no_owner = sum(1 for f in facts.records if f.is_open and not f.record.next_action_owner)
     stalled = sum(n for _, n in stalled_per_day(facts, start=start, end=end, tz=tz))
     return [
-        ("Records logged", f"{len(facts.records)} ({handoffs} handoffs, {deps} dependencies)"),
+        ("Records logged", f"{len(facts.records)} ({handoffs} handoff{'s' * (handoffs != 1)}, "
+                           f"{deps} dependenc{'y' if deps == 1 else 'ies'})"),
         ("Handoffs acknowledged on time", _ack_on_time(facts)),
         ("Median time to acknowledgement", _median_ack(facts)),
         ("Overdue handoffs", _overdue(facts)),

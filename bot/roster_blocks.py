@@ -85,7 +85,7 @@ def roster_blocks(rows: Sequence[Row], *, now: datetime, surface: str, limit: in
 
 def summary(rows: Sequence[Row]) -> str:
     counts = Counter(f for row in rows for f in row.flags)
-    parts = [f"{counts[f]} {f.label.lower()}" for f in Flag if counts[f]]
+    parts = [f"{f.label}: {counts[f]}" for f in Flag if counts[f]]
     return " · ".join(parts) if parts else "no risk flags"
 
 

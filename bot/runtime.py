@@ -135,6 +135,10 @@ class Baton:
         for team in teams:
             self.governance.sweep(team)
 
+    def sweep_now(self, timeout: float = 30.0) -> bool:
+        """Sweep (and do the housekeeping) at once and wait for it: the console's `clock`."""
+        return self._waker is not None and self._waker.sweep_now(timeout)
+
     def poke(self, due: datetime | None = None) -> None:
         """New due work may be sooner than the engine's next wake: tell it."""
         if self._waker is not None:

@@ -16,7 +16,7 @@ from bot.cards import Cards, Replies
 from bot.domain.grammar import missing_required, parse_fields, read_user
 from bot.domain.records import DomainError, RecordKind, read_category, read_risk
 from bot.domain.rota import read_weekdays
-from bot.domain.times import TimeReadError, read_time
+from bot.domain.times import TimeReadError, read_report_day, read_time
 from bot.report import write_report
 from bot.runtime import Baton
 from handlers.common import guarded, unescape
@@ -142,7 +142,11 @@ def register(app: App, baton: Baton) -> None:
                 if not m:
                     raise DomainError("Try `/baton report` (the last 30 days) or "
                                       "`/baton report from 2026-11-01 to 2026-11-30`.")
-                first, last = _read_date(m.group(1)), _read_date(m.group(2))
+                today = now.astimezone(tz).date()
+                try:
+                    first, last = (read_report_day(m.group(i), today=today) for i in (1, 2))
+                except ValueError as exc:
+                    raise DomainError(str(exc)) from None
             else:
                 last = now.astimezone(tz).date()
                 first = last - timedelta(days=29)
@@ -157,7 +161,8 @@ def register(app: App, baton: Baton) -> None:
                 baton.client.files_upload_v2(
                     channel=channel,
                     initial_comment=f"Evidence report for <#{channel}>, {first} to {last}, "
-                                    f"requested by <@{user}>.\n{summary.headline_text()}",
+                                    f"requested by <@{user}>.\n"
+                                    + summary.headline_text(title=False),
                     file_uploads=[{"file": str(p), "filename": p.name, "title": p.name}
                                   for p in summary.paths])
             baton.coordination.note(team_id=team, actor=user, kind="report_uploaded",

@@ -414,12 +414,16 @@ class Engine:
                     queries.add_work(s, record=record, kind="page", due_at=nxt.due_at, now=now,
                                      tier=nxt.tier, reason=nxt.reason)
                 # The coordinator of the day hears of a page still unacknowledged halfway
-                # to the next tier (or, on the last tier, halfway through its own delay).
+                # to the next tier (or, on the last tier, halfway through its own delay),
+                # counted from when the page went out: a page sent late while catching up
+                # gets its full half-delay, not a nudge saying it waited 0s.
                 wait = (nxt.due_at - w.due_at if nxt is not None
                         else snapshot_ladder(record.ladder).tier(tier_no).after)
+                sent_from = now if is_late(w.due_at, now) else w.due_at
                 if wait > timedelta(0):
-                    queries.add_work(s, record=record, kind="nudge", due_at=w.due_at + wait / 2,
-                                     now=now, tier=tier_no, reason="page")
+                    queries.add_work(s, record=record, kind="nudge",
+                                     due_at=sent_from + wait / 2, now=now, tier=tier_no,
+                                     reason="page")
                 if record.card_ts and record.card_channel:
                     threads.append((record.card_channel, record.card_ts,
                                     f"{record.reference}: {line}"))

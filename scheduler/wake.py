@@ -41,6 +41,8 @@ class Waker:
         self._thread = threading.Thread(target=self._loop, name="baton-engine", daemon=True)
         self._lock = threading.Lock()
         self._wake_at: datetime | None = None  # real time of the one-shot wake, if any
+        self._swept = threading.Condition()
+        self._started = self._finished = 0  # sweeps counted, for sweep_now()
 
     def start(self) -> None:
         self._scheduler.add_job(self._due.set, "interval", seconds=self._interval, id="sweep")
@@ -67,6 +69,8 @@ class Waker:
             self._due.clear()
             with self._lock:
                 self._wake_at = None
+            with self._swept:
+                self._started += 1
             try:
                 handled = self._engine.run_due()
                 if handled:
@@ -82,6 +86,17 @@ class Waker:
                 self.poke()
             except Exception:  # the loop must outlive any one failure
                 log.exception("could not schedule the next wake")
+            with self._swept:
+                self._finished += 1
+                self._swept.notify_all()
+
+    def sweep_now(self, timeout: float = 30.0) -> bool:
+        """Sweep at once and wait until a sweep that began after this call has finished
+        (the console uses it after moving its clock). False if none finished in time."""
+        with self._swept:
+            target = self._started + 1
+            self._due.set()
+            return self._swept.wait_for(lambda: self._finished >= target, timeout)
 
     def poke(self, due: datetime | None = None) -> None:
         """Make sure the engine looks again by `due` (the new work's time when the caller

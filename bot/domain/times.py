@@ -556,3 +556,24 @@ def format_duration(td: timedelta) -> str:
     if first + 1 < len(units) and units[first + 1][0]:
         shown.append(units[first + 1])
     return sign + " ".join(f"{value}{unit}" for value, unit in shown)
+
+
+_DAYS_AGO = re.compile(r"(\d{1,4})\s+days?\s+ago")
+
+
+def read_report_day(text: str, *, today: date) -> date:
+    """A day a report starts or ends on: looking back, so the past is what it is for.
+    2026-11-01, today, yesterday, 30 days ago. Raises ValueError with a sentence."""
+    cleaned = " ".join(text.lower().split())
+    if cleaned == "today":
+        return today
+    if cleaned == "yesterday":
+        return today - timedelta(days=1)
+    m = _DAYS_AGO.fullmatch(cleaned)
+    if m:
+        return today - timedelta(days=int(m.group(1)))
+    try:
+        return date.fromisoformat(cleaned)
+    except ValueError:
+        raise ValueError(f"Couldn't read the day “{_clip(text)}”. Give it as 2026-11-01, "
+                         "today, yesterday or 30 days ago.") from None

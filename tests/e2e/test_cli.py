@@ -94,6 +94,32 @@ def test_console_runs_a_scripted_session(tmp_path):
     assert "Partner acknowledged receipt" in r.stdout
 
 
+def test_console_clock_moves_forward_and_the_digest_arrives(tmp_path):
+    script = tmp_path / "s.txt"
+    script.write_text(
+        "/baton coordinator me monday,tuesday,wednesday,thursday,friday\n"
+        "/handoff person: P-1042 to: Northside Home Care contact: intake 555-0100 "
+        "due: 2030-01-14 17:00\n"
+        "clock 2030-01-14 08:35\n"
+        "clock +1h\n"
+        "clock 2020-01-01 09:00\n"
+        "/baton report from 2020-01-01 to 2030-01-31\n"
+        "quit\n")
+    r = _run(["console", "--script", str(script)],
+             {"DATABASE_URL": f"sqlite:///{tmp_path}/c.db", "BATON_TIMEZONE": "America/Chicago"})
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    digest = out.index("== Coordinator of the day · Mon 14 Jan ==")
+    assert out.index("» it is now Mon 14 Jan 08:35 CST") > digest
+    assert "Due today: 1" in out[digest:]
+    assert out.count("== Coordinator of the day") == 1  # not again an hour later
+    assert "» it is now Mon 14 Jan 09:35 CST" in out
+    assert "The clock only moves forward" in out  # 2020 is in the past: refused
+    assert ("Baton uploaded files to #care-coordination: records.csv, audit_events.csv, "
+            "escalations.csv, report.html") in out
+    assert "Records logged: 1 (1 handoff, 0 dependencies)" in out
+
+
 def test_baton_ladder_prints_the_default_and_refuses_a_bad_file(tmp_path):
     r = _run(["ladder"], {})
     assert r.returncode == 0

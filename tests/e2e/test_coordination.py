@@ -109,7 +109,7 @@ def test_digest_lists_flagged_records_highest_risk_first_once_a_working_day(bato
     flat = json.dumps(blocks_of(digest))
     assert "Overdue" in flat and "Same-day risk" in flat and "Due today" in flat
     assert "No next-action owner" in flat and "Unacknowledged page" in flat
-    assert "1 overdue" in digest.params["text"]
+    assert "Overdue: 1 · Same-day risk: 1" in digest.params["text"]
     assert "Assign next action" in flat and "Partner acknowledged" in flat
     # Once a day, however many sweeps and replicas.
     assert baton.runtime.coordination.tick() == 0
@@ -174,6 +174,25 @@ def test_coordinator_is_nudged_for_same_day_risk_and_a_waiting_page(baton):
     second = dms_to(baton, BOB)[-1]
     assert "tier 1 page" in second.params["text"] and "30m" in second.params["text"]
     assert len(events(baton, "coordinator_nudged")) == 2
+
+
+def test_a_page_sent_late_gets_its_nudge_half_a_delay_after_it_went_out(baton):
+    """Catching up after downtime: the page goes out late; the coordinator's nudge waits
+    half the tier delay from then, and says how long the page really waited."""
+    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    handoff(baton, "P-1", "in 2h")
+    with baton.sessions() as s:
+        due = s.scalars(select(Record)).one().due_at
+    baton.clock.set(due + timedelta(minutes=20))  # Baton was down when the deadline passed
+    baton.runtime.engine.run_due()
+    assert len(events(baton, "paged")) == 1
+    baton.clock.set(due + timedelta(minutes=49))  # 29 min after the late page
+    baton.runtime.engine.run_due()
+    assert dms_to(baton, BOB) == []
+    baton.clock.set(due + timedelta(minutes=50))
+    baton.runtime.engine.run_due()
+    (nudge,) = dms_to(baton, BOB)
+    assert "tier 1 page" in nudge.params["text"] and "30m" in nudge.params["text"]
 
 
 def test_no_nudge_when_the_page_was_acknowledged(baton):

@@ -634,3 +634,18 @@ def test_module_is_pure_and_never_reads_the_clock() -> None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
     }
     assert not called & clock_calls
+
+
+def test_report_days_look_back():
+    from datetime import date
+
+    from bot.domain.times import read_report_day
+
+    today = date(2026, 11, 23)
+    assert read_report_day("2026-11-01", today=today) == date(2026, 11, 1)
+    assert read_report_day("2025-01-31", today=today) == date(2025, 1, 31)  # long past: fine
+    assert read_report_day(" Yesterday ", today=today) == date(2026, 11, 22)
+    assert read_report_day("today", today=today) == today
+    assert read_report_day("30 days ago", today=today) == date(2026, 10, 24)
+    with pytest.raises(ValueError, match="Couldn't read the day “last blue moon”"):
+        read_report_day("last blue moon", today=today)

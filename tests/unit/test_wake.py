@@ -64,3 +64,45 @@ def test_a_one_shot_wake_at_the_nearest_due_time():
         assert datetime.now(UTC) >= due
     finally:
         waker.stop()
+
+
+def test_sweep_now_waits_for_a_sweep_that_began_after_the_call():
+    """The console moves its clock, then needs a sweep that sees the new time: one already
+    running when it asks does not count."""
+    engine = StubEngine()
+    seen_at_start: list[int] = []
+    marker = {"value": 0}
+    original = engine.run_due
+
+    def run_due() -> int:
+        seen_at_start.append(marker["value"])
+        return original()
+
+    engine.run_due = run_due  # type: ignore[method-assign]
+    waker = Waker(engine, SystemClock(), interval=60)
+    waker.start()
+    try:
+        assert engine.first_running.wait(5)  # sweep 1 is running, and slow
+        marker["value"] = 1  # "the clock moved"
+        threading.Timer(0.2, engine.release.set).start()
+        assert waker.sweep_now(timeout=5)
+        assert seen_at_start[-1] == 1 and engine.sweeps == 2
+    finally:
+        waker.stop()
+
+
+def test_offset_clock_only_moves_forward():
+    from bot.clock import FixedClock, OffsetClock
+
+    base = FixedClock(datetime(2026, 11, 22, 10, 0, tzinfo=UTC))
+    clock = OffsetClock(base)
+    assert clock.advance(timedelta(hours=2)) == datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    base.advance(timedelta(minutes=5))
+    assert clock.now() == datetime(2026, 11, 22, 12, 5, tzinfo=UTC)
+    try:
+        clock.advance(timedelta(seconds=-1))
+    except ValueError as exc:
+        assert "only moves forward" in str(exc)
+    else:
+        raise AssertionError("a backwards move was accepted")
+    assert clock.now() == datetime(2026, 11, 22, 12, 5, tzinfo=UTC)
