@@ -178,6 +178,39 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    """`baton audit verify`: walk each workspace's hash chain; exit 1 at a broken link."""
+    from store import audit
+    from store.db import make_session_factory
+
+    sessions = make_session_factory(_engine(settings))
+    with sessions() as s:
+        teams = [args.team] if args.team else audit.teams(s)
+    if not teams:
+        print("No audit events yet: nothing to verify.")
+        return 0
+    broken = 0
+    for team in teams:
+        with sessions() as s:
+            report = audit.verify(s, team_id=team)
+        if report.ok:
+            print(f"{team}: {report.events} events, chain intact. Head: {report.head_hash}")
+            continue
+        broken += 1
+        b = report.broken
+        assert b is not None
+        if b.event_id is not None:
+            loc = ", ".join(x for x in (
+                f"event id {b.event_id}", f"number {b.seq}",
+                report.at.isoformat() if report.at is not None else "",
+                report.kind or "", report.record_ref or "") if x)
+        else:
+            loc = f"the end of the chain (number {b.seq})"
+        print(f"{team}: BROKEN at {loc}: {b.reason}. The {report.events} events before it "
+              "verify.")
+    return 1 if broken else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="baton", description="Baton: owned, timed, escalated "
                                      "cross-agency handoffs and dependencies, in Slack.")
@@ -198,6 +231,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument("--channel", default=None, help="only this channel's records")
     report.add_argument("--team", default=None, help="the workspace (when there are several)")
     report.add_argument("--out", required=True, help="folder to write into")
+    audit = sub.add_parser("audit", help="check the tamper-evident audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="walk each workspace's hash chain and report "
+                                  "the first broken link (exit 1)")
+    verify.add_argument("--team", default=None, help="only this workspace")
     args = parser.parse_args(argv)
 
     try:
@@ -208,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it only wakes the engine
         handler = {"migrate": cmd_migrate, "serve": cmd_serve, "socket": cmd_socket,
                    "console": cmd_console, "ladder": cmd_ladder,
-                   "report": cmd_report}[args.command]
+                   "report": cmd_report, "audit": cmd_audit}[args.command]
         return handler(settings, args)
     except (SettingsError, Exit) as exc:
         print(f"baton: {exc}", file=sys.stderr)

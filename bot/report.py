@@ -37,6 +37,7 @@ from sqlalchemy.types import JSON
 from bot.domain.records import OPEN_STATUSES, ResponseCategory, Risk
 from bot.domain.schedule import LATE_AFTER
 from bot.domain.times import format_duration
+from store import audit
 from store.evidence import Evidence, gather
 from store.models import AuditEvent, DueWork, Record
 
@@ -76,6 +77,7 @@ class ReportSummary:
     paths: tuple[Path, ...]  # every file written, the HTML last
     row_counts: Mapping[str, int]  # CSV file name -> data rows (the header not counted)
     headline: tuple[tuple[str, str], ...]  # (label, value), in the report's order
+    chain_head: str = ""  # the workspace's audit chain head when the report was written
 
     @property
     def html_path(self) -> Path:
@@ -90,6 +92,8 @@ class ReportSummary:
         lines += [f"{label}: {value}" for label, value in self.headline]
         rows = ", ".join(f"{name} {count}" for name, count in self.row_counts.items())
         lines.append(f"Rows: {rows}")
+        if self.chain_head:
+            lines.append(f"Audit chain head: {self.chain_head}")
         return "\n".join(lines)
 
 
@@ -101,6 +105,9 @@ def write_report(
     """Write the CSVs and report.html for records logged in [start, end) into `out_dir`."""
     with sessions() as s:
         evidence = gather(s, team_id=team_id, start=start, end=end, channel_id=channel_id)
+        if chain_head is None:  # read just after the events: it covers at least those
+            head, seq = audit.chain_head(s, team_id=team_id)
+            chain_head = f"{head} (event {seq})"
     facts = Facts.of(evidence, now=now)
     headline = tuple(headline_figures(facts, tz=tz, start=start, end=end))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +122,7 @@ def write_report(
     paths = (*(out_dir / name for name in counts), out_dir / REPORT_HTML)
     return ReportSummary(team_id=team_id, channel_id=channel_id, start=start, end=end,
                          generated_at=now, tz=tz, paths=paths, row_counts=counts,
-                         headline=headline)
+                         headline=headline, chain_head=chain_head or "")
 
 
 # --- what the figures are computed from ---

@@ -286,7 +286,10 @@ class AuditEvent(Base):
     deletes one, and the ORM refuses to flush such a change."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_record", "record_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_record", "record_id", "id"),
+        Index("ix_audit_chain", "team_id", "seq", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
@@ -299,10 +302,30 @@ class AuditEvent(Base):
     before: Mapped[Any | None] = mapped_column(JSON)
     after: Mapped[Any | None] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
+    # The workspace's hash chain (bot/domain/audit_chain.py): number, predecessor, own hash.
+    seq: Mapped[int]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChain(Base):
+    """Each workspace's chain head: the last event's number and hash. Sealing a commit's
+    events takes this row's lock last, so it is held only for the commit itself."""
+
+    __tablename__ = "audit_chains"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int]
+    head_hash: Mapped[str] = mapped_column(String(64))
 
 
 class AppendOnlyError(RuntimeError):
     pass
+
+
+@event.listens_for(AuditEvent, "before_insert")
+def _no_orm_insert(*_: Any) -> None:
+    raise AppendOnlyError("audit events are written with queries.add_event, which chains them")
 
 
 @event.listens_for(AuditEvent, "before_update")

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from store import audit
 from store.models import (
     AuditEvent,
     ChannelLadder,
@@ -27,7 +28,6 @@ from store.models import (
 # Statements built once; each call only binds its parameters.
 # Core statements on the session's connection: rows that are never read back in the
 # transaction that writes them need none of the ORM's bookkeeping.
-_INSERT_EVENT = insert(AuditEvent.__table__)
 _INSERT_WORK = insert(DueWork.__table__)
 
 _REF = re.compile(r"^\s*([HD])-?(\d{1,9})\s*$", re.IGNORECASE)
@@ -155,9 +155,10 @@ def add_event(
     after: Any = None,
     note: str | None = None,
 ) -> None:
-    # A plain INSERT: an event is never read back or changed in the transaction that
-    # writes it, so the ORM's bookkeeping would be pure cost on every command.
-    session.connection().execute(_INSERT_EVENT, {
+    # Queued on the session and written when it commits (store/audit.py), numbered and
+    # hash-linked into the workspace's chain. An event is never read back in the
+    # transaction that writes it.
+    audit.queue(session, {
         "team_id": team_id,
         "record_id": record.id if record is not None else None,
         "record_ref": record.reference if record is not None else None,

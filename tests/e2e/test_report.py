@@ -24,6 +24,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from bot import report
 from bot.report import ReportSummary, write_report
+from store import audit
 from store.models import AuditEvent, DueWork, Record
 from tests.conftest import BOB, CHANNEL, START, TEAM
 
@@ -248,7 +249,9 @@ def test_report_html_holds_every_record_escaped_with_its_evidence(baton, tmp_pat
     assert "@import" not in page and "url(" not in page
     assert "default-src 'none'" in page
 
-    assert "Audit chain head: <code>not recorded</code>" in page
+    with baton.sessions() as s:
+        head, seq = audit.chain_head(s, team_id=TEAM)
+    assert seq > 0 and f"Audit chain head: <code>{head} (event {seq})</code>" in page
     assert f"Workspace {TEAM} · channel {CHANNEL}" in page
     assert "2026-11-25 12:00 EST" in page  # generated at, in the report's zone
     for ref in ("H-2", "H-3", "H-4", "D-1", "D-2"):

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from bot.ids import COMMANDS
 from bot.settings import SettingsError, load_settings
+from store import queries
 from store.db import SchemaOutOfDate, check_schema, make_engine, make_session_factory
 from store.models import AppendOnlyError, AuditEvent
 from store.queries import parse_reference, partner_key
@@ -14,7 +15,8 @@ from store.queries import parse_reference, partner_key
 def test_audit_events_cannot_be_updated_or_deleted(sqlite_url):
     sessions = make_session_factory(make_engine(sqlite_url))
     with sessions.begin() as s:
-        s.add(AuditEvent(team_id="T1", at=datetime.now(UTC), actor="U1", kind="created"))
+        queries.add_event(s, record=None, team_id="T1", at=datetime.now(UTC), actor="U1",
+                          kind="created")
     with pytest.raises(AppendOnlyError), sessions.begin() as s:
         ev = s.scalars(select(AuditEvent)).one()
         ev.kind = "tampered"
@@ -28,11 +30,15 @@ def test_times_come_back_aware_utc_and_naive_is_refused(sqlite_url):
     sessions = make_session_factory(make_engine(sqlite_url))
     when = datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
     with sessions.begin() as s:
-        s.add(AuditEvent(team_id="T1", at=when, actor="U1", kind="created"))
+        queries.add_event(s, record=None, team_id="T1", at=when, actor="U1", kind="created")
     with sessions() as s:
         assert s.scalars(select(AuditEvent)).one().at == when
     with pytest.raises(Exception, match="naive"), sessions.begin() as s:
-        s.add(AuditEvent(team_id="T1", at=datetime(2026, 1, 1), actor="U1", kind="x"))
+        queries.add_event(s, record=None, team_id="T1", at=datetime(2026, 1, 1), actor="U1",
+                          kind="x")
+    with pytest.raises(AppendOnlyError, match="add_event"), sessions.begin() as s:
+        s.add(AuditEvent(team_id="T1", at=when, actor="U1", kind="x", seq=2, prev_hash="0",
+                         hash="0"))  # around the chain: refused
 
 
 def test_unmigrated_database_is_refused_with_one_line(tmp_path):
