@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot import wire  # noqa: E402
+from store import audit  # noqa: E402
 from store.db import make_engine, migrate  # noqa: E402
-from store.models import AuditEvent, PartnerAgency, Record, ReferenceCounter  # noqa: E402
+from store.models import PartnerAgency, Record, ReferenceCounter  # noqa: E402
 
 SECRET = "bench-secret"
 TEAM = "T0BENCH"
@@ -81,9 +82,10 @@ def seed(url: str, n: int) -> float:
         if batch:
             c.execute(insert(Record), batch)
         c.execute(insert(ReferenceCounter), [{"team_id": TEAM, "kind": "handoff", "last": n}])
-        c.execute(insert(AuditEvent), [
+        audit.write_sealed(c, [  # chained like any other events
             {"team_id": TEAM, "record_id": i, "record_ref": f"H-{i}", "at": now,
-             "actor": "U00000001", "kind": "created"} for i in range(1, n + 1, 10)])
+             "actor": "U00000001", "kind": "created", "field": None, "before": None,
+             "after": None, "note": None} for i in range(1, n + 1, 10)])
     engine.dispose()
     return time.monotonic() - started
 

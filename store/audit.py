@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, event, insert, select, update
+from sqlalchemy import Connection, bindparam, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -45,6 +45,20 @@ def _drop_on_rollback(session: Session, _previous: Any) -> None:
     session.info.pop(PENDING, None)  # rolled back with everything they described
 
 
+# Built once; each call only binds parameters (building a statement costs more than
+# running it here).
+_ADVANCE = (update(_CHAINS).where(_CHAINS.c.team_id == bindparam("chain_team"))
+            .values(seq=_CHAINS.c.seq + bindparam("reserve"))
+            .returning(_CHAINS.c.seq, _CHAINS.c.head_hash))
+_SET_HEAD = (update(_CHAINS).where(_CHAINS.c.team_id == bindparam("chain_team"))
+             .values(head_hash=bindparam("new_head")))
+_NEW_CHAIN = {
+    name: ins(_CHAINS).values(team_id=bindparam("chain_team"), seq=0, head_hash=GENESIS)
+    .on_conflict_do_nothing(index_elements=["team_id"])
+    for name, ins in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def write_sealed(conn: Connection, rows: list[dict[str, Any]]) -> None:
     by_team: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -54,21 +68,17 @@ def write_sealed(conn: Connection, rows: list[dict[str, Any]]) -> None:
         head, last = _advance(conn, team_id=team, n=len(batch))
         head, last = seal(head, last, batch)
         conn.execute(_INSERT_EVENTS, batch)
-        conn.execute(update(_CHAINS).where(_CHAINS.c.team_id == team)
-                     .values(head_hash=head))
+        conn.execute(_SET_HEAD, {"chain_team": team, "new_head": head})
 
 
 def _advance(conn: Connection, *, team_id: str, n: int) -> tuple[str, int]:
     """Reserve `n` numbers on the workspace's chain (locking its head row until commit) and
     return the head they follow."""
-    stmt = (update(_CHAINS).where(_CHAINS.c.team_id == team_id)
-            .values(seq=_CHAINS.c.seq + n).returning(_CHAINS.c.seq, _CHAINS.c.head_hash))
-    got = conn.execute(stmt).first()
+    params = {"chain_team": team_id, "reserve": n}
+    got = conn.execute(_ADVANCE, params).first()
     if got is None:  # the workspace's first event
-        ins: Any = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        conn.execute(ins(_CHAINS).values(team_id=team_id, seq=0, head_hash=GENESIS)
-                     .on_conflict_do_nothing(index_elements=["team_id"]))
-        got = conn.execute(stmt).one()
+        conn.execute(_NEW_CHAIN[conn.dialect.name], {"chain_team": team_id})
+        got = conn.execute(_ADVANCE, params).one()
     return str(got.head_hash), int(got.seq) - n
 
 
