@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,19 @@ from bot.domain.grammar import DEPENDENCY_KEYS, HANDOFF_KEYS, KEYS, Key
 from bot.domain.records import RecordKind, ResponseCategory, Risk, is_open
 from bot.ids import INPUT, ActionId, ViewId
 
-SECTION_LIMIT = 3000
+# Slack's Block Kit limits, in characters. Anything longer is refused by Slack outright
+# (invalid_blocks), so every free text passes through fit() or clip() on its way in.
+SECTION_LIMIT = 3000  # a section's text, and a context element's
+FIELD_LIMIT = 2000  # each of a section's fields (at most 10)
+HEADER_LIMIT = 150  # a header block's plain text
+BUTTON_TEXT_LIMIT = 75
+BUTTON_VALUE_LIMIT = 2000
+OPTION_TEXT_LIMIT = 75  # a select option's text
+MODAL_TITLE_LIMIT = 24  # a modal's title, submit and close labels
+MESSAGE_BLOCKS = 50  # blocks in a message
+VIEW_BLOCKS = 100  # blocks in a modal or the App Home
+MESSAGE_TEXT_LIMIT = 40_000  # a message's text (msg_too_long beyond)
+REPLY_TEXT_LIMIT = 4000  # what Baton lets one ephemeral reply's text run to
 
 STATUS_BADGE = {
     "pending": ":hourglass_flowing_sand: Pending",
@@ -51,7 +64,52 @@ def escape(text: str | None) -> str:
 
 
 def clip(text: str, limit: int) -> str:
+    """Plain text (headers, buttons, modal errors) cut to `limit` characters."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fit(text: str, limit: int, *, ref: str | None = None) -> str:
+    """mrkdwn shortened to Slack's `limit`, the one way every rendering module does it.
+
+    Text that fits is returned as it is. Otherwise it is cut at a point that splits neither
+    an escape (`&lt;`) nor one of Baton's own tokens (`<@U…>`, `<!date^…>`), and ends with a
+    pointer to the full text: `/baton show REF` when there is a record, else an ellipsis."""
+    if len(text) <= limit:
+        return text
+    tail = f"… _(cut short: `/baton show {ref}` has it all)_" if ref else "…"
+    if len(tail) >= limit:
+        tail = "…"
+    cut = text[: limit - len(tail)]
+    amp = cut.rfind("&", max(0, len(cut) - 5))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]  # an entity cut in half would show as "&am"
+    lt = cut.rfind("<")
+    if lt != -1 and ">" not in cut[lt:]:
+        cut = cut[:lt]  # user text is escaped, so a raw "<" opens one of Baton's tokens
+    return cut.rstrip() + tail
+
+
+def chunks(text: str, limit: int) -> list[str]:
+    """mrkdwn split into pieces of at most `limit` characters, at line ends where it can be
+    and never inside an escape or a token, for text that must be shown whole."""
+    out: list[str] = []
+    while len(text) > limit:
+        piece = text[:limit]
+        newline = piece.rfind("\n")
+        if newline > limit // 2:
+            piece = piece[: newline + 1]
+        else:
+            amp = piece.rfind("&", max(0, len(piece) - 5))
+            if amp > 0 and ";" not in piece[amp:]:
+                piece = piece[:amp]
+            lt = piece.rfind("<")
+            if lt > 0 and ">" not in piece[lt:]:
+                piece = piece[:lt]
+        out.append(piece)
+        text = text[len(piece):]
+    if text:
+        out.append(text)
+    return out
 
 
 def slack_date(when: datetime, fmt: str = "{date_short_pretty} at {time}") -> str:
@@ -60,41 +118,49 @@ def slack_date(when: datetime, fmt: str = "{date_short_pretty} at {time}") -> st
     return f"<!date^{int(when.timestamp())}^{fmt}|{fallback}>"
 
 
+_USER_ID = re.compile(r"[UWB][A-Z0-9]{2,}")
+
+
 def user(user_id: str | None) -> str:
+    """A mention of a Slack user ID; anything that is not one is shown, escaped, as text."""
     if user_id == "baton":  # what the time engine did by itself
         return "Baton"
-    return f"<@{user_id}>" if user_id else "—"
+    if not user_id:
+        return "—"
+    return f"<@{user_id}>" if _USER_ID.fullmatch(user_id) else escape(user_id)
 
 
-def _field(label: str, value: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=clip(f"*{label}*\n{value}", 2000))
+def _field(label: str, value: str, ref: str | None = None) -> MarkdownTextObject:
+    return MarkdownTextObject(text=fit(f"*{label}*\n{value}", FIELD_LIMIT, ref=ref))
 
 
 def record_title(record: Any) -> str:
+    """Plain text (the card's header); escape() it on the way into mrkdwn."""
     kind = "Handoff" if record.kind == RecordKind.HANDOFF else "Dependency"
     return f"{kind} {record.reference} · {record.person_ref}"
 
 
 def record_fields(record: Any) -> list[MarkdownTextObject]:
     risk = Risk(record.risk).label if record.risk else "not rated"
+    ref = record.reference
     if record.kind == RecordKind.HANDOFF:
         fields = [
-            _field("Receiving service", escape(record.partner.display_name)),
-            _field("Receiving contact", escape(record.receiving_contact)),
+            _field("Receiving service", escape(record.partner.display_name), ref),
+            _field("Receiving contact", escape(record.receiving_contact), ref),
             _field("Response deadline", slack_date(record.due_at)),
             _field("Internal owner", user(record.owner_id)),
             _field("Continuity risk", risk),
             _field("Status", STATUS_BADGE.get(record.status, record.status)),
         ]
         if record.route:
-            fields.append(_field("Referral route", escape(record.route)))
+            fields.append(_field("Referral route", escape(record.route), ref))
         if record.response_category:
             label = ResponseCategory(record.response_category).label
             text = f": {escape(record.response_text)}" if record.response_text else ""
-            fields.append(_field("Partner response", f"{label}{text}"))
+            fields.append(_field("Partner response", f"{label}{text}", ref))
     else:
         fields = [
-            _field("Partner agency", escape(record.partner.display_name)),
+            _field("Partner agency", escape(record.partner.display_name), ref),
             _field("Risk rating", risk),
             _field("Next review time", slack_date(record.due_at)),
             _field("Internal lead", user(record.owner_id)),
@@ -102,29 +168,38 @@ def record_fields(record: Any) -> list[MarkdownTextObject]:
             _field("Status", STATUS_BADGE.get(record.status, record.status)),
         ]
         if record.route:
-            fields.append(_field("Partner route used", escape(record.route)))
+            fields.append(_field("Partner route used", escape(record.route), ref))
     return fields[:10]  # a section holds at most 10 fields
 
 
-def record_card(record: Any) -> list[Block]:
-    blocks: list[Block] = [HeaderBlock(text=clip(record_title(record), 150))]
+def _long_texts(record: Any, *, whole: bool = False) -> list[tuple[str, str]]:
+    """The record's free-text paragraphs, labelled, escaped, in card order; `whole` adds
+    the partner's response, which the card shows (shortened) among its fields."""
+    out: list[tuple[str, str]] = []
     if record.kind == RecordKind.DEPENDENCY:
-        blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=clip(f"*Missing external action*\n{escape(record.missing_action)}", SECTION_LIMIT)
-        )))
-        safeguard = escape(record.interim_safeguard) or "_none recorded_"
-        blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=clip(f"*Interim safeguard*\n{safeguard}", SECTION_LIMIT)
-        )))
-    blocks.append(SectionBlock(fields=record_fields(record)))
+        out.append(("Missing external action", escape(record.missing_action)))
+        out.append(("Interim safeguard", escape(record.interim_safeguard) or "_none recorded_"))
     if record.kind == RecordKind.HANDOFF and record.note:
-        blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=clip(f"*Note*\n{escape(record.note)}", SECTION_LIMIT))))
+        out.append(("Note", escape(record.note)))
+    if whole and getattr(record, "response_text", None):
+        out.append(("Partner response", escape(record.response_text)))
     closing = record.outcome or record.cancel_reason
     if closing:
-        label = "Reason" if record.status == "cancelled" else "Outcome"
+        out.append(("Reason" if record.status == "cancelled" else "Outcome", escape(closing)))
+    return out
+
+
+def record_card(record: Any) -> list[Block]:
+    blocks: list[Block] = [HeaderBlock(text=clip(record_title(record), HEADER_LIMIT))]
+    texts = _long_texts(record)
+    fields_at = 2 if record.kind == RecordKind.DEPENDENCY else 0
+    for i, (label, text) in enumerate(texts):
+        if i == fields_at:
+            blocks.append(SectionBlock(fields=record_fields(record)))
         blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=clip(f"*{label}*\n{escape(closing)}", SECTION_LIMIT))))
+            text=fit(f"*{label}*\n{text}", SECTION_LIMIT, ref=record.reference))))
+    if len(texts) <= fields_at:
+        blocks.append(SectionBlock(fields=record_fields(record)))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text=f"Logged by {user(record.created_by)} {slack_date(record.created_at)} · "
              f"`/baton show {record.reference}` for the audit trail"
@@ -156,12 +231,12 @@ def record_buttons(record: Any) -> list[ButtonElement]:
 
 def card_text(record: Any) -> str:
     """Notification fallback text: no free text, nothing that can leak beyond the codes."""
-    return f"{record_title(record)} — {record.status} — due {slack_date(record.due_at)}"
+    return f"{escape(record_title(record))} — {record.status} — due {slack_date(record.due_at)}"
 
 
 def confirmation(record: Any) -> str:
     what = "Response deadline" if record.kind == RecordKind.HANDOFF else "Next review"
-    return (f":white_check_mark: Logged *{record.reference}* for {record.person_ref} with "
+    return (f":white_check_mark: Logged *{record.reference}* for {escape(record.person_ref)} with "
             f"{escape(record.partner.display_name)}. {what}: {slack_date(record.due_at)}, "
             f"owner {user(record.owner_id)}.")
 
@@ -169,8 +244,10 @@ def confirmation(record: Any) -> str:
 def record_line(record: Any) -> str:
     badge = STATUS_BADGE.get(record.status, record.status)
     risk = f" · {Risk(record.risk).label}" if record.risk else ""
-    return (f"*{record.reference}* {record.person_ref} → {escape(record.partner.display_name)}"
-            f" · due {slack_date(record.due_at)} · {user(record.owner_id)} · {badge}{risk}")
+    line = (f"*{record.reference}* {escape(record.person_ref)} → "
+            f"{escape(record.partner.display_name)} · due {slack_date(record.due_at)} · "
+            f"{user(record.owner_id)} · {badge}{risk}")
+    return fit(line, SECTION_LIMIT, ref=record.reference)
 
 
 def record_list(title: str, records: Sequence[Any], empty: str) -> list[Block]:
@@ -178,10 +255,26 @@ def record_list(title: str, records: Sequence[Any], empty: str) -> list[Block]:
     if not records:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=empty)))
         return blocks
-    # One section per ~15 rows keeps each under the 3,000-character limit.
-    for i in range(0, min(len(records), 45), 15):
-        text = "\n".join(record_line(r) for r in records[i : i + 15])
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_LIMIT))))
+    # Rows packed into sections of at most 3,000 characters, every row whole; what does not
+    # fit in one message is counted, not cut off unannounced.
+    room = MESSAGE_BLOCKS - 2  # the title above, the count below
+    shown, text = 0, ""
+    for record in records:
+        line = record_line(record)
+        if text and len(text) + 1 + len(line) <= SECTION_LIMIT:
+            text = f"{text}\n{line}"
+        elif len(blocks) <= room - (1 if text else 0):
+            if text:
+                blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+            text = line
+        else:
+            break
+        shown += 1
+    if text:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+    if shown < len(records):
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f"…and {len(records) - shown} more.")]))
     return blocks
 
 
@@ -204,15 +297,24 @@ def _short(value: Any) -> str:
 
 
 def record_detail(record: Any, events: Sequence[Any]) -> list[Block]:
-    blocks = [b for b in record_card(record) if not isinstance(b, ActionsBlock)]
+    """`/baton show REF`: the card with every free text whole (the card itself shortens
+    them and points here), then the audit trail, within one message's 50 blocks."""
+    blocks: list[Block] = [HeaderBlock(text=clip(record_title(record), HEADER_LIMIT)),
+                           SectionBlock(fields=record_fields(record))]
+    for label, text in _long_texts(record, whole=True):
+        for piece in chunks(f"*{label}*\n{text}", SECTION_LIMIT):
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=piece)))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text=f"Logged by {user(record.created_by)} {slack_date(record.created_at)}")]))
     blocks.append(DividerBlock())
     lines = [f"*Audit trail* ({len(events)} events)"]
-    lines += [_event_text(e) for e in events]
-    text = "\n".join(lines)
-    for i in range(0, len(text), SECTION_LIMIT):
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=text[i : i + SECTION_LIMIT])))
-        if len(blocks) >= 48:
+    lines += [fit(_event_text(e), SECTION_LIMIT) for e in events]
+    for piece in chunks("\n".join(lines), SECTION_LIMIT):
+        if len(blocks) >= MESSAGE_BLOCKS - 1:
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(
+                text="…the trail runs on: `baton report` has every event.")]))
             break
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=piece)))
     return blocks
 
 
@@ -341,7 +443,7 @@ def response_modal(record: Any) -> View:
         close="Cancel", private_metadata=json.dumps({"record": record.id}),
         blocks=[
             SectionBlock(text=MarkdownTextObject(
-                text=f"*{record.reference}* {record.person_ref} → "
+                text=f"*{record.reference}* {escape(record.person_ref)} → "
                      f"{escape(record.partner.display_name)}")),
             InputBlock(block_id="category", label="Partner response category",
                        element=StaticSelectElement(action_id=INPUT, options=options)),
@@ -364,7 +466,7 @@ def reason_modal(record: Any, *, resolve: bool) -> View:
         private_metadata=json.dumps({"record": record.id}),
         blocks=[
             SectionBlock(text=MarkdownTextObject(
-                text=f"*{record.reference}* {record.person_ref} → "
+                text=f"*{record.reference}* {escape(record.person_ref)} → "
                      f"{escape(record.partner.display_name)}")),
             InputBlock(block_id="text", label=label,
                        element=PlainTextInputElement(action_id=INPUT, multiline=True,

@@ -52,7 +52,8 @@ class Cards:
             if change.line:
                 self._client.chat_postMessage(
                     channel=record.card_channel, thread_ts=record.card_ts,
-                    text=f"{record.reference}: {change.line}",
+                    text=blocks.fit(f"{record.reference}: {change.line}", blocks.SECTION_LIMIT,
+                                    ref=record.reference),
                 )
         except Exception as exc:  # noqa: BLE001 - the card is a view; the database has it all
             log.warning("could not update the card of %s: %s", record.reference, exc)
@@ -68,6 +69,9 @@ class Replies:
     def send(self, *, user: str, channel: str | None, text: str,
              response_url: str | None = None, block_list: list[Block] | None = None) -> None:
         payload_blocks = as_dicts(block_list) if block_list else None
+        # A reply may quote what someone typed at length (an outcome, a reason): Slack
+        # refuses a message over 40,000 characters, and nobody reads past a screenful.
+        text = blocks.fit(text, blocks.REPLY_TEXT_LIMIT)
         if response_url:
             resp = WebhookClient(response_url).send(
                 text=text, blocks=payload_blocks, response_type="ephemeral",

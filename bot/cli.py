@@ -73,7 +73,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import wsgi_app
     from store.db import make_session_factory
 
-    settings.require("slack_bot_token", "slack_signing_secret")
+    settings.require_credentials()  # one bot token, or the install flow's client ID/secret
     port = args.port or settings.port
     engine = _engine(settings)
     app, baton = _build(settings, engine)
@@ -211,6 +211,19 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
+def configure_logging(settings: Settings, command: str) -> None:
+    """Baton's log setup: one line a record, and no token or signing secret in any record
+    (bot.redact), whatever logs it (slack_sdk logs whole requests at DEBUG)."""
+    from bot.redact import install_redaction
+
+    level = "WARNING" if command == "console" else settings.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it only wakes the engine
+    install_redaction(settings.secret(name) for name in
+                      ("slack_bot_token", "slack_signing_secret", "slack_app_token"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="baton", description="Baton: owned, timed, escalated "
                                      "cross-agency handoffs and dependencies, in Slack.")
@@ -240,10 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = load_settings()
-        level = "WARNING" if args.command == "console" else settings.log_level.upper()
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it only wakes the engine
+        configure_logging(settings, args.command)
         handler = {"migrate": cmd_migrate, "serve": cmd_serve, "socket": cmd_socket,
                    "console": cmd_console, "ladder": cmd_ladder,
                    "report": cmd_report, "audit": cmd_audit}[args.command]

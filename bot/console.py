@@ -60,7 +60,9 @@ class Console:
         self.ask = ask or self._stdin_ask
         self.tz = ZoneInfo(settings.default_timezone)
         self.emulator = SlackEmulator(team_id=TEAM).start()
-        self.emulator.add_user(USER, name="you", tz=settings.default_timezone)
+        # You are the console workspace's Slack admin: with no [roles] in BATON_CONFIG, Slack
+        # admins are Baton's admins and managers.
+        self.emulator.add_user(USER, name="you", tz=settings.default_timezone, is_admin=True)
         self.emulator.on_call(self._on_call)
         self.emulator.add_channel(GOVERNANCE, "clinical-governance")
         settings = settings.model_copy(update={

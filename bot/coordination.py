@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import roster_blocks
 from bot.cards import as_dicts
 from bot.clock import Clock
+from bot.domain.permissions import Act, Role
 from bot.domain.records import OPEN_STATUSES, DomainError, is_open
 from bot.domain.roster import Row, flags_for, sort_rows
 from bot.domain.rota import Assignment, coordinator_on, describe_days
 from bot.domain.times import WorkingCalendar
 from bot.services import Change, NotFound, RecordService
+from bot.workspaces import team_scope
 from store import queries
 from store.db import transaction
 from store.models import CoordinatorAssignment
@@ -75,6 +77,7 @@ class Coordination:
         self._clock = clock
         self._client = client
         self._records = records
+        self.permissions: Any = None  # bot.permissions.Permissions, set by Baton
         self.roster = roster
         self._calendar = calendar
         self._digest_time = digest_time
@@ -83,10 +86,12 @@ class Coordination:
     # --- the rota ---
 
     def set_day(self, *, team_id: str, actor: str, user_id: str, day: date) -> str:
+        self.may_set_rota(team_id=team_id, actor=actor, user_id=user_id)
         self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="date", date_from=day)
         return f"<@{user_id}> is coordinator of the day on {day:%a %d %b %Y}."
 
     def set_weekly(self, *, team_id: str, actor: str, user_id: str, days: list[int]) -> str:
+        self.may_set_rota(team_id=team_id, actor=actor, user_id=user_id)
         for d in days:
             self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="weekday",
                          weekday=d)
@@ -94,6 +99,7 @@ class Coordination:
 
     def set_cover(self, *, team_id: str, actor: str, user_id: str, start: date,
                   end: date) -> str:
+        self.may_set_rota(team_id=team_id, actor=actor, user_id=user_id)
         today = self._today()
         if end < start:
             raise DomainError(f"The cover ends ({end:%a %d %b}) before it starts "
@@ -106,6 +112,19 @@ class Coordination:
                      date_from=start, date_to=end)
         return (f"<@{user_id}> covers as coordinator of the day from {start:%a %d %b} to "
                 f"{end:%a %d %b %Y}.")
+
+    def may_set_rota(self, *, team_id: str, actor: str, user_id: str) -> None:
+        """Managers and admins set the rota (refused, and audited, for anyone else); with a
+        coordinators list, only those on it (or managers) can be named."""
+        if self.permissions is None:
+            return
+        self.permissions.require(Act.SET_ROTA, team_id=team_id, actor=actor)
+        roles = self.permissions.roles
+        if roles.configured(Role.COORDINATOR):
+            theirs = self.permissions.roles_of(user_id)
+            if not theirs & {Role.COORDINATOR, Role.MANAGER}:
+                raise DomainError(f"<@{user_id}> is not on the coordinators list, so can't be "
+                                  "coordinator of the day. Nothing was changed.")
 
     def _assign(self, *, team_id: str, actor: str, user_id: str, kind: str,
                 weekday: int | None = None, date_from: date | None = None,
@@ -166,6 +185,7 @@ class Coordination:
             raise DomainError("Say what the next action is.", field="text")
         if len(action) > 500:
             raise DomainError("Keep the next action under 500 characters.", field="text")
+        self._records.require_on_record(team_id=team_id, ref=record_id, actor=actor)
         now = self._clock.now()
         with transaction(self._sessions) as s:
             record = queries.get_record(s, team_id=team_id, record_id=record_id)
@@ -247,7 +267,8 @@ class Coordination:
         sent = 0
         for team in teams:
             try:
-                sent += self._digest_for(team, local.date())
+                with team_scope(team):
+                    sent += self._digest_for(team, local.date())
             except Exception:
                 log.exception("morning digest for %s failed; it will be tried again", team)
         return sent

@@ -13,6 +13,7 @@ console mode needs no extra dependencies.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import email.parser
@@ -127,9 +128,10 @@ class Call:
 class _Failure:
     method: str | None
     status: int
-    remaining: int
+    remaining: int | None  # None: until recover() (or `until` says the outage is over)
     retry_after: int | None
     error: str | None
+    until: Callable[[], bool] | None = None
 
 
 class _BadRequest(Exception):
@@ -191,6 +193,179 @@ def _error(error: str, *messages: str) -> dict:
     if messages:
         body["response_metadata"] = {"messages": [f"[ERROR] {m}" for m in messages]}
     return body
+
+
+# ---------------------------------------------------------------------- Block Kit limits
+#
+# Slack validates blocks against a JSON schema and refuses the whole call on the first
+# violation: ``invalid_blocks`` for messages, ``invalid_arguments`` for views, HTTP 400
+# ``invalid_blocks`` for a response_url. The schema counts characters (code points), as
+# slack_sdk's own validators do. Only what Baton's block types use is checked, but every
+# documented limit of those is.
+
+_SECTION_TEXT = 3000
+_SECTION_FIELDS = 10
+_FIELD_TEXT = 2000
+_HEADER_TEXT = 150
+_CONTEXT_ELEMENTS = 10
+_CONTEXT_TEXT = 3000
+_ACTIONS_ELEMENTS = 25
+_BUTTON_TEXT = 75
+_BUTTON_VALUE = 2000
+_URL = 3000
+_ID = 255  # block_id, action_id
+_OPTION_TEXT = 75
+_OPTION_VALUE = 150
+_OPTIONS = 100
+_PLACEHOLDER = 150
+_LABEL = 2000
+_HINT = 2000
+_INPUT_MAX_LENGTH = 3000
+
+
+def _too_long(limit: int, pointer: str) -> str:
+    return f"must be less than {limit + 1} characters [json-pointer:{pointer}]"
+
+
+def _text_problem(obj: Any, pointer: str, *, limit: int, plain_only: bool = False) -> str | None:
+    if not isinstance(obj, dict) or obj.get("type") not in ("plain_text", "mrkdwn"):
+        return f"must be a text object [json-pointer:{pointer}]"
+    if plain_only and obj["type"] != "plain_text":
+        return f"must be plain_text [json-pointer:{pointer}/type]"
+    text = obj.get("text")
+    if not isinstance(text, str) or not text:
+        return f"must be more than 0 characters [json-pointer:{pointer}/text]"
+    if len(text) > limit:
+        return _too_long(limit, f"{pointer}/text")
+    return None
+
+
+def _id_problem(value: Any, pointer: str) -> str | None:
+    if value is not None and (not isinstance(value, str) or len(value) > _ID):
+        return _too_long(_ID, pointer)
+    return None
+
+
+def _element_problem(el: Any, pointer: str) -> str | None:
+    if not isinstance(el, dict) or not isinstance(el.get("type"), str):
+        return f"missing required field: type [json-pointer:{pointer}]"
+    kind = el["type"]
+    problem = _id_problem(el.get("action_id"), f"{pointer}/action_id")
+    if problem:
+        return problem
+    if "placeholder" in el:
+        problem = _text_problem(el["placeholder"], f"{pointer}/placeholder",
+                                limit=_PLACEHOLDER, plain_only=True)
+        if problem:
+            return problem
+    if kind == "button":
+        problem = _text_problem(el.get("text"), f"{pointer}/text", limit=_BUTTON_TEXT,
+                                plain_only=True)
+        if problem:
+            return problem
+        if len(str(el.get("value") or "")) > _BUTTON_VALUE:
+            return _too_long(_BUTTON_VALUE, f"{pointer}/value")
+        if len(str(el.get("url") or "")) > _URL:
+            return _too_long(_URL, f"{pointer}/url")
+    elif kind in ("static_select", "radio_buttons", "checkboxes", "overflow"):
+        options = el.get("options") or []
+        if not isinstance(options, list) or len(options) > _OPTIONS:
+            return f"no more than {_OPTIONS} items allowed [json-pointer:{pointer}/options]"
+        chosen = [el["initial_option"]] if isinstance(el.get("initial_option"), dict) else []
+        for j, option in enumerate([*options, *chosen]):
+            where = f"{pointer}/options/{j}" if j < len(options) else f"{pointer}/initial_option"
+            if not isinstance(option, dict):
+                return f"must be an option object [json-pointer:{where}]"
+            problem = _text_problem(option.get("text"), f"{where}/text", limit=_OPTION_TEXT)
+            if problem:
+                return problem
+            if len(str(option.get("value") or "")) > _OPTION_VALUE:
+                return _too_long(_OPTION_VALUE, f"{where}/value")
+    elif kind == "plain_text_input":
+        max_length = el.get("max_length")
+        if max_length is not None and not (
+            isinstance(max_length, int) and 1 <= max_length <= _INPUT_MAX_LENGTH
+        ):
+            return (f"must be between 1 and {_INPUT_MAX_LENGTH} "
+                    f"[json-pointer:{pointer}/max_length]")
+    return None
+
+
+def _block_problem(block: Any, pointer: str) -> str | None:
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        return f"missing required field: type [json-pointer:{pointer}]"
+    kind = block["type"]
+    problem = _id_problem(block.get("block_id"), f"{pointer}/block_id")
+    if problem:
+        return problem
+    if kind == "section":
+        text, fields = block.get("text"), block.get("fields")
+        if text is None and not fields:
+            return f"must provide either text or fields [json-pointer:{pointer}]"
+        if text is not None:
+            problem = _text_problem(text, f"{pointer}/text", limit=_SECTION_TEXT)
+            if problem:
+                return problem
+        if fields is not None:
+            if not isinstance(fields, list) or len(fields) > _SECTION_FIELDS:
+                return (f"no more than {_SECTION_FIELDS} items allowed "
+                        f"[json-pointer:{pointer}/fields]")
+            for j, field in enumerate(fields):
+                problem = _text_problem(field, f"{pointer}/fields/{j}", limit=_FIELD_TEXT)
+                if problem:
+                    return problem
+        if "accessory" in block:
+            return _element_problem(block["accessory"], f"{pointer}/accessory")
+    elif kind == "header":
+        return _text_problem(block.get("text"), f"{pointer}/text", limit=_HEADER_TEXT,
+                             plain_only=True)
+    elif kind == "context":
+        elements = block.get("elements")
+        if not isinstance(elements, list) or not 1 <= len(elements) <= _CONTEXT_ELEMENTS:
+            return (f"must have between 1 and {_CONTEXT_ELEMENTS} items "
+                    f"[json-pointer:{pointer}/elements]")
+        for j, element in enumerate(elements):
+            if isinstance(element, dict) and element.get("type") in ("plain_text", "mrkdwn"):
+                problem = _text_problem(element, f"{pointer}/elements/{j}",
+                                        limit=_CONTEXT_TEXT)
+                if problem:
+                    return problem
+    elif kind == "actions":
+        elements = block.get("elements")
+        if not isinstance(elements, list) or not 1 <= len(elements) <= _ACTIONS_ELEMENTS:
+            return (f"must have between 1 and {_ACTIONS_ELEMENTS} items "
+                    f"[json-pointer:{pointer}/elements]")
+        for j, element in enumerate(elements):
+            problem = _element_problem(element, f"{pointer}/elements/{j}")
+            if problem:
+                return problem
+    elif kind == "input":
+        problem = _text_problem(block.get("label"), f"{pointer}/label", limit=_LABEL,
+                                plain_only=True)
+        if problem:
+            return problem
+        if "hint" in block:
+            problem = _text_problem(block["hint"], f"{pointer}/hint", limit=_HINT,
+                                    plain_only=True)
+            if problem:
+                return problem
+        return _element_problem(block.get("element"), f"{pointer}/element")
+    return None
+
+
+def block_kit_problem(blocks: Any, *, pointer: str = "/blocks",
+                      max_blocks: int = _MAX_MESSAGE_BLOCKS) -> str | None:
+    """The first way ``blocks`` breaks Slack's Block Kit limits, worded as Slack words it
+    (``must be less than 3001 characters [json-pointer:/blocks/2/text/text]``), or None."""
+    if not isinstance(blocks, list):
+        return f"must be an array [json-pointer:{pointer}]"
+    if len(blocks) > max_blocks:
+        return f"no more than {max_blocks} items allowed [json-pointer:{pointer}]"
+    for i, block in enumerate(blocks):
+        problem = _block_problem(block, f"{pointer}/{i}")
+        if problem:
+            return problem
+    return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -318,6 +493,7 @@ class SlackEmulator:
         self._calls: list[Call] = []
         self._counts: Counter[str] = Counter()
         self._failures: list[_Failure] = []
+        self._latency: dict[str | None, float] = {}  # method (None = any) -> seconds
         self._observers: list[Callable[[Call], None]] = []
         self._users: dict[str, dict[str, Any]] = {}
         self._usergroups: dict[str, dict[str, Any]] = {}
@@ -335,6 +511,9 @@ class SlackEmulator:
         self._seq = 0
         self.views: dict[str, dict] = {}
         self.home_views: dict[str, dict] = {}
+        self._grants: dict[str, dict] = {}  # OAuth codes not yet exchanged
+        self._installed: dict[str, str] = {}  # bot token -> team, from oauth.v2.access
+        self._presented: Any = None  # the token of the call being answered
         self._methods: dict[str, Callable[[_Args], dict]] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
@@ -525,6 +704,36 @@ class SlackEmulator:
         with self._cond:
             self._failures.clear()
 
+    def fail_all(
+        self,
+        status: int = 503,
+        *,
+        method: str | None = None,
+        until: Callable[[], bool] | None = None,
+        retry_after: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """An outage: every call to ``method`` (None = any) fails with ``status`` until
+        :meth:`recover`, or until ``until()`` returns True. ``until`` is asked on each call,
+        so an outage can follow an injected clock: ``until=lambda: clock.now() >= end``.
+        Answers are shaped as in :meth:`fail_next`."""
+        with self._cond:
+            self._failures.append(_Failure(method, status, None, retry_after, error, until))
+
+    def recover(self) -> None:
+        """The outage is over: end every injected failure (fail_all and fail_next alike)."""
+        self.clear_failures()
+
+    def set_latency(self, seconds: float, method: str | None = None) -> None:
+        """A slow Slack: each call to ``method`` (None = any) is answered ``seconds`` after
+        it was received and recorded (so a client that gives up, or dies, in the meantime
+        has still been "heard" by Slack). 0 removes it."""
+        with self._cond:
+            if seconds > 0:
+                self._latency[method] = seconds
+            else:
+                self._latency.pop(method, None)
+
     def on_call(self, callback: Callable[[Call], None]) -> None:
         with self._cond:
             self._observers.append(callback)
@@ -611,12 +820,18 @@ class SlackEmulator:
                 status, extra = 200, {}
                 if bad is not None:
                     response = _error(bad.error, bad.detail) if bad.detail else _error(bad.error)
+                elif method == "oauth.v2.access":
+                    response = self._oauth_v2_access(headers, params)
                 elif not self._token_ok(headers, params):
                     response = _error("invalid_auth")
                 else:
+                    self._presented = self._presented_token(headers, params)
                     response = self._dispatch(method, params)
             payload, call = self._record(method, params, headers, status, response)
+            delay = self._latency.get(method, self._latency.get(None, 0.0))
         self._notify(call)
+        if delay > 0:
+            time.sleep(delay)  # outside the lock: other calls are answered meanwhile
         extra = {"X-Slack-Req-Id": hashlib.sha1(payload).hexdigest()[:16], **extra}
         h.answer(status, payload, extra_headers=extra)
 
@@ -631,15 +846,35 @@ class SlackEmulator:
             response: dict = {"ok": True}
         except (_BadRequest, ValueError):
             params, response = {}, _error("invalid_payload")
+        # Like an incoming webhook, a response_url refuses what Slack would not show: HTTP 400
+        # with the error (invalid_blocks, no_text, msg_too_long).
+        refused = self._response_url_problem(params) if response.get("ok") else None
+        if refused is not None:
+            response = refused
         params = {**params, "_key": key}
         with self._cond:
             injected = self._take_failure("response_url")
-            status, extra = 200, {}
+            status, extra = (400 if refused is not None else 200), {}
             if injected is not None:
                 status, response, extra = injected
             payload, call = self._record("response_url", params, headers, status, response)
         self._notify(call)
         h.answer(status, payload, extra_headers=extra)
+
+    @staticmethod
+    def _response_url_problem(params: dict) -> dict | None:
+        blocks = _maybe_json(params.get("blocks"))
+        text = params.get("text")
+        if blocks is not None:
+            problem = block_kit_problem(blocks)
+            if problem:
+                return _error("invalid_blocks", problem)
+        if not (isinstance(text, str) and text.strip()) and not blocks and \
+                not params.get("delete_original"):
+            return _error("no_text")
+        if isinstance(text, str) and len(text) > _MAX_TEXT:
+            return _error("msg_too_long")
+        return None
 
     def _serve_upload(self, h: _Handler, file_id: str, body: bytes) -> None:
         # The files.slack.com step of files_upload_v2: raw bytes in, "OK - <n>" text out.
@@ -688,23 +923,67 @@ class SlackEmulator:
             params.update(parse_qsl(text, keep_blank_values=True))
         return params
 
-    def _token_ok(self, headers: _Headers, params: dict) -> bool:
-        if self.token is None:
-            return True
+    @staticmethod
+    def _presented_token(headers: _Headers, params: dict) -> Any:
         auth = headers.get("authorization") or ""
         if auth.lower().startswith("bearer "):
-            presented: Any = auth[7:].strip()
-        else:
-            presented = params.get("token")
+            return auth[7:].strip()
+        return params.get("token")
+
+    def _token_ok(self, headers: _Headers, params: dict) -> bool:
+        presented = self._presented_token(headers, params)
+        if presented in self._installed:
+            return True  # a token the install flow handed out (see grant)
+        if self.token is None:
+            return not self._installed or presented in (None, "")
         return presented == self.token
 
+    # --- Slack's OAuth install flow: oauth.v2.access exchanges a granted code ---
+
+    def grant(self, code: str, *, team_id: str, team_name: str, bot_token: str,
+              installer: str, bot_user_id: str = "UBATONBOT", scope: str = "") -> None:
+        """What Slack would hand back for `code` once a workspace admin approved the
+        install; calls carrying `bot_token` then act in `team_id` (auth.test says so)."""
+        with self._cond:
+            self._grants[code] = {"team_id": team_id, "team_name": team_name,
+                                  "bot_token": bot_token, "installer": installer,
+                                  "bot_user_id": bot_user_id, "scope": scope}
+
+    def _oauth_v2_access(self, headers: _Headers, params: dict) -> dict:
+        client_id, secret = params.get("client_id"), params.get("client_secret")
+        auth = headers.get("authorization") or ""
+        if auth.lower().startswith("basic "):
+            try:
+                client_id, _, secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
+            except ValueError:
+                return _error("invalid_client_id")
+        if not client_id or not secret:
+            return _error("invalid_client_id")
+        grant = self._grants.pop(str(params.get("code", "")), None)
+        if grant is None:
+            return _error("invalid_code")
+        self._installed[grant["bot_token"]] = grant["team_id"]
+        return {
+            "ok": True, "app_id": "A0BATON", "access_token": grant["bot_token"],
+            "token_type": "bot", "scope": grant["scope"] or "chat:write,commands",
+            "bot_user_id": grant["bot_user_id"],
+            "team": {"id": grant["team_id"], "name": grant["team_name"]},
+            "enterprise": None, "is_enterprise_install": False,
+            "authed_user": {"id": grant["installer"]},
+        }
+
     def _take_failure(self, method: str) -> tuple[int, dict, dict[str, str]] | None:
-        for failure in self._failures:
-            if failure.method is None or failure.method == method:
+        for failure in list(self._failures):
+            if failure.method is not None and failure.method != method:
+                continue
+            if failure.until is not None and failure.until():
+                self._failures.remove(failure)  # that outage is over
+                continue
+            if failure.remaining is not None:
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     self._failures.remove(failure)
-                break
+            break
         else:
             return None
         extra: dict[str, str] = {}
@@ -838,12 +1117,7 @@ class SlackEmulator:
     def _check_blocks(blocks: Any) -> str | None:
         if not isinstance(blocks, list):
             return "blocks must be a JSON array"
-        if len(blocks) > _MAX_MESSAGE_BLOCKS:
-            return f"no more than {_MAX_MESSAGE_BLOCKS} items allowed [json-pointer:/blocks]"
-        for i, block in enumerate(blocks):
-            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-                return f"missing required field: type [json-pointer:/blocks/{i}]"
-        return None
+        return block_kit_problem(blocks)
 
     def _user_object(self, user: dict[str, Any]) -> dict:
         now = datetime.now(ZoneInfo(user["tz"]))
@@ -888,7 +1162,7 @@ class SlackEmulator:
             "url": f"{EMULATED_HOST}/",
             "team": "Baton Emulated",
             "user": self._users[self.bot_user_id]["name"],
-            "team_id": self.team_id,
+            "team_id": self._installed.get(self._presented, self.team_id),
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
@@ -1167,8 +1441,9 @@ class SlackEmulator:
         blocks = view.get("blocks", [])
         if not isinstance(blocks, list):
             return "blocks must be an array [json-pointer:/view/blocks]"
-        if len(blocks) > _MAX_VIEW_BLOCKS:
-            return f"no more than {_MAX_VIEW_BLOCKS} items allowed [json-pointer:/view/blocks]"
+        problem = block_kit_problem(blocks, pointer="/view/blocks", max_blocks=_MAX_VIEW_BLOCKS)
+        if problem:
+            return problem
         if len(view.get("private_metadata") or "") > _MAX_PRIVATE_METADATA:
             return (
                 f"must be less than {_MAX_PRIVATE_METADATA + 1} characters "

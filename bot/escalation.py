@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -20,8 +20,10 @@ from bot.blocks import escape
 from bot.cards import as_dicts
 from bot.clock import Clock
 from bot.domain.ladder import Target, snapshot_ladder
+from bot.domain.permissions import Act
 from bot.domain.records import DomainError, RecordKind, is_open
 from bot.domain.schedule import initial_work
+from bot.permissions import Permissions
 from bot.services import Change, NotFound, RecordService
 from store import queries
 from store.db import transaction
@@ -50,10 +52,12 @@ class Authority:
     """Resolves page targets to mentions and decides who may acknowledge a page."""
 
     def __init__(self, client: WebClient, roster: Roster, managers: Sequence[str],
-                 *, ttl: float = 60.0) -> None:
+                 *, ttl: float = 60.0, is_manager: Callable[[str], bool] | None = None) -> None:
         self._client = client
         self.roster = roster
-        self._managers = frozenset(managers)
+        self._managers = frozenset(m for m in managers if not m.startswith("S"))
+        self._manager_groups = sorted(m for m in managers if m.startswith("S"))
+        self._is_manager = is_manager or (lambda user: user in self._managers)
         self._ttl = ttl
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self._lock = threading.Lock()
@@ -91,13 +95,16 @@ class Authority:
         if target.kind == "usergroup":
             return f"<!subteam^{target.id}>"
         people = self.people(target, record, now=now)
+        if target.kind == "manager" and not record.manager_id and self._manager_groups:
+            return " ".join([*(f"<@{u}>" for u in people),
+                             *(f"<!subteam^{g}>" for g in self._manager_groups)])
         if not people:
             return "here"  # nobody named (no coordinator set, no manager): the channel
         return " ".join(f"<@{u}>" for u in people)
 
     def may_acknowledge(self, user: str, target: Target, record: Record, *,
                         now: datetime) -> bool:
-        if user in self._managers:
+        if self._is_manager(user):
             return True
         if target.kind == "here":
             return True
@@ -106,13 +113,9 @@ class Authority:
         people = self.people(target, record, now=now)
         return user in people if people else True  # paged @here: anyone there
 
-    def may_manage(self, user: str) -> bool:
-        return user in self._managers
-
     def who_may(self, target: Target, record: Record, *, now: datetime) -> str:
         named = self.mention(target, record, now=now)
-        return ("anyone in the channel" if named == "here" else named) + \
-            (" or a manager" if self._managers else "")
+        return ("anyone in the channel" if named == "here" else named) + " or a manager"
 
 
 class EscalationService:
@@ -123,6 +126,7 @@ class EscalationService:
         self._client = client
         self.authority = authority
         self._records = records
+        self.permissions: Permissions = None  # type: ignore[assignment]  # set by Baton
 
     def acknowledge_page(self, *, team_id: str, work_id: int, actor: str) -> DueWork:
         now = self._clock.now()
@@ -141,10 +145,10 @@ class EscalationService:
                 f"{record.reference} has since been escalated to tier {record.escalation_tier}: "
                 "acknowledge the latest page. Nothing was changed.")
         if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
-            raise DomainError(
-                f"Only {self.authority.who_may(tier.target, record, now=now)} can "
-                f"acknowledge tier {work.tier} ({tier.name}) for {record.reference}. "
-                "Nothing was changed.")
+            self.permissions.refuse(
+                Act.ACK_PAGE, team_id=team_id, actor=actor, record=record,
+                who=self.authority.who_may(tier.target, record, now=now),
+                what=f"acknowledge tier {work.tier} ({escape(tier.name)})")
         with transaction(self._sessions) as s:
             work = queries.get_work(s, work_id=work_id, team_id=team_id)
             record = queries.get_record(s, team_id=team_id, record_id=record.id)
@@ -180,10 +184,14 @@ class EscalationService:
             # tier now paged (or a manager) may do that.
             tier = snapshot_ladder(record.ladder).tier(record.escalation_tier)
             if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
-                raise DomainError(
-                    f"{record.reference} is escalated to tier {record.escalation_tier} "
-                    f"({tier.name}): only {self.authority.who_may(tier.target, record, now=now)}"
-                    " can record its interim action. Nothing was changed.", field="text")
+                self.permissions.refuse(
+                    Act.ACT_ON_RECORD, team_id=team_id, actor=actor, record=record,
+                    who=self.authority.who_may(tier.target, record, now=now),
+                    what=f"record the interim action while it is escalated to tier "
+                         f"{record.escalation_tier} ({escape(tier.name)})", field="text")
+        else:
+            self.permissions.require(Act.ACT_ON_RECORD, team_id=team_id, actor=actor,
+                                     record=record, field="text")
         with transaction(self._sessions) as s:
             record = queries.get_record(s, team_id=team_id, record_id=record_id)
             assert record is not None
@@ -250,9 +258,8 @@ class EscalationService:
 
     def set_channel_ladder(self, *, team_id: str, channel_id: str, name: str | None,
                            actor: str, known: Sequence[str]) -> None:
-        if not self.authority.may_manage(actor):
-            raise DomainError("Only a manager can change this channel's ladder. Nothing was "
-                              "changed.")
+        self.permissions.require(Act.CHANGE_LADDER, team_id=team_id, actor=actor,
+                                 channel_id=channel_id)
         if name is not None and name not in known:
             raise DomainError(f"There is no ladder named `{name}`. Ladders: "
                               f"{', '.join(sorted(known))}.")

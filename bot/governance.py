@@ -31,6 +31,7 @@ from bot import governance_blocks as render
 from bot.blocks import clip, escape
 from bot.cards import as_dicts
 from bot.clock import Clock
+from bot.domain.permissions import Act
 from bot.domain.records import DomainError
 from bot.domain.trends import (
     WINDOWS,
@@ -81,6 +82,7 @@ class Governance:
         self._settings = settings
         self._sweeping = threading.Lock()
         self._warned_no_channel = False
+        self.permissions: Any = None  # bot.permissions.Permissions, set by Baton
 
     # --- the sweep ---
 
@@ -226,40 +228,34 @@ class Governance:
 
     # --- the accountable director's classification ---
 
-    def pattern(self, pattern_id: int, *, team_id: str | None = None) -> SystemicPattern:
+    def pattern(self, pattern_id: int, *, team_id: str) -> SystemicPattern:
         with self._sessions() as s:
             row = tq.get_pattern(s, pattern_id=pattern_id, team_id=team_id)
         if row is None:
             raise DomainError("That systemic-pattern notice no longer exists.")
         return row
 
-    def classifiable(self, pattern_id: int, *, team_id: str | None,
-                     actor: str) -> SystemicPattern:
+    def classifiable(self, pattern_id: int, *, team_id: str, actor: str) -> SystemicPattern:
         """The pattern, if `actor` may classify it now (before opening the modal)."""
-        if not self.may_classify(actor):
-            raise DomainError("Only a manager (the accountable director) can classify a "
-                              "systemic pattern. Nothing was changed.")
         row = self.pattern(pattern_id, team_id=team_id)
+        self.permissions.require(Act.CLASSIFY, team_id=team_id, actor=actor,
+                                 channel_id=row.channel_id)
         if row.classification:
             raise _already(row)
         return row
 
-    def may_classify(self, actor: str) -> bool:
-        """With managers configured, only they (the accountable directors) classify; with
-        none, whoever is in the governance channel may."""
-        managers = self._settings.managers
-        return not managers or actor in managers
-
     def classify(self, pattern_id: int, *, actor: str, classification: str,
                  corrective_route: str | None, owner_id: str | None,
-                 review_due: datetime | None, contract_impact: str | None = None,
-                 team_id: str | None = None, update_message: bool = True) -> SystemicPattern:
+                 review_due: datetime | None, team_id: str, contract_impact: str | None = None,
+                 update_message: bool = True) -> SystemicPattern:
         """Record the accountable director's decision: case-level or systemic, the proposed
         corrective route (required when systemic), the executive owner and the review
         deadline, with an audit event; then show it on the notice in place. A pattern is
         classified once: a second classification is refused. DomainError.field names the
         input at fault (the modal's block ids)."""
         now = self._clock.now()
+        self.permissions.require(Act.CLASSIFY, team_id=team_id, actor=actor,
+                                 field=FIELD_CLASSIFICATION)
         try:
             chosen = Classification(classification)
         except ValueError:
@@ -287,10 +283,6 @@ class Governance:
         if review_due <= now:
             raise DomainError(f"The review deadline {review_due:%Y-%m-%d} has already passed: "
                               "choose a later date.", field=FIELD_REVIEW_DUE)
-        if not self.may_classify(actor):
-            raise DomainError("Only a manager (the accountable director) can classify a "
-                              "systemic pattern. Nothing was changed.",
-                              field=FIELD_CLASSIFICATION)
         impact = clip(" ".join((contract_impact or "").split()), 1000) or None
         with transaction(self._sessions) as s:
             row = tq.get_pattern(s, pattern_id=pattern_id, team_id=team_id)

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import SECTION_LIMIT, clip, escape, slack_date, user
+from bot.blocks import FIELD_LIMIT, SECTION_LIMIT, clip, escape, fit, slack_date, user
 from bot.domain.times import format_duration
 from bot.domain.trends import Figures, RouteTrend
 from bot.governance_ids import (
@@ -87,7 +87,7 @@ def miss_line(miss: dict[str, Any]) -> str:
 def notice_text(pattern: Any) -> str:
     """Notification fallback: the route and the count, nothing more."""
     ev = pattern.evidence or {}
-    return (f"{pattern_title(ev.get('partner', ''), ev.get('route'))}: "
+    return (f"{escape(pattern_title(ev.get('partner', ''), ev.get('route')))}: "
             f"{len(ev.get('misses', []))} missed acknowledgement deadlines in "
             f"{pattern.window_days} days")
 
@@ -104,7 +104,7 @@ def notice_blocks(pattern: Any) -> list[Block]:
     since = _when(freq.get("since"))
     blocks: list[Block] = [
         HeaderBlock(text=pattern_title(ev.get("partner", ""), ev.get("route"))),
-        SectionBlock(text=MarkdownTextObject(text=clip(
+        SectionBlock(text=MarkdownTextObject(text=fit(
             f"*{partner}* on route *{route}* missed *{len(misses)}* acknowledgement deadlines "
             + (f"since the last notice ({slack_date(since)})" if since else
                f"in the last {pattern.window_days} days")
@@ -113,20 +113,20 @@ def notice_blocks(pattern: Any) -> list[Block]:
               "decides whether this is still case-level or a systemic pathway weakness.",
             SECTION_LIMIT))),
         SectionBlock(fields=[
-            MarkdownTextObject(text=clip(f"*Affected route*\n{partner} · {route}", 2000)),
-            MarkdownTextObject(text=clip(
+            MarkdownTextObject(text=fit(f"*Affected route*\n{partner} · {route}", FIELD_LIMIT)),
+            MarkdownTextObject(text=fit(
                 f"*Repeat frequency*\n{freq.get('in_window', len(misses))} missed in "
                 f"{pattern.window_days} days · {freq.get('in_90_days', len(misses))} in 90 days",
-                2000)),
+                FIELD_LIMIT)),
         ]),
     ]
     lines = [miss_line(m) for m in misses[:MAX_LISTED]]
     if len(misses) > MAX_LISTED:
         lines.append(f"…and {len(misses) - MAX_LISTED} more")
     blocks.append(SectionBlock(text=MarkdownTextObject(
-        text=clip("*Affected records*\n" + "\n".join(lines), SECTION_LIMIT))))
+        text=fit("*Affected records*\n" + "\n".join(lines), SECTION_LIMIT))))
     people = impact.get("people", [])
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=fit(
         "*Service impact*\n"
         f"{impact.get('open_records', 0)} records on this route still open, "
         f"{impact.get('awaiting_acknowledgement', 0)} past their deadline with no "
@@ -137,10 +137,10 @@ def notice_blocks(pattern: Any) -> list[Block]:
         f"{impact.get('late_responses_30', 0)} late responses · escalations "
         f"{_tiers(impact.get('escalations_30', []))}", SECTION_LIMIT))))
     if ev.get("contract_impact"):
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=fit(
             f"*Contract impact*\n{escape(ev['contract_impact'])}", SECTION_LIMIT))))
     if pattern.classification:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=fit(
             classified_line(pattern), SECTION_LIMIT))))
     else:
         value = str(pattern.id)
@@ -177,7 +177,7 @@ def classify_modal(pattern: Any, *, chosen: Classification) -> View:
         type="modal", callback_id=GovernanceView.CLASSIFY, title="Classify pattern",
         submit="Record", close="Cancel", private_metadata=json.dumps({"pattern": pattern.id}),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=clip(
+            SectionBlock(text=MarkdownTextObject(text=fit(
                 f"*{escape(ev.get('partner', ''))}* · {escape(route_label(ev.get('route')))}"
                 f"\n{len(ev.get('misses', []))} missed acknowledgement deadlines · detected "
                 f"{slack_date(pattern.detected_at)}", SECTION_LIMIT))),
@@ -216,7 +216,7 @@ def _ack_time(f: Figures) -> str:
 
 def _fields(trend: RouteTrend) -> list[MarkdownTextObject]:
     def field(label: str, value: str) -> MarkdownTextObject:
-        return MarkdownTextObject(text=clip(f"*{label}*\n{value}", 2000))
+        return MarkdownTextObject(text=fit(f"*{label}*\n{value}", FIELD_LIMIT))
 
     open_now = f"{trend.open_now} records" + (f" ({_people(trend.people_open)})"
                                              if trend.people_open else "")
@@ -258,7 +258,7 @@ def partner_blocks(partner: str, totals: RouteTrend | None, trends: Sequence[Rou
                                fields=_fields(totals)))
     for trend in trends[:MAX_ROUTES]:
         blocks.append(SectionBlock(
-            text=MarkdownTextObject(text=clip(f"*Route: {escape(route_label(trend.route))}*",
+            text=MarkdownTextObject(text=fit(f"*Route: {escape(route_label(trend.route))}*",
                                               SECTION_LIMIT)),
             fields=_fields(trend)))
     if len(trends) > MAX_ROUTES:
@@ -266,6 +266,6 @@ def partner_blocks(partner: str, totals: RouteTrend | None, trends: Sequence[Rou
             text=f"…and {len(trends) - MAX_ROUTES} more routes")]))
     if patterns:
         lines = ["*Systemic-pattern notices*", *(pattern_history_line(p) for p in patterns)]
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines),
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=fit("\n".join(lines),
                                                                      SECTION_LIMIT))))
     return blocks

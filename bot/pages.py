@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import SECTION_LIMIT, clip, escape, record_buttons, slack_date, user
+from bot.blocks import SECTION_LIMIT, clip, escape, fit, record_buttons, slack_date, user
 from bot.domain.records import RecordKind, Risk
 from bot.domain.times import format_duration
 from bot.ids import INPUT, ActionId, ViewId
@@ -44,14 +44,15 @@ def _risk(record: Any) -> str:
 def reminder_text(record: Any, now: datetime) -> str:
     left = format_duration(record.due_at - now) if record.due_at > now else "no time"
     what = ("response deadline" if record.kind == RecordKind.HANDOFF else "next review")
-    return (f":alarm_clock: *{record.reference}* ({record.person_ref}, "
+    return (f":alarm_clock: *{record.reference}* ({escape(record.person_ref)}, "
             f"{escape(record.partner.display_name)}): {left} left before its {what}, "
             f"{slack_date(record.due_at)}.")
 
 
 def reminder_blocks(record: Any, now: datetime) -> list[Block]:
     return [
-        SectionBlock(text=MarkdownTextObject(text=reminder_text(record, now))),
+        SectionBlock(text=MarkdownTextObject(text=fit(reminder_text(record, now), SECTION_LIMIT,
+                                                      ref=record.reference))),
         ActionsBlock(block_id=f"reminder:{record.id}", elements=record_buttons(record)),
     ]
 
@@ -64,7 +65,7 @@ def page_row(record: Any, work: Any, now: datetime) -> str:
     since = record.due_at if work.reason != "safeguard" else (record.safeguard_until or now)
     late_by = format_duration(max(now - since, now - now))
     kind = "Handoff" if record.kind == RecordKind.HANDOFF else "Dependency"
-    lines = [f"*{kind} {record.reference}* · {record.person_ref} · "
+    lines = [f"*{kind} {record.reference}* · {escape(record.person_ref)} · "
              f"{escape(record.partner.display_name)}",
              f"{REASON_TEXT.get(work.reason or 'overdue', '')}: "
              f"{'overdue' if work.reason == 'overdue' else 'due'} by *{late_by}* "
@@ -77,7 +78,7 @@ def page_row(record: Any, work: Any, now: datetime) -> str:
     if work.acked_by:
         lines.append(f":white_check_mark: Acknowledged by {user(work.acked_by)} at "
                      f"{slack_date(work.acked_at, '{time}')}")
-    return clip("\n".join(lines), 3000)
+    return fit("\n".join(lines), SECTION_LIMIT, ref=record.reference)
 
 
 def page_buttons(record: Any, work: Any) -> list[ButtonElement]:
@@ -96,7 +97,8 @@ def page_buttons(record: Any, work: Any) -> list[ButtonElement]:
 def page_text(target: str, tier_name: str, tier: int, count: int, *, late: bool) -> str:
     what = "record needs" if count == 1 else "records need"
     late_note = " (sent late: Baton was catching up)" if late else ""
-    return (f"{target_mention(target)} :rotating_light: Escalation tier {tier}, {tier_name}: "
+    return (f"{target_mention(target)} :rotating_light: Escalation tier {tier}, "
+            f"{escape(tier_name)}: "
             f"{count} {what} you{late_note}. {ASK}")
 
 
@@ -118,8 +120,9 @@ def page_blocks(*, target: str, tier_name: str, tier: int,
 def interim_modal(record: Any) -> View:
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(
-            text=f"*{record.reference}* {record.person_ref} → "
-                 f"{escape(record.partner.display_name)} · continuity risk {_risk(record)}")),
+            text=fit(f"*{record.reference}* {escape(record.person_ref)} → "
+                     f"{escape(record.partner.display_name)} · continuity risk "
+                     f"{_risk(record)}", SECTION_LIMIT))),
         InputBlock(block_id="text", label="Interim action / next step",
                    hint="e.g. temporary hold, alternative support, internal review, "
                         "commissioner notice; who does what next",
@@ -165,8 +168,8 @@ def ladder_blocks(config: Any, *, chosen: str | None) -> list[Block]:
             + " for new records."
     out: list[Block] = [SectionBlock(text=MarkdownTextObject(text=head))]
     for ladder in config.ladders.values():
-        out.append(SectionBlock(text=MarkdownTextObject(text=clip(describe(ladder),
-                                                                  SECTION_LIMIT))))
+        out.append(SectionBlock(text=MarkdownTextObject(text=fit(describe(ladder),
+                                                                 SECTION_LIMIT))))
     out.append(ContextBlock(elements=[MarkdownTextObject(
         text="A record keeps the ladder it started with. Managers: `/baton ladder use NAME`, "
              "`/baton ladder reset`.")]))

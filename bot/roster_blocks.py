@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import SECTION_LIMIT, STATUS_BADGE, clip, escape, slack_date, user
+from bot.blocks import SECTION_LIMIT, STATUS_BADGE, VIEW_BLOCKS, escape, fit, slack_date, user
 from bot.domain.roster import Flag, Row
 from bot.ids import INPUT, ActionId, ViewId
 
@@ -43,7 +43,7 @@ def row_text(row: Row, *, now: datetime) -> str:
     what = "Response deadline" if r.kind == "handoff" else "Next review"
     flags = " ".join(f"{f.emoji} {f.label}" for f in row.flags if f is not Flag.NO_NEXT_ACTION)
     badge = STATUS_BADGE.get(r.status, r.status)
-    head = f"*{r.reference}* {r.person_ref} → {_partner(r)} · {badge}"
+    head = f"*{r.reference}* {escape(r.person_ref)} → {_partner(r)} · {badge}"
     lines = [head, f"{what} {slack_date(r.due_at)} · owner {user(r.owner_id)}"
              + (f" · risk {r.risk}" if r.risk else "")]
     if flags:
@@ -56,7 +56,7 @@ def row_text(row: Row, *, now: datetime) -> str:
                      f"{escape(r.next_action)}{set_at}")
     else:
         lines.append(f"{Flag.NO_NEXT_ACTION.emoji} *No next-action owner*")
-    return clip("\n".join(lines), SECTION_LIMIT)
+    return fit("\n".join(lines), SECTION_LIMIT, ref=r.reference)
 
 
 def row_buttons(row: Row, *, surface: str) -> ActionsBlock:
@@ -133,19 +133,20 @@ def no_coordinator_text(day: date) -> str:
 
 def nudge_page(record: Any, *, tier: int, waited: str) -> str:
     return (f":bell: Coordinator nudge: the tier {tier} page for *{record.reference}* "
-            f"({record.person_ref} → {_partner(record)}) has waited {waited} with no "
+            f"({escape(record.person_ref)} → {_partner(record)}) has waited {waited} with no "
             "acknowledgement. Check someone has it.")
 
 
 def nudge_same_day(record: Any) -> str:
     return (f":rotating_light: Coordinator nudge: a new *same-day risk* dependency "
-            f"*{record.reference}* ({record.person_ref} → {_partner(record)}) was logged by "
-            f"{user(record.created_by)}. Interim safeguard: "
+            f"*{record.reference}* ({escape(record.person_ref)} → {_partner(record)}) was "
+            f"logged by {user(record.created_by)}. Interim safeguard: "
             f"{escape(record.interim_safeguard) or '_none recorded_'}.")
 
 
 def nudge_section(text: str, record: Any) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_LIMIT)),
+    return SectionBlock(text=MarkdownTextObject(text=fit(text, SECTION_LIMIT,
+                                                         ref=record.reference)),
                         accessory=ButtonElement(
                             text="Assign next action", action_id=ActionId.ASSIGN_NEXT,
                             value=json.dumps({"record": record.id, "surface": "nudge"})))
@@ -168,7 +169,7 @@ def home_view(*, user_id: str, mine: Sequence[Row], team: Sequence[Row], team_to
     out.append(SectionBlock(text=MarkdownTextObject(text=f"_{summary(team)}_")))
     out += roster_blocks(team, now=now, surface="home", limit=HOME_ROWS - len(mine[:12]),
                          total=team_total)
-    return View(type="home", blocks=out[:100])
+    return View(type="home", blocks=out[:VIEW_BLOCKS])
 
 
 def assign_modal(record: Any, *, meta: dict[str, Any]) -> View:
@@ -179,7 +180,8 @@ def assign_modal(record: Any, *, meta: dict[str, Any]) -> View:
         private_metadata=json.dumps({**meta, "record": record.id}),
         blocks=[
             SectionBlock(text=MarkdownTextObject(
-                text=f"*{record.reference}* {record.person_ref} → {_partner(record)}")),
+                text=fit(f"*{record.reference}* {escape(record.person_ref)} → "
+                         f"{_partner(record)}", SECTION_LIMIT))),
             InputBlock(block_id="owner", label="Next action owner",
                        element=UserSelectElement(action_id=INPUT,
                                                  initial_user=current or None)),

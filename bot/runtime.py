@@ -4,6 +4,7 @@ after Slack has had its answer."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -22,12 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.coordination import Coordination, RotaRoster
 from bot.domain.drafts import DraftContext, build_dependency, build_handoff
+from bot.domain.permissions import Act, Role
 from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
 from bot.escalation import Authority, EscalationService, Roster
 from bot.governance import Governance
+from bot.permissions import Permissions
 from bot.services import Change, RecordService
 from bot.settings import Settings
+from bot.workspaces import team_scope
 from scheduler.engine import Engine, Pacer
 from store import queries
 
@@ -80,6 +84,7 @@ class Baton:
     rota: RotaRoster = field(init=False)
     coordination: Coordination = field(init=False)
     governance: Governance = field(init=False)
+    permissions: Permissions = field(init=False)
     directory: UserDirectory = field(init=False)
     calendar: WorkingCalendar = field(init=False)
     executor: ThreadPoolExecutor = field(init=False)
@@ -95,9 +100,15 @@ class Baton:
         self.rota = (self.roster if isinstance(self.roster, RotaRoster) else
                      RotaRoster(self.sessions, tz=ZoneInfo(self.settings.default_timezone),
                                 fallback=self.settings.coordinator))
-        authority = Authority(self.client, self.roster, self.settings.managers)
+        roles = self.settings.roles
+        self.permissions = Permissions(self.client, roles, sessions=self.sessions,
+                                       clock=self.clock, coordinator_of=self.rota.coordinator)
+        self.records.permissions = self.permissions
+        authority = Authority(self.client, self.roster, sorted(roles.of(Role.MANAGER)),
+                              is_manager=self.permissions.is_manager)
         self.escalation = EscalationService(self.sessions, self.clock, self.client, authority,
                                             self.records)
+        self.escalation.permissions = self.permissions
         self.engine = Engine(sessions=self.sessions, client=self.engine_client, clock=self.clock,
                              authority=authority, records=self.records,
                              pacer=Pacer(self.settings.channel_post_interval))
@@ -113,6 +124,7 @@ class Baton:
             records=self.records, roster=self.rota, calendar=self.calendar,
             digest_time=self.settings.digest_time,
             coordination_channel=self.settings.coordination_channel)
+        self.coordination.permissions = self.governance.permissions = self.permissions
 
     def start_engine(self) -> None:
         """Start waking the time engine (serve, socket and console do; tests sweep by hand)."""
@@ -133,7 +145,8 @@ class Baton:
         with self.sessions() as s:
             teams = queries.known_teams(s)
         for team in teams:
-            self.governance.sweep(team)
+            with team_scope(team):
+                self.governance.sweep(team)
 
     def sweep_now(self, timeout: float = 30.0) -> bool:
         """Sweep (and do the housekeeping) at once and wait for it: the console's `clock`."""
@@ -148,6 +161,7 @@ class Baton:
                       channel: str, user: str, request_key: str | None) -> Change:
         """Validate typed or submitted fields (DraftErrors names each bad one) and log the
         record, its deadlines read in the caller's zone and its offsets in the owner's."""
+        self.permissions.require(Act.CREATE, team_id=team, actor=user, channel_id=channel)
         ctx = self.draft_context(user)
         if kind is RecordKind.HANDOFF:
             h = build_handoff(fields, ctx)
@@ -173,7 +187,16 @@ class Baton:
 
     def defer(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """Run the slow part after Slack has its 200. Exceptions are logged, never lost.
-        Inside an HTTP request (see hold_deferred) it starts once the response is sent."""
+        Inside an HTTP request (see hold_deferred) it starts once the response is sent. It
+        runs in the caller's context: the request's workspace (bot/workspaces.py) goes with it."""
+        ctx = contextvars.copy_context()
+        work = fn
+
+        def in_context(*a: Any, **k: Any) -> None:
+            ctx.run(work, *a, **k)
+
+        in_context.__name__ = getattr(work, "__name__", "work")
+        fn = in_context
         held = getattr(self._local, "held", None)
         if held is not None:
             with self._idle:

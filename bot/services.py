@@ -23,6 +23,8 @@ from bot.blocks import escape
 from bot.clock import Clock
 from bot.domain.drafts import DependencyDraft, HandoffDraft
 from bot.domain.ladder import LadderConfig
+from bot.domain.permissions import Act
+from bot.domain.quoting import quoted
 from bot.domain.records import (
     OPEN_STATUSES,
     Action,
@@ -64,6 +66,16 @@ class RecordService:
         self._clock = clock
         self._ladders = ladders or LadderConfig()
         self._partners: dict[tuple[str, str], tuple[int, str, str]] = {}
+        self.permissions: Any = None  # bot.permissions.Permissions, set by Baton
+
+    def require_on_record(self, *, team_id: str, ref: str | int, actor: str) -> Record:
+        """The record, if `actor` may change it; else Refused (audited), nothing changed."""
+        with self._sessions() as s:
+            record = self._load(s, team_id=team_id, ref=ref)
+        if self.permissions is not None:
+            self.permissions.require(Act.ACT_ON_RECORD, team_id=team_id, actor=actor,
+                                     record=record, channel_id=record.channel_id)
+        return record
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
@@ -241,7 +253,7 @@ class RecordService:
         else:
             if queries.parse_reference(ref) is None:
                 raise NotFound(
-                    f"“{ref[:20]}” is not a record reference: they look like H-12 or D-3."
+                    f"{quoted(ref, 20)} is not a record reference: they look like H-12 or D-3."
                 )
             record = queries.find_record(s, team_id=team_id, reference=ref)
         if record is None:
@@ -253,6 +265,7 @@ class RecordService:
 
     def acknowledge(self, *, team_id: str, ref: str | int, actor: str) -> Change:
         """The partner confirmed receipt of the handoff."""
+        self.require_on_record(team_id=team_id, ref=ref, actor=actor)
         now = self._clock.now()
         with self._tx() as s:
             record = self._load(s, team_id=team_id, ref=ref)
@@ -278,6 +291,7 @@ class RecordService:
                 f"“{category.label}” needs its text: the {category.text_label.lower()}.",
                 field="text",
             )
+        self.require_on_record(team_id=team_id, ref=ref, actor=actor)
         now = self._clock.now()
         lines = []
         with self._tx() as s:
@@ -308,6 +322,7 @@ class RecordService:
         if not outcome:
             raise DomainError("Say what the outcome was, e.g. `/baton resolve D-3 authorization "
                               "signed, service starts Monday`.", field="outcome")
+        self.require_on_record(team_id=team_id, ref=ref, actor=actor)
         now = self._clock.now()
         with self._tx() as s:
             record = self._load(s, team_id=team_id, ref=ref)
@@ -325,6 +340,7 @@ class RecordService:
         if not reason:
             raise DomainError("Cancelling needs a reason, e.g. `/baton cancel H-3 referral "
                               "withdrawn by case manager`.", field="reason")
+        self.require_on_record(team_id=team_id, ref=ref, actor=actor)
         now = self._clock.now()
         with self._tx() as s:
             record = self._load(s, team_id=team_id, ref=ref)

@@ -18,12 +18,18 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.domain.ladder import LadderConfig, LadderError, parse_ladders
+from bot.domain.permissions import RoleConfig, RolesError, parse_roles
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
 class SettingsError(Exception):
     """A setting is missing or invalid; str() is one line naming it."""
+
+
+# The bot scopes manifest.yml asks for; the install flow requests the same.
+DEFAULT_SCOPES = ("chat:write,chat:write.public,commands,users:read,im:write,usergroups:read,"
+                  "channels:read,groups:read,files:write")
 
 
 class Settings(BaseSettings):
@@ -34,6 +40,11 @@ class Settings(BaseSettings):
         default=None, validation_alias="SLACK_SIGNING_SECRET"
     )
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    # Slack's OAuth install flow (one deployment, many workspaces) instead of one bot token.
+    slack_client_id: str | None = Field(default=None, validation_alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(default=None,
+                                                  validation_alias="SLACK_CLIENT_SECRET")
+    slack_scopes: str = Field(default=DEFAULT_SCOPES, validation_alias="SLACK_SCOPES")
     database_url: str = Field(default="sqlite:///baton.db", validation_alias="DATABASE_URL")
     slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, validation_alias="SLACK_API_URL")
     port: int = Field(default=3000, ge=1, le=65535, validation_alias="PORT")
@@ -45,7 +56,7 @@ class Settings(BaseSettings):
     holidays: list[date] = Field(default_factory=list)
     # Used only when Slack cannot tell a user's own time zone.
     default_timezone: str = Field(default="America/New_York", validation_alias="BATON_TIMEZONE")
-    # Users who may act on any record (Slack user IDs).
+    # Managers (Slack user or user group IDs): the older spelling of [roles] managers.
     managers: list[str] = Field(default_factory=list)
     # Fallback coordinator of the day (a Slack user ID) until a rota names one.
     coordinator: str | None = Field(default=None, validation_alias="BATON_COORDINATOR")
@@ -119,6 +130,27 @@ class Settings(BaseSettings):
                 alias = type(self).model_fields[name].validation_alias
                 raise SettingsError(f"{alias or name} is not set: this mode needs it.")
 
+    @property
+    def oauth(self) -> bool:
+        """Serve many workspaces through Slack's install flow (SLACK_CLIENT_ID and
+        SLACK_CLIENT_SECRET) rather than one (SLACK_BOT_TOKEN)."""
+        return bool(self.slack_client_id or self.slack_client_secret)
+
+    def require_credentials(self) -> None:
+        """HTTP mode needs one of the two ways in, not both; one line if not."""
+        if self.oauth:
+            if self.slack_bot_token is not None:
+                raise SettingsError("SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: give "
+                                    "one bot token (one workspace) or the client ID and "
+                                    "secret (Slack's install flow, many workspaces), not both.")
+            self.require("slack_client_id", "slack_client_secret", "slack_signing_secret")
+        else:
+            self.require("slack_bot_token", "slack_signing_secret")
+
+    @property
+    def scopes(self) -> list[str]:
+        return [s.strip() for s in self.slack_scopes.split(",") if s.strip()]
+
     def secret(self, name: str) -> str:
         value = getattr(self, name)
         return value.get_secret_value() if value is not None else ""
@@ -130,6 +162,11 @@ class Settings(BaseSettings):
     @property
     def ladders(self) -> LadderConfig:
         return getattr(self, "_ladders", None) or LadderConfig()
+
+    @property
+    def roles(self) -> RoleConfig:
+        found = getattr(self, "_roles", None)
+        return found if found is not None else parse_roles({}, legacy_managers=self.managers)
 
 
 def _read_toml(path: str) -> dict[str, Any]:
@@ -166,6 +203,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     object.__setattr__(settings, "_config_data", data)
     try:
         object.__setattr__(settings, "_ladders", parse_ladders(data))
-    except LadderError as exc:
+        object.__setattr__(settings, "_roles",
+                           parse_roles(data, legacy_managers=settings.managers))
+    except (LadderError, RolesError) as exc:
         raise SettingsError(str(exc)) from None
     return settings

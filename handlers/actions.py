@@ -11,7 +11,7 @@ from bot.cards import Cards, Replies
 from bot.ids import ActionId
 from bot.runtime import Baton
 from bot.services import Change
-from handlers.common import guarded
+from handlers.common import guarded, row_id
 
 
 def register(app: App, baton: Baton) -> None:
@@ -21,8 +21,8 @@ def register(app: App, baton: Baton) -> None:
     def context(body: dict[str, Any]) -> tuple[str, str, str | None, str | None, int]:
         action = body["actions"][0]
         try:
-            record_id = int(action.get("value", ""))
-        except ValueError:
+            record_id = row_id(int(action.get("value", ""))) or -1  # past INTEGER: no row
+        except (TypeError, ValueError):
             record_id = -1
         team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
         channel = (body.get("channel") or {}).get("id")
@@ -47,7 +47,8 @@ def register(app: App, baton: Baton) -> None:
 
         @guarded(replies, user=user, channel=channel, response_url=response_url)
         def work() -> None:
-            record = baton.records.get(team_id=team, ref=record_id)
+            # Refused before the form opens, not after someone has filled it in.
+            record = baton.records.require_on_record(team_id=team, ref=record_id, actor=user)
             if action_id == ActionId.RECORD_RESPONSE:
                 view = blocks.response_modal(record)
             else:
@@ -78,6 +79,8 @@ def register(app: App, baton: Baton) -> None:
         @guarded(replies, user=user, channel=channel, response_url=response_url)
         def work() -> None:
             record = baton.records.get(team_id=team, ref=record_id)
+            if not record.escalation_tier:  # escalated: the paged tier decides, on submit
+                baton.records.require_on_record(team_id=team, ref=record_id, actor=user)
             baton.client.views_open(trigger_id=body["trigger_id"],
                                     view=pages.interim_modal(record).to_dict())
 

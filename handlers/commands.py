@@ -112,7 +112,8 @@ def register(app: App, baton: Baton) -> None:
             elif sub in ("show", "ack", "respond", "resolve", "close", "cancel"):
                 _record_command(sub, rest.strip())
             else:
-                say(f":warning: I don't know `/baton {sub}`. Try `/baton help`.")
+                say(f":warning: I don't know `/baton {blocks.escape(sub[:40])}`. "
+                    "Try `/baton help`.")
 
         def _ladder(rest: str) -> None:
             ladders = baton.settings.ladders

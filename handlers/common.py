@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from bot.blocks import clip
 from bot.cards import Replies
 from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError
@@ -14,11 +19,55 @@ log = logging.getLogger("baton.handlers")
 
 GENERIC = (":warning: Something went wrong on Baton's side and nothing was saved. "
            "Try again; if it keeps happening, tell your Baton admin.")
+# The same words as bot.services.TryAgain, for what fails outside a RecordService transaction.
+DATABASE_DOWN = "The database is not answering right now; nothing was saved. Try again in a minute."
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """The database is down or unreachable (refused, dropped, timed out, no pooled
+    connection free), as opposed to a bug: the transaction rolled back and trying again
+    later will do."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+# What typed text may not carry into the database: C0 and C1 control characters other than
+# tab and line breaks (PostgreSQL refuses NUL outright; ESC would drive a terminal that shows
+# the console or a CSV), and the bidirectional embedding, override and isolate controls that
+# make an audit line display in another order than it was written.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
+
+
+def clean_text(text: str) -> str:
+    """Free text as it may be stored: unsafe controls dropped, a lone surrogate half (which
+    no UTF-8 database can store) replaced by U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", _UNSAFE.sub("", text))
 
 
 def unescape(text: str) -> str:
-    """Slack escapes &, < and > in command text; store what the person typed."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    """Slack escapes &, < and > in command text; store what the person typed (cleaned)."""
+    return clean_text(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+
+
+MAX_ROW_ID = 2**31 - 1  # records.id and the like are INTEGER on PostgreSQL
+
+
+def row_id(value: Any) -> int | None:
+    """A database row id carried by a button or a form, or None: JSON's true is no id (bool is
+    an int in Python), and a number past INTEGER would fail in the database itself."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 < value <= MAX_ROW_ID else None
+
+
+def field_error(message: str, limit: int = 150) -> str:
+    """A modal's field error is plain text: the error's mrkdwn escapes and `code` marks are
+    undone, and it is cut to what Slack shows."""
+    plain = message.replace("`", "").replace("&lt;", "<").replace("&gt;", ">")
+    return clip(plain.replace("&amp;", "&"), limit)
 
 
 def error_text(exc: DomainError, *, what: str | None = None) -> str:
@@ -31,10 +80,16 @@ def error_text(exc: DomainError, *, what: str | None = None) -> str:
     return f":warning: {exc}"
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 def guarded(replies: Replies, *, user: str, channel: str | None, response_url: str | None,
             what: str | None = None) -> Callable[[Callable[[], None]], Callable[[], None]]:
     """Wrap deferred work: a DomainError becomes an ephemeral message, anything else is logged
-    and the person is told nothing was saved (the transaction rolled back)."""
+    and the person is told nothing was saved (the transaction rolled back): that the database
+    is unreachable and to try again in a minute, when it is."""
 
     def wrap(fn: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
@@ -43,11 +98,18 @@ def guarded(replies: Replies, *, user: str, channel: str | None, response_url: s
             except DomainError as exc:
                 replies.send(user=user, channel=channel, response_url=response_url,
                              text=error_text(exc, what=what))
-            except Exception:
-                log.exception("%s failed", what or getattr(fn, "__name__", "work"))
+            except Exception as exc:
+                down = database_unreachable(exc)
+                if down:  # an outage, not a bug: one line, no traceback per command
+                    log.error("%s failed: the database is unreachable (%s)",
+                              what or getattr(fn, "__name__", "work"), _first_line(exc))
+                else:
+                    log.exception("%s failed", what or getattr(fn, "__name__", "work"))
+                text = ((f":warning: Couldn't {what}. " if what else ":warning: ") + DATABASE_DOWN
+                        if down else GENERIC)
                 try:
                     replies.send(user=user, channel=channel, response_url=response_url,
-                                 text=GENERIC)
+                                 text=text)
                 except Exception:
                     log.exception("could not tell %s about the failure", user)
 
@@ -60,18 +122,25 @@ def guarded(replies: Replies, *, user: str, channel: str | None, response_url: s
 def state_values(view: dict[str, Any]) -> dict[str, str]:
     """Flatten view.state.values into {block_id: value} whatever the element type."""
     out: dict[str, str] = {}
-    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
-        for element in actions.values():
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, dict) else None
+    for block_id, actions in (values.items() if isinstance(values, dict) else ()):
+        for element in (actions.values() if isinstance(actions, dict) else ()):
+            if not isinstance(element, dict):
+                continue  # not what Slack sends: nothing chosen
             kind = element.get("type")
             if kind == "users_select":
                 value = element.get("selected_user")
+                if not (isinstance(value, str) and _SLACK_ID.fullmatch(value)):
+                    value = None  # Slack sends a user ID; anything else chose nobody
             elif kind in ("static_select", "radio_buttons"):
-                value = (element.get("selected_option") or {}).get("value")
+                option = element.get("selected_option")
+                value = option.get("value") if isinstance(option, dict) else None
             elif kind == "datepicker":
                 value = element.get("selected_date")
             elif kind == "datetimepicker":
                 value = element.get("selected_date_time")
             else:
                 value = element.get("value")
-            out[block_id] = value or ""
+            out[block_id] = clean_text(value) if isinstance(value, str) else ""
     return out

@@ -9,14 +9,14 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import blocks, roster_blocks
+from bot import roster_blocks
 from bot.cards import Cards, Replies
 from bot.domain.grammar import read_user
 from bot.domain.records import DomainError
 from bot.domain.times import TimeReadError, read_time
 from bot.ids import ActionId, ViewId
 from bot.runtime import Baton
-from handlers.common import guarded, state_values
+from handlers.common import field_error, guarded, row_id, state_values
 
 log = logging.getLogger("baton.handlers")
 
@@ -36,7 +36,7 @@ def register(app: App, baton: Baton) -> None:
         channel = (body.get("channel") or {}).get("id")
         try:
             value = json.loads(action.get("value") or "{}")
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             value = {}
         if not isinstance(value, dict):
             value = {}
@@ -45,10 +45,10 @@ def register(app: App, baton: Baton) -> None:
 
         @guarded(replies, user=user, channel=channel, response_url=body.get("response_url"))
         def work() -> None:
-            record_id = value.get("record")
-            if not isinstance(record_id, int):
+            record_id = row_id(value.get("record"))
+            if record_id is None:
                 raise DomainError("That button has lost its record; use `/baton huddle` again.")
-            record = baton.records.get(team_id=team, ref=record_id)
+            record = baton.records.require_on_record(team_id=team, ref=record_id, actor=user)
             baton.client.views_open(trigger_id=body["trigger_id"],
                                     view=roster_blocks.assign_modal(record, meta=meta).to_dict())
 
@@ -60,7 +60,7 @@ def register(app: App, baton: Baton) -> None:
         values = state_values(view)
         try:
             meta = json.loads(view.get("private_metadata") or "{}")
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             meta = {}
         meta = meta if isinstance(meta, dict) else {}
         errors: dict[str, str] = {}
@@ -80,8 +80,8 @@ def register(app: App, baton: Baton) -> None:
         change = None
         if not errors and owner is not None and due is not None:
             try:
-                record_id = meta.get("record")
-                if not isinstance(record_id, int):
+                record_id = row_id(meta.get("record"))
+                if record_id is None:
                     raise DomainError("This form lost its record; open it again.", field="text")
                 change = baton.coordination.assign_next_action(
                     team_id=team, record_id=record_id, actor=user, owner=owner,
@@ -91,7 +91,7 @@ def register(app: App, baton: Baton) -> None:
         if errors or change is None:
             present = set(values) or {"text"}
             ack(response_action="errors", errors={
-                (k if k in present else min(present)): blocks.clip(v.replace("`", ""), 150)
+                (k if k in present else min(present)): field_error(v, 150)
                 for k, v in errors.items()})
             return
         ack()

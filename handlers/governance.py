@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App
 
 from bot import governance_blocks as render
-from bot.blocks import clip
 from bot.cards import Replies
 from bot.domain.records import DomainError
 from bot.governance_ids import (
@@ -26,7 +25,7 @@ from bot.governance_ids import (
     GovernanceView,
 )
 from bot.runtime import Baton
-from handlers.common import guarded, state_values
+from handlers.common import field_error, guarded, row_id, state_values
 
 FIELD_ERROR_LIMIT = 150  # Slack truncates longer field errors
 
@@ -55,7 +54,7 @@ def register(app: App, baton: Baton) -> None:
         chosen = (Classification.SYSTEMIC if action["action_id"] == GovernanceAction.SYSTEMIC
                   else Classification.CASE_LEVEL)
         try:
-            pattern_id = int(action.get("value", ""))
+            pattern_id = row_id(int(action.get("value", ""))) or -1
         except ValueError:
             pattern_id = -1
 
@@ -75,11 +74,11 @@ def register(app: App, baton: Baton) -> None:
         values = state_values(view)
         try:
             meta = json.loads(view.get("private_metadata") or "{}")
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             meta = {}
-        pattern_id = meta.get("pattern") if isinstance(meta, dict) else None
+        pattern_id = row_id(meta.get("pattern")) if isinstance(meta, dict) else None
         try:
-            if not isinstance(pattern_id, int):
+            if pattern_id is None:
                 raise DomainError("This form lost its notice; press the button again.",
                                   field=FIELD_CLASSIFICATION)
             review = review_deadline(values.get(FIELD_REVIEW_DUE, ""),
@@ -96,7 +95,7 @@ def register(app: App, baton: Baton) -> None:
             block = exc.field if exc.field in values else next(iter(values),
                                                                FIELD_CLASSIFICATION)
             ack(response_action="errors",
-                errors={block: clip(str(exc).replace("`", ""), FIELD_ERROR_LIMIT)})
+                errors={block: field_error(str(exc), FIELD_ERROR_LIMIT)})
             return
         ack()
         # The notice is edited after Slack has its answer: chat.update may wait on Slack.

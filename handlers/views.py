@@ -4,11 +4,12 @@ the record is written in the same step, and the card is posted after Slack has i
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import blocks
+from bot.blocks import clip
 from bot.cards import Cards, Replies
 from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError, RecordKind, read_category
@@ -17,9 +18,10 @@ from bot.ids import ViewId
 from bot.runtime import Baton
 from bot.services import Change
 from handlers.commands import _publish
-from handlers.common import guarded, state_values
+from handlers.common import field_error, guarded, row_id, state_values
 
 FIELD_ERROR_LIMIT = 150  # Slack truncates longer field errors
+_CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,31}")
 
 
 def _field_errors(errors: dict[str, str], blocks_present: set[str]) -> dict[str, str]:
@@ -30,9 +32,9 @@ def _field_errors(errors: dict[str, str], blocks_present: set[str]) -> dict[str,
     for name, message in errors.items():
         block = name if name in blocks_present or fallback is None else fallback
         # Slack shows the error under its field, so "due: …" need not name the field again.
-        text = message.replace("`", "").removeprefix(f"{name}: ")
-        text = blocks.clip(text, FIELD_ERROR_LIMIT)
-        out[block] = f"{out[block]} {text}" if block in out else text
+        text = field_error(message.replace("`", "").removeprefix(f"{name}: "),
+                           FIELD_ERROR_LIMIT)
+        out[block] = clip(f"{out[block]} {text}", FIELD_ERROR_LIMIT) if block in out else text
     return out
 
 
@@ -43,7 +45,7 @@ def register(app: App, baton: Baton) -> None:
     def meta(view: dict[str, Any]) -> dict[str, Any]:
         try:
             data = json.loads(view.get("private_metadata") or "{}")
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             data = {}
         return data if isinstance(data, dict) else {}
 
@@ -51,10 +53,10 @@ def register(app: App, baton: Baton) -> None:
         view = body["view"]
         user, team = body["user"]["id"], body["team"]["id"] if body.get("team") else \
             body["user"]["team_id"]
-        channel = str(meta(view).get("channel") or "")
+        channel = meta(view).get("channel")
         values = state_values(view)
         present = set(values)
-        if not channel:
+        if not (isinstance(channel, str) and _CHANNEL_ID.fullmatch(channel)):
             ack(response_action="errors", errors=_field_errors(
                 {"person": "This form lost its channel; run the command again."}, present))
             return
@@ -83,7 +85,8 @@ def register(app: App, baton: Baton) -> None:
                                                     dict[str, str], Any]:
         view = body["view"]
         team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
-        return view, body["user"]["id"], team, state_values(view), meta(view).get("record")
+        return view, body["user"]["id"], team, state_values(view), \
+            row_id(meta(view).get("record"))
 
     def change_view(body: dict[str, Any], ack: Ack) -> None:
         view, user, team, values, record_id = about_record(body)
@@ -106,7 +109,7 @@ def register(app: App, baton: Baton) -> None:
                                               reason=text)
         except DomainError as exc:
             block = exc.field if exc.field in values else "text"
-            ack(response_action="errors", errors={block: blocks.clip(str(exc), FIELD_ERROR_LIMIT)})
+            ack(response_action="errors", errors={block: field_error(str(exc), FIELD_ERROR_LIMIT)})
             return
         ack()
         baton.defer(cards.changed, change)
@@ -128,7 +131,7 @@ def register(app: App, baton: Baton) -> None:
                                                      next_review=review)
         except DomainError as exc:
             block = exc.field if exc.field in values else "text"
-            ack(response_action="errors", errors={block: blocks.clip(str(exc), FIELD_ERROR_LIMIT)})
+            ack(response_action="errors", errors={block: field_error(str(exc), FIELD_ERROR_LIMIT)})
             return
         ack()
         baton.poke()

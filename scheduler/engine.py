@@ -3,6 +3,11 @@
 APScheduler only wakes it (scheduler/wake.py); the database holds every deadline. Work is
 claimed before it is sent and marked after, so a crash can at most resend what was in
 flight, and several engines can share one PostgreSQL database (SKIP LOCKED claims).
+
+A claim is held for a lease. An engine that is stopped gives its unsent claims back at once
+(stop()); the claims of a process that died on this host are taken back by the next engine
+there (a restart) on its first sweep, not left to the lease. While Slack fails as a whole
+(5xx, no answer) every send is held and retried together, oldest first.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import pages, roster_blocks
+from bot.blocks import escape
 from bot.cards import Cards, as_dicts
 from bot.clock import Clock
 from bot.domain.ladder import snapshot_ladder
@@ -32,6 +39,7 @@ from bot.domain.records import Action, HandoffStatus, RecordKind, is_open, trans
 from bot.domain.schedule import is_late, page_after
 from bot.escalation import BATON, Authority
 from bot.services import Change, RecordService
+from bot.workspaces import team_scope
 from store import queries
 from store.db import transaction
 from store.models import DueWork, Record
@@ -64,10 +72,12 @@ class Pacer:
 
 
 class SendFailed(Exception):
-    def __init__(self, error: str, retry_after: float | None = None) -> None:
+    def __init__(self, error: str, retry_after: float | None = None, *,
+                 outage: bool = False) -> None:
         super().__init__(error)
         self.error = error
         self.retry_after = retry_after
+        self.outage = outage  # Slack as a whole failed (5xx, no answer), not this message
 
 
 @dataclass
@@ -76,8 +86,35 @@ class Item:
     record: Record
 
 
+TAKEOVER_EVERY = 60.0  # seconds between looks for claims left by a dead process
+
+_OWN_WORKERS: set[str] = set()  # the names of this process's engines
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def worker_is_dead(worker: str) -> bool:
+    """True only when `worker` (host:pid:nonce, as worker_name() makes them) was an engine of
+    a process on this host that is gone: its pid no longer exists, or it is this process's
+    pid but not one of this process's engines (a restarted container's pid 1). A live
+    process, a name from another host, or one we cannot tell: False, and its claims wait out
+    their lease."""
+    host, _, rest = worker.partition(":")
+    pid_text, _, nonce = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit() or not nonce:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return worker not in _OWN_WORKERS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. PermissionError: it exists, run by someone else
+        return False
+    return False
 
 
 class Engine:
@@ -92,9 +129,22 @@ class Engine:
         self._cards = Cards(client, records)
         self._pacer = pacer or Pacer(1.0)
         self.worker = worker or worker_name()
+        _OWN_WORKERS.add(self.worker)
         self._batch = batch
         self._lease = lease
         self._running = threading.Lock()
+        self._stopping = threading.Event()
+        self._takeover_at: float | None = None  # monotonic time of the last look
+        # Slack down as a whole: nothing is sent before _hold_until, when one send tries it
+        # again (the oldest due); see _slack_down.
+        self._hold_until: datetime | None = None
+        self._probes = 0
+
+    def stop(self) -> None:
+        """Shutting down (SIGTERM): the send in flight finishes and is recorded, nothing
+        more is sent, and what this engine had claimed but not sent is given back at once
+        (not left to its lease), so a restart or another replica sends it without delay."""
+        self._stopping.set()
 
     # --- the loop APScheduler wakes ---
 
@@ -102,11 +152,14 @@ class Engine:
         """Handle everything due now, round after round (a deadline makes a tier-1 page, a
         page makes the next tier's), so a catch-up after downtime goes tier by tier in
         order. Returns how many items were handled."""
-        if not self._running.acquire(blocking=False):
-            return 0  # a sweep is already under way in this process
+        if self._stopping.is_set() or not self._running.acquire(blocking=False):
+            return 0  # stopping, or a sweep is already under way in this process
         try:
+            self._take_over_dead_claims()
             total = 0
             for _ in range(max_rounds):
+                if self._stopping.is_set():
+                    break
                 claimed = self.claim()
                 if not claimed:
                     break
@@ -114,7 +167,48 @@ class Engine:
                 total += len(claimed)
             return total
         finally:
-            self._running.release()
+            try:
+                if self._stopping.is_set():
+                    self._give_back()
+            finally:
+                self._running.release()
+
+    def _take_over_dead_claims(self) -> None:
+        """Claims held by an engine whose process died (SIGKILL, OOM, a crash) would wait
+        out their lease before anyone sends them. An engine on the same host can tell that
+        process is gone; it gives those claims back at once (on its first sweep, so a
+        restart picks them up, then once a minute). The message the dead process had in
+        flight may go out twice: at-least-once, as the module docstring says."""
+        now = time.monotonic()
+        if self._takeover_at is not None and now - self._takeover_at < TAKEOVER_EVERY:
+            return
+        self._takeover_at = now
+        with self._sessions() as s:
+            holders = s.scalars(select(DueWork.claimed_by).where(DueWork.state == "claimed")
+                                .distinct()).all()
+        dead = [w for w in holders if w and w != self.worker and worker_is_dead(w)]
+        if not dead:
+            return
+        with transaction(self._sessions) as s:
+            taken = s.execute(
+                update(DueWork).where(DueWork.state == "claimed",
+                                      DueWork.claimed_by.in_(dead))
+                .values(state="pending", claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)).rowcount
+        log.warning("took back %s due items claimed by %s, whose process is gone", taken,
+                    ", ".join(dead))
+
+    def _give_back(self) -> None:
+        """Stopping: return every claim of this engine not yet sent, as it was (due now,
+        no attempt counted)."""
+        with transaction(self._sessions) as s:
+            given = s.execute(
+                update(DueWork).where(DueWork.state == "claimed",
+                                      DueWork.claimed_by == self.worker)
+                .values(state="pending", claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)).rowcount
+        if given:
+            log.info("stopping: gave back %s claimed due items unsent", given)
 
     def claim(self) -> list[int]:
         now = self._clock.now()
@@ -132,43 +226,58 @@ class Engine:
     def process(self, ids: list[int]) -> None:
         items = self._load(ids)
         deadlines = [i for i in items if i.work.kind == "deadline"]
-        if deadlines:
+        if deadlines and not self._stopping.is_set():
             try:
                 self._deadlines(deadlines)
             except Exception as exc:
                 log.exception("deadline batch failed")
                 self._release([i.work.id for i in deadlines], SendFailed(type(exc).__name__))
-        pages_by_key: dict[tuple[str, int, str, str], list[Item]] = defaultdict(list)
+        pages_by_key: dict[tuple[str, str, int, str, str], list[Item]] = defaultdict(list)
+        held: list[int] = []  # sends put off while Slack is down
         for item in items:
+            if self._stopping.is_set():
+                return  # run_due gives the rest back
             kind = item.work.kind
+            if kind in ("nudge", "reminder") and self._holding():
+                held.append(item.work.id)
+                continue
             try:
-                if kind == "ack_timeout":
-                    self._ack_timeout(item)
-                elif kind == "nudge":
-                    self._nudge(item)
-                elif kind == "reminder":
-                    self._reminder(item)
-                elif kind == "page":
-                    key = self._page_key(item)
-                    if key is None:
-                        self._finish(item.work.id, state="cancelled")
-                    else:
-                        pages_by_key[key].append(item)
+                with team_scope(item.record.team_id):  # its workspace's token, in OAuth mode
+                    if kind == "ack_timeout":
+                        self._ack_timeout(item)
+                    elif kind == "nudge":
+                        self._nudge(item)
+                    elif kind == "reminder":
+                        self._reminder(item)
+                    elif kind == "page":
+                        key = self._page_key(item)
+                        if key is None:
+                            self._finish(item.work.id, state="cancelled")
+                        else:
+                            pages_by_key[key].append(item)
             except SendFailed as exc:
                 self._release([item.work.id], exc)
             except Exception as exc:
                 log.exception("due work %s failed", item.work.id)
                 self._release([item.work.id], SendFailed(type(exc).__name__))
-        for (channel, tier, mention, _name), group in pages_by_key.items():
+        for (team, channel, tier, mention, _name), group in pages_by_key.items():
             for start in range(0, len(group), pages.PAGE_GROUP):
+                if self._stopping.is_set():
+                    return  # run_due gives the rest back
                 chunk = group[start : start + pages.PAGE_GROUP]
+                if self._holding():
+                    held += [i.work.id for i in chunk]
+                    continue
                 try:
-                    self._page(channel, tier, mention, chunk)
+                    with team_scope(team):
+                        self._page(channel, tier, mention, chunk)
                 except SendFailed as exc:
                     self._release([i.work.id for i in chunk], exc)
                 except Exception as exc:
                     log.exception("page to %s failed", channel)
                     self._release([i.work.id for i in chunk], SendFailed(type(exc).__name__))
+        if held:
+            self._defer(held)
 
     def _load(self, ids: list[int]) -> list[Item]:
         with self._sessions() as s:
@@ -191,14 +300,19 @@ class Engine:
                 w.channel_id, w.message_ts = channel or w.channel_id, ts or w.message_ts
 
     def _release(self, ids: list[int], exc: SendFailed) -> None:
-        """Give failed work back with a backoff (Retry-After on a 429), never dropping it."""
+        """Give failed work back with a backoff (Retry-After on a 429; while Slack is down,
+        until the engine tries Slack again), never dropping it."""
         now = self._clock.now()
         with transaction(self._sessions) as s:
             for w in queries.claimed_by(s, ids=ids, worker=self.worker).values():
                 w.attempts += 1
                 w.first_failed_at = w.first_failed_at or now
-                delay = (timedelta(seconds=exc.retry_after) if exc.retry_after is not None
-                         else min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(w.attempts, 10))))
+                if exc.retry_after is not None:
+                    delay = timedelta(seconds=exc.retry_after)
+                elif exc.outage and self._hold_until is not None:
+                    delay = max(self._hold_until - now, timedelta(0))
+                else:
+                    delay = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(w.attempts, 10)))
                 w.state, w.claimed_by, w.claimed_until = "pending", None, None
                 w.ready_at = now + delay
                 w.last_error = exc.error[:200]
@@ -214,16 +328,49 @@ class Engine:
         if channel and not kwargs.get("thread_ts"):
             self._pacer.wait(str(channel))
         try:
-            return method(**kwargs)
+            resp = method(**kwargs)
         except SlackApiError as exc:
             status = exc.response.status_code
             retry_after = None
             if status == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
+            elif status >= 500:
+                self._slack_down()
             raise SendFailed(f"{status} {exc.response.get('error', '')}".strip(),
-                             retry_after) from None
-        except (SlackClientError, OSError, ValueError) as exc:
+                             retry_after, outage=status >= 500) from None
+        except OSError as exc:  # no answer at all: refused, reset, timed out
+            self._slack_down()
+            raise SendFailed(type(exc).__name__, outage=True) from None
+        except (SlackClientError, ValueError) as exc:
             raise SendFailed(type(exc).__name__) from None
+        self._hold_until, self._probes = None, 0  # Slack answers
+        return resp
+
+    # --- Slack down as a whole ---
+    #
+    # Backing off item by item, the longest-failing (oldest) items would wait longest, so
+    # after an outage the newest pages went out first and the most overdue up to
+    # MAX_BACKOFF later. Instead, while Slack fails as a whole the engine holds every send,
+    # and each failed or held item is due again at the same moment; then one send, the
+    # oldest due, tries Slack, and when it answers the backlog goes out in deadline order.
+
+    def _slack_down(self) -> None:
+        self._probes += 1
+        wait = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(self._probes - 1, 10)))
+        self._hold_until = self._clock.now() + wait
+
+    def _holding(self) -> bool:
+        return self._hold_until is not None and self._clock.now() < self._hold_until
+
+    def _defer(self, ids: list[int]) -> None:
+        """Slack is down: give claimed sends back untried (no attempt counted), due again
+        when the engine next tries Slack."""
+        until = self._hold_until
+        assert until is not None
+        with transaction(self._sessions) as s:
+            for w in queries.claimed_by(s, ids=ids, worker=self.worker).values():
+                w.state, w.claimed_by, w.claimed_until = "pending", None, None
+                w.ready_at = max(w.ready_at, until)
 
     # --- the kinds of work ---
 
@@ -265,7 +412,8 @@ class Engine:
                                          now=now, tier=1, reason=reason)
                 work.state, work.sent_at = "done", now
         for change in changes:
-            self._cards.changed(change)
+            with team_scope(change.record.team_id):
+                self._cards.changed(change)
 
     def _ack_timeout(self, item: Item) -> None:
         now = self._clock.now()
@@ -356,9 +504,9 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - a thread line is best effort, logged
                 log.warning("reminder thread line for %s failed: %s", record.reference, exc)
 
-    def _page_key(self, item: Item) -> tuple[str, int, str, str] | None:
-        """Pages group by where they go, the tier, whom they mention and the tier's name (two
-        ladders may name their tier 2 differently)."""
+    def _page_key(self, item: Item) -> tuple[str, str, int, str, str] | None:
+        """Pages group by workspace, where they go, the tier, whom they mention and the
+        tier's name (two ladders may name their tier 2 differently)."""
         record, work = item.record, item.work
         if not is_open(record.status):
             return None
@@ -366,7 +514,8 @@ class Engine:
             return None  # the partner acknowledged, late: the climb stops
         tier = snapshot_ladder(record.ladder).tier(work.tier)
         mention = self._authority.mention(tier.target, record, now=self._clock.now())
-        return (tier.channel or record.channel_id, work.tier or 1, mention, tier.name)
+        return (record.team_id, tier.channel or record.channel_id, work.tier or 1, mention,
+                tier.name)
 
     def _page(self, channel: str, tier_no: int, mention: str, group: list[Item]) -> None:
         now = self._clock.now()
@@ -385,7 +534,7 @@ class Engine:
                                               tier=tier_no, items=items, now=now, late=late)),
         )
         ts, posted_in = str(resp["ts"]), str(resp["channel"])
-        line = f"escalation tier {tier_no} ({tier.name}) paged in <#{posted_in}>."
+        line = f"escalation tier {tier_no} ({escape(tier.name)}) paged in <#{posted_in}>."
         threads: list[tuple[str, str, str]] = []
         with transaction(self._sessions) as s, s.no_autoflush:
             ids = [i.work.id for i in group]

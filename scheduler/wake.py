@@ -52,6 +52,12 @@ class Waker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
+        # The engine finishes the send in flight, sends nothing more and gives back what it
+        # had claimed; without this a long catch-up ran on past the join below and the
+        # process exited with its claims held until their lease ran out.
+        stop_engine = getattr(self._engine, "stop", None)  # a stand-in may have none
+        if stop_engine is not None:
+            stop_engine()
         self._due.set()
         if self._scheduler.running:
             # Jobs go first, under the scheduler's own lock: a shutdown racing a one-shot
@@ -77,7 +83,7 @@ class Waker:
                     log.info("handled %d due items", handled)
             except Exception:
                 log.exception("sweep failed; the next wake tries again")
-            if self._housekeeping is not None:
+            if self._housekeeping is not None and not self._stopping.is_set():
                 try:
                     self._housekeeping()
                 except Exception:

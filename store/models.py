@@ -336,3 +336,25 @@ def _no_update(*_: Any) -> None:
 @event.listens_for(AuditEvent, "before_delete")
 def _no_delete(*_: Any) -> None:
     raise AppendOnlyError("audit events are append-only")
+
+
+# --- Slack's OAuth install flow: slack_sdk's own SQLAlchemy stores, with their own layout,
+# kept in Baton's database and created by Baton's migrations (0005) ---
+
+SLACK_BOTS = "slack_bots"
+SLACK_INSTALLATIONS = "slack_installations"
+SLACK_OAUTH_STATES = "slack_oauth_states"
+
+
+def slack_oauth_tables(metadata: MetaData) -> list[Any]:
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+    return [
+        SQLAlchemyInstallationStore.build_bots_table(metadata, SLACK_BOTS),
+        SQLAlchemyInstallationStore.build_installations_table(metadata, SLACK_INSTALLATIONS),
+        SQLAlchemyOAuthStateStore.build_oauth_states_table(metadata, SLACK_OAUTH_STATES),
+    ]
+
+
+slack_oauth_tables(Base.metadata)

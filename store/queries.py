@@ -40,11 +40,15 @@ def parse_reference(text: str) -> tuple[str, int] | None:
     return ("handoff" if m.group(1).upper() == "H" else "dependency"), int(m.group(2))
 
 
+PARTNER_KEY_MAX = 200  # partner_agencies.key
+
+
 def partner_key(name: str) -> str:
     """Normalised partner name: case, accents, punctuation and spacing do not split a partner."""
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     text = re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
-    return text or name.strip().lower()
+    # NFKD can make one character several ("⒇" is "(20)"): the key keeps to its column.
+    return (text or name.strip().lower())[:PARTNER_KEY_MAX]
 
 
 _NEXT_NUMBER: dict[str, Any] = {}

@@ -117,7 +117,7 @@ def clock() -> FixedClock:
 def slack() -> Iterator[SlackEmulator]:
     emu = SlackEmulator(team_id=TEAM).start()
     emu.add_user(ALICE, name="alice", tz="America/New_York")
-    emu.add_user(BOB, name="bob", tz="America/Los_Angeles")
+    emu.add_user(BOB, name="bob", tz="America/Los_Angeles", is_admin=True)  # a Slack admin
     yield emu
     emu.stop()
 

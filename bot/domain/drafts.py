@@ -13,6 +13,7 @@ from bot.domain.times import TimeReadError, WorkingCalendar, add_business_days, 
 # Slack shows long values badly and a section holds 3,000 characters: keep each field short.
 SHORT_TEXT = 200
 LONG_TEXT = 1000
+PERSON_REF = 64  # a code such as P-1042; the database keeps 64 characters
 
 
 class DraftErrors(DomainError):
@@ -99,7 +100,7 @@ class _Collector:
 
 def build_handoff(fields: dict[str, str], ctx: DraftContext) -> HandoffDraft:
     c = _Collector(RecordKind.HANDOFF, fields)
-    person = c.text("person", required=True, limit=SHORT_TEXT)
+    person = c.text("person", required=True, limit=PERSON_REF)
     if person:
         person = c.attempt("person", check_person_ref, person, pattern=ctx.person_pattern)
     service = c.text("to", required=True, limit=SHORT_TEXT)
@@ -132,7 +133,7 @@ def default_review(risk: Risk, ctx: DraftContext) -> datetime:
 
 def build_dependency(fields: dict[str, str], ctx: DraftContext) -> DependencyDraft:
     c = _Collector(RecordKind.DEPENDENCY, fields)
-    person = c.text("person", required=True, limit=SHORT_TEXT)
+    person = c.text("person", required=True, limit=PERSON_REF)
     if person:
         person = c.attempt("person", check_person_ref, person, pattern=ctx.person_pattern)
     action = c.text("action", required=True, limit=LONG_TEXT)
@@ -140,7 +141,8 @@ def build_dependency(fields: dict[str, str], ctx: DraftContext) -> DependencyDra
     risk_text = c.text("risk", required=True, limit=SHORT_TEXT)
     risk = c.attempt("risk", read_risk, risk_text, field="risk") if risk_text else None
     safeguard = c.text("safeguard", required=risk is Risk.SAME_DAY, limit=LONG_TEXT)
-    if risk is Risk.SAME_DAY and "safeguard" in c.errors:
+    if risk is Risk.SAME_DAY and "safeguard" in c.errors and \
+            not (fields.get("safeguard") or "").strip():  # missing, not merely too long
         c.errors["safeguard"] = (
             "`safeguard` (Interim safeguard) is required for a same-day risk: say what "
             "protects the person meanwhile (temporary hold, alternative support, internal "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain.quoting import quoted
 from bot.domain.records import DomainError, RecordKind
 
 
@@ -75,7 +76,7 @@ def parse_fields(text: str, kind: RecordKind) -> dict[str, str]:
     if leading.strip():
         example = "person: P-1042" if kind is RecordKind.HANDOFF else "person: P-1042 action: ..."
         raise DomainError(
-            f"Start with a key, like `{example}`. I couldn't place “{_clip(leading.strip())}”. "
+            f"Start with a key, like `{example}`. I couldn't place {quoted(leading.strip())}. "
             f"Type `/baton help` for every key.",
             field=None,
         )
@@ -103,12 +104,10 @@ def _is_same_day(text: str) -> bool:
     return text.strip().lower().replace(" ", "-") in {"same-day", "sameday", "today"}
 
 
-def _clip(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
-
-_USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
-_BARE_USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
+# Slack user IDs are short (the database keeps 32 characters): a longer "ID" is not one.
+_USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,31})(?:\|[^>]*)?>$")
+_BARE_USER_ID = re.compile(r"^[UW][A-Z0-9]{6,31}$")
 
 
 def read_user(text: str, *, caller: str, field: str) -> str:
@@ -122,7 +121,7 @@ def read_user(text: str, *, caller: str, field: str) -> str:
     if _BARE_USER_ID.match(v):
         return v
     raise DomainError(
-        f"`{field}` must be a Slack user, written as an @mention (got “{_clip(v)}”).",
+        f"`{field}` must be a Slack user, written as an @mention (got {quoted(v)}).",
         field=field,
     )
 

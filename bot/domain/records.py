@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from bot.domain.quoting import quoted
+
 
 class DomainError(Exception):
     """A rule of the domain refused the request. str() is the user-facing sentence."""
@@ -65,7 +67,7 @@ def read_risk(text: str, *, field: str = "risk") -> Risk:
     risk = _RISK_WORDS.get(key)
     if risk is None:
         raise DomainError(
-            f"`{field}` must be one of same-day, short-term or emerging (got “{text.strip()}”).",
+            f"`{field}` must be one of same-day, short-term or emerging (got {quoted(text)}).",
             field=field,
         )
     return risk
@@ -144,7 +146,7 @@ def read_category(text: str) -> ResponseCategory:
     if cat is None:
         raise DomainError(
             f"The response category must be accept, condition, clarify or decline "
-            f"(got “{text.strip()}”).",
+            f"(got {quoted(text)}).",
             field="category",
         )
     return cat
@@ -158,7 +160,7 @@ def check_person_ref(value: str, *, pattern: str) -> str:
     if not re.fullmatch(pattern, v, flags=re.IGNORECASE):
         raise DomainError(
             f"`person` must be a person reference code matching `{pattern}` (for example "
-            f"{example_person_ref(pattern)}), never a name. Got “{_clip(v)}”.",
+            f"{example_person_ref(pattern)}), never a name. Got {quoted(v)}.",
             field="person",
         )
     return v.upper() if re.fullmatch(pattern, v.upper()) else v
@@ -167,9 +169,6 @@ def check_person_ref(value: str, *, pattern: str) -> str:
 def example_person_ref(pattern: str) -> str:
     return "P-1042" if re.fullmatch(pattern, "P-1042") else "a code"
 
-
-def _clip(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- Lifecycles: every status change goes through transition(), nowhere else. ---

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.domain.quoting import quoted
 from bot.domain.records import DomainError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -58,7 +59,7 @@ def read_weekdays(text: str) -> list[int]:
         elif word in _ABBREVIATIONS:
             days.add(_ABBREVIATIONS[word])
         else:
-            raise DomainError(f"“{word[:20]}” is not a day of the week: use names like "
+            raise DomainError(f"{quoted(word, 20)} is not a day of the week: use names like "
                               "`monday,wednesday`.")
     return sorted(days)
 

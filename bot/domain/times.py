@@ -33,6 +33,8 @@ from zoneinfo import ZoneInfo
 
 from dateparser.date import DateData, DateDataParser
 
+from bot.domain.quoting import quoted as _quoted
+
 __all__ = [
     "TimeReadError",
     "WorkingCalendar",
@@ -78,7 +80,7 @@ class TimeReadError(ValueError):
         return (type(self), (self.text, self.reason, self.detail))
 
     def _sentence(self) -> str:
-        quoted = f"“{_clip(self.text)}”"
+        quoted = _quoted(self.text, 60)
         if self.reason == self.PAST:
             read_as = f" (it reads as {self.detail})" if self.detail else ""
             return f"The time {quoted} is in the past{read_as}. Give a later one, e.g. {EXAMPLES}."
@@ -575,5 +577,5 @@ def read_report_day(text: str, *, today: date) -> date:
     try:
         return date.fromisoformat(cleaned)
     except ValueError:
-        raise ValueError(f"Couldn't read the day “{_clip(text)}”. Give it as 2026-11-01, "
+        raise ValueError(f"Couldn't read the day {_quoted(text, 60)}. Give it as 2026-11-01, "
                          "today, yesterday or 30 days ago.") from None

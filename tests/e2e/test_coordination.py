@@ -48,9 +48,9 @@ def refs_in(call) -> list[str]:
 
 def test_rota_resolves_day_weekly_and_cover_in_the_agency_zone(baton):
     roster = baton.runtime.rota
-    baton.command("/baton", f"coordinator <@{BOB}|bob> monday,wednesday")
+    baton.command("/baton", f"coordinator <@{BOB}|bob> monday,wednesday", user=BOB)
     assert "every Monday, Wednesday" in baton.last_reply()
-    baton.command("/baton", f"coordinator <@{ALICE}|alice>")  # today only: beats the rota
+    baton.command("/baton", f"coordinator <@{ALICE}|alice>", user=BOB)  # today only: beats the rota
     assert roster.coordinator(team_id=TEAM, when=MONDAY) == ALICE
     # Monday 23:30 in New York is already Tuesday in UTC: still Alice's Monday.
     assert roster.coordinator(team_id=TEAM, when=datetime(2026, 11, 24, 4, 30, tzinfo=UTC)) \
@@ -58,7 +58,8 @@ def test_rota_resolves_day_weekly_and_cover_in_the_agency_zone(baton):
     assert roster.coordinator(team_id=TEAM, when=datetime(2026, 11, 24, 15, tzinfo=UTC)) is None
     assert roster.coordinator(team_id=TEAM, when=datetime(2026, 11, 25, 15, tzinfo=UTC)) == BOB
     assert roster.coordinator(team_id=TEAM, when=datetime(2026, 11, 30, 15, tzinfo=UTC)) == BOB
-    baton.command("/baton", f"coordinator cover <@{CAROL}|carol> from 2026-11-25 to 2026-11-27")
+    baton.command("/baton", f"coordinator cover <@{CAROL}|carol> from 2026-11-25 to 2026-11-27",
+                  user=BOB)
     assert "covers" in baton.last_reply()
     assert roster.coordinator(team_id=TEAM, when=datetime(2026, 11, 25, 15, tzinfo=UTC)) \
         == CAROL
@@ -74,17 +75,18 @@ def test_rota_resolves_day_weekly_and_cover_in_the_agency_zone(baton):
 
 
 def test_bad_rota_input_is_refused_and_writes_nothing(baton):
-    baton.command("/baton", f"coordinator <@{BOB}|bob> mondays,funday")
+    baton.command("/baton", f"coordinator <@{BOB}|bob> mondays,funday", user=BOB)
     assert "“funday” is not a day of the week" in baton.last_reply()
-    baton.command("/baton", f"coordinator cover <@{BOB}|bob> from 2026-11-27 to 2026-11-25")
+    baton.command("/baton", f"coordinator cover <@{BOB}|bob> from 2026-11-27 to 2026-11-25",
+                  user=BOB)
     assert "ends" in baton.last_reply() and "before it starts" in baton.last_reply()
-    baton.command("/baton", "coordinator cover bob")
+    baton.command("/baton", "coordinator cover bob", user=BOB)
     assert "from DATE to DATE" in baton.last_reply()
     assert events(baton, "coordinator_set") == []
 
 
 def test_ladder_coordinator_tier_pages_the_rota_coordinator(baton):
-    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    baton.command("/baton", f"coordinator <@{BOB}|bob>", user=BOB)
     handoff(baton, "P-1042", "in 2h")
     with baton.sessions() as s:
         due = s.scalars(select(Record)).one().due_at
@@ -96,7 +98,7 @@ def test_ladder_coordinator_tier_pages_the_rota_coordinator(baton):
 
 
 def test_digest_lists_flagged_records_highest_risk_first_once_a_working_day(baton):
-    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    baton.command("/baton", f"coordinator <@{BOB}|bob>", user=BOB)
     handoff(baton, "P-1", "in 30m")  # H-1: will be overdue
     handoff(baton, "P-2", "2031-01-15 17:00")  # H-2: only lacks a next-action owner
     handoff(baton, "P-3", "today 4pm")  # H-3: due today
@@ -119,7 +121,7 @@ def test_digest_lists_flagged_records_highest_risk_first_once_a_working_day(bato
 
 def test_no_digest_on_a_weekend_or_before_its_time(baton):
     baton.command("/baton", f"coordinator <@{BOB}|bob> monday,tuesday,wednesday,thursday,"
-                            "friday,saturday,sunday")
+                            "friday,saturday,sunday", user=BOB)
     handoff(baton, "P-1", "2031-01-15 17:00")
     coordination = baton.runtime.coordination
     baton.clock.set(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # Saturday 10:00
@@ -145,7 +147,7 @@ def test_no_coordinator_tells_the_channel_once(baton):
 
 
 def test_failed_digest_is_sent_on_the_next_sweep(baton):
-    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    baton.command("/baton", f"coordinator <@{BOB}|bob>", user=BOB)
     handoff(baton, "P-1", "2031-01-15 17:00")
     baton.slack.fail_next("chat.postMessage", status=503, times=10)
     assert baton.runtime.coordination.tick() == 0  # failed: the claim is let go
@@ -155,7 +157,7 @@ def test_failed_digest_is_sent_on_the_next_sweep(baton):
 
 
 def test_coordinator_is_nudged_for_same_day_risk_and_a_waiting_page(baton):
-    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    baton.command("/baton", f"coordinator <@{BOB}|bob>", user=BOB)
     dependency(baton, "P-7", review="in 1h")
     baton.runtime.engine.run_due()
     (nudge,) = dms_to(baton, BOB)
@@ -179,7 +181,7 @@ def test_coordinator_is_nudged_for_same_day_risk_and_a_waiting_page(baton):
 def test_a_page_sent_late_gets_its_nudge_half_a_delay_after_it_went_out(baton):
     """Catching up after downtime: the page goes out late; the coordinator's nudge waits
     half the tier delay from then, and says how long the page really waited."""
-    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    baton.command("/baton", f"coordinator <@{BOB}|bob>", user=BOB)
     handoff(baton, "P-1", "in 2h")
     with baton.sessions() as s:
         due = s.scalars(select(Record)).one().due_at
@@ -196,7 +198,7 @@ def test_a_page_sent_late_gets_its_nudge_half_a_delay_after_it_went_out(baton):
 
 
 def test_no_nudge_when_the_page_was_acknowledged(baton):
-    baton.command("/baton", f"coordinator <@{BOB}|bob>")
+    baton.command("/baton", f"coordinator <@{BOB}|bob>", user=BOB)
     handoff(baton, "P-1", "in 2h")
     with baton.sessions() as s:
         due = s.scalars(select(Record)).one().due_at

@@ -165,7 +165,7 @@ def test_baton_subcommands(baton):
     baton.command("/baton", "ack h-1")
     baton.command("/baton", "respond H-1 condition start date moves to Monday")
     baton.command("/baton", "resolve H-1 service started")
-    baton.command("/baton", "cancel H-2 referral withdrawn by case manager")
+    baton.command("/baton", "cancel H-2 referral withdrawn by case manager", user=BOB)
     with baton.sessions() as s:
         recs = {r.reference: r for r in s.scalars(select(Record))}
     assert recs["H-1"].status == "closed" and recs["H-1"].response_category == \
@@ -173,7 +173,7 @@ def test_baton_subcommands(baton):
     assert recs["H-2"].status == "cancelled"
     assert recs["H-2"].cancel_reason == "referral withdrawn by case manager"
 
-    baton.command("/baton", "ack H-2")
+    baton.command("/baton", "ack H-2", user=BOB)
     assert "H-2 is cancelled, so it can't be marked as acknowledged" in baton.last_reply()
     baton.command("/baton", "respond H-1 maybe")
     assert "accept, condition, clarify or decline" in baton.last_reply()

@@ -17,9 +17,11 @@ import pytest
 from sqlalchemy import select
 
 from bot import wire
+from bot.domain.permissions import Role, RoleConfig
 from bot.domain.records import DomainError
 from bot.governance import Governance
 from bot.governance_ids import GovernanceAction
+from bot.permissions import Permissions, Refused
 from store.models import AuditEvent, SystemicPattern
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, blocks_of
 
@@ -280,13 +282,18 @@ def test_the_director_classifies_the_pattern_and_the_notice_shows_it(baton):
     assert not buttons(update)
 
     # A second classification is refused, from the button and from the service.
-    baton.click(GovernanceAction.CASE_LEVEL, systemic["value"], user=ALICE, channel=GOV,
+    baton.click(GovernanceAction.CASE_LEVEL, systemic["value"], user=BOB, channel=GOV,
                 message_ts=ts)
     assert "already classified Systemic" in baton.last_reply()
     with pytest.raises(DomainError, match="already classified Systemic"):
         baton.runtime.governance.classify(
-            row.id, actor=ALICE, classification="case-level", corrective_route=None,
-            owner_id=ALICE, review_due=ny(30, 12))
+            row.id, actor=BOB, team_id=TEAM, classification="case-level",
+            corrective_route=None, owner_id=ALICE, review_due=ny(30, 12))
+    # Alice is staff: refused before the form opens, and the refusal is in the trail.
+    baton.click(GovernanceAction.CASE_LEVEL, systemic["value"], user=ALICE, channel=GOV,
+                message_ts=ts)
+    assert "Only a manager (the accountable director) can classify" in baton.last_reply()
+    assert [(e.actor, e.field) for e in events(baton, "refused")] == [(ALICE, "classify")]
     assert len(events(baton, "pattern_classified")) == 1
 
 
@@ -296,7 +303,7 @@ def test_classification_refuses_bad_input_and_non_managers(baton):
     gov = baton.runtime.governance
     gov.sweep(TEAM)
     (row,) = patterns(baton)
-    good = dict(actor=BOB, classification="case-level", corrective_route=None,
+    good = dict(actor=BOB, team_id=TEAM, classification="case-level", corrective_route=None,
                 owner_id=DIRECTOR, review_due=ny(30, 17))
     for change, field in [({"classification": "maybe"}, "classification"),
                           ({"owner_id": None}, "owner_id"),
@@ -307,10 +314,15 @@ def test_classification_refuses_bad_input_and_non_managers(baton):
         with pytest.raises(DomainError) as caught:
             gov.classify(row.id, **{**good, **change})
         assert caught.value.field == field, change
-    settings = baton.runtime.settings.model_copy(update={"managers": [DIRECTOR]})
-    strict = Governance(baton.sessions, baton.clock, baton.runtime.client, settings)
-    with pytest.raises(DomainError, match="Only a manager"):
+    # With managers named in [roles], only they classify: Bob's Slack admin no longer counts.
+    strict = Governance(baton.sessions, baton.clock, baton.runtime.client,
+                        baton.runtime.settings)
+    strict.permissions = Permissions(
+        baton.runtime.client, RoleConfig({Role.MANAGER: frozenset({DIRECTOR})}),
+        sessions=baton.sessions, clock=baton.clock, coordinator_of=lambda **_: None)
+    with pytest.raises(Refused, match="Only a manager"):
         strict.classify(row.id, **good)
+    assert events(baton, "refused")[-1].actor == BOB
     assert strict.classify(row.id, **{**good, "actor": DIRECTOR}).classification == "case-level"
     assert patterns(baton)[0].corrective_route is None  # case-level needs no corrective route
 

@@ -50,6 +50,9 @@ after = "0m"
 name = "Operations Director"
 page = "<!subteam^{DIRECTORS}>"
 after = "4h"
+
+[roles]
+admins = ["{MANAGER}"]  # the manager is also Baton's admin here
 """
 
 # The report's period: the week of Monday 2026-11-23 in New York; generated on Wednesday noon.

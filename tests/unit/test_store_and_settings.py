@@ -84,3 +84,11 @@ def test_manifest_declares_the_commands_baton_handles():
     assert manifest["settings"]["socket_mode_enabled"] is True
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "users:read", "im:write"} <= scopes
+
+
+def test_the_install_flow_asks_for_the_scopes_the_manifest_declares():
+    with open("manifest.yml") as fh:
+        manifest = yaml.safe_load(fh)
+    settings = load_settings({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s"})
+    assert settings.oauth
+    assert sorted(settings.scopes) == sorted(manifest["oauth_config"]["scopes"]["bot"])

@@ -1,0 +1,17 @@
+"""Quoting what someone typed back to them in an error message.
+
+Error messages are Slack mrkdwn (they carry `code` and *bold*), and they quote user text:
+“whenever they can” is not a time. Quoted text is clipped first and then has &, < and >
+escaped, so a quote of `<!channel>` or `<@U0123ABC>` can never become a mention or a link.
+A modal's field errors are plain text: handlers.common.field_error undoes the escape there.
+"""
+
+from __future__ import annotations
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"“{text}”"

@@ -1,0 +1,142 @@
+"""Roles resolved against Slack, and refusals: a refused action is told who may do it,
+leaves an audit event, and changes nothing.
+
+Roles come from the config file's [roles] (user IDs and user group IDs; a group's members
+are looked up with usergroups.users.list and cached for a minute). Until the file names any
+admin, the workspace's Slack admins and owners are Baton's admins; until it names any
+manager, they are its managers too, so a fresh install is never locked out and never open
+to all.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.domain.permissions import Act, Actor, Role, RoleConfig, allowed, who_may
+from bot.domain.records import DomainError
+from store import queries
+from store.db import transaction
+
+log = logging.getLogger("baton.permissions")
+
+
+class Refused(DomainError):
+    """An action the actor's roles do not allow. Already written to the audit trail."""
+
+    def __init__(self, message: str, *, act: Act, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.act = act
+
+
+def record_people(record: Any) -> frozenset[str]:
+    """Whose record it is: its owner, who logged it, its management owner and whoever holds
+    its next action."""
+    people = {record.owner_id, record.created_by, getattr(record, "manager_id", None),
+              getattr(record, "next_action_owner", None)}
+    return frozenset(p for p in people if p)
+
+
+class Permissions:
+    def __init__(self, client: WebClient, roles: RoleConfig, *, sessions: sessionmaker[Session],
+                 clock: Clock, coordinator_of: Any, ttl: float = 60.0) -> None:
+        self._client = client
+        self.roles = roles
+        self._sessions = sessions
+        self._clock = clock
+        self._coordinator_of = coordinator_of  # (team_id=, when=) -> user id or None
+        self._ttl = ttl
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    # --- lookups, cached ---
+
+    def _cached(self, key: tuple[str, str], fetch: Any, default: Any) -> Any:
+        now = time.monotonic()  # cache age only
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        try:
+            value = fetch()
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("role lookup %s failed (%s); using the last known answer", key[0],
+                        type(exc).__name__)
+            return hit[1] if hit else default
+        with self._lock:
+            self._cache[key] = (now, value)
+        return value
+
+    def group_members(self, group_id: str) -> frozenset[str]:
+        return self._cached(("group", group_id), lambda: frozenset(
+            self._client.usergroups_users_list(usergroup=group_id)["users"]), frozenset())
+
+    def slack_admin(self, user: str) -> bool:
+        def fetch() -> bool:
+            u = self._client.users_info(user=user).get("user") or {}
+            return bool(u.get("is_admin") or u.get("is_owner") or u.get("is_primary_owner"))
+        return bool(self._cached(("admin", user), fetch, False))
+
+    def _in(self, user: str, ids: Iterable[str]) -> bool:
+        return any(i == user or (i.startswith("S") and user in self.group_members(i))
+                   for i in ids)
+
+    def roles_of(self, user: str) -> frozenset[Role]:
+        cfg = self.roles
+        out: set[Role] = set()
+        for role in Role:
+            if self._in(user, cfg.of(role)):
+                out.add(role)
+        if not cfg.configured(Role.STAFF):
+            out.add(Role.STAFF)  # no staff list: everyone in the workspace is staff
+        fallback = {r for r in (Role.ADMIN, Role.MANAGER) if not cfg.configured(r)}
+        if fallback and self.slack_admin(user):
+            out |= fallback
+        return frozenset(out)
+
+    def actor(self, *, team_id: str, user: str, now: datetime | None = None) -> Actor:
+        when = now or self._clock.now()
+        return Actor(user=user, roles=self.roles_of(user),
+                     coordinator_today=self._coordinator_of(team_id=team_id, when=when) == user)
+
+    def is_manager(self, user: str) -> bool:
+        return Role.MANAGER in self.roles_of(user)
+
+    # --- deciding ---
+
+    def require(self, act: Act, *, team_id: str, actor: str, record: Any = None,
+                channel_id: str | None = None, extra: str | None = None,
+                field: str | None = None) -> None:
+        """Raise Refused (after writing the refusal to the audit trail) unless allowed.
+        Call it outside any write transaction: the refusal is its own transaction."""
+        if act is Act.CREATE and not self.roles.configured(Role.STAFF):
+            return  # everyone is staff: no lookups on the busiest path
+        people = record_people(record) if record is not None else frozenset()
+        who = self.actor(team_id=team_id, user=actor)
+        if allowed(act, who, record_people=people):
+            return
+        self.refuse(act, team_id=team_id, actor=actor, record=record, channel_id=channel_id,
+                    who=who_may(act, record_people=people, extra=extra), field=field)
+
+    def refuse(self, act: Act, *, team_id: str, actor: str, who: str, record: Any = None,
+               channel_id: str | None = None, what: str | None = None,
+               field: str | None = None) -> None:
+        """Write the refusal to the audit trail and raise Refused saying who may."""
+        doing = what or act.value
+        ref = f"{record.reference}: " if record is not None else ""
+        message = f"{ref}Only {who} can {doing}. Nothing was changed."
+        with transaction(self._sessions) as s:
+            queries.add_event(s, record=record, team_id=team_id, at=self._clock.now(),
+                              actor=actor, kind="refused", field=act.name.lower(),
+                              after={"channel": channel_id} if channel_id else None,
+                              note=f"only {who} can {doing}")
+        raise Refused(message, act=act, field=field)

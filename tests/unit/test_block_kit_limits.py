@@ -1,0 +1,274 @@
+"""Block Kit's limits: the emulator refuses what Slack refuses, and Baton's renderers keep
+any text (10,000 characters, entities, tokens, every plane) within them, shortened with a
+pointer to `/baton show REF` and never with user markup let through."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import blocks, governance_blocks, pages, roster_blocks
+from bot.cards import as_dicts
+from bot.domain.roster import Flag, Row
+from bot.emulator import SlackEmulator, block_kit_problem
+from tests.markup import foreign_markup, mrkdwn_in
+
+NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+OWNER, MANAGER = "U0OWNER01", "U0MGR0001"
+
+
+@pytest.fixture
+def emu() -> Iterator[SlackEmulator]:
+    with SlackEmulator(team_id="T0TEST") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def client(emu: SlackEmulator) -> WebClient:
+    return WebClient(token="xoxb-test", base_url=emu.base_url, timeout=5)
+
+
+def section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def button(text: str = "Go", value: str = "1") -> dict:
+    return {"type": "button", "action_id": "go", "text": {"type": "plain_text", "text": text},
+            "value": value}
+
+
+def actions(*elements: dict) -> dict:
+    return {"type": "actions", "elements": list(elements)}
+
+
+# (blocks over the limit, the JSON pointer Slack names, the same at the limit)
+OVER_AND_AT = {
+    "section text": ([section("x" * 3001)], "/blocks/0/text/text", [section("x" * 3000)]),
+    "field text": ([{"type": "section", "fields": [{"type": "mrkdwn", "text": "x" * 2001}]}],
+                   "/blocks/0/fields/0/text",
+                   [{"type": "section", "fields": [{"type": "mrkdwn", "text": "x" * 2000}]}]),
+    "eleven fields": ([{"type": "section", "fields": [{"type": "mrkdwn", "text": "x"}] * 11}],
+                      "/blocks/0/fields",
+                      [{"type": "section", "fields": [{"type": "mrkdwn", "text": "x"}] * 10}]),
+    "header": ([{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}],
+               "/blocks/0/text/text",
+               [{"type": "header", "text": {"type": "plain_text", "text": "x" * 150}}]),
+    "button text": ([actions(button(text="x" * 76))], "/blocks/0/elements/0/text/text",
+                    [actions(button(text="x" * 75))]),
+    "button value": ([actions(button(value="x" * 2001))], "/blocks/0/elements/0/value",
+                     [actions(button(value="x" * 2000))]),
+    "51 blocks": ([section("x")] * 51, "/blocks", [section("x")] * 50),
+    "context text": ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "x" * 3001}]}],
+                     "/blocks/0/elements/0/text",
+                     [{"type": "context", "elements": [{"type": "mrkdwn", "text": "x" * 3000}]}]),
+    "empty text": ([section("")], "/blocks/0/text/text", [section(" ")]),
+    "block_id": ([{**section("x"), "block_id": "b" * 256}], "/blocks/0/block_id",
+                 [{**section("x"), "block_id": "b" * 255}]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OVER_AND_AT))
+def test_messages_over_a_limit_are_refused_as_slack_refuses_them(case: str, emu: SlackEmulator,
+                                                                 client: WebClient) -> None:
+    over, pointer, at = OVER_AND_AT[case]
+    for method in (client.chat_postMessage, client.chat_postEphemeral):
+        with pytest.raises(SlackApiError) as err:
+            method(channel="C1", user="U1", text="fallback", blocks=over)
+        assert err.value.response["error"] == "invalid_blocks"
+        (message,) = err.value.response["response_metadata"]["messages"]
+        assert message.startswith("[ERROR] ") and f"[json-pointer:{pointer}]" in message
+        assert method(channel="C1", user="U1", text="fallback", blocks=at)["ok"]
+    posted = client.chat_postMessage(channel="C1", text="fallback", blocks=[section("v1")])
+    with pytest.raises(SlackApiError) as err:
+        client.chat_update(channel="C1", ts=posted["ts"], text="edited", blocks=over)
+    assert err.value.response["error"] == "invalid_blocks"
+    assert emu.message("C1", posted["ts"])["blocks"] == [section("v1")]  # left as it was
+
+
+def test_response_url_refuses_over_the_limit_with_http_400(emu: SlackEmulator) -> None:
+    url = emu.response_url("r1")
+    bad = httpx.post(url, json={"text": "t", "blocks": [section("x" * 3001)]})
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_blocks"
+    assert httpx.post(url, json={"text": ""}).status_code == 400  # no_text
+    assert httpx.post(url, json={"text": "x" * 40_001}).status_code == 400
+    assert httpx.post(url, json={"text": "t", "blocks": [section("x" * 3000)]}).status_code == 200
+
+
+def test_views_over_a_limit_are_refused(client: WebClient) -> None:
+    def modal(blocks: list[dict], title: str = "Title") -> dict:
+        return {"type": "modal", "title": {"type": "plain_text", "text": title},
+                "blocks": blocks}
+
+    option = {"text": {"type": "plain_text", "text": "x" * 76}, "value": "v"}
+    select = {"type": "input", "block_id": "b", "label": {"type": "plain_text", "text": "L"},
+              "element": {"type": "static_select", "action_id": "a", "options": [option]}}
+    cases = [modal([section("x")] * 101), modal([section("x" * 3001)]),
+             modal([select]), modal([section("x")], title="x" * 25)]
+    for view in cases:
+        with pytest.raises(SlackApiError) as err:
+            client.views_open(trigger_id="t", view=view)
+        assert err.value.response["error"] == "invalid_arguments"
+    with pytest.raises(SlackApiError):
+        client.views_publish(user_id="U1", view={"type": "home",
+                                                 "blocks": [section("x")] * 101})
+    assert client.views_publish(user_id="U1", view={"type": "home",
+                                                    "blocks": [section("x")] * 100})["ok"]
+
+
+# --- fit(): the one shortening helper ---
+
+PIECES = st.one_of(
+    st.text(st.characters(codec=None, categories=None), max_size=30),
+    st.sampled_from(["<!channel>", "<@U0FAKE99>", "&", "<", ">", "\U0001F600", "\n"]),
+)
+TOKENS = ["<@U0ALICE01>", "<!date^1795557600^{date_short_pretty} at {time}|2026-11-24 22:00 UTC>",
+          "<#C0CARE01>"]
+
+
+@st.composite
+def mrkdwn(draw: st.DrawFn) -> str:
+    """Escaped user text interleaved with Baton's own tokens, as the renderers make it."""
+    parts = draw(st.lists(st.one_of(PIECES.map(blocks.escape), st.sampled_from(TOKENS)),
+                          max_size=40))
+    return "".join(parts) * draw(st.sampled_from([1, 1, 1, 50, 400]))
+
+
+def assert_nothing_cut_in_half(text: str) -> None:
+    assert not foreign_markup(text, users={"U0ALICE01"}, channels={"C0CARE01"}), text[-80:]
+    for i, char in enumerate(text):
+        if char == "&":
+            assert text[i:i + 5] == "&amp;" or text[i:i + 4] in ("&lt;", "&gt;"), text[i:i + 6]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=mrkdwn(), limit=st.sampled_from([75, 150, 2000, 3000]),
+       ref=st.sampled_from([None, "H-12", "D-3"]))
+def test_fit_keeps_the_limit_and_never_cuts_an_escape_or_a_token(text: str, limit: int,
+                                                                 ref: str | None) -> None:
+    out = blocks.fit(text, limit, ref=ref)
+    assert len(out) <= limit
+    if len(text) <= limit:
+        assert out == text
+        return
+    assert_nothing_cut_in_half(out)
+    if ref and limit > 60:
+        assert out.endswith(f"`/baton show {ref}` has it all)_")
+    body = out[: out.rindex("…")]
+    assert text.startswith(body)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=mrkdwn())
+def test_chunks_split_whole_text_into_pieces_slack_takes(text: str) -> None:
+    pieces = blocks.chunks(text, 3000)
+    assert "".join(pieces) == text
+    for piece in pieces:
+        assert 0 < len(piece) <= 3000
+        assert_nothing_cut_in_half(piece)
+
+
+# --- every renderer, fed hostile text, stays inside Block Kit and escapes it all ---
+
+def record(n: int, text: str, *, kind: str = "handoff", status: str = "pending") -> Any:
+    due = NOW + timedelta(hours=n % 7 - 3)
+    return SimpleNamespace(
+        id=n, reference=f"{'H' if kind == 'handoff' else 'D'}-{n}", kind=kind,
+        person_ref=f"P-{n}", partner=SimpleNamespace(display_name=text[:200]),
+        receiving_contact=text[:200], due_at=due, owner_id=OWNER, risk="same-day",
+        status=status, route=text[:200], response_category="decline_with_reason",
+        response_text=text, missing_action=text[:1000], interim_safeguard=text[:1000],
+        note=text[:1000], outcome=text if status in ("closed", "resolved") else None,
+        cancel_reason=text if status == "cancelled" else None, created_by=OWNER,
+        created_at=NOW, manager_id=MANAGER, next_action=text[:500], next_action_owner=OWNER,
+        next_action_due=due, next_action_set_at=NOW, next_action_set_by=MANAGER,
+        interim_action=text[:1000], safeguard_until=due, escalation_tier=1, tz="UTC")
+
+
+def event(text: str) -> Any:
+    return SimpleNamespace(at=NOW, actor=OWNER, kind="responded", field="response",
+                           before={"text": text}, after=text, note=text)
+
+
+def rendered(text: str) -> Iterator[tuple[str, list[dict], int]]:
+    """(what, blocks, the blocks Slack allows there) for every surface Baton renders."""
+    statuses = ["pending", "closed", "cancelled", "resolved"]
+    recs = [record(n, text, kind=("handoff", "dependency")[n % 2], status=statuses[n % 4])
+            for n in range(1, 201)]
+    rows = [Row(r, tuple(Flag)) for r in recs]
+    for r in recs[:4]:
+        yield "card", as_dicts(blocks.record_card(r)), 50
+        yield "detail", as_dicts(blocks.record_detail(r, [event(text)] * 60)), 50
+        yield "reminder", as_dicts(pages.reminder_blocks(r, NOW)), 50
+        yield "modal", [blocks.response_modal(r).to_dict()], 1
+        yield "nudge", as_dicts([roster_blocks.nudge_section(roster_blocks.nudge_same_day(r),
+                                                             r)]), 50
+    yield "list", as_dicts(blocks.record_list("Open", recs[:30], "none")), 50
+    work = [(SimpleNamespace(id=r.id, reason="overdue", acked_by=None, acked_at=None), r)
+            for r in recs[:20]]
+    yield "page", as_dicts(pages.page_blocks(target="here", tier_name=text[:100], tier=1,
+                                             items=work, now=NOW, late=True)), 50
+    yield "huddle", as_dicts(roster_blocks.huddle(rows, total=200, now=NOW,
+                                                  channel="C0CARE01")[1]), 50
+    yield "digest", as_dicts(roster_blocks.digest(rows, coordinator=OWNER, day=NOW.date(),
+                                                  now=NOW)[1]), 50
+    home = roster_blocks.home_view(user_id=OWNER, mine=rows, team=rows, team_total=200,
+                                   coordinator=OWNER, now=NOW).to_dict()
+    yield "home", home["blocks"], 100
+    misses = [{"reference": r.reference, "person_ref": r.person_ref, "due_at": NOW.isoformat(),
+               "delay_seconds": 3600, "ongoing": True} for r in recs[:30]]
+    pattern = SimpleNamespace(
+        id=1, window_days=30, detected_at=NOW, classification=None, misses=30,
+        evidence={"partner": text[:200], "route": text[:200], "misses": misses,
+                  "threshold": 3, "frequency": {"in_window": 30}, "contract_impact": text,
+                  "impact": {"people": [r.person_ref for r in recs[:30]]}})
+    yield "notice", as_dicts(governance_blocks.notice_blocks(pattern)), 50
+    yield "notice text", [{"type": "section", "text": {
+        "type": "mrkdwn", "text": governance_blocks.notice_text(pattern)}}], 50
+
+
+LONG = st.sampled_from(["<!channel>", "&", "<@U0FAKE99>", "\U0001F600", "x", "<http://e.x|y>"]
+                       ).map(lambda bit: (bit * 10_000)[:10_000])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.one_of(LONG, PIECES.filter(lambda t: t.strip())))
+def test_every_surface_fits_block_kit_and_escapes_user_text(text: str) -> None:
+    pointed = False
+    for what, block_list, allowed in rendered(text):
+        if what == "card" and re.search(r"`/baton show [HD]-\d+` has it all",
+                                        json.dumps(block_list)):
+            pointed = True
+        if what == "modal":
+            view = block_list[0]
+            assert block_kit_problem(view["blocks"], max_blocks=100) is None, what
+        else:
+            assert block_kit_problem(block_list, max_blocks=allowed) is None, what
+        for mrkdwn_text in mrkdwn_in(block_list):
+            assert not foreign_markup(mrkdwn_text, users={OWNER, MANAGER},
+                                      channels={"C0CARE01"}), (what, mrkdwn_text[:200])
+    # Cut text on a card says where the whole of it is.
+    assert pointed == (len(text) == 10_000)
+
+
+def test_a_long_note_on_the_card_points_to_baton_show_which_has_it_whole() -> None:
+    note = "<&>" * 333  # 999 characters, 4,995 once escaped: over a section's 3,000
+    r = record(7, "Northside Home Care")
+    r.note = note
+    card = json.dumps(as_dicts(blocks.record_card(r)))
+    assert "`/baton show H-7` has it all" in card
+    detail = as_dicts(blocks.record_detail(r, []))
+    assert block_kit_problem(detail) is None
+    texts = [b["text"]["text"] for b in detail if b["type"] == "section" and "text" in b]
+    whole = "".join(t for t in texts if t.startswith("*Note*") or t.startswith("&"))
+    assert whole == f"*Note*\n{blocks.escape(note)}"
