@@ -9,6 +9,7 @@ several replicas send each once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -72,7 +73,8 @@ class Roster:
 class Coordination:
     def __init__(self, *, sessions: sessionmaker[Session], clock: Clock, client: WebClient,
                  records: RecordService, roster: RotaRoster, calendar: WorkingCalendar,
-                 digest_time: time, coordination_channel: str | None) -> None:
+                 digest_time: time,
+                 coordination_channel: Callable[[str], str | None] | None = None) -> None:
         self._sessions = sessions
         self._clock = clock
         self._client = client
@@ -81,7 +83,7 @@ class Coordination:
         self.roster = roster
         self._calendar = calendar
         self._digest_time = digest_time
-        self._channel = coordination_channel
+        self._channel = coordination_channel or (lambda _team: None)  # per workspace
 
     # --- the rota ---
 
@@ -313,8 +315,9 @@ class Coordination:
         return str(resp["channel"]), str(resp["ts"])
 
     def _send_no_coordinator(self, team_id: str, day: date) -> tuple[str | None, str | None]:
-        if self._channel:
-            channels = [self._channel]
+        named = self._channel(team_id)
+        if named:
+            channels = [named]
         else:
             with self._sessions() as s:
                 channels = queries.open_channels(s, team_id=team_id,

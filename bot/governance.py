@@ -100,7 +100,7 @@ class Governance:
                 since = tq.last_detections(s, team_id=team_id) if candidates else {}
             found = repeated_misses(candidates, now=now, window=window,
                                     threshold=self._settings.pattern_threshold, since=since)
-            channel = self._settings.governance_channel or None
+            channel = self._settings.channel_for(team_id, "governance_channel")
             if found and channel is None and not self._warned_no_channel:
                 self._warned_no_channel = True
                 log.warning("a systemic pattern was detected but BATON_GOVERNANCE_CHANNEL is "

@@ -123,7 +123,8 @@ class Baton:
             sessions=self.sessions, clock=self.clock, client=self.engine_client,
             records=self.records, roster=self.rota, calendar=self.calendar,
             digest_time=self.settings.digest_time,
-            coordination_channel=self.settings.coordination_channel)
+            coordination_channel=lambda team: self.settings.channel_for(
+                team, "coordination_channel"))
         self.coordination.permissions = self.governance.permissions = self.permissions
 
     def start_engine(self) -> None:
@@ -258,8 +259,16 @@ class Baton:
                 self._idle.wait(left)
         return True
 
-    def close(self) -> None:
+    def close(self, drain: float = 8.0) -> None:
+        """Stop the engine (its claims handed back), then give the work already answered 200
+        up to `drain` seconds to finish, so SIGTERM exits within 10 s. What is still queued
+        after that is dropped and counted in the log: it was never saved, so nothing is
+        half-written, but its sender saw no reply."""
         if self._waker is not None:
             self._waker.stop()
-        self.wait_idle()
-        self.executor.shutdown(wait=True)
+        if not self.wait_idle(drain):
+            with self._idle:
+                left = len(self._pending) + self._held
+            log.error("shutting down with %d deferred requests not done after %.0f s: their "
+                      "senders got no reply and nothing of them was saved", left, drain)
+        self.executor.shutdown(wait=True, cancel_futures=True)

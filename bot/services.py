@@ -146,6 +146,13 @@ class RecordService:
                 # No look-up first: a retried request trips the unique request key below and
                 # is answered with the record it already made.
                 partner_id, partner_row = self._partner(s, team_id=team_id, name=partner, now=now)
+                # The record keeps the ladder it started with; later edits don't reshuffle it.
+                # Read before the reference number is taken: the counter row stays locked
+                # until the commit, so everything that can come first does.
+                chosen = queries.channel_ladder(s, team_id=team_id, channel_id=channel_id)
+                risk = fields.get("risk")
+                ladder = self._ladders.for_record(Risk(risk) if risk else None,
+                                                  channel_ladder=chosen)
                 record = model(
                     team_id=team_id,
                     number=queries.next_number(s, team_id=team_id, kind=kind),
@@ -153,10 +160,6 @@ class RecordService:
                     channel_id=channel_id, created_by=actor, created_at=now, updated_at=now,
                     request_key=request_key, **fields,
                 )
-                # The record keeps the ladder it started with; later edits don't reshuffle it.
-                chosen = queries.channel_ladder(s, team_id=team_id, channel_id=record.channel_id)
-                ladder = self._ladders.for_record(Risk(record.risk) if record.risk else None,
-                                                  channel_ladder=chosen)
                 record.ladder = ladder.to_json()
                 record.tz = tz
                 s.add(record)

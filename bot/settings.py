@@ -147,6 +147,12 @@ class Settings(BaseSettings):
         else:
             self.require("slack_bot_token", "slack_signing_secret")
 
+    def channel_for(self, team_id: str, name: str) -> str | None:
+        """A workspace's own governance or coordination channel ([workspaces.T…] in
+        BATON_CONFIG), else the one setting for all."""
+        own = getattr(self, "_workspaces", {}).get(team_id, {})
+        return own.get(name) or getattr(self, name) or None
+
     @property
     def scopes(self) -> list[str]:
         return [s.strip() for s in self.slack_scopes.split(",") if s.strip()]
@@ -180,6 +186,34 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise SettingsError(f"BATON_CONFIG: {path} is not valid TOML ({exc})") from None
 
 
+_TEAM = re.compile(r"^[TE][A-Z0-9]{2,31}$")
+_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
+_PER_WORKSPACE = ("governance_channel", "coordination_channel")
+
+
+def _read_workspaces(table: Any) -> dict[str, dict[str, str]]:
+    """[workspaces.T0123ABCD] governance_channel / coordination_channel: each workspace's
+    own channels when one deployment serves several. SettingsError names the key."""
+    if not isinstance(table, dict):
+        raise SettingsError("workspaces: must be tables, e.g. [workspaces.T0123ABCD]")
+    out: dict[str, dict[str, str]] = {}
+    for team, values in table.items():
+        if not _TEAM.match(str(team)) or not isinstance(values, dict):
+            raise SettingsError(f"workspaces.{team}: a table named by a Slack workspace ID "
+                                "(T…), e.g. [workspaces.T0123ABCD]")
+        own: dict[str, str] = {}
+        for key, value in values.items():
+            if key not in _PER_WORKSPACE:
+                raise SettingsError(f"workspaces.{team}.{key}: unknown; a workspace may set "
+                                    f"{' and '.join(_PER_WORKSPACE)}")
+            if not isinstance(value, str) or not _CHANNEL.match(value):
+                raise SettingsError(f"workspaces.{team}.{key}: “{str(value)[:40]}” is not a "
+                                    "Slack channel ID (C… or G…)")
+            own[key] = value
+        out[str(team)] = own
+    return out
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     data: dict[str, Any] = {}
@@ -201,6 +235,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         name = (field.validation_alias if field and field.validation_alias else loc)
         raise SettingsError(f"{name}: {err['msg']}") from None
     object.__setattr__(settings, "_config_data", data)
+    object.__setattr__(settings, "_workspaces", _read_workspaces(data.get("workspaces", {})))
     try:
         object.__setattr__(settings, "_ladders", parse_ladders(data))
         object.__setattr__(settings, "_roles",

@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -92,3 +93,24 @@ def test_the_install_flow_asks_for_the_scopes_the_manifest_declares():
     settings = load_settings({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s"})
     assert settings.oauth
     assert sorted(settings.scopes) == sorted(manifest["oauth_config"]["scopes"]["bot"])
+
+
+def test_each_workspace_may_name_its_own_channels(tmp_path):
+    cfg = tmp_path / "baton.toml"
+    cfg.write_text('governance_channel = "C0GLOBAL1"\n'
+                   '[workspaces.T0AGENCY1]\n'
+                   'governance_channel = "C0GOVONE1"\ncoordination_channel = "C0COORD01"\n')
+    s = load_settings({"BATON_CONFIG": str(cfg)})
+    assert s.channel_for("T0AGENCY1", "governance_channel") == "C0GOVONE1"
+    assert s.channel_for("T0AGENCY1", "coordination_channel") == "C0COORD01"
+    assert s.channel_for("T0AGENCY2", "governance_channel") == "C0GLOBAL1"
+    assert s.channel_for("T0AGENCY2", "coordination_channel") is None
+    for table, message in [
+        ('[workspaces.agency]\ngovernance_channel = "C0GOVONE1"\n', "workspaces.agency: a table"),
+        ('[workspaces.T0AGENCY1]\ngovernance_channel = "#gov"\n',
+         "workspaces.T0AGENCY1.governance_channel: “#gov” is not a Slack channel ID"),
+        ('[workspaces.T0AGENCY1]\nladder = "x"\n', "workspaces.T0AGENCY1.ladder: unknown"),
+    ]:
+        cfg.write_text(table)
+        with pytest.raises(SettingsError, match=re.escape(message)):
+            load_settings({"BATON_CONFIG": str(cfg)})
