@@ -52,15 +52,18 @@ def make_client(settings: Settings, *, token: str | None = None,
         base_url=settings.slack_api_url,
         timeout=10,
     )
-    if interactive:
-        # Slack's own retry handlers: 429 honours Retry-After; 5xx and dropped connections
-        # back off. The engine's client has none: it reschedules failed work in the database
-        # (honouring Retry-After) instead of sleeping in the sending thread.
-        client.retry_handlers.extend([
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-            ConnectionErrorRetryHandler(max_retry_count=2),
-        ])
+    return _with_retries(client) if interactive else client
+
+
+def _with_retries(client: WebClient) -> WebClient:
+    # Slack's own retry handlers: 429 honours Retry-After; 5xx and dropped connections back
+    # off. The engine's client has none: it reschedules failed work in the database
+    # (honouring Retry-After) instead of sleeping in the sending thread.
+    client.retry_handlers.extend([
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+        ConnectionErrorRetryHandler(max_retry_count=2),
+    ])
     return client
 
 
@@ -352,13 +355,7 @@ def _install_flow(settings: Settings,
 def _workspace_client(settings: Settings, installations: Installations, *,
                       interactive: bool) -> WorkspaceClient:
     client = WorkspaceClient(installations, base_url=settings.slack_api_url, timeout=10)
-    if interactive:
-        client.retry_handlers.extend([
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-            ConnectionErrorRetryHandler(max_retry_count=2),
-        ])
-    return client
+    return _with_retries(client) if interactive else client
 
 
 def _team_of(body: dict[str, Any]) -> str | None:
