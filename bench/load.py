@@ -575,7 +575,8 @@ class Conn:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def post(self, request: bytes) -> int:
+    async def post(self, request: bytes) -> tuple[int, bool]:
+        """The status, and whether Baton turned the request away as overloaded."""
         if self.writer is None:
             await self.open()
         assert self.reader is not None and self.writer is not None
@@ -600,7 +601,7 @@ class Conn:
                 await self.reader.readexactly(length)
         if b"connection: close" in lower:
             self.close()
-        return status
+        return status, b"x-baton-shed: 1" in lower
 
 
 def http_request(body: str) -> bytes:
@@ -620,6 +621,8 @@ class Tally:
     status: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     conn_errors: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     sent: Counter[str] = field(default_factory=Counter)
+    shed: Counter[str] = field(default_factory=Counter)
+    shed_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
 class Traffic:
@@ -716,7 +719,7 @@ async def client(k: int, port: int, traffic: Traffic, tally: Tally, *,
             t0 = time.perf_counter()
             try:
                 async with asyncio.timeout(30):
-                    status = await conn.post(request)
+                    status, shed = await conn.post(request)
             except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
                     TimeoutError, ValueError) as exc:
                 tally.conn_errors[kind][type(exc).__name__] += 1
@@ -724,7 +727,10 @@ async def client(k: int, port: int, traffic: Traffic, tally: Tally, *,
                 await asyncio.sleep(0.05)
                 continue
             dt = (time.perf_counter() - t0) * 1000
-            if status == 200:
+            if status == 200 and shed:
+                tally.shed[kind] += 1  # "very busy, try again": answered, nothing taken
+                tally.shed_ms[kind].append(dt)
+            elif status == 200:
                 tally.ms[kind].append(dt)
             else:
                 tally.status[kind][status] += 1
@@ -906,6 +912,12 @@ def report(r: Run, db: SAEngine) -> None:
             print(f"  {LABEL[kind]}: {n} answered HTTP {status}")
         for name, n in t.conn_errors[kind].items():
             print(f"  {LABEL[kind]}: {n} connection errors ({name})")
+    shed = sum(t.shed.values())
+    if shed:
+        shed_ms = [x for kind in MIX for x in t.shed_ms.get(kind, [])]
+        print(f"turned away as overloaded (200 with Baton's 'very busy, try again', nothing "
+              f"taken): {shed} ({shed / max(sum(t.sent.values()), 1):.0%} of requests), "
+              f"p50 {_p(shed_ms, 50)} ms, p99 {_p(shed_ms, 99)} ms; not in the rows above")
     p99 = pct(all_ms, 99) if all_ms else float("inf")
     print(f"throughput {len(all_ms) / r.elapsed:.1f} requests/s answered 200 over "
           f"{r.elapsed:.1f} s; the clients used {r.client_cpu / r.elapsed:.0%} of a core "

@@ -358,6 +358,34 @@ def _workspace_client(settings: Settings, installations: Installations, *,
     return _with_retries(client) if interactive else client
 
 
+BUSY = (":hourglass: Baton is very busy right now and did not take this, so nothing was "
+        "saved. Try again in a minute.")
+SHED_HEADER = ("X-Baton-Shed", "1")
+
+
+def _shed(baton: Baton, body: dict[str, Any],
+          start_response: Callable[..., Any]) -> list[bytes]:
+    """More work is waiting than Baton's workers can do in a few seconds: say so at once,
+    in Slack's own ways, instead of answering 200 to work that would wait minutes (and be
+    lost if the process stopped meanwhile). Nothing is written."""
+    baton.note_shed()
+    headers = [("Content-Type", "application/json"), SHED_HEADER]
+    answer: dict[str, Any] | None = None
+    if "command" in body:
+        answer = {"response_type": "ephemeral", "text": BUSY}
+    elif body.get("type") == "view_submission":
+        inputs = _get(body, "view", "state", "values")
+        if isinstance(inputs, dict) and inputs:
+            answer = {"response_action": "errors", "errors": {min(inputs): BUSY[14:150]}}
+    elif body.get("type") == "block_actions":
+        url = body.get("response_url")
+        if isinstance(url, str) and url.startswith(("https://", "http://")):
+            baton.tell_busy(url, BUSY)  # a button has no answer of its own: a small side pool
+    data = json.dumps(answer).encode() if answer else b""
+    start_response("200 OK", [*headers, ("Content-Length", str(len(data)))])
+    return [data]
+
+
 def _team_of(body: dict[str, Any]) -> str | None:
     """The workspace a request from Slack comes from, wherever its kind keeps it."""
     for team in (body.get("team_id"), _get(body, "team", "id"), _get(body, "user", "team_id"),
@@ -405,6 +433,8 @@ def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session]) -> 
                 log.warning("ignored a signed request Slack could not have sent: %s",
                             type(exc).__name__)
                 return _answer(start_response, "200 OK", b"")
+            if baton.overloaded() and _signed(secret, environ, raw):
+                return _shed(baton, environ[_PARSED], start_response)
             environ["wsgi.input"] = io.BytesIO(raw)
             environ["CONTENT_LENGTH"] = str(len(raw))
             # Everything the request does, and the work it defers, calls Slack as the

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
@@ -94,6 +95,11 @@ class Baton:
     _pending: set[Future[Any]] = field(init=False, default_factory=set)
     _held: int = field(init=False, default=0)
     _idle: threading.Condition = field(init=False, default_factory=threading.Condition)
+    _shed: int = field(init=False, default=0)
+    _busy_slots: threading.BoundedSemaphore = field(
+        init=False, default_factory=lambda: threading.BoundedSemaphore(50))
+    _busy_pool: ThreadPoolExecutor = field(
+        init=False, default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="busy"))
 
     def __post_init__(self) -> None:
         self.records = RecordService(self.sessions, self.clock, self.settings.ladders)
@@ -148,6 +154,37 @@ class Baton:
         for team in teams:
             with team_scope(team):
                 self.governance.sweep(team)
+
+    # --- load shedding: the work already answered 200 stays a few seconds' worth ---
+
+    def overloaded(self) -> bool:
+        with self._idle:
+            return len(self._pending) + self._held >= self.settings.max_backlog
+
+    def note_shed(self) -> None:
+        with self._idle:
+            self._shed += 1
+            shed = self._shed
+        if shed == 1 or shed % 100 == 0:
+            log.warning("overloaded: %d requests turned away with a 'try again' so far (more "
+                        "than BATON_MAX_BACKLOG=%d waiting)", shed, self.settings.max_backlog)
+
+    def tell_busy(self, response_url: str, text: str) -> None:
+        """Tell a button's presser to try again, on a small pool of its own; when even that
+        is full the note is skipped (counted in the log above)."""
+        if not self._busy_slots.acquire(blocking=False):
+            return
+
+        def send() -> None:
+            try:
+                WebhookClient(response_url, timeout=5).send(
+                    text=text, response_type="ephemeral", replace_original=False)
+            except Exception as exc:  # noqa: BLE001 - best effort, and logged
+                log.warning("could not send a 'try again': %s", type(exc).__name__)
+            finally:
+                self._busy_slots.release()
+
+        self._busy_pool.submit(send)
 
     def sweep_now(self, timeout: float = 30.0) -> bool:
         """Sweep (and do the housekeeping) at once and wait for it: the console's `clock`."""
@@ -272,3 +309,4 @@ class Baton:
             log.error("shutting down with %d deferred requests not done after %.0f s: their "
                       "senders got no reply and nothing of them was saved", left, drain)
         self.executor.shutdown(wait=True, cancel_futures=True)
+        self._busy_pool.shutdown(wait=False, cancel_futures=True)

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # working days, and the channel told when nobody is coordinator (else every channel
     # with open records).
     digest_time: time = Field(default=time(8, 30), validation_alias="BATON_DIGEST_TIME")
+    # Work answered 200 but not yet done, per process, beyond which requests are turned away
+    # with a "try again" (a few seconds of work; it is in memory until done).
+    max_backlog: int = Field(default=200, ge=10, le=100_000, validation_alias="BATON_MAX_BACKLOG")
     coordination_channel: str | None = Field(default=None,
                                              validation_alias="BATON_COORDINATION_CHANNEL")
     # Partner trends: a route missing this many acknowledgement deadlines within the window
