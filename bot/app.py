@@ -376,7 +376,8 @@ def _shed(baton: Baton, body: dict[str, Any],
     elif body.get("type") == "view_submission":
         inputs = _get(body, "view", "state", "values")
         if isinstance(inputs, dict) and inputs:
-            answer = {"response_action": "errors", "errors": {min(inputs): BUSY[14:150]}}
+            field = BUSY.removeprefix(":hourglass: ")[:150]  # a field error is plain text
+            answer = {"response_action": "errors", "errors": {min(inputs): field}}
     elif body.get("type") == "block_actions":
         url = body.get("response_url")
         if isinstance(url, str) and url.startswith(("https://", "http://")):
@@ -440,7 +441,11 @@ def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session]) -> 
             # Everything the request does, and the work it defers, calls Slack as the
             # request's workspace (its own bot token, in the install-flow mode).
             with team_scope(_team_of(environ[_PARSED])), baton.hold_deferred() as held:
-                body = slack(environ, start_response)
+                try:
+                    body = slack(environ, start_response)
+                except BaseException:
+                    baton.release(held)  # never leave held work counted but not run
+                    raise
             return _ThenRun(body, lambda: baton.release(held))
         data = b"not found"
         start_response("404 Not Found", [("Content-Type", "text/plain"),

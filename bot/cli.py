@@ -101,6 +101,10 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk.errors import SlackApiError
 
+    if settings.oauth:
+        raise Exit("Socket Mode serves the one workspace of SLACK_BOT_TOKEN: unset "
+                   "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, or use `baton serve` for Slack's "
+                   "install flow")
     settings.require("slack_bot_token", "slack_app_token")
     engine = _engine(settings)
     app, baton = _build(settings, engine)

@@ -111,7 +111,11 @@ class Authority:
         if target.kind == "usergroup":
             return user in self.group_members(target.id)
         people = self.people(target, record, now=now)
-        return user in people if people else True  # paged @here: anyone there
+        if people:
+            return user in people
+        # Nobody named: only a page that went to the whole channel (@here) is anyone's.
+        # Managers named only as user groups were mentioned as groups: theirs, checked above.
+        return self.mention(target, record, now=now) == "here"
 
     def who_may(self, target: Target, record: Record, *, now: datetime) -> str:
         named = self.mention(target, record, now=now)

@@ -306,7 +306,10 @@ class Baton:
         if not self.wait_idle(drain):
             with self._idle:
                 left = len(self._pending) + self._held
-            log.error("shutting down with %d deferred requests not done after %.0f s: their "
-                      "senders got no reply and nothing of them was saved", left, drain)
-        self.executor.shutdown(wait=True, cancel_futures=True)
+            log.error("shutting down with %d deferred requests unfinished after %.0f s: those "
+                      "not yet started are dropped (nothing of them saved, no reply sent)",
+                      left, drain)
+        # Queued work is cancelled; a task still running is not waited for (a Slack retry
+        # may be sleeping in it): the process exits on time, its transaction rolls back.
+        self.executor.shutdown(wait=False, cancel_futures=True)
         self._busy_pool.shutdown(wait=False, cancel_futures=True)

@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.oauth.installation_store import InstallationStore
 from slack_sdk.web import SlackResponse
+from sqlalchemy import select
 
 current_team: contextvars.ContextVar[str | None] = contextvars.ContextVar("baton_team",
                                                                           default=None)
@@ -56,12 +57,23 @@ class Installations:
             hit = self._cache.get(team_id)
         if hit and now - hit[0] < self._ttl:
             return hit[1]
-        bot = self.store.find_bot(enterprise_id=None, team_id=team_id)
-        if bot is None or not bot.bot_token:
+        token = self._latest_bot_token(team_id)
+        if not token:
             return None
         with self._lock:
-            self._cache[team_id] = (now, bot.bot_token)
-        return bot.bot_token
+            self._cache[team_id] = (now, token)
+        return token
+
+    def _latest_bot_token(self, team_id: str) -> str | None:
+        """The newest install's bot token for the workspace, whatever its Enterprise Grid
+        organisation (the store's find_bot would ask for enterprise_id IS NULL)."""
+        store: Any = self.store
+        bots = store.bots
+        with store.engine.connect() as conn:
+            return conn.execute(
+                select(bots.c.bot_token)
+                .where(bots.c.client_id == store.client_id, bots.c.team_id == team_id)
+                .order_by(bots.c.installed_at.desc(), bots.c.id.desc()).limit(1)).scalar()
 
     def forget(self, team_id: str) -> None:
         with self._lock:

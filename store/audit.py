@@ -35,9 +35,13 @@ def queue(session: Session, row: dict[str, Any]) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _seal_on_commit(session: Session) -> None:
-    pending: list[dict[str, Any]] | None = session.info.pop(PENDING, None)
-    if pending:
-        write_sealed(session.connection(), pending)
+    if not session.info.get(PENDING):
+        return
+    # SQLAlchemy flushes after before_commit: flush first, so every row lock the commit needs
+    # is taken before the chain head's, which stays the last lock (no deadlock through it).
+    session.flush()
+    pending: list[dict[str, Any]] = session.info.pop(PENDING, [])
+    write_sealed(session.connection(), pending)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -113,7 +117,11 @@ def teams(session: Session) -> list[str]:
 
 
 def verify(session: Session, *, team_id: str, batch: int = 2000) -> ChainReport:
-    """Walk one workspace's chain in number order and report the first broken link."""
+    """Walk one workspace's chain in number order and report the first broken link. Call it
+    on a fresh session: on PostgreSQL it reads one snapshot (REPEATABLE READ), so commits
+    landing meanwhile cannot look like a cut chain; SQLite's read transaction is one."""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     walk = ChainWalk()
     broken_row: dict[str, Any] | None = None
     for row in _rows(session, team_id=team_id, batch=batch):

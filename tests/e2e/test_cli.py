@@ -120,6 +120,15 @@ def test_console_clock_moves_forward_and_the_digest_arrives(tmp_path):
     assert "Records logged: 1 (1 handoff, 0 dependencies)" in out
 
 
+def test_socket_mode_refuses_the_install_flow_settings(tmp_path):
+    r = _run(["socket"], {"DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
+                          "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s",
+                          "SLACK_APP_TOKEN": "xapp-1"})
+    assert r.returncode == 2
+    assert r.stderr.startswith("baton: Socket Mode serves the one workspace of SLACK_BOT_TOKEN")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 def test_baton_ladder_prints_the_default_and_refuses_a_bad_file(tmp_path):
     r = _run(["ladder"], {})
     assert r.returncode == 0

@@ -106,3 +106,25 @@ def test_install_flow_config_is_one_line():
     half = load_settings({"SLACK_CLIENT_ID": "1.2", "SLACK_SIGNING_SECRET": "x"})
     with pytest.raises(SettingsError, match="SLACK_CLIENT_SECRET is not set"):
         half.require_credentials()
+
+
+def test_an_enterprise_grid_workspace_finds_its_token(sqlite_url):
+    from datetime import UTC, datetime
+
+    from slack_sdk.oauth.installation_store import Installation
+
+    from bot.workspaces import Installations
+    from store.db import make_engine
+
+    engine = make_engine(sqlite_url)
+    store = SQLAlchemyInstallationStore(client_id="1111.2222", engine=engine)
+    store.save(Installation(app_id="A0BATON", enterprise_id="E0GRID01", team_id=T1,
+                            user_id=ALICE, bot_token="xoxb-grid-old", bot_id="B1",
+                            bot_user_id="UBATONBOT", installed_at=datetime(2026, 1, 1,
+                                                                           tzinfo=UTC)))
+    store.save(Installation(app_id="A0BATON", enterprise_id="E0GRID01", team_id=T1,
+                            user_id=ALICE, bot_token="xoxb-grid-new", bot_id="B1",
+                            bot_user_id="UBATONBOT"))
+    assert Installations(store).token(T1) == "xoxb-grid-new"  # the newest install wins
+    assert Installations(store).token(T2) is None
+    engine.dispose()

@@ -229,3 +229,27 @@ def _home_opened(user: str, team: str) -> str:
 
     return wire.event_callback({"type": "app_home_opened", "user": user, "tab": "home",
                                 "channel": "D0HOME"}, team=team)
+
+
+def test_a_manager_tier_paged_to_a_user_group_is_theirs_alone(baton):
+    """Managers named only as a user group: the default ladder's manager tier mentions the
+    group, and only its members (or the record's own tier people) may acknowledge it."""
+    baton.command("/handoff", HANDOFF)
+    with baton.sessions() as s:
+        due = s.scalars(select(Record)).one().due_at
+    for hours in (0, 1, 3):  # owner at the deadline, coordinator 1 h later, manager 2 h after
+        baton.clock.set(due + timedelta(hours=hours, minutes=1))
+        baton.runtime.engine.run_due()
+    with baton.sessions() as s:
+        page = s.scalars(select(DueWork).where(DueWork.kind == "page", DueWork.tier == 3,
+                                               DueWork.state == "done")).one()
+    post = [c for c in baton.slack.calls_to("chat.postMessage")
+            if "Escalation tier 3" in c.params.get("text", "")][-1]
+    assert f"<!subteam^{MANAGERS}>" in post.params["text"]
+    baton.click(ActionId.PAGE_ACK, str(page.id), user=CAROL)
+    assert "Nothing was changed" in baton.last_reply()
+    with baton.sessions() as s:
+        assert s.get(DueWork, page.id).acked_by is None
+    baton.click(ActionId.PAGE_ACK, str(page.id), user=DAN)
+    with baton.sessions() as s:
+        assert s.get(DueWork, page.id).acked_by == DAN
