@@ -4,8 +4,6 @@ recording the interim action, and keeping the page message up to date."""
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -51,32 +49,14 @@ class ConfiguredRoster:
 class Authority:
     """Resolves page targets to mentions and decides who may acknowledge a page."""
 
-    def __init__(self, client: WebClient, roster: Roster, managers: Sequence[str],
-                 *, ttl: float = 60.0, is_manager: Callable[[str], bool] | None = None) -> None:
-        self._client = client
+    def __init__(self, roster: Roster, managers: Sequence[str], *,
+                 is_manager: Callable[[str], bool],
+                 group_members: Callable[[str], frozenset[str]]) -> None:
         self.roster = roster
         self._managers = frozenset(m for m in managers if not m.startswith("S"))
         self._manager_groups = sorted(m for m in managers if m.startswith("S"))
-        self._is_manager = is_manager or (lambda user: user in self._managers)
-        self._ttl = ttl
-        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
-        self._lock = threading.Lock()
-
-    def group_members(self, group_id: str) -> frozenset[str]:
-        now = time.monotonic()  # cache age only
-        with self._lock:
-            hit = self._groups.get(group_id)
-        if hit and now - hit[0] < self._ttl:
-            return hit[1]
-        try:
-            users = frozenset(self._client.usergroups_users_list(usergroup=group_id)["users"])
-        except SlackApiError as exc:
-            log.warning("usergroups.users.list %s failed: %s", group_id,
-                        exc.response.get("error"))
-            return hit[1] if hit else frozenset()
-        with self._lock:
-            self._groups[group_id] = (now, users)
-        return users
+        self._is_manager = is_manager
+        self.group_members = group_members  # a user group's members (cached by Permissions)
 
     def people(self, target: Target, record: Record, *, now: datetime) -> list[str]:
         """The user IDs a target names for this record (empty for a group or @here)."""

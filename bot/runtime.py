@@ -110,8 +110,9 @@ class Baton:
         self.permissions = Permissions(self.client, roles, sessions=self.sessions,
                                        clock=self.clock, coordinator_of=self.rota.coordinator)
         self.records.permissions = self.permissions
-        authority = Authority(self.client, self.roster, sorted(roles.of(Role.MANAGER)),
-                              is_manager=self.permissions.is_manager)
+        authority = Authority(self.roster, sorted(roles.of(Role.MANAGER)),
+                              is_manager=self.permissions.is_manager,
+                              group_members=self.permissions.group_members)
         self.escalation = EscalationService(self.sessions, self.clock, self.client, authority,
                                             self.records)
         self.escalation.permissions = self.permissions
