@@ -88,12 +88,12 @@ class Coordination:
     # --- the rota ---
 
     def set_day(self, *, team_id: str, actor: str, user_id: str, day: date) -> str:
-        self.may_set_rota(team_id=team_id, actor=actor, user_id=user_id)
+        self.require_rota_change(team_id=team_id, actor=actor, user_id=user_id)
         self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="date", date_from=day)
         return f"<@{user_id}> is coordinator of the day on {day:%a %d %b %Y}."
 
     def set_weekly(self, *, team_id: str, actor: str, user_id: str, days: list[int]) -> str:
-        self.may_set_rota(team_id=team_id, actor=actor, user_id=user_id)
+        self.require_rota_change(team_id=team_id, actor=actor, user_id=user_id)
         for d in days:
             self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="weekday",
                          weekday=d)
@@ -101,7 +101,7 @@ class Coordination:
 
     def set_cover(self, *, team_id: str, actor: str, user_id: str, start: date,
                   end: date) -> str:
-        self.may_set_rota(team_id=team_id, actor=actor, user_id=user_id)
+        self.require_rota_change(team_id=team_id, actor=actor, user_id=user_id)
         today = self._today()
         if end < start:
             raise DomainError(f"The cover ends ({end:%a %d %b}) before it starts "
@@ -115,7 +115,7 @@ class Coordination:
         return (f"<@{user_id}> covers as coordinator of the day from {start:%a %d %b} to "
                 f"{end:%a %d %b %Y}.")
 
-    def may_set_rota(self, *, team_id: str, actor: str, user_id: str) -> None:
+    def require_rota_change(self, *, team_id: str, actor: str, user_id: str) -> None:
         """Managers and admins set the rota (refused, and audited, for anyone else); with a
         coordinators list, only those on it (or managers) can be named."""
         if self.permissions is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -48,12 +48,14 @@ def record_people(record: Any) -> frozenset[str]:
 
 class Permissions:
     def __init__(self, client: WebClient, roles: RoleConfig, *, sessions: sessionmaker[Session],
-                 clock: Clock, coordinator_of: Any, ttl: float = 60.0) -> None:
+                 clock: Clock, coordinator_of: Any,
+                 slack_admin: Callable[[str], bool], ttl: float = 60.0) -> None:
         self._client = client
         self.roles = roles
         self._sessions = sessions
         self._clock = clock
         self._coordinator_of = coordinator_of  # (team_id=, when=) -> user id or None
+        self.slack_admin = slack_admin  # a workspace admin or owner (users.info, cached)
         self._ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self._lock = threading.Lock()
@@ -79,12 +81,6 @@ class Permissions:
     def group_members(self, group_id: str) -> frozenset[str]:
         return self._cached(("group", group_id), lambda: frozenset(
             self._client.usergroups_users_list(usergroup=group_id)["users"]), frozenset())
-
-    def slack_admin(self, user: str) -> bool:
-        def fetch() -> bool:
-            u = self._client.users_info(user=user).get("user") or {}
-            return bool(u.get("is_admin") or u.get("is_owner") or u.get("is_primary_owner"))
-        return bool(self._cached(("admin", user), fetch, False))
 
     def _in(self, user: str, ids: Iterable[str]) -> bool:
         return any(i == user or (i.startswith("S") and user in self.group_members(i))

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,33 +42,49 @@ TRENDS_EVERY = timedelta(minutes=5)
 
 
 class UserDirectory:
-    """Users' own time zones from users.info, cached, so deadlines are read as they meant."""
+    """Slack users as users.info describes them, cached: their own time zones, so deadlines
+    are read as they meant, and whether they are workspace admins (for roles)."""
 
     def __init__(self, client: WebClient, *, default_tz: str, ttl: float = 3600.0) -> None:
         self._client = client
         self._default = ZoneInfo(default_tz)
         self._ttl = ttl
-        self._cache: dict[str, tuple[float, ZoneInfo]] = {}
+        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
-    def tz(self, user_id: str) -> ZoneInfo:
+    def _user(self, user_id: str, max_age: float) -> dict[str, Any]:
+        """users.info's user, asked again once the cached copy is older than `max_age`.
+        Raises what the call raises; a failure is not cached."""
         now = time.monotonic()  # cache age only; never a deadline
         with self._lock:
             hit = self._cache.get(user_id)
-        if hit and now - hit[0] < self._ttl:
+        if hit and now - hit[0] < max_age:
             return hit[1]
-        zone = self._default
+        user = dict(self._client.users_info(user=user_id).get("user") or {})
+        with self._lock:
+            self._cache[user_id] = (now, user)
+        return user
+
+    def tz(self, user_id: str) -> ZoneInfo:
         try:
-            info = self._client.users_info(user=user_id)
-            name = (info.get("user") or {}).get("tz")
-            if name:
-                zone = ZoneInfo(name)
+            name = self._user(user_id, self._ttl).get("tz")
+            return ZoneInfo(name) if name else self._default
         except (SlackApiError, ValueError, KeyError) as exc:
             log.warning("users.info failed for %s (%s); using %s", user_id, exc, self._default)
-            return zone  # not cached: try again next time
-        with self._lock:
-            self._cache[user_id] = (now, zone)
-        return zone
+            return self._default
+
+    def is_admin(self, user_id: str, *, max_age: float = 60.0) -> bool:
+        """A workspace admin or owner, as Slack said at most `max_age` seconds ago (else,
+        when Slack can't be asked, as it last said)."""
+        try:
+            user = self._user(user_id, max_age)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("users.info %s failed (%s); using the last known answer", user_id,
+                        type(exc).__name__)
+            with self._lock:
+                hit = self._cache.get(user_id)
+            user = hit[1] if hit else {}
+        return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
 
 @dataclass
@@ -107,8 +123,10 @@ class Baton:
                      RotaRoster(self.sessions, tz=ZoneInfo(self.settings.default_timezone),
                                 fallback=self.settings.coordinator))
         roles = self.settings.roles
+        self.directory = UserDirectory(self.client, default_tz=self.settings.default_timezone)
         self.permissions = Permissions(self.client, roles, sessions=self.sessions,
-                                       clock=self.clock, coordinator_of=self.rota.coordinator)
+                                       clock=self.clock, coordinator_of=self.rota.coordinator,
+                                       slack_admin=self.directory.is_admin)
         self.records.permissions = self.permissions
         authority = Authority(self.roster, sorted(roles.of(Role.MANAGER)),
                               is_manager=self.permissions.is_manager,
@@ -119,7 +137,6 @@ class Baton:
         self.engine = Engine(sessions=self.sessions, client=self.engine_client, clock=self.clock,
                              authority=authority, records=self.records,
                              pacer=Pacer(self.settings.channel_post_interval))
-        self.directory = UserDirectory(self.client, default_tz=self.settings.default_timezone)
         self.calendar = WorkingCalendar(
             end_of_day=self.settings.end_of_day, holidays=frozenset(self.settings.holidays)
         )

@@ -319,7 +319,8 @@ def test_classification_refuses_bad_input_and_non_managers(baton):
                         baton.runtime.settings)
     strict.permissions = Permissions(
         baton.runtime.client, RoleConfig({Role.MANAGER: frozenset({DIRECTOR})}),
-        sessions=baton.sessions, clock=baton.clock, coordinator_of=lambda **_: None)
+        sessions=baton.sessions, clock=baton.clock, coordinator_of=lambda **_: None,
+        slack_admin=baton.runtime.directory.is_admin)
     with pytest.raises(Refused, match="Only a manager"):
         strict.classify(row.id, **good)
     assert events(baton, "refused")[-1].actor == BOB

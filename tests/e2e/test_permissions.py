@@ -253,3 +253,15 @@ def test_a_manager_tier_paged_to_a_user_group_is_theirs_alone(baton):
     baton.click(ActionId.PAGE_ACK, str(page.id), user=DAN)
     with baton.sessions() as s:
         assert s.get(DueWork, page.id).acked_by == DAN
+
+
+def test_one_users_info_serves_both_time_zone_and_slack_admin(serve_factory, database_url):
+    """With no [roles], Slack admins are managers: Bob's zone (read for his deadline) and
+    his admin flag (for acting on Alice's record) come from one users.info call."""
+    baton = serve_factory(database_url)
+    baton.command("/handoff", HANDOFF)  # Alice's
+    baton.command("/handoff", HANDOFF.replace("P-1042", "P-2"), user=BOB)  # reads Bob's zone
+    baton.command("/baton", "ack H-1", user=BOB)  # a Slack admin: a manager, may act
+    assert record(baton).status == "acknowledged"
+    asked = [c for c in baton.slack.calls_to("users.info") if c.params.get("user") == BOB]
+    assert len(asked) == 1
