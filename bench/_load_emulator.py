@@ -8,7 +8,15 @@ carrying `page:<work id>` action blocks) as soon as it is answered:
 
     P <time.time()> <channel> <paged user or -> <work ids, comma-separated>
 
-Everything else is only counted. A line `STATS` on stdin is answered with `S <json>`: calls
+and, for the clients that wait for what their person would see before acting again
+(`--pace answer`), one line per response_url reply and per chat.update that Slack accepted:
+
+    A <response_url key>
+    U <channel> <ts>
+
+Everything else is only counted. A line `CARDS <channel> <n>` on stdin makes n record-card
+messages by the bot in the channel (as if Baton had posted them) and is answered with
+`C <channel> <ts>,<ts>,...`, so Baton can edit cards the seeded records point at. A line `STATS` on stdin is answered with `S <json>`: calls
 per method, API errors, and the replies sent to response_urls by request kind, sorted into
 ok / refused (a :warning: the person sees) / try_again (Baton's "nothing was saved, try
 again") / failed (Baton's generic "something went wrong on Baton's side"), with a few sample
@@ -81,12 +89,17 @@ def main() -> None:
             if ids:
                 m = MENTION.search(str(call.params.get("text", "")))
                 page_line = (f"P {time.time():.6f} {call.response.get('channel')} "
-                             f"{m.group(1) if m else '-'} {','.join(ids)}\n")
+                             f"{m.group(1) if m else '-'} {','.join(ids)} "
+                             f"{call.response.get('ts')}\n")
+        elif call.method == "chat.update" and call.response.get("ok"):
+            page_line = f"U {call.response.get('channel')} {call.response.get('ts')}\n"
+        elif call.method == "response_url":
+            page_line = f"A {call.params.get('_key', '?')}\n"
         clear = False
         with lock:
             calls[call.method] += 1
             state["last_call"] = time.monotonic()
-            if page_line:
+            if page_line and page_line.startswith("P "):
                 state["page_posts"] += 1
             if call.method != "response_url" and not call.response.get("ok"):
                 api_errors[f"{call.method} {call.response.get('error')}"] += 1
@@ -118,7 +131,17 @@ def main() -> None:
     emu.on_call(on_call)
     print(f"URL {emu.base_url}", flush=True)
     for command in sys.stdin:
-        if command.strip() == "RESET":
+        if command.startswith("CARDS "):
+            _, channel, n = command.split()
+            with emu._cond:  # noqa: SLF001 - the bench's own emulator, seeded in place
+                channel = emu._resolve_channel(channel)  # noqa: SLF001
+                tss = [emu._store_message(channel, text="(seeded card)", blocks=[],  # noqa: SLF001
+                                          thread_ts=None, user=emu.bot_user_id,
+                                          extra={})["ts"] for _ in range(int(n))]
+            with out_lock:
+                sys.stdout.write(f"C {channel} {','.join(tss)}\n")
+                sys.stdout.flush()
+        elif command.strip() == "RESET":
             with lock:
                 reply_ms.clear()
         elif command.strip() == "STATS":
