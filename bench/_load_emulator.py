@@ -15,14 +15,15 @@ and, for the clients that wait for what their person would see before acting aga
     U <channel> <ts>
 
 Everything else is only counted. A line `CARDS <channel> <n>` on stdin makes n record-card
-messages by the bot in the channel (as if Baton had posted them) and is answered with
-`C <channel> <ts>,<ts>,...`, so Baton can edit cards the seeded records point at. A line `STATS` on stdin is answered with `S <json>`: calls
-per method, API errors, and the replies sent to response_urls by request kind, sorted into
-ok / refused (a :warning: the person sees) / try_again (Baton's "nothing was saved, try
-again") / failed (Baton's generic "something went wrong on Baton's side"), with a few sample
-texts, and how long each reply took: a response_url key is `<kind>.<client>.<seq>.<ms>`,
-<ms> being CLOCK_MONOTONIC in milliseconds when the request was sent (the clock is shared by
-every process on the machine). `RESET` forgets the reply times so far. Exits on EOF.
+messages by the bot in the channel (as if Baton had posted them) and is answered with `C
+<channel> <ts>,<ts>,...`, so Baton can edit cards the seeded records point at. A line
+`STATS` on stdin is answered with `S <json>`: calls per method, API errors, and the replies
+sent to response_urls by request kind, sorted into ok / refused (a :warning: the person
+sees) / try_again (Baton's "nothing was saved, try again") / failed (Baton's generic
+"something went wrong on Baton's side"), with a few sample texts, and how long each reply
+took: a response_url key is `<kind>.<client>.<seq>.<ms>`, <ms> being CLOCK_MONOTONIC in
+milliseconds when the request was sent (the clock is shared by every process on the
+machine). `RESET` forgets the reply times so far. Exits on EOF.
 """
 
 from __future__ import annotations
@@ -133,9 +134,9 @@ def main() -> None:
     for command in sys.stdin:
         if command.startswith("CARDS "):
             _, channel, n = command.split()
-            with emu._cond:  # noqa: SLF001 - the bench's own emulator, seeded in place
-                channel = emu._resolve_channel(channel)  # noqa: SLF001
-                tss = [emu._store_message(channel, text="(seeded card)", blocks=[],  # noqa: SLF001
+            with emu._cond:
+                channel = emu._resolve_channel(channel)
+                tss = [emu._store_message(channel, text="(seeded card)", blocks=[],
                                           thread_ts=None, user=emu.bot_user_id,
                                           extra={})["ts"] for _ in range(int(n))]
             with out_lock:

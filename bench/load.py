@@ -1105,7 +1105,8 @@ def report(r: Run, db: SAEngine) -> None:
           f"({chain.events:,} events); deadlocks PostgreSQL counted: {r.deadlocks}")
     errors_total = non200 + conn_err + shed
     print(f"targets: zero errors: {'met' if errors_total == 0 else 'MISSED'} ({non200} non-200, "
-          f"{conn_err} connection errors, {shed} turned away as overloaded); p99 to the 200 < {TARGET_P99_MS:g} ms: "
+          f"{conn_err} connection errors, {shed} turned away as overloaded); p99 to the 200 "
+          f"< {TARGET_P99_MS:g} ms: "
           f"{'met' if p99 < TARGET_P99_MS else 'MISSED'} ({p99:.1f} ms); every due page sent "
           f"exactly once: {'met' if exact else 'MISSED'}")
 
