@@ -134,9 +134,10 @@ class EscalationService:
                 who=self.authority.who_may(tier.target, record, now=now),
                 what=f"acknowledge tier {work.tier} ({escape(tier.name)})")
         with transaction(self._sessions) as s:
+            # The record first, then its due work (see queries.records_by_ids).
+            record = queries.records_by_ids(s, ids=[record.id], lock=True).get(record.id)
             work = queries.get_work(s, work_id=work_id, team_id=team_id)
-            record = queries.get_record(s, team_id=team_id, record_id=record.id)
-            assert work is not None and record is not None
+            assert work is not None and record is not None and record.team_id == team_id
             if work.acked_by:
                 raise DomainError(f"This page for {record.reference} was already acknowledged "
                                   f"by <@{work.acked_by}>.")

@@ -38,7 +38,7 @@ from bot.domain.records import (
 )
 from bot.domain.schedule import initial_work
 from store import queries
-from store.db import core_transaction, transaction
+from store.db import core_transaction, lost_a_race, transaction
 from store.models import AuditEvent, Dependency, Handoff, PartnerAgency, Record
 
 
@@ -57,6 +57,10 @@ class Change:
     created: bool = False
     next_due: datetime | None = None  # the soonest work this change scheduled
     page_at: tuple[str | None, str | None] | None = None  # a page message to refresh
+
+
+CHANGED_MEANWHILE = ("Someone changed that record at the same moment; nothing was saved. "
+                     "Look at the card and try again.")
 
 
 class RecordService:
@@ -83,11 +87,10 @@ class RecordService:
             with transaction(self._sessions) as session:
                 yield session
         except StaleDataError:
-            raise TryAgain(
-                "Someone changed that record at the same moment; nothing was saved. "
-                "Look at the card and try again."
-            ) from None
-        except OperationalError:
+            raise TryAgain(CHANGED_MEANWHILE) from None
+        except OperationalError as exc:
+            if lost_a_race(exc):
+                raise TryAgain(CHANGED_MEANWHILE) from None
             raise TryAgain(
                 "The database is not answering right now; nothing was saved. "
                 "Try again in a minute."

@@ -14,6 +14,8 @@ from bot.blocks import clip
 from bot.cards import Replies
 from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError
+from bot.services import CHANGED_MEANWHILE
+from store.db import lost_a_race
 
 log = logging.getLogger("baton.handlers")
 
@@ -27,6 +29,8 @@ def database_unreachable(exc: BaseException) -> bool:
     """The database is down or unreachable (refused, dropped, timed out, no pooled
     connection free), as opposed to a bug: the transaction rolled back and trying again
     later will do."""
+    if lost_a_race(exc):
+        return False  # a clash with another writer: said as such (see guarded)
     if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
@@ -100,13 +104,19 @@ def guarded(replies: Replies, *, user: str, channel: str | None, response_url: s
                              text=error_text(exc, what=what))
             except Exception as exc:
                 down = database_unreachable(exc)
-                if down:  # an outage, not a bug: one line, no traceback per command
+                raced = lost_a_race(exc)  # another writer won: no outage, no bug
+                lead = f":warning: Couldn't {what}. " if what else ":warning: "
+                if raced:
+                    log.warning("%s lost a race with another writer: %s",
+                                what or getattr(fn, "__name__", "work"), _first_line(exc))
+                    text = lead + CHANGED_MEANWHILE
+                elif down:  # an outage, not a bug: one line, no traceback per command
                     log.error("%s failed: the database is unreachable (%s)",
                               what or getattr(fn, "__name__", "work"), _first_line(exc))
+                    text = lead + DATABASE_DOWN
                 else:
                     log.exception("%s failed", what or getattr(fn, "__name__", "work"))
-                text = ((f":warning: Couldn't {what}. " if what else ":warning: ") + DATABASE_DOWN
-                        if down else GENERIC)
+                    text = GENERIC
                 try:
                     replies.send(user=user, channel=channel, response_url=response_url,
                                  text=text)

@@ -380,9 +380,11 @@ class Engine:
         now = self._clock.now()
         changes: list[Change] = []
         with transaction(self._sessions) as s, s.no_autoflush:
+            # The records first, then their due work (see queries.records_by_ids).
+            records = queries.records_by_ids(s, ids=[i.work.record_id for i in items],
+                                             lock=True)
             works = queries.claimed_by(s, ids=[i.work.id for i in items], worker=self.worker,
                                        lock=True)
-            records = queries.records_by_ids(s, ids=[w.record_id for w in works.values()])
             for work in sorted(works.values(), key=lambda w: (w.due_at, w.id)):
                 record = records[work.record_id]
                 reason = work.reason or "overdue"
@@ -418,11 +420,12 @@ class Engine:
     def _ack_timeout(self, item: Item) -> None:
         now = self._clock.now()
         with transaction(self._sessions) as s:
+            # The record first, then its due work (see queries.records_by_ids).
+            record = queries.records_by_ids(s, ids=[item.work.record_id], lock=True).get(
+                item.work.record_id)
             work = self._still_mine(s, item.work.id, lock=True)
-            if work is None:
+            if work is None or record is None:
                 return
-            record = queries.get_record(s, team_id=work.team_id, record_id=work.record_id)
-            assert record is not None
             acked = queries.latest_page(s, record_id=record.id)
             answered = (record.interim_at is not None and acked is not None
                         and acked.acked_at is not None and record.interim_at >= acked.acked_at)
@@ -538,12 +541,14 @@ class Engine:
         threads: list[tuple[str, str, str]] = []
         with transaction(self._sessions) as s, s.no_autoflush:
             ids = [i.work.id for i in group]
+            # The records first, then their due work (see queries.records_by_ids).
+            records = queries.records_by_ids(s, ids=[i.work.record_id for i in group],
+                                             lock=True)
             still = queries.claimed_by(s, ids=ids, worker=self.worker, lock=True)
             for w in queries.works_by_ids(s, ids=[i for i in ids if i not in still]).values():
                 # Acknowledged, resolved or taken over while the message was on its way: it
                 # was sent, so remember where (the page can be refreshed), but plan nothing.
                 w.channel_id, w.message_ts = posted_in, ts
-            records = queries.records_by_ids(s, ids=[w.record_id for w in still.values()])
             for w in still.values():
                 record = records[w.record_id]
                 if tier_no > 1:  # the first page's thread hears of each climb

@@ -71,6 +71,14 @@ def _writer_lock(engine: Engine) -> threading.Lock | None:
         return _SQLITE_LOCKS.setdefault(id(engine), threading.Lock())
 
 
+def lost_a_race(exc: BaseException) -> bool:
+    """PostgreSQL rolled the transaction back to settle a clash with another one (SQLSTATE
+    class 40: a deadlock or a serialization failure): nothing is wrong with the database,
+    and the same request again will do."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("40")
+
+
 @contextmanager
 def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""

@@ -336,10 +336,20 @@ def claimed_by(session: Session, *, ids: Sequence[int], worker: str,
     return {w.id: w for w in session.scalars(q)}
 
 
-def records_by_ids(session: Session, *, ids: Sequence[int]) -> dict[int, Record]:
+def records_by_ids(session: Session, *, ids: Sequence[int],
+                   lock: bool = False) -> dict[int, Record]:
+    """With `lock` (PostgreSQL), the rows are locked in id order until the transaction ends.
+
+    Lock order, everywhere: a record before its due work, and the audit chain head last. A
+    person's click updates the record and then cancels its due work; the engine, which
+    starts from due work it claimed, locks the records first for that reason (the other way
+    round, the two deadlock)."""
     if not ids:
         return {}
-    return {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(set(ids))))}
+    q = select(Record).where(Record.id.in_(set(ids)))
+    if lock and session.get_bind().dialect.name == "postgresql":
+        q = q.order_by(Record.id).with_for_update(of=Record)  # not its joined partner
+    return {r.id: r for r in session.scalars(q)}
 
 
 # --- coordinator of the day, notices, the huddle roster ---

@@ -536,3 +536,59 @@ def test_free_text_never_becomes_a_mention_in_thread_lines(baton):
     line = baton.slack.thread(CHANNEL, rec.card_ts)[-1]["text"]
     assert "<!channel>" not in line and "&lt;!channel&gt;" in line
     assert "<https://evil.example" not in line
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_click_at_the_deadline_and_the_engine_never_deadlock(baton, caplog):
+    """Lock order: a record before its due work. A click (acknowledge, resolve, cancel)
+    updates the record and then cancels its due work; the engine, handling the deadline it
+    claimed, must not hold that due work while it waits for the record. Here the click's
+    transaction holds the record when the engine starts; the other way round PostgreSQL
+    found a deadlock and rolled one of them back (bench/load.py saw it at 50 clients)."""
+    from sqlalchemy import text
+
+    baton.command("/handoff", HANDOFF)
+    rec = record(baton)
+    at(baton, DEADLINE - timedelta(hours=1))  # the reminders go first
+    baton.clock.set(DEADLINE)
+    engine = baton.runtime.engine
+    claimed = engine.claim()
+    assert len(claimed) == 1
+    with baton.engine.connect() as c:
+        deadlocks_before = c.execute(text(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")).scalar()
+    click = baton.engine.connect()
+    tx = click.begin()
+    click.execute(text("SET LOCAL lock_timeout = '10s'"))
+    click.execute(text("UPDATE records SET version = version + 1, status = 'acknowledged' "
+                       "WHERE id = :id"), {"id": rec.id})
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (engine.process(claimed), done.set()))
+    worker.start()
+    with baton.engine.connect() as watch:  # until the engine waits for a lock
+        for _ in range(200):
+            waiting = watch.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")).scalar()
+            if waiting:
+                break
+            threading.Event().wait(0.05)  # polling another process, not moving time
+        assert waiting == 1, "the engine never waited for the click's record"
+    # The click goes on to cancel the record's due work, as an acknowledgement does.
+    click.execute(text("UPDATE due_work SET state = 'cancelled' WHERE record_id = :id "
+                       "AND state IN ('pending', 'claimed')"), {"id": rec.id})
+    tx.commit()
+    click.close()
+    worker.join(30)
+    assert done.is_set()
+    with baton.engine.connect() as c:
+        deadlocks_after = c.execute(text(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")).scalar()
+    assert deadlocks_after == deadlocks_before
+    assert "deadline batch failed" not in caplog.text
+    # The click won: the engine found its claim cancelled and neither marked it overdue
+    # nor planned a page.
+    assert record(baton).status == "acknowledged"
+    with baton.sessions() as s:
+        assert s.scalars(select(DueWork).where(DueWork.kind == "page")).all() == []
+    assert events(baton, "status_changed") == []
