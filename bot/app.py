@@ -31,6 +31,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import wire
 from bot.cards import Replies
 from bot.clock import Clock
 from bot.coordination import RotaRoster
@@ -40,7 +41,7 @@ from bot.runtime import Baton
 from bot.settings import Settings
 from bot.workspaces import Installations, WorkspaceClient, team_scope
 from handlers import actions, commands, coordination, governance, views
-from handlers.common import GENERIC
+from handlers.common import DATABASE_DOWN, GENERIC
 
 log = logging.getLogger("baton")
 
@@ -363,28 +364,66 @@ BUSY = (":hourglass: Baton is very busy right now and did not take this, so noth
 SHED_HEADER = ("X-Baton-Shed", "1")
 
 
-def _shed(baton: Baton, body: dict[str, Any],
-          start_response: Callable[..., Any]) -> list[bytes]:
-    """More work is waiting than Baton's workers can do in a few seconds: say so at once,
-    in Slack's own ways, instead of answering 200 to work that would wait minutes (and be
-    lost if the process stopped meanwhile). Nothing is written."""
-    baton.note_shed()
-    headers = [("Content-Type", "application/json"), SHED_HEADER]
+NOT_SAVED = ":warning: " + DATABASE_DOWN
+
+
+def _turn_away(baton: Baton, body: dict[str, Any], start_response: Callable[..., Any], *,
+               text: str, shed: bool) -> list[bytes]:
+    """Answer at once, in Slack's own ways, that the request was not taken and nothing was
+    saved: Baton is overloaded (shed: more work is waiting than its workers can do in a few
+    seconds), or the database could not save the request before its 200."""
+    headers = [("Content-Type", "application/json")]
+    if shed:
+        baton.note_shed()
+        headers.append(SHED_HEADER)
     answer: dict[str, Any] | None = None
     if "command" in body:
-        answer = {"response_type": "ephemeral", "text": BUSY}
+        answer = {"response_type": "ephemeral", "text": text}
     elif body.get("type") == "view_submission":
         inputs = _get(body, "view", "state", "values")
         if isinstance(inputs, dict) and inputs:
-            field = BUSY.removeprefix(":hourglass: ")[:150]  # a field error is plain text
+            field = text.split(" ", 1)[1][:150]  # a field error is plain text: no emoji
             answer = {"response_action": "errors", "errors": {min(inputs): field}}
     elif body.get("type") == "block_actions":
         url = body.get("response_url")
         if isinstance(url, str) and url.startswith(("https://", "http://")):
-            baton.tell_busy(url, BUSY)  # a button has no answer of its own: a small side pool
+            baton.tell_busy(url, text)  # a button has no answer of its own: a small side pool
     data = json.dumps(answer).encode() if answer else b""
     start_response("200 OK", [*headers, ("Content-Length", str(len(data)))])
     return [data]
+
+
+# What Slack sends that defers work: saved before its 200 (bot/inbox.py).
+_KEPT = ("block_actions", "view_submission", "view_closed", "event_callback", "shortcut",
+         "message_action")
+
+
+def _kept(body: dict[str, Any]) -> bool:
+    return "command" in body or body.get("type") in _KEPT
+
+
+def _replayer(app: App, baton: Baton, secret: str) -> Callable[[Any], None]:
+    """Hand a saved request to its listener again, as Slack sent it (signed anew: its
+    signature was checked when it came in, and may be older than Bolt's five minutes)."""
+
+    def replay(row: Any) -> None:
+        raw = str(row.body)
+        body = parse_slack_body(raw, row.content_type)
+        headers = wire.signed_headers(raw, secret, content_type=row.content_type
+                                      or "application/x-www-form-urlencoded")
+        req = BoltRequest(body=raw, headers=headers)
+        if req.body != body:
+            req.body = body
+            req.context = build_context(BoltContext({}), body)
+        with team_scope(row.team_id or _team_of(body)), baton.hold_deferred(row.id) as held:
+            try:
+                app.dispatch(req)
+            except BaseException:
+                baton.release(held)
+                raise
+        baton.release(held)
+
+    return replay
 
 
 def _team_of(body: dict[str, Any]) -> str | None:
@@ -400,6 +439,7 @@ def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session]) -> 
     """/slack/events for Slack, /healthz for the load balancer (200 when the database answers)."""
     secret = baton.settings.secret("slack_signing_secret")
     replies = Replies(baton.client)
+    baton.inbox.replay = _replayer(app, baton, secret)
     slack = _SlackHandler(app, secret=secret,
                           tell=lambda body, text: _tell(replies, baton, body, text))
 
@@ -434,13 +474,28 @@ def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session]) -> 
                 log.warning("ignored a signed request Slack could not have sent: %s",
                             type(exc).__name__)
                 return _answer(start_response, "200 OK", b"")
-            if baton.overloaded() and _signed(secret, environ, raw):
-                return _shed(baton, environ[_PARSED], start_response)
+            parsed = environ[_PARSED]
+            signed = _signed(secret, environ, raw)
+            if baton.overloaded() and signed:
+                return _turn_away(baton, parsed, start_response, text=BUSY, shed=True)
+            team = _team_of(parsed)
+            request_id = None
+            if signed and _kept(parsed):
+                # Saved before its 200: if this process dies before the work is done, the
+                # next start (or another replica) does it (bot/inbox.py).
+                try:
+                    request_id = baton.inbox.receive(team_id=team, body=raw.decode("utf-8"),
+                                                     content_type=environ.get("CONTENT_TYPE"))
+                except Exception as exc:  # noqa: BLE001 - any failure: nothing was taken
+                    log.error("could not save a request before answering it (%s); told its "
+                              "sender nothing was saved", type(exc).__name__)
+                    return _turn_away(baton, parsed, start_response, text=NOT_SAVED,
+                                      shed=False)
             environ["wsgi.input"] = io.BytesIO(raw)
             environ["CONTENT_LENGTH"] = str(len(raw))
             # Everything the request does, and the work it defers, calls Slack as the
             # request's workspace (its own bot token, in the install-flow mode).
-            with team_scope(_team_of(environ[_PARSED])), baton.hold_deferred() as held:
+            with team_scope(team), baton.hold_deferred(request_id) as held:
                 try:
                     body = slack(environ, start_response)
                 except BaseException:

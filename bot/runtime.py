@@ -29,11 +29,12 @@ from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
 from bot.escalation import Authority, EscalationService, Roster
 from bot.governance import Governance
+from bot.inbox import Inbox
 from bot.permissions import Permissions
 from bot.services import Change, RecordService
 from bot.settings import Settings
 from bot.workspaces import team_scope
-from scheduler.engine import Engine, Pacer
+from scheduler.engine import Engine, Pacer, worker_is_dead
 from store import queries
 
 log = logging.getLogger("baton")
@@ -87,6 +88,38 @@ class UserDirectory:
         return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
 
+class Held(list[tuple[Any, ...]]):
+    """The work one request deferred, and the received_requests row it came in as."""
+
+    def __init__(self, request_id: int | None = None) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+
+def _finish_with_last(held: list[tuple[Any, ...]],
+                      finish: Callable[[], None]) -> list[tuple[Any, ...]]:
+    """The same work, each piece counting down; `finish` runs after the last one ends,
+    whether it succeeded or failed (a failure is logged and its sender told)."""
+    left = [len(held)]
+    lock = threading.Lock()
+
+    def counted(fn: Callable[..., None]) -> Callable[..., None]:
+        def run(*args: Any, **kwargs: Any) -> None:
+            try:
+                fn(*args, **kwargs)
+            finally:
+                with lock:
+                    left[0] -= 1
+                    last = left[0] == 0
+                if last:
+                    finish()
+
+        run.__name__ = getattr(fn, "__name__", "work")
+        return run
+
+    return [(counted(fn), args, kwargs) for fn, args, kwargs in held]
+
+
 @dataclass
 class Baton:
     settings: Settings
@@ -101,6 +134,7 @@ class Baton:
     rota: RotaRoster = field(init=False)
     coordination: Coordination = field(init=False)
     governance: Governance = field(init=False)
+    inbox: Inbox = field(init=False)
     permissions: Permissions = field(init=False)
     directory: UserDirectory = field(init=False)
     calendar: WorkingCalendar = field(init=False)
@@ -141,6 +175,8 @@ class Baton:
             end_of_day=self.settings.end_of_day, holidays=frozenset(self.settings.holidays)
         )
         self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="baton")
+        self.inbox = Inbox(self.sessions, self.clock, worker=self.engine.worker,
+                           is_dead=worker_is_dead)
         self.governance = Governance(self.sessions, self.clock, self.engine_client,
                                      self.settings)
         self.coordination = Coordination(
@@ -160,8 +196,12 @@ class Baton:
         self._waker.start()
 
     def housekeeping(self) -> None:
-        """After each sweep: the coordinator's morning digest (once a working day) and the
-        partner-trend check."""
+        """After each sweep: requests that a dead process answered but never finished, the
+        coordinator's morning digest (once a working day) and the partner-trend check."""
+        try:
+            self.inbox.recover()
+        except Exception:
+            log.exception("could not look for unfinished requests; trying again next sweep")
         self.coordination.tick()
         now = self.clock.now()
         if self._trends_at is not None and now - self._trends_at < TRENDS_EVERY:
@@ -262,16 +302,23 @@ class Baton:
         self._submit(fn, *args, **kwargs)
 
     @contextmanager
-    def hold_deferred(self) -> Iterator[list[tuple[Any, ...]]]:
+    def hold_deferred(self, request_id: int | None = None) -> Iterator[Held]:
         """Collect work deferred while a request is being answered, so it does not compete
-        with writing Slack's response; the caller submits it with release()."""
-        self._local.held = held = []
+        with writing Slack's response; the caller submits it with release(). With the
+        request's received_requests row, the row is deleted once all of it has run."""
+        self._local.held = held = Held(request_id)
         try:
             yield held
         finally:
             self._local.held = None
 
-    def release(self, held: list[tuple[Any, ...]]) -> None:
+    def release(self, held: Held) -> None:
+        request_id = held.request_id
+        if request_id is not None:
+            if not held:
+                self.inbox.finish(request_id)  # it deferred nothing: done already
+            else:
+                held[:] = _finish_with_last(held, lambda: self.inbox.finish(request_id))
         for fn, args, kwargs in held:
             try:
                 self._submit(fn, *args, **kwargs)
@@ -317,16 +364,15 @@ class Baton:
     def close(self, drain: float = 8.0) -> None:
         """Stop the engine (its claims handed back), then give the work already answered 200
         up to `drain` seconds to finish, so SIGTERM exits within 10 s. What is still queued
-        after that is dropped and counted in the log: it was never saved, so nothing is
-        half-written, but its sender saw no reply."""
+        after that stays in received_requests: the next start, or another replica, does it
+        (bot/inbox.py); nothing of it was half-written."""
         if self._waker is not None:
             self._waker.stop()
         if not self.wait_idle(drain):
             with self._idle:
                 left = len(self._pending) + self._held
-            log.error("shutting down with %d deferred requests unfinished after %.0f s: those "
-                      "not yet started are dropped (nothing of them saved, no reply sent)",
-                      left, drain)
+            log.warning("shutting down with %d deferred requests unfinished after %.0f s: they "
+                        "stay saved, for the next start or another replica to do", left, drain)
         # Queued work is cancelled; a task still running is not waited for (a Slack retry
         # may be sleeping in it): the process exits on time, its transaction rolls back.
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -319,6 +319,25 @@ class AuditChain(Base):
     head_hash: Mapped[str] = mapped_column(String(64))
 
 
+class ReceivedRequest(Base):
+    """A request from Slack that was answered 200 and whose work is not finished yet. Saved
+    before the 200 goes back and deleted once the work it deferred has run, so a process
+    that dies in between leaves it here for the next start, or another replica, to finish
+    (bot/inbox.py). Holds only unfinished requests: a few rows, not a history."""
+
+    __tablename__ = "received_requests"
+    __table_args__ = (Index("ix_received_requests_state", "state", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)  # as Slack sent it; its signature was checked
+    taken_by: Mapped[str] = mapped_column(String(64))  # the process doing its work
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(16), default="taken")  # taken | abandoned
+
+
 class AppendOnlyError(RuntimeError):
     pass
 

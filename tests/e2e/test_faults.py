@@ -27,7 +27,14 @@ from bot.emulator import SlackEmulator
 from bot.ids import ActionId
 from scheduler.engine import ALARM_AFTER, MAX_BACKOFF
 from store.db import migrate
-from store.models import AuditEvent, DueWork, PartnerAgency, Record, ReferenceCounter
+from store.models import (
+    AuditEvent,
+    DueWork,
+    PartnerAgency,
+    ReceivedRequest,
+    Record,
+    ReferenceCounter,
+)
 from tests.conftest import BOB, CHANNEL, PG_URL, START
 from tests.e2e.fault_kit import (
     SEED_TEAM,
@@ -318,8 +325,10 @@ def test_database_outage_commands_say_try_again_nothing_half_written_engine_resu
         outage_baton, slack, caplog):
     """The database goes away in the middle of a command's transaction (as it inserts its
     audit events, after the record, its partner and its due work were written) and stays
-    away. That command and the ones after it are answered 200 (Slack's ack) and then get
-    one clear ephemeral "try again" line; nothing of the interrupted command is stored.
+    away. That command is answered 200 (Slack's ack) and then gets one clear ephemeral "try
+    again" line; the ones after it can't even be saved before their 200, and are told so in
+    it (a button through its response_url). Nothing of the interrupted command is stored,
+    and its saved request is marked finished once the database is back (never redone).
     The engine's own Waker keeps sweeping (each sweep fails and is logged) and, once the
     database is back, pages the handoff that fell due during the outage, by itself. The
     same command then succeeds, as H-2: the interrupted one did not even use up a number.
@@ -347,15 +356,21 @@ def test_database_outage_commands_say_try_again_nothing_half_written_engine_resu
     assert resp.status_code == 200 and says_database_down(baton.last_reply()), \
         baton.last_reply()
     replies = len(baton.replies())
+    # Now even saving the request before its 200 fails: a command is answered at once, in
+    # the 200 itself (ephemeral), and a button through its response_url.
     for command, text_ in (("/baton", "list"), ("/handoff", failed), ("/baton", "show H-1"),
                            ("/baton", "coordinator")):
         resp = baton.command(command, text_)
         assert resp.status_code == 200, (command, text_, resp.status_code)
-        assert says_database_down(baton.last_reply()), (command, text_, baton.last_reply())
+        answer = resp.json()
+        assert answer["response_type"] == "ephemeral", answer
+        assert says_database_down(answer["text"]), (command, text_, answer)
+    posted = len(slack.calls_to("response_url"))
     resp = baton.click(ActionId.PARTNER_ACK, "1")
-    assert resp.status_code == 200 and says_database_down(baton.last_reply()), \
-        baton.last_reply()
-    assert len(baton.replies()) == replies + 5  # one line each: not silence, not two
+    assert resp.status_code == 200
+    slack.wait_for("response_url", count=posted + 1, timeout=10)
+    assert says_database_down(baton.last_reply()), baton.last_reply()
+    assert len(baton.replies()) == replies + 1  # one line each: not silence, not two
     assert httpx.get(f"{baton.url}/healthz", timeout=5).status_code == 503
 
     # H-1 falls due during the outage: the engine keeps trying, and keeps running.
@@ -381,6 +396,11 @@ def test_database_outage_commands_say_try_again_nothing_half_written_engine_resu
         assert s.scalar(select(Record.status).where(Record.number == 1)) == "overdue"
     assert [ref for ref, _ in events_of(baton, "paged")] == ["H-1"]
     assert httpx.get(f"{baton.url}/healthz", timeout=5).status_code == 200
+
+    # The request whose work failed was answered ("try again"): once the database is back
+    # it is marked finished, so no process redoes it behind its sender's back.
+    with baton.sessions() as s:
+        assert s.scalars(select(ReceivedRequest.id)).all() == []
 
     resp = baton.command("/handoff", failed)
     assert resp.status_code == 200 and not says_database_down(baton.last_reply())

@@ -1,0 +1,106 @@
+"""Requests answered 200 are never lost: each is saved before its 200 goes back, and deleted
+once the work it deferred has run. What a process leaves behind when it dies (SIGKILL, a
+crash, a deploy that did not wait) is finished by the next start, or by another replica:
+the request is handed to the app again, as Slack sent it.
+
+Doing a request twice is safe by design: a record's request key (the trigger or view id)
+makes a second /handoff answer with the record the first one made, and a second click finds
+the record already changed and says so. What can repeat is a reply the first attempt had
+already sent before the process died."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from store import inbox as q
+from store.db import transaction
+from store.models import ReceivedRequest
+
+log = logging.getLogger("baton.inbox")
+
+Replay = Callable[[ReceivedRequest], None]
+
+
+class Inbox:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, *, worker: str,
+                 is_dead: Callable[[str], bool], lease: timedelta = timedelta(minutes=10),
+                 max_attempts: int = 3) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self.worker = worker
+        self._is_dead = is_dead
+        self._lease = lease
+        self._max_attempts = max_attempts
+        self.replay: Replay | None = None  # set by the app: hands a request to its listener
+        # Finished, but the database could not be told (it was down): told again each sweep.
+        # Until then the rows stay ours, so no other process redoes what was answered.
+        self._to_forget: set[int] = set()
+        self._lock = threading.Lock()
+
+    def receive(self, *, team_id: str | None, body: str, content_type: str | None) -> int:
+        """Save a request before it is answered (its own transaction). Raises when the
+        database can't take it: the caller then answers that nothing was saved."""
+        with transaction(self._sessions) as s:
+            return q.add_request(s, team_id=team_id, body=body, content_type=content_type,
+                                 worker=self.worker, now=self._clock.now())
+
+    def finish(self, request_id: int) -> None:
+        """The request's work has run (or failed and its sender was told): forget it."""
+        with self._lock:
+            self._to_forget.add(request_id)
+        self._forget()
+
+    def _forget(self) -> None:
+        with self._lock:
+            ids = sorted(self._to_forget)
+        if not ids:
+            return
+        try:
+            with transaction(self._sessions) as s:
+                q.remove_requests(s, ids=ids)
+        except Exception as exc:  # noqa: BLE001 - kept, and tried again next sweep
+            log.warning("could not mark %d received request(s) finished (%s); trying again "
+                        "next sweep", len(ids), type(exc).__name__)
+            return
+        with self._lock:
+            self._to_forget.difference_update(ids)
+
+    def recover(self) -> int:
+        """Take over and redo the requests of processes that died (on this host: at once;
+        elsewhere: once older than the lease). Returns how many were redone."""
+        self._forget()
+        if self.replay is None:
+            return 0
+        now = self._clock.now()
+        with self._sessions() as s:
+            candidates = q.unfinished(s, not_by=self.worker)
+        redone = 0
+        for request_id, owner, received_at in candidates:
+            if not (self._is_dead(owner) or now - received_at > self._lease):
+                continue
+            with transaction(self._sessions) as s:
+                row = q.take_request(s, request_id=request_id, from_worker=owner,
+                                     worker=self.worker)
+                if row is None:
+                    continue  # another replica took it first
+                if row.attempts > self._max_attempts:
+                    q.abandon_request(s, request_id=request_id)
+                    log.error("received request %d failed %d times; abandoned, kept in "
+                              "received_requests for a person to look at", request_id,
+                              row.attempts - 1)
+                    continue
+                s.expunge(row)
+            log.warning("redoing received request %d, answered 200 by %s at %s, which did "
+                        "not finish it", request_id, owner, received_at.isoformat())
+            try:
+                self.replay(row)
+                redone += 1
+            except Exception:
+                log.exception("redoing received request %d failed", request_id)
+        return redone
