@@ -858,7 +858,10 @@ class SlackEmulator:
             if injected is not None:
                 status, response, extra = injected
             payload, call = self._record("response_url", params, headers, status, response)
+            delay = self._latency.get("response_url", self._latency.get(None, 0.0))
         self._notify(call)
+        if delay > 0:
+            time.sleep(delay)  # as for API calls: recorded (heard) first, answered late
         h.answer(status, payload, extra_headers=extra)
 
     @staticmethod

@@ -14,14 +14,16 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
+from bot import wire
 from bot.clock import FixedClock
 from bot.emulator import SlackEmulator
 from bot.ids import ActionId
@@ -407,6 +409,71 @@ def test_database_outage_commands_say_try_again_nothing_half_written_engine_resu
     assert _stored(baton)["records"] == ["P-3001", "P-3002"]
     with baton.sessions() as s:
         assert s.scalar(select(Record.number).where(Record.person_ref == "P-3002")) == 2
+
+
+def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
+        database_url, tmp_path):
+    """Twenty /handoff commands are answered 200 while Slack takes 3 s over each reply, so
+    `serve`'s four workers are each in the middle of one (its record saved, its reply with
+    Slack) and sixteen have not started when the process is SIGKILLed. Every request was
+    saved before its 200 (received_requests): the next `serve` on the same database finds
+    the dead process's requests and does them. Every command ends with exactly one record,
+    every person gets their reply, and the only repeats are the replies that were with
+    Slack at the kill (at most one a worker); nothing is left unfinished."""
+    _fresh(database_url)
+    commands = 20
+    with SlackEmulator(team_id=SEED_TEAM) as slack:
+        env = serve_env(database_url, slack, BATON_WORKERS="4", BATON_SWEEP_SECONDS="0.5")
+        first = ServeProcess(env, tmp_path / "serve-1.log")
+        second = ServeProcess(env, tmp_path / "serve-2.log")
+        slack.add_user(BOB, tz="America/New_York")
+        try:
+            first.start()
+            slack.set_latency(3.0, method="response_url")
+            for n in range(commands):
+                body = wire.slash_command(
+                    "/handoff", f"person: P-{5001 + n} to: Northside Home Care contact: "
+                    "intake desk 555-0100 due: in 2h risk: short-term", user=BOB,
+                    channel=CHANNEL, team=SEED_TEAM, trigger_id=f"kill-{n}",
+                    response_url=slack.response_url(f"h{n}"))
+                resp = httpx.post(f"http://127.0.0.1:{first.port}/slack/events", content=body,
+                                  headers=wire.signed_headers(body, env["SLACK_SIGNING_SECRET"]),
+                                  timeout=5)
+                assert resp.status_code == 200 and resp.content == b"", resp.text
+            slack.wait_for("response_url", count=4, timeout=20)  # all four workers busy
+            first.signal(signal.SIGKILL)
+            assert first.wait(10) == -signal.SIGKILL
+            heard_before_kill = {c.params["_key"] for c in slack.calls_to("response_url")}
+            assert len(heard_before_kill) <= 4
+            with db(database_url) as eng, eng.connect() as c:
+                left = c.execute(select(func.count()).select_from(ReceivedRequest)).scalar()
+            assert left == commands  # none finished: each reply was still with Slack
+
+            slack.set_latency(0, method="response_url")
+            second.start()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # another process's progress, not a deadline
+                keys = {c.params["_key"] for c in slack.calls_to("response_url")}
+                if len(keys) >= commands:
+                    break
+                time.sleep(0.1)
+            assert len(keys) == commands, (sorted(keys), second.tail())
+        finally:
+            first.stop()
+            second.stop()
+    with db(database_url) as eng, eng.connect() as c:
+        refs = c.execute(select(Record.person_ref, func.count()).group_by(Record.person_ref)
+                         ).all()
+        unfinished = c.execute(select(func.count()).select_from(ReceivedRequest)).scalar()
+    assert sorted(refs) == [(f"P-{5001 + n}", 1) for n in range(commands)]  # once each
+    assert unfinished == 0
+    replies = Counter(c.params["_key"] for c in slack.calls_to("response_url"))
+    repeated = {k for k, n in replies.items() if n > 1}
+    assert repeated <= heard_before_kill  # only what Slack had heard when the process died
+    assert all(n <= 2 for n in replies.values())
+    assert all("Logged" in str(c.params.get("text", "")) or "H-" in str(c.params.get("text"))
+               for c in slack.calls_to("response_url"))
+    assert "redoing received request" in second.tail(200)
 
 
 # --- 4. SIGTERM: the send in flight finishes, claims go back, out within 10 s ---
