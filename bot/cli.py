@@ -18,12 +18,15 @@ class Exit(Exception):
         self.code = code
 
 
-def _engine(settings: Settings, *, check: bool = True) -> Any:
+def _engine(settings: Settings, *, check: bool = True, threads: int = 0) -> Any:
     from sqlalchemy.exc import OperationalError
 
     from store.db import SchemaOutOfDate, check_schema, make_engine
 
-    engine = make_engine(settings.database_url)
+    # A connection for each thread that may want one at once (request threads, workers,
+    # the engine and housekeeping): a request must not queue for a connection behind work.
+    engine = make_engine(settings.database_url, pool_size=max(10, threads + settings.workers
+                                                                 + 4))
     if check:
         try:
             check_schema(engine)
@@ -75,7 +78,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.require_credentials()  # one bot token, or the install flow's client ID/secret
     port = args.port or settings.port
-    engine = _engine(settings)
+    engine = _engine(settings, threads=args.threads)
     app, baton = _build(settings, engine)
     logging.getLogger("baton").info("serving Slack on http://%s:%s/slack/events", args.host, port)
     server = waitress.create_server(

@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from store import inbox as q
-from store.db import transaction
+from store.db import core_transaction, transaction
 from store.models import ReceivedRequest
 
 log = logging.getLogger("baton.inbox")
 
 Replay = Callable[[ReceivedRequest], None]
+FORGET_EVERY = 0.05  # seconds: finished requests are deleted in batches this far apart
 
 
 class Inbox:
@@ -42,34 +46,75 @@ class Inbox:
         # Until then the rows stay ours, so no other process redoes what was answered.
         self._to_forget: set[int] = set()
         self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._forgetter: threading.Thread | None = None
+        self._closed = False
+
+    @contextmanager
+    def _one_statement(self) -> Iterator[Connection]:
+        """A statement committed on its own. On PostgreSQL in autocommit: one round trip,
+        which matters on the request path (each wait for the database is a wait for the
+        interpreter lock again, behind the workers)."""
+        bind = self._sessions.kw["bind"]
+        if bind.dialect.name == "postgresql":
+            with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
+        else:
+            with core_transaction(self._sessions) as conn:
+                yield conn
 
     def receive(self, *, team_id: str | None, body: str, content_type: str | None) -> int:
-        """Save a request before it is answered (its own transaction). Raises when the
-        database can't take it: the caller then answers that nothing was saved."""
-        with transaction(self._sessions) as s:
-            return q.add_request(s, team_id=team_id, body=body, content_type=content_type,
+        """Save a request before it is answered (committed). Raises when the database can't
+        take it: the caller then answers that nothing was saved."""
+        with self._one_statement() as conn:
+            return q.add_request(conn, team_id=team_id, body=body, content_type=content_type,
                                  worker=self.worker, now=self._clock.now())
 
     def finish(self, request_id: int) -> None:
-        """The request's work has run (or failed and its sender was told): forget it."""
+        """The request's work has run (or failed and its sender was told): forget it, in a
+        batch with the others that finish within FORGET_EVERY."""
         with self._lock:
             self._to_forget.add(request_id)
-        self._forget()
+            closed = self._closed
+            if not closed and (self._forgetter is None or not self._forgetter.is_alive()):
+                self._forgetter = threading.Thread(target=self._forget_soon, daemon=True,
+                                                   name="baton-inbox")
+                self._forgetter.start()
+        if closed:  # shutting down: at once, so the next start does not redo it
+            self._forget()
+        else:
+            self._wake.set()
 
-    def _forget(self) -> None:
+    def _forget_soon(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            time.sleep(FORGET_EVERY)  # let the batch gather (a pause, not a deadline)
+            if not self._forget():
+                time.sleep(1.0)  # the database is away: not a busy loop
+                self._wake.set()
+
+    def _forget(self) -> bool:
         with self._lock:
             ids = sorted(self._to_forget)
         if not ids:
-            return
+            return True
         try:
-            with transaction(self._sessions) as s:
-                q.remove_requests(s, ids=ids)
-        except Exception as exc:  # noqa: BLE001 - kept, and tried again next sweep
-            log.warning("could not mark %d received request(s) finished (%s); trying again "
-                        "next sweep", len(ids), type(exc).__name__)
-            return
+            with self._one_statement() as conn:
+                q.remove_requests(conn, ids=ids)
+        except Exception as exc:  # noqa: BLE001 - kept, and tried again
+            log.warning("could not mark %d received request(s) finished (%s); trying again",
+                        len(ids), type(exc).__name__)
+            return False
         with self._lock:
             self._to_forget.difference_update(ids)
+        return True
+
+    def close(self) -> None:
+        """Shutting down: what has finished is marked so now, not redone after the restart."""
+        self._closed = True
+        self._wake.set()
+        self._forget()
 
     def recover(self) -> int:
         """Take over and redo the requests of processes that died (on this host: at once;

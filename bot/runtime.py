@@ -368,7 +368,9 @@ class Baton:
         (bot/inbox.py); nothing of it was half-written."""
         if self._waker is not None:
             self._waker.stop()
-        if not self.wait_idle(drain):
+        finished = self.wait_idle(drain)
+        self.inbox.close()
+        if not finished:
             with self._idle:
                 left = len(self._pending) + self._held
             log.warning("shutting down with %d deferred requests unfinished after %.0f s: they "

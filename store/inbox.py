@@ -1,27 +1,30 @@
-"""Queries on received_requests: Slack requests answered 200 whose work is unfinished."""
+"""Queries on received_requests: Slack requests answered 200 whose work is unfinished.
+Core statements on a Connection: these run on every request, where the ORM's unit of work
+would be pure overhead."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import ReceivedRequest
 
+_T = ReceivedRequest.__table__
 
-def add_request(session: Session, *, team_id: str | None, body: str, content_type: str | None,
-                worker: str, now: datetime) -> int:
-    row = ReceivedRequest(team_id=team_id, body=body, content_type=content_type,
+
+def add_request(conn: Connection, *, team_id: str | None, body: str,
+                content_type: str | None, worker: str, now: datetime) -> int:
+    return int(conn.execute(
+        insert(_T).values(team_id=team_id, body=body, content_type=content_type,
                           received_at=now, taken_by=worker, attempts=1, state="taken")
-    session.add(row)
-    session.flush()
-    return row.id
+        .returning(_T.c.id)).scalar_one())
 
 
-def remove_requests(session: Session, *, ids: Sequence[int]) -> None:
-    session.execute(delete(ReceivedRequest).where(ReceivedRequest.id.in_(list(ids))))
+def remove_requests(conn: Connection, *, ids: Sequence[int]) -> None:
+    conn.execute(delete(_T).where(_T.c.id.in_(list(ids))))
 
 
 def unfinished(session: Session, *, not_by: str, limit: int = 100
