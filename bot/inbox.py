@@ -110,6 +110,10 @@ class Inbox:
             self._to_forget.difference_update(ids)
         return True
 
+    def flush(self) -> bool:
+        """Delete the finished requests now, not in the next batch. False if it failed."""
+        return self._forget()
+
     def close(self) -> None:
         """Shutting down: what has finished is marked so now, not redone after the restart."""
         self._closed = True
