@@ -37,11 +37,11 @@ from bot.clock import Clock
 from bot.coordination import RotaRoster
 from bot.escalation import Roster
 from bot.redact import install_redaction
-from bot.runtime import Baton
+from bot.runtime import Baton, Received
 from bot.settings import Settings
 from bot.workspaces import Installations, WorkspaceClient, team_scope
 from handlers import actions, commands, coordination, governance, views
-from handlers.common import DATABASE_DOWN, GENERIC
+from handlers.common import GENERIC
 
 log = logging.getLogger("baton")
 
@@ -364,36 +364,31 @@ BUSY = (":hourglass: Baton is very busy right now and did not take this, so noth
 SHED_HEADER = ("X-Baton-Shed", "1")
 
 
-NOT_SAVED = ":warning: " + DATABASE_DOWN
-
-
-def _turn_away(baton: Baton, body: dict[str, Any], start_response: Callable[..., Any], *,
-               text: str, shed: bool) -> list[bytes]:
-    """Answer at once, in Slack's own ways, that the request was not taken and nothing was
-    saved: Baton is overloaded (shed: more work is waiting than its workers can do in a few
-    seconds), or the database could not save the request before its 200."""
-    headers = [("Content-Type", "application/json")]
-    if shed:
-        baton.note_shed()
-        headers.append(SHED_HEADER)
+def _shed(baton: Baton, body: dict[str, Any],
+          start_response: Callable[..., Any]) -> list[bytes]:
+    """More work is waiting than Baton's workers can do in a few seconds: say so at once,
+    in Slack's own ways, instead of answering 200 to work that would wait minutes (and be
+    lost if the process stopped meanwhile). Nothing is written."""
+    baton.note_shed()
+    headers = [("Content-Type", "application/json"), SHED_HEADER]
     answer: dict[str, Any] | None = None
     if "command" in body:
-        answer = {"response_type": "ephemeral", "text": text}
+        answer = {"response_type": "ephemeral", "text": BUSY}
     elif body.get("type") == "view_submission":
         inputs = _get(body, "view", "state", "values")
         if isinstance(inputs, dict) and inputs:
-            field = text.split(" ", 1)[1][:150]  # a field error is plain text: no emoji
+            field = BUSY.removeprefix(":hourglass: ")[:150]  # a field error is plain text
             answer = {"response_action": "errors", "errors": {min(inputs): field}}
     elif body.get("type") == "block_actions":
         url = body.get("response_url")
         if isinstance(url, str) and url.startswith(("https://", "http://")):
-            baton.tell_busy(url, text)  # a button has no answer of its own: a small side pool
+            baton.tell_busy(url, BUSY)  # a button has no answer of its own: a small side pool
     data = json.dumps(answer).encode() if answer else b""
     start_response("200 OK", [*headers, ("Content-Length", str(len(data)))])
     return [data]
 
 
-# What Slack sends that defers work: saved before its 200 (bot/inbox.py).
+# What Slack sends that defers work: saved once answered (bot/inbox.py).
 _KEPT = ("block_actions", "view_submission", "view_closed", "event_callback", "shortcut",
          "message_action")
 
@@ -477,31 +472,25 @@ def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session]) -> 
             parsed = environ[_PARSED]
             signed = _signed(secret, environ, raw)
             if baton.overloaded() and signed:
-                return _turn_away(baton, parsed, start_response, text=BUSY, shed=True)
+                return _shed(baton, parsed, start_response)
             team = _team_of(parsed)
-            request_id = None
-            if signed and _kept(parsed):
-                # Saved before its 200: if this process dies before the work is done, the
-                # next start (or another replica) does it (bot/inbox.py).
-                try:
-                    request_id = baton.inbox.receive(team_id=team, body=raw.decode("utf-8"),
-                                                     content_type=environ.get("CONTENT_TYPE"))
-                except Exception as exc:  # noqa: BLE001 - any failure: nothing was taken
-                    log.error("could not save a request before answering it (%s); told its "
-                              "sender nothing was saved", type(exc).__name__)
-                    return _turn_away(baton, parsed, start_response, text=NOT_SAVED,
-                                      shed=False)
+            # Saved as soon as its 200 is written, before its work is queued: if this process
+            # dies before the work is done, the next start or another replica does it
+            # (bot/inbox.py). Not before the 200: on SQLite that write waits for the one
+            # writer, and Slack's answer would wait with it.
+            keep = Received(team, raw.decode("utf-8"), environ.get("CONTENT_TYPE")) \
+                if signed and _kept(parsed) else None
             environ["wsgi.input"] = io.BytesIO(raw)
             environ["CONTENT_LENGTH"] = str(len(raw))
             # Everything the request does, and the work it defers, calls Slack as the
             # request's workspace (its own bot token, in the install-flow mode).
-            with team_scope(team), baton.hold_deferred(request_id) as held:
+            with team_scope(team), baton.hold_deferred() as held:
                 try:
                     body = slack(environ, start_response)
                 except BaseException:
                     baton.release(held)  # never leave held work counted but not run
                     raise
-            return _ThenRun(body, lambda: baton.release(held))
+            return _ThenRun(body, lambda: baton.release(held, keep=keep))
         data = b"not found"
         start_response("404 Not Found", [("Content-Type", "text/plain"),
                                          ("Content-Length", str(len(data)))])

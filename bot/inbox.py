@@ -1,7 +1,10 @@
-"""Requests answered 200 are never lost: each is saved before its 200 goes back, and deleted
-once the work it deferred has run. What a process leaves behind when it dies (SIGKILL, a
-crash, a deploy that did not wait) is finished by the next start, or by another replica:
-the request is handed to the app again, as Slack sent it.
+"""Requests answered 200 are not lost with the process: each is saved as soon as its 200 is
+written, before its work is queued, and deleted once that work has run. What a process
+leaves behind when it dies (SIGKILL, a crash, a deploy that did not wait) is finished by
+the next start, or by another replica: the request is handed to the app again, as Slack
+sent it. Not saved before the 200: on SQLite that write waits for the one writer, and
+Slack's answer would wait with it (bench/command_path.py: p50 22 ms instead of 3 ms). What
+is left is the moment between writing the 200 and committing the row.
 
 Doing a request twice is safe by design: a record's request key (the trigger or view id)
 makes a second /handoff answer with the record the first one made, and a second click finds
@@ -64,8 +67,7 @@ class Inbox:
                 yield conn
 
     def receive(self, *, team_id: str | None, body: str, content_type: str | None) -> int:
-        """Save a request before it is answered (committed). Raises when the database can't
-        take it: the caller then answers that nothing was saved."""
+        """Save an answered request (committed). Raises when the database can't take it."""
         with self._one_statement() as conn:
             return q.add_request(conn, team_id=team_id, body=body, content_type=content_type,
                                  worker=self.worker, now=self._clock.now())

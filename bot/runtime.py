@@ -88,6 +88,15 @@ class UserDirectory:
         return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
 
+@dataclass(frozen=True)
+class Received:
+    """A request from Slack as it came in, to be saved once answered (bot/inbox.py)."""
+
+    team_id: str | None
+    body: str
+    content_type: str | None
+
+
 class Held(list[tuple[Any, ...]]):
     """The work one request deferred, and the received_requests row it came in as."""
 
@@ -312,7 +321,16 @@ class Baton:
         finally:
             self._local.held = None
 
-    def release(self, held: Held) -> None:
+    def release(self, held: Held, *, keep: Received | None = None) -> None:
+        """Queue the work a request deferred. With `keep`, the request is saved first (its
+        200 is out by now), so that the work is done even if this process dies."""
+        if keep is not None and held and held.request_id is None:
+            try:
+                held.request_id = self.inbox.receive(team_id=keep.team_id, body=keep.body,
+                                                     content_type=keep.content_type)
+            except Exception as exc:  # noqa: BLE001 - the work still runs, and tells its sender
+                log.warning("could not save an answered request (%s); doing its work unsaved",
+                            type(exc).__name__)
         request_id = held.request_id
         if request_id is not None:
             if not held:
