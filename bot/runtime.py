@@ -155,6 +155,9 @@ class Baton:
     _held: int = field(init=False, default=0)
     _idle: threading.Condition = field(init=False, default_factory=threading.Condition)
     _shed: int = field(init=False, default=0)
+    _saving: threading.Condition = field(init=False, default_factory=threading.Condition)
+    _to_save: list[tuple[Held, Received]] = field(init=False, default_factory=list)
+    _saver: threading.Thread | None = field(init=False, default=None)
     _busy_slots: threading.BoundedSemaphore = field(
         init=False, default_factory=lambda: threading.BoundedSemaphore(50))
     _busy_pool: ThreadPoolExecutor = field(
@@ -323,14 +326,38 @@ class Baton:
 
     def release(self, held: Held, *, keep: Received | None = None) -> None:
         """Queue the work a request deferred. With `keep`, the request is saved first (its
-        200 is out by now), so that the work is done even if this process dies."""
+        200 is out by now), so that the work is done even if this process dies: on the
+        saver thread, in batches, so the server's thread is free at once (waitress sends the
+        response only once the request's thread is done with it)."""
         if keep is not None and held and held.request_id is None:
+            with self._saving:
+                self._to_save.append((held, keep))
+                if self._saver is None or not self._saver.is_alive():
+                    self._saver = threading.Thread(target=self._save_loop, daemon=True,
+                                                   name="baton-saver")
+                    self._saver.start()
+                self._saving.notify()
+            return
+        self._queue(held)
+
+    def _save_loop(self) -> None:
+        while True:
+            with self._saving:
+                while not self._to_save:
+                    self._saving.wait()
+                batch, self._to_save = self._to_save, []
             try:
-                held.request_id = self.inbox.receive(team_id=keep.team_id, body=keep.body,
-                                                     content_type=keep.content_type)
+                ids = self.inbox.receive_many([(k.team_id, k.body, k.content_type)
+                                               for _, k in batch])
+                for (held, _), request_id in zip(batch, ids, strict=True):
+                    held.request_id = request_id
             except Exception as exc:  # noqa: BLE001 - the work still runs, and tells its sender
-                log.warning("could not save an answered request (%s); doing its work unsaved",
-                            type(exc).__name__)
+                log.warning("could not save %d answered request(s) (%s); doing their work "
+                            "unsaved", len(batch), type(exc).__name__)
+            for held, _ in batch:
+                self._queue(held)
+
+    def _queue(self, held: Held) -> None:
         request_id = held.request_id
         if request_id is not None:
             if not held:

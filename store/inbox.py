@@ -15,12 +15,16 @@ from store.models import ReceivedRequest
 _T = ReceivedRequest.__table__
 
 
-def add_request(conn: Connection, *, team_id: str | None, body: str,
-                content_type: str | None, worker: str, now: datetime) -> int:
-    return int(conn.execute(
-        insert(_T).values(team_id=team_id, body=body, content_type=content_type,
-                          received_at=now, taken_by=worker, attempts=1, state="taken")
-        .returning(_T.c.id)).scalar_one())
+def add_requests(conn: Connection, *, requests: Sequence[tuple[str | None, str, str | None]],
+                 worker: str, now: datetime) -> list[int]:
+    """Insert (team, body, content type) rows; their ids, in the order given."""
+    if not requests:
+        return []
+    rows = [{"team_id": team, "body": body, "content_type": ctype, "received_at": now,
+             "taken_by": worker, "attempts": 1, "state": "taken"}
+            for team, body, ctype in requests]
+    return [int(i) for i in conn.execute(
+        insert(_T).returning(_T.c.id, sort_by_parameter_order=True), rows).scalars()]
 
 
 def remove_requests(conn: Connection, *, ids: Sequence[int]) -> None:
