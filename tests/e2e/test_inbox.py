@@ -72,7 +72,7 @@ def test_a_dead_process_s_requests_are_redone_a_live_one_s_are_left_alone(baton)
     assert again not in _rows(baton)
 
 
-def test_a_request_is_saved_before_its_200_and_forgotten_once_done(baton):
+def test_an_answered_request_is_saved_while_its_work_runs_and_forgotten_after(baton):
     seen: list[dict[int, tuple[str, str, int]]] = []
     baton.slack.on_call(lambda call: seen.append(_rows(baton))
                         if call.method == "response_url" else None)
