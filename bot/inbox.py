@@ -32,6 +32,11 @@ log = logging.getLogger("baton.inbox")
 
 Replay = Callable[[ReceivedRequest], None]
 FORGET_EVERY = 0.05  # seconds: finished requests are deleted in batches this far apart
+MAX_AGE = timedelta(minutes=30)  # Slack's response_url lives this long: older is not redone
+
+
+class NotFromSlack(Exception):
+    """A saved request whose Slack signature does not hold: never acted on."""
 
 
 class Inbox:
@@ -66,9 +71,11 @@ class Inbox:
             with core_transaction(self._sessions) as conn:
                 yield conn
 
-    def receive_many(self, requests: list[tuple[str | None, str, str | None]]) -> list[int]:
-        """Save answered requests, (team, body, content type) each, in one statement;
-        their ids in the same order. Raises when the database can't take them."""
+    def receive_many(self, requests: list[tuple[str | None, str, str | None, str, str]]
+                     ) -> list[int]:
+        """Save answered requests, (team, body, content type, Slack's signature, its
+        timestamp) each, in one statement; their ids in the same order. Raises when the
+        database can't take them."""
         with self._one_statement() as conn:
             return q.add_requests(conn, requests=requests, worker=self.worker,
                                   now=self._clock.now())
@@ -124,28 +131,37 @@ class Inbox:
         self._forget()
 
     def recover(self) -> int:
-        """Take over and redo the requests of processes that died (on this host: at once;
-        elsewhere: once older than the lease). Returns how many were redone."""
+        """Renew this process's lease on the requests it is doing; take over and redo those
+        of processes that died (on this host: at once; elsewhere: once their lease is past).
+        Returns how many were redone."""
         self._forget()
+        now = self._clock.now()
+        with self._one_statement() as conn:
+            q.renew_requests(conn, worker=self.worker, now=now)
         if self.replay is None:
             return 0
-        now = self._clock.now()
         with self._sessions() as s:
             candidates = q.unfinished(s, not_by=self.worker)
         redone = 0
-        for request_id, owner, received_at in candidates:
-            if not (self._is_dead(owner) or now - received_at > self._lease):
+        for request_id, owner, received_at, taken_at in candidates:
+            if not (self._is_dead(owner) or now - taken_at > self._lease):
                 continue
             with transaction(self._sessions) as s:
                 row = q.take_request(s, request_id=request_id, from_worker=owner,
-                                     worker=self.worker)
+                                     worker=self.worker, now=now)
                 if row is None:
                     continue  # another replica took it first
+                why = None
                 if row.attempts > self._max_attempts:
+                    why = f"it failed {row.attempts - 1} times"
+                elif now - received_at > MAX_AGE:
+                    # Its response_url has expired and its sender has long moved on (or
+                    # tried again): doing it now would surprise more than help.
+                    why = f"it is older than {MAX_AGE}"
+                if why is not None:
                     q.abandon_request(s, request_id=request_id)
-                    log.error("received request %d failed %d times; abandoned, kept in "
-                              "received_requests for a person to look at", request_id,
-                              row.attempts - 1)
+                    log.error("received request %d not redone: %s; kept in received_requests, "
+                              "marked abandoned, for a person to look at", request_id, why)
                     continue
                 s.expunge(row)
             log.warning("redoing received request %d, answered 200 by %s at %s, which did "
@@ -153,6 +169,11 @@ class Inbox:
             try:
                 self.replay(row)
                 redone += 1
+            except NotFromSlack:
+                with transaction(self._sessions) as s:
+                    q.abandon_request(s, request_id=request_id)
+                log.error("received request %d does not carry Slack's signature: not redone, "
+                          "marked abandoned (was the table written to by hand?)", request_id)
             except Exception:
                 log.exception("redoing received request %d failed", request_id)
         return redone

@@ -95,6 +95,8 @@ class Received:
     team_id: str | None
     body: str
     content_type: str | None
+    signature: str
+    signed_at: str
 
 
 class Held(list[tuple[Any, ...]]):
@@ -347,8 +349,9 @@ class Baton:
                     self._saving.wait()
                 batch, self._to_save = self._to_save, []
             try:
-                ids = self.inbox.receive_many([(k.team_id, k.body, k.content_type)
-                                               for _, k in batch])
+                ids = self.inbox.receive_many([
+                    (k.team_id, k.body, k.content_type, k.signature, k.signed_at)
+                    for _, k in batch])
                 for (held, _), request_id in zip(batch, ids, strict=True):
                     held.request_id = request_id
             except Exception as exc:  # noqa: BLE001 - the work still runs, and tells its sender

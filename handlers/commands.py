@@ -55,8 +55,10 @@ def register(app: App, baton: Baton) -> None:
                 return
             change = baton.create_record(kind, fields, team=team, channel=channel, user=user,
                                          request_key=body.get("trigger_id"))
-            if not change.created:
-                return  # a retry of a request already handled
+            if not change.created and change.record.card_ts:
+                return  # a retry of a request already handled, card and all
+            # New, or made by an attempt that died before its card went out (a saved
+            # request redone after a crash, bot/inbox.py): the card and the reply now.
             _publish(cards, replies, change.record, user=user, response_url=response_url)
 
         baton.defer(work)

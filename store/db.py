@@ -72,11 +72,10 @@ def _writer_lock(engine: Engine) -> threading.Lock | None:
 
 
 def lost_a_race(exc: BaseException) -> bool:
-    """PostgreSQL rolled the transaction back to settle a clash with another one (SQLSTATE
-    class 40: a deadlock or a serialization failure): nothing is wrong with the database,
+    """PostgreSQL rolled the transaction back to settle a clash with another one (a
+    serialization failure, 40001, or a deadlock, 40P01): nothing is wrong with the database,
     and the same request again will do."""
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate.startswith("40")
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40001", "40P01")
 
 
 @contextmanager

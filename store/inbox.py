@@ -15,14 +15,17 @@ from store.models import ReceivedRequest
 _T = ReceivedRequest.__table__
 
 
-def add_requests(conn: Connection, *, requests: Sequence[tuple[str | None, str, str | None]],
+def add_requests(conn: Connection, *,
+                 requests: Sequence[tuple[str | None, str, str | None, str, str]],
                  worker: str, now: datetime) -> list[int]:
-    """Insert (team, body, content type) rows; their ids, in the order given."""
+    """Insert (team, body, content type, signature, its timestamp) rows; their ids, in the
+    order given."""
     if not requests:
         return []
-    rows = [{"team_id": team, "body": body, "content_type": ctype, "received_at": now,
-             "taken_by": worker, "attempts": 1, "state": "taken"}
-            for team, body, ctype in requests]
+    rows = [{"team_id": team, "body": body, "content_type": ctype, "signature": sig,
+             "signed_at": stamp, "received_at": now, "taken_by": worker, "taken_at": now,
+             "attempts": 1, "state": "taken"}
+            for team, body, ctype, sig, stamp in requests]
     return [int(i) for i in conn.execute(
         insert(_T).returning(_T.c.id, sort_by_parameter_order=True), rows).scalars()]
 
@@ -32,23 +35,31 @@ def remove_requests(conn: Connection, *, ids: Sequence[int]) -> None:
 
 
 def unfinished(session: Session, *, not_by: str, limit: int = 100
-               ) -> list[tuple[int, str, datetime]]:
-    """Requests being done by other processes (id, who, received at), oldest first."""
+               ) -> list[tuple[int, str, datetime, datetime]]:
+    """Requests being done by other processes (id, who, received at, taken at), those least
+    recently renewed first."""
     rows = session.execute(
-        select(ReceivedRequest.id, ReceivedRequest.taken_by, ReceivedRequest.received_at)
+        select(ReceivedRequest.id, ReceivedRequest.taken_by, ReceivedRequest.received_at,
+               ReceivedRequest.taken_at)
         .where(ReceivedRequest.state == "taken", ReceivedRequest.taken_by != not_by)
-        .order_by(ReceivedRequest.received_at).limit(limit))
-    return [(int(i), str(w), at) for i, w, at in rows]
+        .order_by(ReceivedRequest.taken_at).limit(limit))
+    return [(int(i), str(w), at, taken) for i, w, at, taken in rows]
 
 
-def take_request(session: Session, *, request_id: int, from_worker: str,
-                 worker: str) -> ReceivedRequest | None:
+def renew_requests(conn: Connection, *, worker: str, now: datetime) -> None:
+    """A live process's lease on the requests it is doing: renewed each sweep."""
+    conn.execute(update(_T).where(_T.c.taken_by == worker, _T.c.state == "taken")
+                 .values(taken_at=now))
+
+
+def take_request(session: Session, *, request_id: int, from_worker: str, worker: str,
+                 now: datetime) -> ReceivedRequest | None:
     """Take over a request from `from_worker`, if nobody did meanwhile (compare and set)."""
     taken = session.execute(
         update(ReceivedRequest)
         .where(ReceivedRequest.id == request_id, ReceivedRequest.taken_by == from_worker,
                ReceivedRequest.state == "taken")
-        .values(taken_by=worker, attempts=ReceivedRequest.attempts + 1)
+        .values(taken_by=worker, taken_at=now, attempts=ReceivedRequest.attempts + 1)
         .execution_options(synchronize_session=False))
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         return None

@@ -333,7 +333,12 @@ class ReceivedRequest(Base):
     received_at: Mapped[datetime]
     content_type: Mapped[str | None] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(Text)  # as Slack sent it; its signature was checked
+    # Slack's signature and its timestamp: checked again before the request is redone, so
+    # a row written into this table by anyone but Baton is never acted on.
+    signature: Mapped[str] = mapped_column(String(100))
+    signed_at: Mapped[str] = mapped_column(String(20))
     taken_by: Mapped[str] = mapped_column(String(64))  # the process doing its work
+    taken_at: Mapped[datetime]  # when taken, renewed by a live owner each sweep (the lease)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     state: Mapped[str] = mapped_column(String(16), default="taken")  # taken | abandoned
 

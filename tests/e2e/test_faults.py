@@ -375,6 +375,10 @@ def test_database_outage_commands_say_try_again_nothing_half_written_engine_resu
         assert baton.runtime.sweep_now(10), "the engine's loop stopped sweeping"
     assert log.count() == 0
     assert any("sweep failed" in r.getMessage() for r in caplog.records)
+    # The failed command's request was saved; its row can't be deleted while the database
+    # is away, and is kept (not redone) until it can.
+    assert any(r.getMessage().startswith("could not mark ") and "received request(s)"
+               in r.getMessage() for r in caplog.records)
     assert not [r for r in caplog.records if r.name == "baton.handlers" and r.exc_info], \
         "a database outage is one log line per command, not a traceback"
 

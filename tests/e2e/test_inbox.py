@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 
 from bot import wire
 from store.models import ReceivedRequest, Record
-from tests.conftest import ALICE, CHANNEL, TEAM
+from tests.conftest import ALICE, CHANNEL, SECRET, TEAM
 
 HANDOFF = ("person: P-{n} to: Northside Home Care contact: intake desk 555-0100 "
            "due: tomorrow 5pm risk: short-term")
@@ -21,14 +21,20 @@ def _dead_here() -> str:
     return f"{socket.gethostname()}:{2**22 + 7}:abc123"
 
 
-def _save(baton, *, n: int, taken_by: str, age: timedelta, attempts: int = 1) -> int:
+def _save(baton, *, n: int, taken_by: str, age: timedelta, attempts: int = 1,
+          received: timedelta | None = None, secret: str = SECRET) -> int:
+    """A saved /handoff as serve leaves it, taken `age` ago (received `received` ago)."""
     body = wire.slash_command("/handoff", HANDOFF.format(n=n), user=ALICE, channel=CHANNEL,
                               team=TEAM, trigger_id=f"saved-{n}",
                               response_url=baton.slack.response_url(f"saved{n}"))
+    signed = wire.signed_headers(body, secret)
+    now = baton.clock.now()
     with baton.sessions.begin() as s:
         return s.execute(insert(ReceivedRequest).values(
-            team_id=TEAM, received_at=baton.clock.now() - age,
-            content_type="application/x-www-form-urlencoded", body=body, taken_by=taken_by,
+            team_id=TEAM, received_at=now - (received or age), taken_at=now - age,
+            content_type="application/x-www-form-urlencoded", body=body,
+            signature=signed["X-Slack-Signature"],
+            signed_at=signed["X-Slack-Request-Timestamp"], taken_by=taken_by,
             attempts=attempts, state="taken").returning(ReceivedRequest.id)).scalar_one()
 
 
@@ -70,6 +76,49 @@ def test_a_dead_process_s_requests_are_redone_a_live_one_s_are_left_alone(baton)
     assert _people(baton) == ["P-1001", "P-1003"]
     assert inbox.flush()
     assert again not in _rows(baton)
+
+
+def test_a_redone_handoff_whose_first_attempt_died_before_its_card_posts_it_now(baton):
+    """The first attempt saved the record and died before its card and reply went out."""
+    from bot.domain.grammar import parse_fields
+    from bot.domain.records import RecordKind
+
+    baton.runtime.create_record(RecordKind.HANDOFF,
+                                parse_fields(HANDOFF.format(n=3001), RecordKind.HANDOFF),
+                                team=TEAM, channel=CHANNEL, user=ALICE,
+                                request_key="saved-3001")
+    assert baton.slack.calls_to("chat.postMessage") == []
+    _save(baton, n=3001, taken_by=_dead_here(), age=timedelta(seconds=5))
+    assert baton.runtime.inbox.recover() == 1
+    baton.runtime.wait_idle()
+    assert _people(baton) == ["P-3001"]  # still one record
+    cards = [c for c in baton.slack.calls_to("chat.postMessage")
+             if c.params.get("channel") == CHANNEL and not c.params.get("thread_ts")]
+    assert len(cards) == 1 and "P-3001" in str(cards[0].params.get("text"))
+    (reply,) = baton.slack.calls_to("response_url")
+    assert "Logged" in str(reply.params.get("text"))
+
+
+def test_a_row_slack_did_not_sign_or_too_old_is_never_acted_on(baton):
+    forged = _save(baton, n=4001, taken_by=_dead_here(), age=timedelta(seconds=5),
+                   secret="not-the-signing-secret")
+    old = _save(baton, n=4002, taken_by=_dead_here(), age=timedelta(seconds=5),
+                received=timedelta(minutes=31))  # past the response_url's 30 minutes
+    assert baton.runtime.inbox.recover() == 0
+    baton.runtime.wait_idle()
+    assert _people(baton) == []
+    assert baton.slack.calls_to("response_url") == []
+    rows = _rows(baton)
+    assert rows[forged][1] == rows[old][1] == "abandoned"
+
+
+def test_a_live_owner_renews_its_lease(baton):
+    inbox = baton.runtime.inbox
+    mine = _save(baton, n=5001, taken_by=inbox.worker, age=timedelta(minutes=30))
+    assert inbox.recover() == 0  # not another's to take: renewed instead
+    with baton.sessions() as s:
+        taken_at = s.get(ReceivedRequest, mine).taken_at
+    assert taken_at == baton.clock.now()
 
 
 def test_an_answered_request_is_saved_while_its_work_runs_and_forgotten_after(baton):
