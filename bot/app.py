@@ -36,7 +36,7 @@ from bot.cards import Replies
 from bot.clock import Clock
 from bot.coordination import RotaRoster
 from bot.escalation import Roster
-from bot.inbox import NotFromSlack
+from bot.inbox import NotFromSlack, redo_scope
 from bot.redact import install_redaction
 from bot.runtime import Baton, Received
 from bot.settings import Settings
@@ -425,7 +425,8 @@ def _replayer(app: App, baton: Baton, secret: str) -> Callable[[Any], None]:
         if req.body != body:
             req.body = body
             req.context = build_context(BoltContext({}), body)
-        with team_scope(row.team_id or _team_of(body)), baton.hold_deferred(row.id) as held:
+        with team_scope(row.team_id or _team_of(body)), redo_scope(), \
+                baton.hold_deferred(row.id) as held:
             try:
                 app.dispatch(req)
             except BaseException:

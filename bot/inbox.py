@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from sqlalchemy import Connection
@@ -33,6 +34,24 @@ log = logging.getLogger("baton.inbox")
 Replay = Callable[[ReceivedRequest], None]
 FORGET_EVERY = 0.05  # seconds: finished requests are deleted in batches this far apart
 MAX_AGE = timedelta(minutes=30)  # Slack's response_url lives this long: older is not redone
+
+
+_REDOING: ContextVar[bool] = ContextVar("baton_redoing", default=False)
+
+
+def redoing() -> bool:
+    """Inside a saved request being redone (its first attempt's process died), not a
+    Slack retry that may race an attempt still running here."""
+    return _REDOING.get()
+
+
+@contextmanager
+def redo_scope() -> Iterator[None]:
+    token = _REDOING.set(True)
+    try:
+        yield
+    finally:
+        _REDOING.reset(token)
 
 
 class NotFromSlack(Exception):

@@ -17,6 +17,7 @@ from bot.domain.grammar import missing_required, parse_fields, read_user
 from bot.domain.records import DomainError, RecordKind, read_category, read_risk
 from bot.domain.rota import read_weekdays
 from bot.domain.times import TimeReadError, read_report_day, read_time
+from bot.inbox import redoing
 from bot.report import write_report
 from bot.runtime import Baton
 from handlers.common import guarded, unescape
@@ -55,8 +56,8 @@ def register(app: App, baton: Baton) -> None:
                 return
             change = baton.create_record(kind, fields, team=team, channel=channel, user=user,
                                          request_key=body.get("trigger_id"))
-            if not change.created and change.record.card_ts:
-                return  # a retry of a request already handled, card and all
+            if not change.created and (change.record.card_ts or not redoing()):
+                return  # a retry of a request already handled (or being handled)
             # New, or made by an attempt that died before its card went out (a saved
             # request redone after a crash, bot/inbox.py): the card and the reply now.
             _publish(cards, replies, change.record, user=user, response_url=response_url)

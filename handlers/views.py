@@ -71,7 +71,7 @@ def register(app: App, baton: Baton) -> None:
                 errors=_field_errors({exc.field or "": str(exc)}, present))
             return
         ack()
-        if change.created or not change.record.card_ts:  # a retry whose card never went out
+        if change.created:
             baton.defer(guarded(replies, user=user, channel=channel, response_url=None)(
                 lambda: _publish(cards, replies, change.record, user=user, response_url=None)))
 
