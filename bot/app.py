@@ -36,9 +36,9 @@ from bot.cards import Replies
 from bot.clock import Clock
 from bot.coordination import RotaRoster
 from bot.escalation import Roster
-from bot.inbox import NotFromSlack, redo_scope
+from bot.inbox import NotFromSlack, Received, redo_scope
 from bot.redact import install_redaction
-from bot.runtime import Baton, Received
+from bot.runtime import Baton
 from bot.settings import Settings
 from bot.workspaces import Installations, WorkspaceClient, team_scope
 from handlers import actions, commands, coordination, governance, views
@@ -417,8 +417,9 @@ def _replayer(app: App, baton: Baton, secret: str) -> Callable[[Any], None]:
         if not _signature_holds(secret, str(row.signed_at), raw.encode(), str(row.signature)):
             raise NotFromSlack(f"received request {row.id}")
         body = parse_slack_body(raw, row.content_type)
-        if malformed(body) is not None:
-            raise NotFromSlack(f"received request {row.id}: {malformed(body)}")
+        problem = malformed(body)
+        if problem is not None:
+            raise NotFromSlack(f"received request {row.id}: {problem}")
         headers = wire.signed_headers(raw, secret, content_type=row.content_type
                                       or "application/x-www-form-urlencoded")
         req = BoltRequest(body=raw, headers=headers)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Connection
@@ -52,6 +53,17 @@ def redo_scope() -> Iterator[None]:
         yield
     finally:
         _REDOING.reset(token)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A request from Slack as it came in, to be saved once answered."""
+
+    team_id: str | None
+    body: str
+    content_type: str | None
+    signature: str
+    signed_at: str
 
 
 class NotFromSlack(Exception):
@@ -90,14 +102,14 @@ class Inbox:
             with core_transaction(self._sessions) as conn:
                 yield conn
 
-    def receive_many(self, requests: list[tuple[str | None, str, str | None, str, str]]
-                     ) -> list[int]:
-        """Save answered requests, (team, body, content type, Slack's signature, its
-        timestamp) each, in one statement; their ids in the same order. Raises when the
-        database can't take them."""
+    def receive_many(self, requests: list[Received]) -> list[int]:
+        """Save answered requests in one statement; their ids in the same order. Raises
+        when the database can't take them."""
         with self._one_statement() as conn:
-            return q.add_requests(conn, requests=requests, worker=self.worker,
-                                  now=self._clock.now())
+            return q.add_requests(
+                conn, requests=[(r.team_id, r.body, r.content_type, r.signature, r.signed_at)
+                                for r in requests],
+                worker=self.worker, now=self._clock.now())
 
     def finish(self, request_id: int) -> None:
         """The request's work has run (or failed and its sender was told): forget it, in a

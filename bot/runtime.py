@@ -29,7 +29,7 @@ from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
 from bot.escalation import Authority, EscalationService, Roster
 from bot.governance import Governance
-from bot.inbox import Inbox
+from bot.inbox import Inbox, Received
 from bot.permissions import Permissions
 from bot.services import Change, RecordService
 from bot.settings import Settings
@@ -86,17 +86,6 @@ class UserDirectory:
                 hit = self._cache.get(user_id)
             user = hit[1] if hit else {}
         return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-
-
-@dataclass(frozen=True)
-class Received:
-    """A request from Slack as it came in, to be saved once answered (bot/inbox.py)."""
-
-    team_id: str | None
-    body: str
-    content_type: str | None
-    signature: str
-    signed_at: str
 
 
 class Held(list[tuple[Any, ...]]):
@@ -349,9 +338,7 @@ class Baton:
                     self._saving.wait()
                 batch, self._to_save = self._to_save, []
             try:
-                ids = self.inbox.receive_many([
-                    (k.team_id, k.body, k.content_type, k.signature, k.signed_at)
-                    for _, k in batch])
+                ids = self.inbox.receive_many([k for _, k in batch])
                 for (held, _), request_id in zip(batch, ids, strict=True):
                     held.request_id = request_id
             except Exception as exc:  # noqa: BLE001 - the work still runs, and tells its sender
