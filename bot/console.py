@@ -64,6 +64,7 @@ class Console:
         # admins are Baton's admins and managers.
         self.emulator.add_user(USER, name="you", tz=settings.default_timezone, is_admin=True)
         self.emulator.on_call(self._on_call)
+        self.emulator.add_channel(CHANNEL, "care-coordination")
         self.emulator.add_channel(GOVERNANCE, "clinical-governance")
         settings = settings.model_copy(update={
             "governance_channel": settings.governance_channel or GOVERNANCE,
@@ -116,7 +117,7 @@ class Console:
         body = wire.block_actions(action_id=b.action_id, value=b.value, user=USER, team=TEAM,
                                   channel=b.channel, message_ts=b.ts, block_id=b.block_id,
                                   trigger_id=self._trigger(),
-                                  response_url=self.emulator.response_url("click"))
+                                  response_url=self.emulator.response_url(f"click-{next(self._triggers)}"))
         self._print(f"» you pressed “{b.label}”")
         self._dispatch(body)
         self._settle()
@@ -157,7 +158,7 @@ class Console:
         self._print(f"» it is now {self.clock.now().astimezone(self.tz):%a %d %b %H:%M %Z}")
 
     def _trigger(self) -> str:
-        return f"{next(self._triggers)}.console.trigger"
+        return self.emulator.issue_trigger()
 
     def _settle(self) -> None:
         # Follow-up work runs on Baton's workers; a modal it opened is filled in here.

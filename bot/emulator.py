@@ -26,10 +26,11 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -65,6 +66,80 @@ _TZ_LABELS = {
     "GMT": "Greenwich Mean Time",
     "BST": "British Summer Time",
 }
+
+
+# ---------------------------------------------------------------------- Slack's refusals
+#
+# The emulator refuses what Slack refuses, with Slack's error codes. A test that needs a
+# convenience Slack does not offer asks for it by name (SlackEmulator(lenient={...})):
+LENIENCIES = frozenset({
+    "unknown_channels",   # any channel id exists: a public channel Baton is a member of
+    "unissued_triggers",  # a trigger_id the emulator never issued is taken as fresh
+    "rate_limits",        # no per-channel posting limit
+    "scopes",             # every scope is granted, whatever manifest.yml asks for
+})
+
+# The bot-token scope each Web API method needs (Slack's method pages, "Required scopes").
+# Several scopes: any one of them will do; a callable picks by the channel's kind.
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "chat.postMessage": ("chat:write",),
+    "chat.update": ("chat:write",),
+    "chat.delete": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",),
+    "conversations.open": ("im:write", "mpim:write", "channels:manage", "groups:write"),
+    "users.info": ("users:read",),
+    "users.list": ("users:read",),
+    "usergroups.list": ("usergroups:read",),
+    "usergroups.users.list": ("usergroups:read",),
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
+}
+# conversations.* read methods: the scope depends on the kind of conversation.
+_CONVERSATION_SCOPES: dict[str, dict[str, str]] = {
+    "conversations.info": {"public": "channels:read", "private": "groups:read",
+                           "im": "im:read"},
+    "conversations.history": {"public": "channels:history", "private": "groups:history",
+                              "im": "im:history"},
+    "conversations.replies": {"public": "channels:history", "private": "groups:history",
+                              "im": "im:history"},
+}
+
+TRIGGER_LIFETIME = 3.0  # seconds: a trigger_id opens one view within 3 s of its action
+RESPONSE_URL_LIFETIME = 30 * 60.0  # seconds
+RESPONSE_URL_USES = 5
+# chat.postMessage: about one message a second per channel, short bursts allowed. Slack does
+# not publish the burst; ten is what Baton must survive.
+POST_BURST = 10
+POST_RATE = 1.0  # messages per second, refilled
+
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+
+
+def manifest_bot_scopes(path: Any = MANIFEST) -> frozenset[str] | None:
+    """The bot scopes manifest.yml asks for (oauth_config.scopes.bot), read without a YAML
+    library (the emulator is stdlib only); None when there is no manifest beside the code."""
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()  # noqa: SIM115
+    except OSError:
+        return None
+    scopes: set[str] = set()
+    path_stack: list[tuple[int, str]] = []
+    for raw in lines:
+        line = raw.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        text_ = line.strip()
+        while path_stack and path_stack[-1][0] >= indent:
+            path_stack.pop()
+        keys = [k for _, k in path_stack]
+        if text_.startswith("- "):
+            if keys[-3:] == ["oauth_config", "scopes", "bot"]:
+                scopes.add(text_[2:].strip().strip("\"'"))
+            continue
+        if text_.endswith(":"):
+            path_stack.append((indent, text_[:-1].strip()))
+    return frozenset(scopes)
 
 
 def _maybe_json(value: Any) -> Any:
@@ -134,6 +209,14 @@ class _Failure:
     until: Callable[[], bool] | None = None
 
 
+class _Refused(Exception):
+    """An answer that is not a 200 (a 429 with Retry-After), raised from a method."""
+
+    def __init__(self, status: int, body: dict, headers: dict[str, str]) -> None:
+        super().__init__(body.get("error"))
+        self.status, self.body, self.headers = status, body, headers
+
+
 class _BadRequest(Exception):
     def __init__(self, error: str, detail: str = "") -> None:
         super().__init__(error)
@@ -186,6 +269,14 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return f"<{len(value)} bytes>"
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _invalid_blocks(problem: str) -> dict:
+    """Slack's answer to blocks its schema refuses: the problems in ``errors`` as well as in
+    response_metadata.messages."""
+    body = _error("invalid_blocks", problem)
+    body["errors"] = [problem]
+    return body
 
 
 def _error(error: str, *messages: str) -> dict:
@@ -361,10 +452,37 @@ def block_kit_problem(blocks: Any, *, pointer: str = "/blocks",
         return f"must be an array [json-pointer:{pointer}]"
     if len(blocks) > max_blocks:
         return f"no more than {max_blocks} items allowed [json-pointer:{pointer}]"
+    seen: set[str] = set()
     for i, block in enumerate(blocks):
         problem = _block_problem(block, f"{pointer}/{i}")
         if problem:
             return problem
+        # Slack makes up a block_id where none is given; a given one must be unique in the
+        # message or view, and an action_id unique within its block.
+        block_id = block.get("block_id")
+        if block_id is not None:
+            if block_id in seen:
+                return f"duplicate block_id [json-pointer:{pointer}/{i}/block_id]"
+            seen.add(block_id)
+        problem = _duplicate_action_id(block, f"{pointer}/{i}")
+        if problem:
+            return problem
+    return None
+
+
+def _duplicate_action_id(block: dict, pointer: str) -> str | None:
+    elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
+    for key in ("accessory", "element"):
+        if isinstance(block.get(key), dict):
+            elements.append(block[key])
+    seen: set[str] = set()
+    for j, element in enumerate(elements):
+        action_id = element.get("action_id") if isinstance(element, dict) else None
+        if action_id is None:
+            continue
+        if action_id in seen:
+            return f"duplicate action_id [json-pointer:{pointer}/elements/{j}/action_id]"
+        seen.add(action_id)
     return None
 
 
@@ -480,7 +598,18 @@ class SlackEmulator:
         bot_user_id: str = "UBATON",
         bot_id: str = "BBATON",
         token: str | None = None,
+        lenient: Iterable[str] = (),
+        scopes: Iterable[str] | None = None,
     ) -> None:
+        """``lenient``: the conveniences Slack does not offer that a test asks for by name
+        (LENIENCIES). ``scopes``: the bot token's scopes; by default manifest.yml's."""
+        unknown = set(lenient) - LENIENCIES
+        if unknown:
+            raise ValueError(f"unknown leniencies {sorted(unknown)}; known: {sorted(LENIENCIES)}")
+        self.lenient = frozenset(lenient)
+        granted = frozenset(scopes) if scopes is not None else manifest_bot_scopes()
+        # No manifest beside the code (an installed package): nothing to check against.
+        self.scopes: frozenset[str] | None = granted
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -514,6 +643,11 @@ class SlackEmulator:
         self._grants: dict[str, dict] = {}  # OAuth codes not yet exchanged
         self._installed: dict[str, str] = {}  # bot token -> team, from oauth.v2.access
         self._presented: Any = None  # the token of the call being answered
+        self._triggers: dict[str, dict[str, Any]] = {}  # issued trigger_id -> issued_at, used
+        self._response_urls: dict[str, dict[str, Any]] = {}  # key -> issued_at, uses
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
+        self._revoked: dict[str, str] = {}  # token -> token_revoked | account_inactive
+        self.monotonic: Callable[[], float] = time.monotonic  # trigger, url and rate clocks
         self._methods: dict[str, Callable[[_Args], dict]] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
@@ -599,7 +733,11 @@ class SlackEmulator:
         """WebClient ``base_url`` (trailing slash matters: slack_sdk urljoins the method)."""
         return f"{self.root_url}/api/"
 
-    def response_url(self, key: str) -> str:
+    def response_url(self, key: str, *, age: float = 0.0) -> str:
+        """The response_url Slack puts in a command or click: five uses within 30 minutes.
+        ``age`` issues one that many seconds old."""
+        with self._cond:
+            self._response_urls.setdefault(key, {"at": self.monotonic() - age, "uses": 0})
         return f"{self.root_url}/response/{quote(key, safe='')}"
 
     # ------------------------------------------------------------------ seeding
@@ -627,10 +765,55 @@ class SlackEmulator:
         with self._cond:
             self._usergroups[group_id] = {"handle": handle, "users": list(users)}
 
-    def add_channel(self, channel_id: str, name: str, *, is_private: bool = False) -> None:
-        """Give a channel a name for conversations.info (unknown ids are answered anyway)."""
+    def add_channel(self, channel_id: str, name: str, *, is_private: bool = False,
+                    is_member: bool = True, is_archived: bool = False) -> None:
+        """A channel that exists in the workspace. Baton is a member unless ``is_member`` is
+        False (a public channel then still takes chat.postMessage with chat:write.public;
+        a private one is invisible to it, as in Slack: channel_not_found)."""
         with self._cond:
-            self._channels[channel_id] = {"name": name, "is_private": is_private}
+            self._channels[channel_id] = {"name": name, "is_private": is_private,
+                                          "is_member": is_member, "is_archived": is_archived}
+
+    def set_member(self, channel_id: str, is_member: bool) -> None:
+        """Baton invited to (True) or removed from (False) a channel."""
+        with self._cond:
+            self._channels[channel_id]["is_member"] = is_member
+
+    def archive_channel(self, channel_id: str) -> None:
+        with self._cond:
+            self._channels[channel_id]["is_archived"] = True
+
+    def revoke_token(self, token: str | None = None, *, error: str = "token_revoked") -> None:
+        """The token stops working: ``token_revoked`` (uninstalled, revoked) or
+        ``account_inactive`` (the workspace or bot user was deactivated). None: every
+        token, including those the install flow handed out."""
+        if error not in ("token_revoked", "account_inactive", "invalid_auth"):
+            raise ValueError(error)
+        with self._cond:
+            targets = [token] if token is not None else [self.token or "", *self._installed]
+            for t in targets:
+                self._revoked[t] = error
+
+    def restore_token(self, token: str | None = None) -> None:
+        with self._cond:
+            if token is None:
+                self._revoked.clear()
+            else:
+                self._revoked.pop(token, None)
+
+    def issue_trigger(self, trigger_id: str | None = None, *, age: float = 0.0) -> str:
+        """A trigger_id as Slack puts in a command or click: it opens one view, within 3 s.
+        ``age`` issues one that many seconds old (a request redone late), without waiting.
+        ``trigger_id`` names it; naming one already issued (a retry of the same request)
+        keeps it as it was."""
+        with self._cond:
+            if trigger_id is None:
+                self._seq += 1
+                tail = hashlib.sha1(f"{self.team_id}:{self._seq}".encode()).hexdigest()[:16]
+                trigger_id = f"{int(time.time())}.{self._seq}.{tail}"
+            self._triggers.setdefault(trigger_id, {"at": self.monotonic() - age,
+                                                   "used": False})
+            return trigger_id
 
     def inject_message(
         self, channel: str, *, user: str, text: str, thread_ts: str | None = None
@@ -824,9 +1007,16 @@ class SlackEmulator:
                     response = self._oauth_v2_access(headers, params)
                 elif not self._token_ok(headers, params):
                     response = _error("invalid_auth")
+                elif self._presented_token(headers, params) in self._revoked:
+                    response = _error(self._revoked[self._presented_token(headers, params)])
                 else:
                     self._presented = self._presented_token(headers, params)
-                    response = self._dispatch(method, params)
+                    response = self._scope_problem(method, params) or {}
+                    if not response:
+                        try:
+                            response = self._dispatch(method, params)
+                        except _Refused as refusal:
+                            status, response, extra = refusal.status, refusal.body, refusal.headers
             payload, call = self._record(method, params, headers, status, response)
             delay = self._latency.get(method, self._latency.get(None, 0.0))
         self._notify(call)
@@ -853,8 +1043,20 @@ class SlackEmulator:
             response = refused
         params = {**params, "_key": key}
         with self._cond:
+            # Five uses within 30 minutes: past either, Slack answers 404 and shows nothing.
+            issued = self._response_urls.setdefault(key, {"at": self.monotonic(), "uses": 0})
+            issued["uses"] += 1
+            gone = None
+            if self.monotonic() - issued["at"] > RESPONSE_URL_LIFETIME:
+                gone = "expired_url"
+            elif issued["uses"] > RESPONSE_URL_USES:
+                gone = "used_url"
+            if gone is not None:
+                refused = response = _error(gone)
             injected = self._take_failure("response_url")
             status, extra = (400 if refused is not None else 200), {}
+            if gone is not None:
+                status = 404
             if injected is not None:
                 status, response, extra = injected
             payload, call = self._record("response_url", params, headers, status, response)
@@ -871,7 +1073,7 @@ class SlackEmulator:
         if blocks is not None:
             problem = block_kit_problem(blocks)
             if problem:
-                return _error("invalid_blocks", problem)
+                return _invalid_blocks(problem)
         if not (isinstance(text, str) and text.strip()) and not blocks and \
                 not params.get("delete_original"):
             return _error("no_text")
@@ -1010,6 +1212,8 @@ class SlackEmulator:
             return _error("unknown_method")
         try:
             return handler(_Args(params))
+        except _Refused:
+            raise
         except Exception as exc:  # an emulator bug must not hang the client
             log.exception("slack emulator failed handling %s", method)
             return _error("internal_error", f"emulator: {exc!r}")
@@ -1034,6 +1238,83 @@ class SlackEmulator:
                 callback(call)
             except Exception:
                 log.exception("slack emulator on_call observer failed")
+
+    # ------------------------------------------------------------------ Slack's refusals (locked)
+
+    def _scope_problem(self, method: str, params: dict) -> dict | None:
+        """missing_scope, shaped as Slack answers it (needed, provided), or None."""
+        if self.scopes is None or "scopes" in self.lenient:
+            return None
+        needed: tuple[str, ...] = METHOD_SCOPES.get(method, ())
+        by_kind = _CONVERSATION_SCOPES.get(method)
+        if by_kind is not None:
+            needed = (by_kind[self._conversation_kind(_Args(params).str("channel") or "")],)
+        if not needed or any(scope in self.scopes for scope in needed):
+            return None
+        return {"ok": False, "error": "missing_scope", "needed": needed[0],
+                "provided": ",".join(sorted(self.scopes))}
+
+    def _conversation_kind(self, channel: str) -> str:
+        if channel[:1] in ("D", "U", "W"):
+            return "im"
+        registered = self._channels.get(channel, {})
+        return "private" if registered.get("is_private") or channel[:1] == "G" else "public"
+
+    def _channel_refusal(self, raw: str, *, to_post: bool = False,
+                         to_share: bool = False) -> str | None:
+        """Why Slack would refuse Baton ``raw`` (a channel, DM or user id), or None.
+
+        A private channel Baton is not in does not exist for it (channel_not_found); a
+        public one takes chat.postMessage with chat:write.public, but a file is shared only
+        where Baton is a member (not_in_channel); an archived channel takes nothing new."""
+        if raw[:1] in ("U", "W"):
+            return None if raw in self._users else "channel_not_found"
+        if raw[:1] == "D":
+            return None if raw in self._dm_members else "channel_not_found"
+        registered = self._channels.get(raw)
+        if registered is None:
+            if "unknown_channels" not in self.lenient:
+                return "channel_not_found"
+            registered = self._channels[raw] = {"name": raw.lower(), "is_private": False,
+                                                "is_member": True, "is_archived": False}
+        if not registered["is_member"]:
+            if registered["is_private"]:
+                return "channel_not_found"
+            public_post = to_post and not to_share and (
+                self.scopes is None or "scopes" in self.lenient
+                or "chat:write.public" in self.scopes)
+            if not public_post:
+                return "not_in_channel"
+        if registered["is_archived"] and (to_post or to_share):
+            return "is_archived"
+        return None
+
+    def _take_post_slot(self, channel: str) -> None:
+        """About one message a second per channel after a short burst; past it, HTTP 429
+        with Retry-After (the message is not posted)."""
+        if "rate_limits" in self.lenient:
+            return
+        now = self.monotonic()
+        tokens, at = self._buckets.get(channel, (float(POST_BURST), now))
+        tokens = min(float(POST_BURST), tokens + (now - at) * POST_RATE)
+        if tokens < 1.0:
+            self._buckets[channel] = (tokens, now)
+            wait = max(1, int((1.0 - tokens) / POST_RATE + 0.999))
+            raise _Refused(429, {"ok": False, "error": "ratelimited"},
+                           {"Retry-After": str(wait)})
+        self._buckets[channel] = (tokens - 1.0, now)
+
+    def _trigger_refusal(self, trigger: str) -> str | None:
+        issued = self._triggers.get(trigger)
+        if issued is None:
+            if "unissued_triggers" in self.lenient:
+                return None
+            return "invalid_trigger_id"
+        if issued["used"]:
+            return "exchanged_trigger_id"
+        if self.monotonic() - issued["at"] > TRIGGER_LIFETIME:
+            return "expired_trigger_id"
+        return None
 
     # ------------------------------------------------------------------ helpers (locked)
 
@@ -1197,7 +1478,7 @@ class SlackEmulator:
         if blocks is not None:
             problem = self._check_blocks(blocks)
             if problem:
-                return _error("invalid_blocks", problem)
+                return _invalid_blocks(problem)
         if attachments is not None and not isinstance(attachments, list):
             return _error("invalid_attachments")
         if not text.strip() and not blocks and not attachments:
@@ -1225,7 +1506,11 @@ class SlackEmulator:
         text, blocks, extra = content
         if a.bool("reply_broadcast"):
             extra["reply_broadcast"] = True
+        refusal = self._channel_refusal(channel, to_post=True)
+        if refusal:
+            return _error(refusal)
         channel = self._resolve_channel(channel)
+        self._take_post_slot(channel)
         msg = self._store_message(
             channel,
             text=text,
@@ -1240,6 +1525,9 @@ class SlackEmulator:
         channel = a.str("channel")
         if not channel:
             return _error("channel_not_found")
+        refusal = self._channel_refusal(channel, to_post=True)
+        if refusal:
+            return _error(refusal)
         channel = self._resolve_channel(channel)
         ts = a.str("ts") or ""
         msg = self._by_ts.get((channel, ts))
@@ -1251,7 +1539,7 @@ class SlackEmulator:
         if blocks is not None:
             problem = self._check_blocks(blocks)
             if problem:
-                return _error("invalid_blocks", problem)
+                return _invalid_blocks(problem)
         text = a.str("text")
         if text is not None and len(text) > _MAX_TEXT:
             return _error("msg_too_long")
@@ -1281,6 +1569,9 @@ class SlackEmulator:
         channel = a.str("channel")
         if not channel:
             return _error("channel_not_found")
+        refusal = self._channel_refusal(channel, to_post=True)
+        if refusal:
+            return _error(refusal)
         channel = self._resolve_channel(channel)
         ts = a.str("ts") or ""
         msg = self._by_ts.pop((channel, ts), None)
@@ -1305,6 +1596,9 @@ class SlackEmulator:
         if isinstance(content, dict):
             return content
         text, blocks, extra = content
+        refusal = self._channel_refusal(channel, to_post=True)
+        if refusal:
+            return _error(refusal)
         channel = self._resolve_channel(channel)
         ts = self._next_ts()
         entry = {
@@ -1346,6 +1640,8 @@ class SlackEmulator:
         users = a.list("users")
         if not users:
             return _error("users_list_not_supplied")
+        if any(u not in self._users for u in users):
+            return _error("user_not_found")
         known = len(self._dm_members)
         dm_id = self._dm_for(users)
         already = len(self._dm_members) == known  # _dm_for adds only unseen user sets
@@ -1355,6 +1651,9 @@ class SlackEmulator:
         channel = a.str("channel")
         if not channel:
             return _error("channel_not_found")
+        refusal = self._channel_refusal(channel)
+        if refusal and refusal != "not_in_channel":  # a public channel is described anyway
+            return _error(refusal)
         channel = self._resolve_channel(channel)
         registered = self._channels.get(channel, {})
         is_im = channel.startswith("D")
@@ -1369,9 +1668,9 @@ class SlackEmulator:
             "is_im": is_im,
             "is_mpim": False,
             "is_private": is_private or is_im,
-            "is_archived": False,
+            "is_archived": bool(registered.get("is_archived")),
             "is_general": False,
-            "is_member": True,
+            "is_member": bool(registered.get("is_member", True)),
             "is_ext_shared": False,
             "is_shared": False,
             "context_team_id": self.team_id,
@@ -1390,6 +1689,9 @@ class SlackEmulator:
         channel = a.str("channel")
         if not channel:
             return _error("channel_not_found")
+        refusal = self._channel_refusal(channel)
+        if refusal:
+            return _error(refusal)
         msgs = [self._wire_message(m) for m in self._top.get(self._resolve_channel(channel), [])]
         msgs.reverse()  # Slack returns newest first
         limit = int(a.str("limit") or 100)
@@ -1405,6 +1707,9 @@ class SlackEmulator:
         channel = a.str("channel")
         if not channel:
             return _error("channel_not_found")
+        refusal = self._channel_refusal(channel)
+        if refusal:
+            return _error(refusal)
         channel = self._resolve_channel(channel)
         ts = a.str("ts") or ""
         parent = self._by_ts.get((channel, ts))
@@ -1436,11 +1741,24 @@ class SlackEmulator:
                 return "missing required field: title [json-pointer:/view/title]"
             for key in ("title", "submit", "close"):
                 part = view.get(key)
-                if isinstance(part, dict) and len(part.get("text") or "") > _MAX_VIEW_TITLE:
+                if part is None:
+                    continue
+                if not isinstance(part, dict) or part.get("type") != "plain_text":
+                    return f"must be a plain_text text object [json-pointer:/view/{key}]"
+                if len(part.get("text") or "") > _MAX_VIEW_TITLE:
                     return (
                         f"must be less than {_MAX_VIEW_TITLE + 1} characters "
                         f"[json-pointer:/view/{key}/text]"
                     )
+            blocks_ = view.get("blocks")
+            if isinstance(blocks_, list) and view.get("submit") is None and any(
+                    isinstance(b, dict) and b.get("type") == "input" for b in blocks_):
+                return "must provide a submit property when using input blocks " \
+                       "[json-pointer:/view]"
+        callback_id = view.get("callback_id")
+        if callback_id is not None and (not isinstance(callback_id, str)
+                                        or len(callback_id) > _ID):
+            return _too_long(_ID, "/view/callback_id")
         blocks = view.get("blocks", [])
         if not isinstance(blocks, list):
             return "blocks must be an array [json-pointer:/view/blocks]"
@@ -1486,22 +1804,34 @@ class SlackEmulator:
         return out
 
     def _views_open(self, a: _Args) -> dict:
-        if not a.str("trigger_id"):
+        trigger = a.str("trigger_id")
+        if not trigger:
             return _error("invalid_arguments", "missing required field: trigger_id")
+        refusal = self._trigger_refusal(trigger)
+        if refusal:
+            return _error(refusal)
         view = self._view_arg(a, ("modal",))
         if isinstance(view, str):
             return _error("invalid_arguments", view)
+        if trigger in self._triggers:
+            self._triggers[trigger]["used"] = True
         view_id = self._next_id("V")
         stored = self._materialize_view(view, view_id)
         self.views[view_id] = stored
         return {"ok": True, "view": copy.deepcopy(stored)}
 
     def _views_push(self, a: _Args) -> dict:
-        if not a.str("trigger_id"):
+        trigger = a.str("trigger_id")
+        if not trigger:
             return _error("invalid_arguments", "missing required field: trigger_id")
+        refusal = self._trigger_refusal(trigger)
+        if refusal:
+            return _error(refusal)
         view = self._view_arg(a, ("modal",))
         if isinstance(view, str):
             return _error("invalid_arguments", view)
+        if trigger in self._triggers:
+            self._triggers[trigger]["used"] = True
         view_id = self._next_id("V")
         stored = self._materialize_view(view, view_id)
         self.views[view_id] = stored
@@ -1605,6 +1935,10 @@ class SlackEmulator:
         if not isinstance(files, list) or not files:
             return _error("invalid_arguments", "missing required field: files")
         channels = [a.str("channel_id")] if a.str("channel_id") else a.list("channels")
+        for c in channels:
+            refusal = self._channel_refusal(c, to_share=True) if c else None
+            if refusal:
+                return _error(refusal)
         channels = [self._resolve_channel(c) for c in channels if c]
         entries = []
         for item in files:

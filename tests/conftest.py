@@ -32,6 +32,12 @@ TEAM = "T0BATON"
 CHANNEL = "C0CARE01"
 ALICE = "U0ALICE01"  # a care coordinator, America/New_York
 BOB = "U0BOB0001"  # a service manager, America/Los_Angeles
+WORKSPACE_CHANNELS = {
+    CHANNEL: "care-coordination", "C0CARE02": "care-east", "C0CARE001": "care-west",
+    "C0OTHER01": "intake", "C0ESCAL01": "escalations", "C0COORD01": "coordination",
+    "C0GOVERN1": "clinical-governance", "C0GOVONE1": "governance-agency-one",
+    "C0GLOBAL1": "all-agencies",
+}
 # A Monday morning in New York: 2026-11-23 09:00 EST.
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
@@ -118,6 +124,10 @@ def slack() -> Iterator[SlackEmulator]:
     emu = SlackEmulator(team_id=TEAM).start()
     emu.add_user(ALICE, name="alice", tz="America/New_York")
     emu.add_user(BOB, name="bob", tz="America/Los_Angeles", is_admin=True)  # a Slack admin
+    # The workspace's channels, Baton a member of each (a test of an unreachable channel
+    # adds its own with is_member=False or archives one).
+    for channel_id, name in WORKSPACE_CHANNELS.items():
+        emu.add_channel(channel_id, name)
     yield emu
     emu.stop()
 
@@ -145,7 +155,7 @@ class Baton:
                 team: str = TEAM, trigger_id: str | None = None) -> httpx.Response:
         n = next(self._ids)
         body = wire.slash_command(command, text, user=user, channel=channel, team=team,
-                                  trigger_id=trigger_id or f"trigger-{n}",
+                                  trigger_id=self.slack.issue_trigger(trigger_id),
                                   response_url=self.slack.response_url(f"r{n}"))
         resp = self.post(body)
         self.runtime.wait_idle()
@@ -156,7 +166,7 @@ class Baton:
         n = next(self._ids)
         body = wire.block_actions(action_id=action_id, value=value, user=user, team=team,
                                   channel=channel, message_ts=message_ts,
-                                  trigger_id=f"click-{n}",
+                                  trigger_id=self.slack.issue_trigger(),
                                   response_url=self.slack.response_url(f"c{n}"))
         resp = self.post(body)
         self.runtime.wait_idle()
