@@ -835,10 +835,10 @@ class SlackEmulator:
                     response = _error(bad.error, bad.detail) if bad.detail else _error(bad.error)
                 elif method == "oauth.v2.access":
                     response = self._oauth_v2_access(headers, params)
-                elif method == "apps.connections.open":  # an app-level token, not a bot's
+                elif method == "apps.connections.open" and self.socket_mode is not None:
+                    # Takes an app-level token, not a bot token (bot/emulator_socket.py).
                     response = self.socket_mode.open_connection(
-                        self._presented_token(headers, params)) if self.socket_mode \
-                        else _error("not_allowed_token_type")
+                        self._presented_token(headers, params))
                 elif not self._token_ok(headers, params):
                     response = _error("invalid_auth")
                 else:

@@ -228,6 +228,8 @@ class SocketModeServer:
             self._cond.notify_all()
         if listener is not None:
             with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not)
+            with contextlib.suppress(OSError):
                 listener.close()
         for conn in conns:
             conn._shut()
