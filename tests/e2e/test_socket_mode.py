@@ -11,12 +11,15 @@ on a condition (an ack, a call Slack received, a connection), with generous dead
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Self
@@ -26,7 +29,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.response import SocketModeResponse
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from bot import wire
 from bot.app import genuine
@@ -35,7 +38,7 @@ from bot.emulator_socket import SocketModeServer, accept_key
 from bot.ids import ActionId
 from bot.inbox import sign_saved
 from store.models import ReceivedRequest, Record
-from tests.conftest import BOB, CHANNEL
+from tests.conftest import ALICE, BOB, CHANNEL, SECRET, TEAM
 from tests.e2e.fault_kit import ROOT, SEED_TEAM, db, serve_env
 
 APP_TOKEN = "xapp-1-A0BATON-1-socketmodetest"
@@ -347,8 +350,7 @@ def test_apps_connections_open_takes_an_app_token_and_tickets_are_single_use():
         host, _, path = url.removeprefix("ws://").partition("/")
 
         def upgrade() -> bytes:
-            import socket as sock_mod
-            with sock_mod.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
                 s.sendall((f"GET /{path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                            "Sec-WebSocket-Version: 13\r\n\r\n").encode())
@@ -358,9 +360,12 @@ def test_apps_connections_open_takes_an_app_token_and_tickets_are_single_use():
                     if not chunk:
                         break
                     data += chunk
-                if data.startswith(b"HTTP/1.1 101"):
+                while data.startswith(b"HTTP/1.1 101") and b'"type":"hello"' not in data:
                     # The server greets a new connection with hello, unmasked, at once.
-                    data += s.recv(4096)
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
                 return data
 
         first = upgrade()
@@ -431,3 +436,38 @@ def test_socket_mode_protocol_with_slack_sdk_client():
             assert server.tickets_issued == count + 1
         finally:
             client.close()
+
+
+def test_serve_redoes_a_request_baton_socket_saved_and_refuses_one_edited(baton):
+    """With the signing secret set, `baton socket` keys its rows with it: a `serve` replica
+    on the same database finishes a dead socket process's requests (and refuses a row whose
+    body was edited after it was signed)."""
+    dead = f"{socket.gethostname()}:{2**22 + 9}:sock01"  # a pid that cannot exist here
+    keys = {"signing_secret": SECRET, "app_token": APP_TOKEN}
+    now = baton.clock.now()
+    ids = {}
+    for n, edit in ((1, False), (2, True)):
+        payload = wire.slash_command_payload(
+            "/handoff", HANDOFF.format(person=f"P-810{n}"), user=ALICE, channel=CHANNEL,
+            team=TEAM, trigger_id=f"socket-saved-{n}",
+            response_url=baton.slack.response_url(f"s{n}"))
+        raw = json.dumps(payload, separators=(",", ":"))
+        stamp = str(int(time.time()))
+        signature = sign_saved(keys, team_id=TEAM, body=raw, stamp=stamp)
+        if edit:
+            raw = raw.replace("P-8102", "P-8199")
+        with baton.sessions.begin() as s:
+            ids[n] = s.execute(insert(ReceivedRequest).values(
+                team_id=TEAM, received_at=now - timedelta(seconds=5),
+                taken_at=now - timedelta(seconds=5), content_type="application/json",
+                body=raw, signature=signature, signed_at=stamp, taken_by=dead, attempts=1,
+                state="taken").returning(ReceivedRequest.id)).scalar_one()
+    assert baton.runtime.inbox.recover() == 1
+    baton.runtime.wait_idle()
+    assert baton.runtime.inbox.flush()
+    with baton.sessions() as s:
+        assert sorted(s.scalars(select(Record.person_ref))) == ["P-8101"]
+        left = {r.id: r.state for r in s.scalars(select(ReceivedRequest))}
+    assert left == {ids[2]: "abandoned"}
+    assert any("Logged *H-1*" in str(c.params.get("text")) for c in
+               baton.slack.calls_to("response_url"))
