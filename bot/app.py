@@ -36,7 +36,13 @@ from bot.cards import Replies
 from bot.clock import Clock
 from bot.coordination import RotaRoster
 from bot.escalation import Roster
-from bot.inbox import NotFromSlack, Received, redo_scope
+from bot.inbox import (
+    NotFromSlack,
+    Received,
+    baton_signed,
+    redo_scope,
+    saved_signature_holds,
+)
 from bot.redact import install_redaction
 from bot.runtime import Baton
 from bot.settings import Settings
@@ -379,6 +385,15 @@ def _shed(baton: Baton, body: dict[str, Any],
     lost if the process stopped meanwhile). Nothing is written."""
     baton.note_shed()
     headers = [("Content-Type", "application/json"), SHED_HEADER]
+    answer = busy_answer(baton, body)
+    data = json.dumps(answer).encode() if answer else b""
+    start_response("200 OK", [*headers, ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def busy_answer(baton: Baton, body: dict[str, Any]) -> dict[str, Any] | None:
+    """What Slack is answered with for a request turned away (see _shed); a button's
+    presser is told through its response URL instead."""
     answer: dict[str, Any] | None = None
     if "command" in body:
         answer = {"response_type": "ephemeral", "text": BUSY}
@@ -391,9 +406,7 @@ def _shed(baton: Baton, body: dict[str, Any],
         url = body.get("response_url")
         if isinstance(url, str) and url.startswith(("https://", "http://")):
             baton.tell_busy(url, BUSY)  # a button has no answer of its own: a small side pool
-    data = json.dumps(answer).encode() if answer else b""
-    start_response("200 OK", [*headers, ("Content-Length", str(len(data)))])
-    return [data]
+    return answer
 
 
 # What Slack sends that defers work: saved once answered (bot/inbox.py). Not a form's
@@ -406,15 +419,34 @@ def _kept(body: dict[str, Any]) -> bool:
     return "command" in body or body.get("type") in _KEPT
 
 
+def saved_keys(settings: Settings) -> dict[str, str]:
+    """The secrets a saved request's signature may be checked with (bot/inbox.py)."""
+    return {"signing_secret": settings.secret("slack_signing_secret"),
+            "app_token": settings.secret("slack_app_token")}
+
+
+def genuine(row: Any, keys: dict[str, str]) -> bool:
+    """A saved request signed by Slack (its age aside) or, for one that came without a
+    signature (Socket Mode), by Baton with a secret of its own (bot/inbox.py)."""
+    raw, signature, stamp = str(row.body), str(row.signature), str(row.signed_at)
+    if baton_signed(signature):
+        return saved_signature_holds(signature, keys, team_id=row.team_id, body=raw,
+                                     stamp=stamp)
+    secret = keys.get("signing_secret")
+    return bool(secret) and _signature_holds(secret, stamp, raw.encode(), signature)
+
+
 def _replayer(app: App, baton: Baton, secret: str) -> Callable[[Any], None]:
     """Hand a saved request to its listener again, as Slack sent it (signed anew: its
     signature was checked when it came in, and may be older than Bolt's five minutes)."""
+    keys = saved_keys(baton.settings)
 
     def replay(row: Any) -> None:
         raw = str(row.body)
-        # Slack's own signature, checked again (its age aside): a row nobody but Slack
-        # signed is never acted on, whoever could write to the table.
-        if not _signature_holds(secret, str(row.signed_at), raw.encode(), str(row.signature)):
+        # Slack's own signature (or Baton's, for a Socket Mode request), checked again: a
+        # row nobody but Slack or Baton signed is never acted on, whoever could write to
+        # the table.
+        if not genuine(row, keys):
             raise NotFromSlack(f"received request {row.id}")
         body = parse_slack_body(raw, row.content_type)
         problem = malformed(body)
@@ -426,16 +458,21 @@ def _replayer(app: App, baton: Baton, secret: str) -> Callable[[Any], None]:
         if req.body != body:
             req.body = body
             req.context = build_context(BoltContext({}), body)
-        with team_scope(row.team_id or _team_of(body)), redo_scope(), \
-                baton.hold_deferred(row.id) as held:
-            try:
-                app.dispatch(req)
-            except BaseException:
-                baton.release(held)
-                raise
-        baton.release(held)
+        redo(app, baton, row, req, body)
 
     return replay
+
+
+def redo(app: App, baton: Baton, row: Any, req: BoltRequest, body: dict[str, Any]) -> None:
+    """Dispatch a saved request again; its row is deleted once the work it defers has run."""
+    with team_scope(row.team_id or _team_of(body)), redo_scope(), \
+            baton.hold_deferred(row.id) as held:
+        try:
+            app.dispatch(req)
+        except BaseException:
+            baton.release(held)
+            raise
+    baton.release(held)
 
 
 def _team_of(body: dict[str, Any]) -> str | None:

@@ -101,8 +101,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    import threading
+
     from slack_sdk.errors import SlackApiError
+
+    from bot.socket_mode import SocketHandler, socket_replayer
 
     if settings.oauth:
         raise Exit("Socket Mode serves the one workspace of SLACK_BOT_TOKEN: unset "
@@ -111,14 +114,25 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     settings.require("slack_bot_token", "slack_app_token")
     engine = _engine(settings)
     app, baton = _build(settings, engine)
-    baton.start_engine()
+    # Envelopes answered by a process that died are redone by the next start (bot/inbox.py).
+    baton.inbox.replay = socket_replayer(app, baton)
+    handler = SocketHandler(app, baton, settings.secret("slack_app_token"))
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        SocketModeHandler(app, settings.secret("slack_app_token")).start()
-    except SlackApiError as exc:
-        raise Exit("SLACK_APP_TOKEN: Slack refused to open a Socket Mode connection "
-                   f"({exc.response.get('error')}); it needs an app-level token with "
-                   "connections:write") from None
+        try:
+            handler.connect()
+        except SlackApiError as exc:
+            raise Exit("SLACK_APP_TOKEN: Slack refused to open a Socket Mode connection "
+                       f"({exc.response.get('error')}); it needs an app-level token with "
+                       "connections:write") from None
+        baton.start_engine()
+        logging.getLogger("baton").info("connected to Slack in Socket Mode")
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
     finally:
+        handler.close()  # no new envelopes; what was acknowledged gets baton.close's drain
         baton.close()
     return 0
 

@@ -648,6 +648,7 @@ class SlackEmulator:
         self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
         self._revoked: dict[str, str] = {}  # token -> token_revoked | account_inactive
         self.monotonic: Callable[[], float] = time.monotonic  # trigger, url and rate clocks
+        self.socket_mode: Any = None  # bot.emulator_socket.SocketModeServer, once enabled
         self._methods: dict[str, Callable[[_Args], dict]] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
@@ -703,6 +704,8 @@ class SlackEmulator:
         with self._cond:
             server, thread = self._server, self._thread
             self._server = self._thread = None
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
         if server is None:
             return
         server.shutdown()
@@ -732,6 +735,16 @@ class SlackEmulator:
     def base_url(self) -> str:
         """WebClient ``base_url`` (trailing slash matters: slack_sdk urljoins the method)."""
         return f"{self.root_url}/api/"
+
+    def enable_socket_mode(self, *, app_token: str = "xapp-test", **options: Any) -> Any:
+        """Socket Mode (bot/emulator_socket.py): apps.connections.open takes `app_token`
+        and opens WebSocket connections on a port of their own; the SocketModeServer."""
+        from bot.emulator_socket import SocketModeServer
+
+        if self.socket_mode is None:
+            self.socket_mode = SocketModeServer(app_id=self.app_id, app_tokens=(app_token,),
+                                                **options).start()
+        return self.socket_mode
 
     def response_url(self, key: str, *, age: float = 0.0) -> str:
         """The response_url Slack puts in a command or click: five uses within 30 minutes.
@@ -1005,6 +1018,10 @@ class SlackEmulator:
                     response = _error(bad.error, bad.detail) if bad.detail else _error(bad.error)
                 elif method == "oauth.v2.access":
                     response = self._oauth_v2_access(headers, params)
+                elif method == "apps.connections.open" and self.socket_mode is not None:
+                    # Takes an app-level token, not a bot token (bot/emulator_socket.py).
+                    response = self.socket_mode.open_connection(
+                        self._presented_token(headers, params))
                 elif not self._token_ok(headers, params):
                     response = _error("invalid_auth")
                 elif self._presented_token(headers, params) in self._revoked:

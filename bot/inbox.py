@@ -13,6 +13,8 @@ already sent before the process died."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import threading
 import time
@@ -68,6 +70,46 @@ class Received:
 
 class NotFromSlack(Exception):
     """A saved request whose Slack signature does not hold: never acted on."""
+
+
+# --- requests that came without a signature (Socket Mode): Baton signs what it saves ---
+#
+# A Socket Mode envelope arrives on a WebSocket Baton opened with its app-level token: Slack
+# signs nothing, the connection is the proof. So that the replay can still refuse a row
+# nobody but Baton wrote, Baton signs each one it saves: an HMAC-SHA256, keyed by the
+# signing secret when it has one (so a `serve` replica can check it too), else by the
+# app-level token, over the scheme, the time saved, the workspace and the body exactly as
+# stored. The signature names its key; the scheme keeps it apart from Slack's own v0
+# signatures (a row signed here is never taken for a request Slack signed, nor the other
+# way round). Whoever can write the table but holds neither secret cannot make one.
+
+BATON_SIGNED = "baton-sm1"  # the scheme; a signature is "baton-sm1:<key name>=<hex>"
+KEY_NAMES = ("signing_secret", "app_token")
+
+
+def baton_signed(signature: str) -> bool:
+    return signature.startswith(BATON_SIGNED + ":")
+
+
+def _mac(key: str, *, team_id: str | None, body: str, stamp: str) -> str:
+    message = "\n".join((BATON_SIGNED, stamp, team_id or "", body)).encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign_saved(keys: dict[str, str], *, team_id: str | None, body: str, stamp: str) -> str:
+    """Baton's signature for a request it saves: with the first of KEY_NAMES it holds."""
+    name = next(n for n in KEY_NAMES if keys.get(n))
+    return f"{BATON_SIGNED}:{name}={_mac(keys[name], team_id=team_id, body=body, stamp=stamp)}"
+
+
+def saved_signature_holds(signature: str, keys: dict[str, str], *, team_id: str | None,
+                          body: str, stamp: str) -> bool:
+    """A Baton signature over this row, made with a key this process holds."""
+    name, _, given = signature.removeprefix(BATON_SIGNED + ":").partition("=")
+    key = keys.get(name) if baton_signed(signature) and name in KEY_NAMES else None
+    if not key or not stamp.isdigit():
+        return False
+    return hmac.compare_digest(_mac(key, team_id=team_id, body=body, stamp=stamp), given)
 
 
 class Inbox:

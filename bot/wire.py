@@ -1,5 +1,6 @@
 """Slack's request wire formats, signed as Slack signs them. The console speaks them to the
-in-process app; the tests and benchmarks speak them over HTTP to `serve`."""
+in-process app; the tests and benchmarks speak them over HTTP to `serve`. The `*_payload`
+builders give the same requests as dicts: what a Socket Mode envelope carries."""
 
 from __future__ import annotations
 
@@ -25,7 +26,15 @@ def signed_headers(body: str, secret: str, *, timestamp: int | None = None,
 def slash_command(command: str, text: str, *, user: str, channel: str, team: str,
                   trigger_id: str, response_url: str, user_name: str = "user",
                   channel_name: str = "care-coordination") -> str:
-    return urlencode({
+    return urlencode(slash_command_payload(
+        command, text, user=user, channel=channel, team=team, trigger_id=trigger_id,
+        response_url=response_url, user_name=user_name, channel_name=channel_name))
+
+
+def slash_command_payload(command: str, text: str, *, user: str, channel: str, team: str,
+                          trigger_id: str, response_url: str, user_name: str = "user",
+                          channel_name: str = "care-coordination") -> dict[str, str]:
+    return {
         "token": "deprecated-verification-token",
         "team_id": team,
         "team_domain": "baton",
@@ -39,7 +48,7 @@ def slash_command(command: str, text: str, *, user: str, channel: str, team: str
         "is_enterprise_install": "false",
         "response_url": response_url,
         "trigger_id": trigger_id,
-    })
+    }
 
 
 def _payload(payload: dict[str, Any]) -> str:
@@ -49,7 +58,17 @@ def _payload(payload: dict[str, Any]) -> str:
 def block_actions(*, action_id: str, value: str, user: str, team: str, channel: str,
                   message_ts: str, trigger_id: str, response_url: str,
                   block_id: str = "actions", message: dict[str, Any] | None = None) -> str:
-    return _payload({
+    return _payload(block_actions_payload(
+        action_id=action_id, value=value, user=user, team=team, channel=channel,
+        message_ts=message_ts, trigger_id=trigger_id, response_url=response_url,
+        block_id=block_id, message=message))
+
+
+def block_actions_payload(*, action_id: str, value: str, user: str, team: str, channel: str,
+                          message_ts: str, trigger_id: str, response_url: str,
+                          block_id: str = "actions",
+                          message: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
         "type": "block_actions",
         "user": {"id": user, "username": "user", "name": "user", "team_id": team},
         "api_app_id": "A0BATON",
@@ -63,16 +82,21 @@ def block_actions(*, action_id: str, value: str, user: str, team: str, channel: 
         "response_url": response_url,
         "actions": [{"action_id": action_id, "block_id": block_id, "value": value,
                      "type": "button", "action_ts": f"{time.time():.6f}"}],
-    })
+    }
 
 
 def view_submission(*, view: dict[str, Any], values: dict[str, dict[str, Any]], user: str,
                     team: str) -> str:
     """`values` is view.state.values as Slack sends it: {block_id: {action_id: element}}."""
+    return _payload(view_submission_payload(view=view, values=values, user=user, team=team))
+
+
+def view_submission_payload(*, view: dict[str, Any], values: dict[str, dict[str, Any]],
+                            user: str, team: str) -> dict[str, Any]:
     submitted = dict(view)
     submitted["state"] = {"values": values}
     submitted.setdefault("team_id", team)
-    return _payload({
+    return {
         "type": "view_submission",
         "team": {"id": team, "domain": "baton"},
         "user": {"id": user, "username": "user", "name": "user", "team_id": team},
@@ -81,7 +105,7 @@ def view_submission(*, view: dict[str, Any], values: dict[str, dict[str, Any]], 
         "trigger_id": f"{int(time.time())}.view",
         "view": submitted,
         "response_urls": [],
-    })
+    }
 
 
 def state_for(view: dict[str, Any], answers: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -110,8 +134,12 @@ def state_for(view: dict[str, Any], answers: dict[str, str]) -> dict[str, dict[s
 
 def event_callback(event: dict[str, Any], *, team: str) -> str:
     """An Events API delivery (JSON body), e.g. app_home_opened."""
-    return json.dumps({
+    return json.dumps(event_callback_payload(event, team=team))
+
+
+def event_callback_payload(event: dict[str, Any], *, team: str) -> dict[str, Any]:
+    return {
         "token": "deprecated-verification-token", "team_id": team, "api_app_id": "A0BATON",
         "event": {**event, "event_ts": f"{time.time():.6f}"}, "type": "event_callback",
         "event_id": f"Ev{int(time.time() * 1000)}", "event_time": int(time.time()),
-    })
+    }
