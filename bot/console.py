@@ -64,6 +64,7 @@ class Console:
         # admins are Baton's admins and managers.
         self.emulator.add_user(USER, name="you", tz=settings.default_timezone, is_admin=True)
         self.emulator.on_call(self._on_call)
+        self.emulator.follow_clock(self.clock.now)  # `clock +2h`: two hours pass for Slack too
         self.emulator.add_channel(CHANNEL, "care-coordination")
         self.emulator.add_channel(GOVERNANCE, "clinical-governance")
         settings = settings.model_copy(update={

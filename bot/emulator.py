@@ -814,6 +814,18 @@ class SlackEmulator:
             else:
                 self._revoked.pop(token, None)
 
+    def follow_clock(self, now: Callable[[], datetime]) -> None:
+        """Slack's time for trigger and response_url lifetimes and the posting rate: real
+        time passing, plus however far ``now`` (the test's injected clock) has been moved.
+        One world: when a test moves Baton's clock an hour on, an hour passes for Slack."""
+        start = now()
+
+        def monotonic() -> float:
+            return time.monotonic() + (now() - start).total_seconds()
+
+        with self._cond:
+            self.monotonic = monotonic
+
     def issue_trigger(self, trigger_id: str | None = None, *, age: float = 0.0) -> str:
         """A trigger_id as Slack puts in a command or click: it opens one view, within 3 s.
         ``age`` issues one that many seconds old (a request redone late), without waiting.

@@ -36,7 +36,7 @@ WORKSPACE_CHANNELS = {
     CHANNEL: "care-coordination", "C0CARE02": "care-east", "C0CARE001": "care-west",
     "C0OTHER01": "intake", "C0ESCAL01": "escalations", "C0COORD01": "coordination",
     "C0GOVERN1": "clinical-governance", "C0GOVONE1": "governance-agency-one",
-    "C0GLOBAL1": "all-agencies",
+    "C0GLOBAL1": "all-agencies", "C0GOV": "governance",
 }
 # A Monday morning in New York: 2026-11-23 09:00 EST.
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
@@ -120,8 +120,9 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackEmulator]:
+def slack(clock: FixedClock) -> Iterator[SlackEmulator]:
     emu = SlackEmulator(team_id=TEAM).start()
+    emu.follow_clock(clock.now)  # moving Baton's clock moves Slack's too
     emu.add_user(ALICE, name="alice", tz="America/New_York")
     emu.add_user(BOB, name="bob", tz="America/Los_Angeles", is_admin=True)  # a Slack admin
     # The workspace's channels, Baton a member of each (a test of an unreachable channel

@@ -31,6 +31,8 @@ OWNER, MANAGER = "U0OWNER01", "U0MGR0001"
 @pytest.fixture
 def emu() -> Iterator[SlackEmulator]:
     with SlackEmulator(team_id="T0TEST") as emulator:
+        for channel in ("C1", "C0CARE01"):
+            emulator.add_channel(channel, channel.lower())
         yield emulator
 
 
@@ -105,10 +107,10 @@ def test_response_url_refuses_over_the_limit_with_http_400(emu: SlackEmulator) -
     assert httpx.post(url, json={"text": "t", "blocks": [section("x" * 3000)]}).status_code == 200
 
 
-def test_views_over_a_limit_are_refused(client: WebClient) -> None:
+def test_views_over_a_limit_are_refused(emu: SlackEmulator, client: WebClient) -> None:
     def modal(blocks: list[dict], title: str = "Title") -> dict:
         return {"type": "modal", "title": {"type": "plain_text", "text": title},
-                "blocks": blocks}
+                "submit": {"type": "plain_text", "text": "Save"}, "blocks": blocks}
 
     option = {"text": {"type": "plain_text", "text": "x" * 76}, "value": "v"}
     select = {"type": "input", "block_id": "b", "label": {"type": "plain_text", "text": "L"},
@@ -117,7 +119,7 @@ def test_views_over_a_limit_are_refused(client: WebClient) -> None:
              modal([select]), modal([section("x")], title="x" * 25)]
     for view in cases:
         with pytest.raises(SlackApiError) as err:
-            client.views_open(trigger_id="t", view=view)
+            client.views_open(trigger_id=emu.issue_trigger(), view=view)
         assert err.value.response["error"] == "invalid_arguments"
     with pytest.raises(SlackApiError):
         client.views_publish(user_id="U1", view={"type": "home",

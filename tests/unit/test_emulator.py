@@ -28,6 +28,10 @@ TOKEN = "xoxb-emulator-test"
 def emu() -> Iterator[SlackEmulator]:
     emulator = SlackEmulator(team_id="T0TEST", bot_user_id="UBOT", bot_id="BBOT", token=TOKEN)
     with emulator:
+        for channel in ("C1", "C9"):
+            emulator.add_channel(channel, channel.lower())
+        for user in ("U1", "U2"):
+            emulator.add_user(user)
         yield emulator
 
 
@@ -157,7 +161,7 @@ def test_views_open_stores_decoded_view_and_requires_trigger_id(
         "blocks": [_section("hi")],
     }
 
-    opened = client.views_open(trigger_id="123.456.abc", view=view)["view"]
+    opened = client.views_open(trigger_id=emu.issue_trigger(), view=view)["view"]
 
     assert opened["id"].startswith("V")
     assert opened["state"] == {"values": {}}
@@ -346,7 +350,11 @@ def test_on_call_observer_sees_each_call(emu: SlackEmulator, client: WebClient) 
     assert emu.calls == [] and len(emu.messages("C1")) == 1  # clear keeps state
 
 
-def test_keep_alive_and_concurrency(emu: SlackEmulator) -> None:
+def test_keep_alive_and_concurrency() -> None:
+    # 300 posts into one channel at once: Slack would rate-limit them; this is about the
+    # connections, so it asks for that leniency by name.
+    emu = SlackEmulator(token=TOKEN, lenient={"rate_limits"}).start()
+    emu.add_channel("CK", "keep-alive")
     headers = {"Authorization": f"Bearer {TOKEN}"}
 
     def hammer(n: int) -> None:
@@ -363,6 +371,7 @@ def test_keep_alive_and_concurrency(emu: SlackEmulator) -> None:
         w.join(timeout=10)
 
     messages = emu.messages("CK")
+    emu.stop()
     assert len(messages) == 300
     assert len({m["ts"] for m in messages}) == 300
 
