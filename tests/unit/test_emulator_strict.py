@@ -7,7 +7,7 @@ own tests could pass where Slack would fail it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -43,7 +43,7 @@ def client(emu: SlackEmulator) -> WebClient:
     return WebClient(token=TOKEN, base_url=emu.base_url, timeout=5)
 
 
-def _refusal(call) -> dict:
+def _refusal(call: Callable[[], object]) -> dict:
     with pytest.raises(SlackApiError) as err:
         call()
     return dict(err.value.response.data)
