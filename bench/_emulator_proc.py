@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.emulator import SlackEmulator
+from bot.emulator import BENCH_LENIENCIES, SlackEmulator
 
 PERSON = re.compile(r"· (P-\d+)")
 
@@ -18,7 +18,7 @@ PERSON = re.compile(r"· (P-\d+)")
 def main() -> None:
     team, users = sys.argv[1], sys.argv[2].split(",")
     out_lock = threading.Lock()
-    emu = SlackEmulator(team_id=team).start()
+    emu = SlackEmulator(team_id=team, lenient=BENCH_LENIENCIES).start()  # see _load_emulator
     for u in users:
         emu.add_user(u, tz="America/New_York")
 

@@ -113,7 +113,8 @@ def test_a_leniency_is_asked_for_by_name() -> None:
         assert c.chat_postMessage(channel="C0ANYWHERE", text="x")["ok"] is True
     with pytest.raises(ValueError, match="unknown leniencies"):
         SlackEmulator(lenient={"everything"})
-    assert {"unknown_channels", "unissued_triggers", "rate_limits", "scopes"} == LENIENCIES
+    assert {"unknown_channels", "unissued_triggers", "rate_limits", "scopes",
+            "unknown_users"} == LENIENCIES
 
 
 # --- trigger_id ---
