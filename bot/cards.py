@@ -4,6 +4,7 @@ only the caller sees."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -16,6 +17,30 @@ from bot.services import Change, RecordService
 
 log = logging.getLogger("baton.cards")
 
+CARD_EVENT = "baton_record_card"  # the event_type of a card's Slack message metadata
+CLOCK_SKEW = timedelta(minutes=5)  # Slack's clock against ours, when reading its history
+HISTORY_PAGE = 200  # messages a conversations.history page (Slack advises at most 200)
+HISTORY_PAGES = 10
+
+
+def card_metadata(record: Any) -> dict[str, Any]:
+    """Slack message metadata naming the card's record: how a redone request finds a card
+    its first attempt posted but did not live to save."""
+    return {"event_type": CARD_EVENT, "event_payload": {
+        "team": record.team_id, "record_id": record.id, "record": record.reference}}
+
+
+def is_card_of(message: dict[str, Any], record: Any) -> bool:
+    """A bot's message whose metadata names this record (of this workspace)."""
+    meta = message.get("metadata")
+    if not isinstance(meta, dict) or meta.get("event_type") != CARD_EVENT:
+        return False
+    payload = meta.get("event_payload")
+    return (isinstance(payload, dict) and bool(message.get("bot_id"))
+            and str(payload.get("record_id")) == str(record.id)
+            and payload.get("team") == record.team_id
+            and message.get("thread_ts") in (None, message.get("ts")))  # not in a thread
+
 
 def as_dicts(items: list[Block]) -> list[dict[str, Any]]:
     return [b.to_dict() for b in items]
@@ -26,18 +51,66 @@ class Cards:
         self._client = client
         self._records = records
 
-    def post(self, record: Any) -> str | None:
-        """Post the record card in its channel and remember where it is."""
+    def post(self, record: Any, *, adopt: bool = False) -> str | None:
+        """Post the record card in its channel and remember where it is.
+
+        adopt: a request redone after its process died, whose first attempt may have got
+        the card to Slack and died before saving its ts (the record's card_ts is empty
+        either way). The card carries its record in Slack's message metadata, so the
+        channel's history since the record was made says which: a card Slack has is
+        adopted, and only a card Slack lacks is posted."""
+        if adopt:
+            found = self.find_posted(record)
+            if found is not None:
+                channel, ts = found
+                log.warning("%s: its card was already in Slack (%s %s), posted by an attempt "
+                            "that died before saving it: adopted, not posted again",
+                            record.reference, channel, ts)
+                self._remember(record, channel, ts)
+                return ts
         resp = self._client.chat_postMessage(
             channel=record.channel_id,
             text=blocks.card_text(record),
             blocks=as_dicts(blocks.record_card(record)),
+            metadata=card_metadata(record),
             unfurl_links=False,
         )
         ts = str(resp["ts"])
-        self._records.set_card(record_id=record.id, channel=str(resp["channel"]), ts=ts)
-        record.card_channel, record.card_ts = str(resp["channel"]), ts
+        self._remember(record, str(resp["channel"]), ts)
         return ts
+
+    def _remember(self, record: Any, channel: str, ts: str) -> None:
+        self._records.set_card(record_id=record.id, channel=channel, ts=ts)
+        record.card_channel, record.card_ts = channel, ts
+
+    def find_posted(self, record: Any) -> tuple[str, str] | None:
+        """(channel, ts) of the record's card if Slack has it: the bot's message carrying
+        the record's metadata, among the channel's messages since the record was made.
+        None when Slack has none, or Baton may not read the channel (no channels:history /
+        groups:history scope, or not a member): then it is posted, and logged."""
+        oldest = record.created_at - CLOCK_SKEW
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            try:
+                resp = self._client.conversations_history(
+                    channel=record.channel_id, oldest=f"{oldest.timestamp():.6f}",
+                    include_all_metadata=True, limit=HISTORY_PAGE, cursor=cursor)
+            except SlackApiError as exc:
+                log.warning("%s: could not look in %s for a card an earlier attempt may have "
+                            "posted (%s; it needs channels:history or groups:history, and "
+                            "Baton in the channel): posting it, so it may appear twice",
+                            record.reference, record.channel_id, exc.response.get("error"))
+                return None
+            for msg in resp.get("messages") or []:
+                if is_card_of(msg, record):
+                    return str(record.channel_id), str(msg["ts"])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not resp.get("has_more") or not cursor:
+                return None
+        log.warning("%s: looked through %d messages of %s for its card without reaching "
+                    "the record's start: posting it", record.reference,
+                    HISTORY_PAGES * HISTORY_PAGE, record.channel_id)
+        return None
 
     def changed(self, change: Change) -> None:
         """Edit the card in place and add one line to its thread."""

@@ -37,6 +37,23 @@ def _engine(settings: Settings, *, check: bool = True, threads: int = 0) -> Any:
     return engine
 
 
+_HELD: list[Any] = []  # this process's SQLite lock: held until it exits
+
+
+def _sole_writer(settings: Settings) -> None:
+    """serve, socket and console each run the time engine and redo saved requests: on a
+    SQLite file only one of them may run (a second is refused in one line, exit code 2).
+    PostgreSQL is shared by replicas, and SQLite in memory by nobody."""
+    from store.db import DatabaseInUse, sole_writer
+
+    try:
+        lock = sole_writer(settings.database_url)
+    except DatabaseInUse as exc:
+        raise Exit(str(exc)) from None
+    if lock is not None:
+        _HELD.append(lock)
+
+
 def _first_line(exc: BaseException) -> str:
     return str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
 
@@ -44,11 +61,24 @@ def _first_line(exc: BaseException) -> str:
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
 
-    from store.db import migrate
+    from store.db import DatabaseInUse, current_revision, head_revision, migrate, sole_writer
 
     engine = _engine(settings, check=False)
     try:
-        before, after = migrate(engine)
+        if current_revision(engine) == head_revision():
+            before = after = head_revision()  # nothing to do: fine beside a running Baton
+        else:
+            # An upgrade under a running Baton on the same SQLite file would change the
+            # schema beneath code that checked it at start: it must stop first.
+            try:
+                lock = sole_writer(settings.database_url)
+            except DatabaseInUse as exc:
+                raise Exit(f"{exc}; the schema upgrade was not started") from None
+            try:
+                before, after = migrate(engine)
+            finally:
+                if lock is not None:
+                    lock.release()
     except OperationalError as exc:
         raise Exit(f"DATABASE_URL: cannot reach the database ({_first_line(exc)})") from None
     print(f"database at {after}" + (" (already up to date)" if before == after else
@@ -78,6 +108,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.require_credentials()  # one bot token, or the install flow's client ID/secret
     port = args.port or settings.port
+    _sole_writer(settings)
     engine = _engine(settings, threads=args.threads)
     app, baton = _build(settings, engine)
     logging.getLogger("baton").info("serving Slack on http://%s:%s/slack/events", args.host, port)
@@ -112,6 +143,7 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
                    "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, or use `baton serve` for Slack's "
                    "install flow")
     settings.require("slack_bot_token", "slack_app_token")
+    _sole_writer(settings)
     engine = _engine(settings)
     app, baton = _build(settings, engine)
     # Envelopes answered by a process that died are redone by the next start (bot/inbox.py).
@@ -140,6 +172,7 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console import run_console
 
+    _sole_writer(settings)
     return run_console(settings, script=args.script)
 
 

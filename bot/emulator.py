@@ -1728,15 +1728,41 @@ class SlackEmulator:
         refusal = self._channel_refusal(channel)
         if refusal:
             return _error(refusal)
-        msgs = [self._wire_message(m) for m in self._top.get(self._resolve_channel(channel), [])]
+        # Slack's bounds: after `oldest` and before `latest` (both ends too with
+        # `inclusive`); messages carry their metadata only with `include_all_metadata`.
+        bounds = []
+        for name in ("oldest", "latest"):
+            try:
+                bounds.append(float(a.str(name)) if a.str(name) else None)
+            except ValueError:
+                return _error(f"invalid_ts_{name}")
+        oldest, latest = bounds
+        inclusive = a.bool("inclusive")
+
+        def within(ts: float) -> bool:
+            after = oldest is None or (ts >= oldest if inclusive else ts > oldest)
+            return after and (latest is None or (ts <= latest if inclusive else ts < latest))
+
+        msgs = [self._wire_message(m) for m in self._top.get(self._resolve_channel(channel), [])
+                if within(float(m["ts"]))]
         msgs.reverse()  # Slack returns newest first
+        if not a.bool("include_all_metadata"):
+            for m in msgs:
+                m.pop("metadata", None)
         limit = int(a.str("limit") or 100)
+        cursor = a.str("cursor") or ""
+        try:
+            start = int(base64.b64decode(cursor).decode().removeprefix("next:")) if cursor else 0
+        except ValueError:
+            return _error("invalid_cursor")
+        more = len(msgs) > start + limit
         return {
             "ok": True,
-            "messages": msgs[:limit],
-            "has_more": len(msgs) > limit,
+            "messages": msgs[start:start + limit],
+            "has_more": more,
             "pin_count": 0,
-            "response_metadata": {"next_cursor": ""},
+            "response_metadata": {"next_cursor": base64.b64encode(
+                f"next:{start + limit}".encode()).decode() if more else ""},
         }
 
     def _conversations_replies(self, a: _Args) -> dict:

@@ -58,9 +58,11 @@ def register(app: App, baton: Baton) -> None:
                                          request_key=body.get("trigger_id"))
             if not change.created and (change.record.card_ts or not redoing()):
                 return  # a retry of a request already handled (or being handled)
-            # New, or made by an attempt that died before its card went out (a saved
-            # request redone after a crash, bot/inbox.py): the card and the reply now.
-            _publish(cards, replies, change.record, user=user, response_url=response_url)
+            # New, or made by an attempt that died before saving its card's ts (a saved
+            # request redone after a crash, bot/inbox.py): the card and the reply now. That
+            # attempt may have got the card to Slack: then it is adopted, not posted again.
+            _publish(cards, replies, change.record, user=user, response_url=response_url,
+                     adopt=not change.created)
 
         baton.defer(work)
 
@@ -270,9 +272,9 @@ def _user_or_none(text: str, caller: str) -> str | None:
 
 
 def _publish(cards: Cards, replies: Replies, record: Any, *, user: str,
-             response_url: str | None) -> None:
+             response_url: str | None, adopt: bool = False) -> None:
     try:
-        cards.post(record)
+        cards.post(record, adopt=adopt)
         text = blocks.confirmation(record)
     except SlackApiError as exc:
         text = (f"{blocks.confirmation(record)}\n:warning: I couldn't post its card in this "

@@ -1,7 +1,10 @@
-"""Engine and session factory. SQLite gets WAL, foreign keys and a busy timeout."""
+"""Engine and session factory. SQLite gets WAL, foreign keys and a busy timeout; one Baton
+process per SQLite file (sole_writer)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -13,6 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -134,3 +138,74 @@ def check_schema(engine: Engine) -> None:
         raise SchemaOutOfDate(
             f"The database schema is out of date ({at}, needs {head}): run `baton migrate`."
         )
+
+
+# --- one Baton process per SQLite file ---
+
+class DatabaseInUse(RuntimeError):
+    pass
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names, or None (another database, or SQLite in memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    name = parsed.database or ""
+    if name.startswith("file:"):  # sqlite:///file:baton.db?uri=true
+        if parsed.query.get("mode") == "memory":
+            return None
+        name = name.removeprefix("file:").split("?", 1)[0]
+    if not name or name == ":memory:":
+        return None
+    return Path(name).resolve()
+
+
+class SoleWriter:
+    """An exclusive flock(2) on `<database>.lock` beside a SQLite file, held while this
+    object is: the OS lets it go when the process ends, however it ends (SIGKILL too), so a
+    restart is never refused by a dead process. Two processes on one file would each run
+    the time engine and each redo the other's saved requests; SQLite's own locking keeps
+    the file whole but cannot stop that. PostgreSQL needs none: replicas share it by design
+    (claims with SKIP LOCKED)."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".lock")
+        self._fd: int | None = None
+        try:
+            # Not O_TRUNC: the pid of the process holding it is read back when refused.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise DatabaseInUse(f"DATABASE_URL: cannot open {self.path} ({exc.strerror})"
+                                ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            pid = f" (pid {holder})" if holder.isdigit() else ""
+            raise DatabaseInUse(
+                f"another Baton process{pid} is using {database}: one SQLite file takes "
+                "one Baton process; stop it first, or use PostgreSQL (DATABASE_URL="
+                "postgresql://...) to run replicas") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self) -> SoleWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def sole_writer(url: str) -> SoleWriter | None:
+    """Take the SQLite file's lock for this process (None for PostgreSQL or in-memory
+    SQLite). Raises DatabaseInUse when another process holds it."""
+    database = sqlite_file(url)
+    return SoleWriter(database) if database is not None else None

@@ -9,6 +9,7 @@ clock (FixedClock) and sweep by hand, or let the engine's own Waker sweep.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import threading
@@ -140,9 +141,10 @@ def test_sigkill_mid_burst_then_restart_delivers_every_page_with_duplicates_boun
         f"H-{i}" for i in range(1, BURST + 1)}
     assert work_states(database_url) == {("deadline", "done"): BURST, ("page", "done"): BURST}
     assert claimed_rows(database_url) == []
-    # Duplicates: at most the one message in flight at the kill, and only its records.
+    # Duplicates: the one message in flight at the kill, and only its records, each posted
+    # twice (once by the dead process, Slack had it; once by the next), never more.
     assert len(in_flight[0]) == PER_CHANNEL
-    assert set(duplicates) <= set(in_flight[0]) and set(duplicates.values()) <= {2}
+    assert duplicates == {work_id: 2 for work_id in in_flight[0]}
     assert sum(map(len, log.messages)) == BURST + len(duplicates)
     # The restart took the dead process's claims back at once instead of waiting 5 minutes.
     assert "whose process is gone" in second.log.read_text(), second.tail()
@@ -411,7 +413,7 @@ def test_database_outage_commands_say_try_again_nothing_half_written_engine_resu
 
 def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
         database_url, tmp_path):
-    """Twenty /handoff commands are answered 200 while Slack takes 3 s over each reply, so
+    """Twenty /handoff commands are answered 200 while Slack takes 15 s over each reply, so
     `serve`'s four workers are each in the middle of one (its record saved, its reply with
     Slack) and sixteen have not started when the process is SIGKILLed. Every request was
     saved a moment after its 200 (received_requests): the next `serve` on the same database finds
@@ -427,7 +429,10 @@ def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
         slack.add_user(BOB, tz="America/New_York")
         try:
             first.start()
-            slack.set_latency(3.0, method="response_url")
+            # Long enough that no reply is answered before all twenty are sent and saved on
+            # a loaded machine (at 3 s some were, and their rows were gone before the kill);
+            # within the 30 s a response_url post waits.
+            slack.set_latency(15.0, method="response_url")
             for n in range(commands):
                 body = wire.slash_command(
                     "/handoff", f"person: P-{5001 + n} to: Northside Home Care contact: "
@@ -482,6 +487,104 @@ def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
     assert all("Logged" in str(c.params.get("text", "")) or "H-" in str(c.params.get("text"))
                for c in slack.calls_to("response_url"))
     assert "redoing received request" in second.tail(200)
+
+
+def _card_of(call) -> str | None:
+    """The person reference of the record a top-level message in CHANNEL is the card of
+    (from its text, so a card posted without metadata counts too)."""
+    if call.method != "chat.postMessage" or call.params.get("thread_ts") or \
+            call.params.get("channel") != CHANNEL or not call.response.get("ok"):
+        return None
+    found = re.search(r"P-\d+", str(call.params.get("text", "")))
+    return found.group(0) if found else None
+
+
+def test_sigkill_after_cards_reached_slack_then_restart_posts_no_second_card(
+        database_url, tmp_path):
+    """Eight /handoff commands while Slack takes 8 s to answer each chat.postMessage: the
+    four workers each make a record and send its card, Slack has the card, and the process
+    is SIGKILLed before any answer comes back, so no card's ts was saved. The next `serve`
+    redoes every request: each of the four finds its card in the channel's history (by its
+    message metadata) and adopts it, the other four post theirs. One card per record, each
+    the one the database points at; every person gets their reply."""
+    _fresh(database_url)
+    commands, workers = 8, 4
+    with SlackEmulator(team_id=SEED_TEAM) as slack:
+        env = serve_env(database_url, slack, BATON_WORKERS=str(workers),
+                        BATON_SWEEP_SECONDS="0.5")
+        first = ServeProcess(env, tmp_path / "serve-1.log")
+        second = ServeProcess(env, tmp_path / "serve-2.log")
+        slack.add_user(BOB, tz="America/New_York")
+        cards: list[tuple[str, str]] = []  # (person ref, ts) of each card Slack accepted
+        seen = threading.Condition()
+
+        def on_call(call) -> None:
+            record = _card_of(call)
+            if record is not None:
+                with seen:
+                    cards.append((record, str(call.response["ts"])))
+                    seen.notify_all()
+
+        slack.on_call(on_call)
+        try:
+            first.start()
+            # Slow enough that no card is answered before all eight are sent and saved on a
+            # loaded machine; within the 10 s Baton's Slack client waits.
+            slack.set_latency(8.0, method="chat.postMessage")
+            for n in range(commands):
+                body = wire.slash_command(
+                    "/handoff", f"person: P-{6001 + n} to: Northside Home Care contact: "
+                    "intake desk 555-0100 due: in 2h risk: short-term", user=BOB,
+                    channel=CHANNEL, team=SEED_TEAM, trigger_id=f"card-{n}",
+                    response_url=slack.response_url(f"k{n}"))
+                resp = httpx.post(f"http://127.0.0.1:{first.port}/slack/events", content=body,
+                                  headers=wire.signed_headers(body, env["SLACK_SIGNING_SECRET"]),
+                                  timeout=5)
+                assert resp.status_code == 200, resp.text
+            with seen:  # every worker's card is with Slack, unanswered
+                assert seen.wait_for(lambda: len(cards) >= workers, 30), first.tail()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # another process's progress, not a deadline
+                with db(database_url) as eng, eng.connect() as c:
+                    saved = c.execute(select(func.count()).select_from(ReceivedRequest)
+                                      ).scalar()
+                if saved == commands:
+                    break
+                time.sleep(0.02)
+            first.signal(signal.SIGKILL)
+            assert first.wait(10) == -signal.SIGKILL
+            with seen:
+                in_slack = dict(cards)
+            with db(database_url) as eng, eng.connect() as c:
+                unsaved = {p for p, ts in c.execute(select(Record.person_ref, Record.card_ts))
+                           if ts is None}
+            # The window this is about: cards Slack has whose ts the database lacks.
+            assert len(in_slack) == workers and set(in_slack) <= unsaved, (in_slack, unsaved)
+
+            slack.set_latency(0, method="chat.postMessage")
+            second.start()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # another process's progress, not a deadline
+                keys = {c.params["_key"] for c in slack.calls_to("response_url")}
+                if len(keys) >= commands:
+                    break
+                time.sleep(0.1)
+            assert len(keys) == commands, (sorted(keys), second.tail())
+        finally:
+            first.stop()
+            second.stop()
+    with db(database_url) as eng, eng.connect() as c:
+        stored = dict(c.execute(select(Record.person_ref, Record.card_ts)).all())
+    per_record = Counter(record for record, _ in cards)
+    print(f"\nSIGKILL after cards reached Slack [{database_url.split(':')[0]}]: "
+          f"{len(in_slack)} cards with Slack at the kill, their ts unsaved; after the restart "
+          f"{len(cards)} cards for {len(stored)} records: {dict(per_record)}")
+    assert len(stored) == commands
+    assert per_record == {record: 1 for record in stored}  # one card each, never two
+    # Each record points at its one card: the four adopted are those the dead process sent.
+    assert {record: ts for record, ts in cards} == stored
+    assert all(stored[record] == ts for record, ts in in_slack.items())
+    assert "adopted, not posted again" in second.tail(200)
 
 
 # --- 4. SIGTERM: the send in flight finishes, claims go back, out within 10 s ---

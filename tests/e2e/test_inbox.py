@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import socket
 from datetime import timedelta
+from typing import Any
 
+from slack_sdk import WebClient
 from sqlalchemy import insert, select
 
 from bot import wire
@@ -131,3 +133,86 @@ def test_an_answered_request_is_saved_while_its_work_runs_and_forgotten_after(ba
     assert owner == baton.runtime.inbox.worker and state == "taken"
     assert baton.runtime.inbox.flush()
     assert _rows(baton) == {}
+
+
+def _cards_in_channel(baton) -> list[dict]:
+    """Top-level messages in the channel: the record cards."""
+    return [m for m in baton.slack.messages(CHANNEL) if not m.get("thread_ts")]
+
+
+def _made_and_carded_then_died(baton, n: int, *, team: str = TEAM) -> tuple[Any, str]:
+    """A first attempt that made the record and got its card to Slack (as Cards.post sends
+    it, metadata and all), then died before saving the card's ts: the record, the card's ts."""
+    from bot import blocks
+    from bot.cards import as_dicts, card_metadata
+    from bot.domain.grammar import parse_fields
+    from bot.domain.records import RecordKind
+
+    change = baton.runtime.create_record(
+        RecordKind.HANDOFF, parse_fields(HANDOFF.format(n=n), RecordKind.HANDOFF), team=team,
+        channel=CHANNEL, user=ALICE, request_key=f"saved-{n}")
+    record = change.record
+    resp = WebClient(token="xoxb-test", base_url=baton.slack.base_url).chat_postMessage(
+        channel=CHANNEL, text=blocks.card_text(record),
+        blocks=as_dicts(blocks.record_card(record)), metadata=card_metadata(record))
+    return record, str(resp["ts"])
+
+
+def test_a_redone_handoff_adopts_the_card_slack_already_has_instead_of_posting_another(baton):
+    """The first attempt's card reached Slack and the process died before saving its ts
+    (the record's card_ts is empty, as when no card went out). Redone, the request finds
+    the card in the channel's history by its metadata and adopts it: no second card. Its
+    reply is sent (it may have been on its way: the only repeat allowed)."""
+    record, ts = _made_and_carded_then_died(baton, 6001)
+    # Another record's card in the channel, posted since: not taken for this one.
+    _made_and_carded_then_died(baton, 6002)
+    assert len(_cards_in_channel(baton)) == 2
+    _save(baton, n=6001, taken_by=_dead_here(), age=timedelta(seconds=5))
+    assert baton.runtime.inbox.recover() == 1
+    baton.runtime.wait_idle()
+    assert len(_cards_in_channel(baton)) == 2  # none posted
+    (look,) = baton.slack.calls_to("conversations.history")
+    assert look.params.get("include_all_metadata") in ("1", "true", True)
+    assert float(look.params["oldest"]) <= float(ts)
+    with baton.sessions() as s:
+        saved = s.get(Record, record.id)
+        assert (saved.card_channel, saved.card_ts) == (CHANNEL, ts)
+    (reply,) = baton.slack.calls_to("response_url")
+    assert "Logged" in str(reply.params.get("text"))
+    # The adopted card is the live one: a change edits it in place.
+    baton.command("/baton", f"ack {record.reference}")
+    assert baton.slack.calls_to("chat.update")[-1].params["ts"] == ts
+
+
+def test_a_redone_handoff_posts_its_card_when_slack_does_not_have_it_or_cannot_say(
+        baton, caplog):
+    from bot.domain.grammar import parse_fields
+    from bot.domain.records import RecordKind
+
+    # Slack has only an older card, of another record: not this one's; this one is posted.
+    _made_and_carded_then_died(baton, 7001)
+    baton.runtime.create_record(RecordKind.HANDOFF,
+                                parse_fields(HANDOFF.format(n=7002), RecordKind.HANDOFF),
+                                team=TEAM, channel=CHANNEL, user=ALICE,
+                                request_key="saved-7002")
+    _save(baton, n=7002, taken_by=_dead_here(), age=timedelta(seconds=5))
+    assert baton.runtime.inbox.recover() == 1
+    baton.runtime.wait_idle()
+    cards = _cards_in_channel(baton)
+    assert len(cards) == 2 and "P-7002" in cards[-1]["text"]
+    assert cards[-1]["metadata"]["event_payload"]["record"] == "H-2"
+
+    # Baton may not read the channel (an install from before channels:history): posted,
+    # and the log says it may be there twice.
+    baton.runtime.create_record(RecordKind.HANDOFF,
+                                parse_fields(HANDOFF.format(n=7003), RecordKind.HANDOFF),
+                                team=TEAM, channel=CHANNEL, user=ALICE,
+                                request_key="saved-7003")
+    baton.slack.fail_next("conversations.history", error="missing_scope")
+    _save(baton, n=7003, taken_by=_dead_here(), age=timedelta(seconds=5))
+    assert baton.runtime.inbox.recover() == 1
+    baton.runtime.wait_idle()
+    cards = _cards_in_channel(baton)
+    assert len(cards) == 3 and "P-7003" in cards[-1]["text"]
+    assert any("H-3: could not look in" in r.getMessage() and "missing_scope" in r.getMessage()
+               and "may appear twice" in r.getMessage() for r in caplog.records)
