@@ -42,6 +42,21 @@ ONE_TIER = Ladder(name="faults", tiers=(Tier("Service Manager", Target("user", P
                   remind_before=(), ack_timeout=timedelta(hours=4))
 
 
+def fault_slack(team_id: str = SEED_TEAM, **options: Any) -> SlackEmulator:
+    """The Slack these tests run against: the workspace's channels (those seed_overdue
+    uses among them, Baton a member of each) and its people, as in the conftest fixture."""
+    from tests.conftest import ALICE, BOB, WORKSPACE_CHANNELS
+
+    emu = SlackEmulator(team_id=team_id, **options)
+    for channel_id, name in WORKSPACE_CHANNELS.items():
+        emu.add_channel(channel_id, name)
+    for i in range(400):  # seed_overdue's channels: C0F000000 ...
+        emu.add_channel(f"C0F{i:06d}", f"seeded-{i}")
+    for user in (ALICE, BOB, PAGER, OWNER):
+        emu.add_user(user)
+    return emu
+
+
 def seed_overdue(url: str, count: int, *, due_at: datetime, per_channel: int = 1) -> None:
     """`count` pending handoffs H-1..H-count, deadline `due_at`, with their deadline work:
     the engine marks them overdue and pages tier 1 for each. Pages group per channel and

@@ -47,6 +47,7 @@ from tests.e2e.fault_kit import (
     admin_engine,
     claimed_rows,
     db,
+    fault_slack,
     paged_events,
     record_of_work,
     seed_overdue,
@@ -88,7 +89,7 @@ def test_sigkill_mid_burst_then_restart_delivers_every_page_with_duplicates_boun
     seed_overdue(database_url, BURST, due_at=datetime.now(UTC) - timedelta(minutes=10),
                  per_channel=PER_CHANNEL)
     kill_at = 40
-    with SlackEmulator(team_id=SEED_TEAM) as slack:
+    with fault_slack() as slack:
         log = PageLog(slack)
         env = serve_env(database_url, slack)
         first = ServeProcess(env, tmp_path / "serve-1.log")
@@ -422,7 +423,7 @@ def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
     Slack at the kill (at most one a worker); nothing is left unfinished."""
     _fresh(database_url)
     commands = 20
-    with SlackEmulator(team_id=SEED_TEAM) as slack:
+    with fault_slack() as slack:
         env = serve_env(database_url, slack, BATON_WORKERS="4", BATON_SWEEP_SECONDS="0.5")
         first = ServeProcess(env, tmp_path / "serve-1.log")
         second = ServeProcess(env, tmp_path / "serve-2.log")
@@ -509,7 +510,7 @@ def test_sigkill_after_cards_reached_slack_then_restart_posts_no_second_card(
     the one the database points at; every person gets their reply."""
     _fresh(database_url)
     commands, workers = 8, 4
-    with SlackEmulator(team_id=SEED_TEAM) as slack:
+    with fault_slack() as slack:
         env = serve_env(database_url, slack, BATON_WORKERS=str(workers),
                         BATON_SWEEP_SECONDS="0.5")
         first = ServeProcess(env, tmp_path / "serve-1.log")
@@ -601,7 +602,7 @@ def test_sigterm_mid_burst_finishes_the_send_in_flight_and_gives_back_its_claims
     count, per_channel, term_at = 200, 5, 12
     seed_overdue(database_url, count, due_at=datetime.now(UTC) - timedelta(minutes=10),
                  per_channel=per_channel)
-    with SlackEmulator(team_id=SEED_TEAM) as slack:
+    with fault_slack() as slack:
         slack.set_latency(0.05, "chat.postMessage")
         log = PageLog(slack)
         env = serve_env(database_url, slack)
@@ -664,6 +665,7 @@ def test_sigterm_mid_burst_finishes_the_send_in_flight_and_gives_back_its_claims
 def test_emulator_outage_window_recover_and_latency():
     clock = FixedClock(START)
     with SlackEmulator() as slack:
+        slack.add_channel("C1", "c1")
         client = WebClient(token="xoxb-x", base_url=slack.base_url)
         slack.fail_all(503, method="chat.postMessage",
                        until=lambda: clock.now() >= START + timedelta(minutes=30))

@@ -133,7 +133,7 @@ def slash(baton: Any, command: str, text: str) -> tuple[httpx.Response, list[Cal
     """A slash command as wire.slash_command builds it, signed, sent to `serve`; returns the
     answer, the Slack calls it led to, and where an answer to its sender would go."""
     n = next(_ids)
-    who = {"key": f"h{n}", "trigger": f"trigger-h{n}", "user": ALICE}
+    who = {"key": f"h{n}", "trigger": baton.slack.issue_trigger(f"trigger-h{n}"), "user": ALICE}
     fields = dict(user=ALICE, channel=CHANNEL, team=TEAM, trigger_id=who["trigger"],
                   response_url=baton.slack.response_url(who["key"]))
     try:
@@ -380,7 +380,8 @@ def test_button_presses_answer_whatever_they_carry(baton):
         field fewer than Slack always sends."""
         n = next(_ids)
         body = wire.block_actions(action_id=action_id, value="", user=ALICE, team=TEAM,
-                                  channel=CHANNEL, message_ts=ts, trigger_id=f"trigger-b{n}",
+                                  channel=CHANNEL, message_ts=ts,
+                                  trigger_id=baton.slack.issue_trigger(f"trigger-b{n}"),
                                   response_url=baton.slack.response_url(f"b{n}"))
         data = json.loads(parse_qs(body)["payload"][0])
         data["actions"][0]["value"] = value

@@ -39,7 +39,7 @@ from bot.ids import ActionId
 from bot.inbox import sign_saved
 from store.models import ReceivedRequest, Record
 from tests.conftest import ALICE, BOB, CHANNEL, SECRET, TEAM
-from tests.e2e.fault_kit import ROOT, SEED_TEAM, db, serve_env
+from tests.e2e.fault_kit import ROOT, SEED_TEAM, db, fault_slack, serve_env
 
 APP_TOKEN = "xapp-1-A0BATON-1-socketmodetest"
 HANDOFF = ("person: {person} to: Northside Home Care contact: intake desk 555-0100 "
@@ -108,7 +108,7 @@ def socket_env(database_url: str, slack: SlackEmulator, **extra: str) -> dict[st
 def _command(slack: SlackEmulator, server: SocketModeServer, text: str, key: str,
              command: str = "/handoff") -> str:
     return server.slash_command(wire.slash_command_payload(
-        command, text, user=BOB, channel=CHANNEL, team=SEED_TEAM, trigger_id=f"sock-{key}",
+        command, text, user=BOB, channel=CHANNEL, team=SEED_TEAM, trigger_id=slack.issue_trigger(f"sock-{key}"),
         response_url=slack.response_url(key)))
 
 
@@ -136,7 +136,7 @@ def _cards(slack: SlackEmulator) -> list[Any]:
 
 
 def test_socket_mode_command_button_form_refresh_and_drop(database_url, tmp_path):
-    with SlackEmulator(team_id=SEED_TEAM) as slack:
+    with fault_slack() as slack:
         server = slack.enable_socket_mode(app_token=APP_TOKEN)
         slack.add_user(BOB, tz="America/New_York")
         baton = SocketProcess(socket_env(database_url, slack), tmp_path / "socket.log", server)
@@ -245,7 +245,7 @@ def test_sigkill_socket_with_acknowledged_commands_unfinished_then_restart_does_
     every person gets their reply, and the only repeats are replies Slack had already heard
     at the kill (at most one a worker)."""
     commands = 20
-    with SlackEmulator(team_id=SEED_TEAM) as slack:
+    with fault_slack() as slack:
         server = slack.enable_socket_mode(app_token=APP_TOKEN)
         slack.add_user(BOB, tz="America/New_York")
         env = socket_env(database_url, slack, BATON_WORKERS="4", BATON_SWEEP_SECONDS="0.5")
