@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
@@ -34,7 +34,6 @@ from slack_sdk.signature import Clock as WallClock
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
-from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import MultiSocketServer, TcpWSGIServer
@@ -113,6 +112,10 @@ def build_app(
         # Listeners ack at once and hand the rest to Baton's own workers, so Bolt never polls
         # for the ack (its default runner checks every 10 ms).
         process_before_response=True,
+        # wsgi_app checks every request's signature on the raw bytes before anything parses
+        # it (Signatures, on a wall clock tests can inject); Bolt checking again on its own
+        # clock would only disagree with it. Socket Mode needs none; the console signs.
+        request_verification_enabled=False,
         token_verification_enabled=token_verification,
         logger=logging.getLogger("baton.bolt"),
     )
@@ -499,29 +502,31 @@ def _team_of(body: dict[str, Any]) -> str | None:
 
 
 class Health:
-    """/healthz's answer: the database takes a write (a tiny row rewritten in its own
-    transaction, store.queries.touch_health_probe), probed at most once every `every`
-    seconds by the runtime's clock; between probes the last answer stands. A failure is
-    logged when it starts and when it ends, not at every probe."""
+    """/healthz's answer: does the database take a write (a tiny row rewritten in its own
+    transaction, store.queries.touch_health_probe)? Probed at most once every `every`
+    seconds of `monotonic` (a load balancer's checks must not become write load); between
+    probes the last answer stands. A failure is logged when it starts and when it ends,
+    not at every probe."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, *, every: float,
-                 by: str) -> None:
+                 by: str, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._sessions = sessions
-        self._clock = clock
-        self._every = timedelta(seconds=every)
+        self._clock = clock  # only stamps the row
+        self._every = every
         self._by = by
+        self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._at: datetime | None = None
+        self._at: float | None = None
         self._state = "writable"
         self._why = ""
 
     def state(self) -> str:
         """"writable", "unwritable" (reads work, writes fail) or "unreachable"."""
         with self._lock:  # one probe at a time; whoever waited takes its answer
-            now = self._clock.now()
-            if self._at is None or not (timedelta(0) <= now - self._at < self._every):
+            now = self._monotonic()
+            if self._at is None or not (0 <= now - self._at < self._every):
                 self._at = now
-                state = self._probe(now)
+                state = self._probe(self._clock.now())
                 if state != self._state:
                     if state == "writable":
                         log.warning("health check: the database takes writes again")
