@@ -28,15 +28,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, text, update
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.command_path import Emulated, free_port, pct, seed, wait_healthy  # noqa: E402
 from bot import wire  # noqa: E402
+from bot.domain.ladder import LadderConfig  # noqa: E402
 from store.db import make_engine  # noqa: E402
-from store.models import DueWork  # noqa: E402
+from store.models import DueWork, Record  # noqa: E402
 
 SECRET = "bench-secret"
 TEAM = "T0BENCH"
@@ -213,6 +214,9 @@ def part_bodies(serve: Serve, rounds: int) -> None:
     for label, size in (("5 MB", 5_000_000), ("1 MB", 1024 * 1024 - 4096)):
         peak, times = _during(serve.proc.pid, lambda size=size: _eight(serve.port, size),
                               rounds, idle)
+        if peak - idle > 50:
+            raise SystemExit(f"serve grew by {peak - idle:.0f} MB under eight {label} bodies "
+                             "(the bound is 50 MB)")
         if label == "5 MB":
             print(f"RSS idle {idle:.1f} MB; during eight 5 MB unsigned bodies at once "
                   f"({rounds} rounds) at most {peak:.1f} MB (+{peak - idle:.1f} MB); each "
@@ -232,14 +236,12 @@ def part_unwritable(admin_url: str, slack: Emulated, seconds: float) -> None:
     serve = None
     try:
         seed(url, 20)
-        now = datetime.now(UTC)
         engine = make_engine(url)
-        with engine.begin() as c:  # record 1's deadline passed a minute ago: due now
-            c.execute(insert(DueWork), [{
-                "team_id": TEAM, "record_id": 1, "kind": "deadline",
-                "due_at": now - timedelta(minutes=1), "ready_at": now - timedelta(minutes=1),
-                "state": "pending", "attempts": 0, "created_at": now}])
-        engine.dispose()
+        with engine.begin() as c:  # record 1 on the built-in ladder (seed leaves it bare)
+            c.execute(update(Record).where(Record.id == 1)
+                      .values(ladder=LadderConfig().ladders["default"].to_json()))
+        serve = Serve(url, slack, BATON_LOG_LEVEL="INFO")
+        time.sleep(3)  # past its first sweep and housekeeping (the morning digest, ...)
 
         def read_only(on: bool) -> None:
             with admin.connect() as c:
@@ -249,9 +251,19 @@ def part_unwritable(admin_url: str, slack: Emulated, seconds: float) -> None:
                 c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
 
-        read_only(True)
-        serve = Serve(url, slack, BATON_LOG_LEVEL="INFO")
+        # serve is running when the database stops taking writes (a disk filling up), and
+        # record 1's deadline passed a minute ago: due now, and it can't be claimed.
         t0 = time.monotonic()
+        read_only(True)
+        now = datetime.now(UTC)
+        with engine.connect() as c:
+            c.execute(text("SET TRANSACTION READ WRITE"))  # this one transaction only
+            c.execute(insert(DueWork), [{
+                "team_id": TEAM, "record_id": 1, "kind": "deadline",
+                "due_at": now - timedelta(minutes=1), "ready_at": now - timedelta(minutes=1),
+                "state": "pending", "attempts": 0, "created_at": now}])
+            c.commit()
+        engine.dispose()
         deadline = t0 + seconds
         status = 0
         while time.monotonic() < deadline:
@@ -263,6 +275,9 @@ def part_unwritable(admin_url: str, slack: Emulated, seconds: float) -> None:
         print(f"log lines per minute with the database unwritable: {per_minute:.0f} "
               f"({len(window)} lines in {seconds:.0f} s, {len(sweeps)} failed sweeps)")
         print(f"  /healthz while unwritable: {status}")
+        if os.environ.get("BENCH_SHOW_LOG"):
+            for line in window:
+                print("   |", line[:300])
         read_only(False)
         back = time.monotonic()
         sent = False
@@ -279,6 +294,8 @@ def part_unwritable(admin_url: str, slack: Emulated, seconds: float) -> None:
         print(f"  writes back: the due deadline {'was handled' if sent else 'was NOT handled'} "
               f"{time.monotonic() - back:.1f} s later; /healthz {status}")
         if not sent:
+            for _, line in serve.lines[-40:]:
+                print("   |", line[:300])
             raise SystemExit("due work was not handled after the database came back")
     finally:
         if serve is not None:

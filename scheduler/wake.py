@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import DBAPIError
 
 from bot.clock import Clock
 from scheduler.engine import Engine
@@ -134,9 +135,12 @@ class Waker:
         if self._failing_since is None:
             self._failing_since = self._clock.now()
         delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(self._failures - 1, 16))
-        # One line a step; the traceback only with the first of a run of failures.
+        # One line a step. The traceback only with the first of a run of failures, and not
+        # when it is the database refusing (a full disk, a read-only file or replica): the
+        # line says all there is, and a minute of them was hundreds of lines.
+        trace = self._failures == 1 and not isinstance(exc, DBAPIError)
         log.error("sweep failed (%s); %d in a row, trying again in %g s", _one_line(exc),
-                  self._failures, delay, exc_info=exc if self._failures == 1 else None)
+                  self._failures, delay, exc_info=exc if trace else None)
         if self._pause is not None:
             self._pause(delay)
         else:
