@@ -8,8 +8,10 @@ import io
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
@@ -28,8 +30,14 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from slack_sdk.signature import Clock as WallClock
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import MultiSocketServer, TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 
 from bot import wire
 from bot.cards import Replies
@@ -49,6 +57,8 @@ from bot.settings import Settings
 from bot.workspaces import Installations, WorkspaceClient, team_scope
 from handlers import actions, commands, coordination, governance, views
 from handlers.common import GENERIC
+from store import queries
+from store.db import transaction
 
 log = logging.getLogger("baton")
 
@@ -108,6 +118,10 @@ def build_app(
         # Listeners ack at once and hand the rest to Baton's own workers, so Bolt never polls
         # for the ack (its default runner checks every 10 ms).
         process_before_response=True,
+        # wsgi_app checks every request's signature on the raw bytes before anything parses
+        # it (Signatures, on a wall clock tests can inject); Bolt checking again on its own
+        # clock would only disagree with it. Socket Mode needs none; the console signs.
+        request_verification_enabled=False,
         token_verification_enabled=token_verification,
         logger=logging.getLogger("baton.bolt"),
     )
@@ -263,10 +277,10 @@ class _SlackHandler(SlackRequestHandler):
       Bolt would fail on it in a listener, or already while matching one (500).
     - Anything else Bolt cannot cope with is logged and answered 200 (401 if unsigned)."""
 
-    def __init__(self, app: App, *, secret: str, tell: Callable[[dict[str, Any], str], None]
-                 ) -> None:
+    def __init__(self, app: App, *, signed: Callable[[dict[str, Any], bytes], bool],
+                 tell: Callable[[dict[str, Any], str], None]) -> None:
         super().__init__(app)
-        self._secret = secret
+        self._signed = signed
         self._tell = tell
 
     def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
@@ -276,7 +290,7 @@ class _SlackHandler(SlackRequestHandler):
             raw, request.environ.get("CONTENT_TYPE"))
         problem = malformed(body)
         if problem is not None:
-            if not _signed(self._secret, request.environ, raw.encode()):
+            if not self._signed(request.environ, raw.encode()):
                 return BoltResponse(status=401, body={"error": "invalid request"})
             log.warning("ignored a signed request Slack could not have sent: %s", problem)
             self._tell(body, UNREADABLE.format(what=problem))
@@ -288,37 +302,77 @@ class _SlackHandler(SlackRequestHandler):
                 req.context = build_context(BoltContext({}), body)
             return self.app.dispatch(req)
         except Exception:
-            if not _signed(self._secret, request.environ, raw.encode()):
+            if not self._signed(request.environ, raw.encode()):
                 return BoltResponse(status=401, body={"error": "invalid request"})
             log.exception("Bolt could not handle a signed request; answered 200")
             return BoltResponse(status=200, body="")
 
 
-def _signed(secret: str, environ: dict[str, Any], raw: bytes) -> bool:
-    """Slack's v0 request signature over the raw bytes, within its five minutes."""
-    stamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""))
-    given = str(environ.get("HTTP_X_SLACK_SIGNATURE", ""))
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > 300:
-        return False
-    return _signature_holds(secret, stamp, raw, given)
+class _Verifier(SignatureVerifier):
+    """slack_sdk's verifier (its clock, its five minutes, its constant-time comparison),
+    signing the raw bytes as they came: a body that is not UTF-8 is checked, not an error."""
+
+    def generate_signature(self, *, timestamp: str, body: str | bytes) -> str | None:
+        raw = body.encode() if isinstance(body, str) else (body or b"")
+        mac = hmac.new(self.signing_secret.encode(), b"v0:" + timestamp.encode() + b":",
+                       hashlib.sha256)
+        mac.update(raw)  # not concatenated: a big body is not copied to be checked
+        return "v0=" + mac.hexdigest()
 
 
-def _signature_holds(secret: str, stamp: str, raw: bytes, given: str) -> bool:
-    """Slack's v0 signature over the timestamp and the raw bytes, whatever their age."""
-    if not stamp.isdigit():
-        return False
-    expected = "v0=" + hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + raw,
-                                hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, given)
+class Signatures:
+    """Slack's v0 request signature over a request's raw bytes, within five minutes of
+    `clock` (slack_sdk's Clock: the wall clock Slack stamps its requests by, not the
+    runtime's clock, which tests move; tests inject their own)."""
+
+    def __init__(self, secret: str, clock: WallClock | None = None) -> None:
+        self._verifier = _Verifier(secret or "unset", clock=clock or WallClock())
+        self._configured = bool(secret)
+
+    def __call__(self, environ: dict[str, Any], raw: bytes) -> bool:
+        stamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""))
+        given = str(environ.get("HTTP_X_SLACK_SIGNATURE", ""))
+        if not self._configured or not stamp.isdigit() or not given:
+            return False
+        return self._verifier.is_valid(body=raw, timestamp=stamp, signature=given)
+
+    def holds(self, stamp: str, raw: bytes, given: str) -> bool:
+        """The signature alone, whatever its age (a saved request, checked again)."""
+        if not self._configured or not stamp.isdigit():
+            return False
+        expected = self._verifier.generate_signature(timestamp=stamp, body=raw) or ""
+        return hmac.compare_digest(expected, given)
 
 
-def _read_body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = max(int(environ.get("CONTENT_LENGTH") or 0), 0)
-    except ValueError:
-        length = 0
+class TooLarge(Exception):
+    """The request's body is over BATON_MAX_BODY_BYTES."""
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """The body, never more than `limit` bytes of it: a declared length over the limit is
+    refused before a byte is read; with no length (chunked, under a server that passes it
+    through) at most limit + 1 bytes are read to tell. Raises TooLarge, or ValueError for a
+    length that is not a number."""
     stream = environ.get("wsgi.input")
-    return stream.read(length) if stream is not None and length else b""
+    declared = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if declared:
+        if not declared.isdigit():
+            raise ValueError("Content-Length is not a number")
+        length = int(declared)
+        if length > limit:
+            raise TooLarge
+        return stream.read(length) if stream is not None and length else b""
+    if stream is None or not environ.get("wsgi.input_terminated"):
+        return b""  # no length and no end marked: nothing may be read (PEP 3333)
+    raw = stream.read(limit + 1)
+    if len(raw) > limit:
+        raise TooLarge
+    return raw
+
+
+def _ssl_check(raw: bytes) -> bool:
+    """Slack's SSL check (`ssl_check=1&token=…`), which Bolt answers unsigned."""
+    return raw.startswith(b"ssl_check=") and len(raw) <= 1024
 
 
 def _answer(start_response: Callable[..., Any], status: str, data: bytes,
@@ -433,10 +487,11 @@ def genuine(row: Any, keys: dict[str, str]) -> bool:
         return saved_signature_holds(signature, keys, team_id=row.team_id, body=raw,
                                      stamp=stamp)
     secret = keys.get("signing_secret")
-    return bool(secret) and _signature_holds(secret, stamp, raw.encode(), signature)
+    return bool(secret) and Signatures(secret).holds(stamp, raw.encode(), signature)
 
 
-def _replayer(app: App, baton: Baton, secret: str) -> Callable[[Any], None]:
+def _replayer(app: App, baton: Baton, secret: str,
+              signatures: Signatures) -> Callable[[Any], None]:
     """Hand a saved request to its listener again, as Slack sent it (signed anew: its
     signature was checked when it came in, and may be older than Bolt's five minutes)."""
     keys = saved_keys(baton.settings)
@@ -484,48 +539,115 @@ def _team_of(body: dict[str, Any]) -> str | None:
     return None
 
 
-def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session]) -> WSGIApp:
-    """/slack/events for Slack, /healthz for the load balancer (200 when the database answers)."""
+class Health:
+    """/healthz's answer: does the database take a write (a tiny row rewritten in its own
+    transaction, store.queries.touch_health_probe)? Probed at most once every `every`
+    seconds of `monotonic` (a load balancer's checks must not become write load); between
+    probes the last answer stands. A failure is logged when it starts and when it ends,
+    not at every probe."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, *, every: float,
+                 by: str, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._sessions = sessions
+        self._clock = clock  # only stamps the row
+        self._every = every
+        self._by = by
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._at: float | None = None
+        self._state = "writable"
+        self._why = ""
+
+    def state(self) -> str:
+        """"writable", "unwritable" (reads work, writes fail) or "unreachable"."""
+        with self._lock:  # one probe at a time; whoever waited takes its answer
+            now = self._monotonic()
+            if self._at is None or not (0 <= now - self._at < self._every):
+                self._at = now
+                state = self._probe(self._clock.now())
+                if state != self._state:
+                    if state == "writable":
+                        log.warning("health check: the database takes writes again")
+                    else:
+                        log.warning("health check: the database is %s (%s)", state, self._why)
+                self._state = state
+            return self._state
+
+    def _probe(self, now: datetime) -> str:
+        try:
+            with transaction(self._sessions) as s:
+                queries.touch_health_probe(s, now=now, by=self._by)
+            return "writable"
+        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+            self._why = _one_line(exc)
+        try:
+            with self._sessions() as s:
+                s.execute(text("SELECT 1"))
+            return "unwritable"
+        except Exception:  # noqa: BLE001
+            return "unreachable"
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error as one short line (SQLAlchemy's own text runs to several, SQL included)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200] if text else ''}"
+
+
+def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session], *,
+             wall_clock: WallClock | None = None) -> WSGIApp:
+    """/slack/events for Slack, /healthz for the load balancer (200 when the database takes
+    a write). `wall_clock` is what Slack's request timestamps are checked against."""
     secret = baton.settings.secret("slack_signing_secret")
+    signed = Signatures(secret, wall_clock)
+    limit = baton.settings.max_body_bytes
     replies = Replies(baton.client)
-    baton.inbox.replay = _replayer(app, baton, secret)
-    slack = _SlackHandler(app, secret=secret,
+    baton.inbox.replay = _replayer(app, baton, secret, signed)
+    health = Health(session_factory, baton.clock, every=baton.settings.health_probe_seconds,
+                    by=baton.engine.worker)
+    slack = _SlackHandler(app, signed=signed,
                           tell=lambda body, text: _tell(replies, baton, body, text))
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
-            try:
-                with session_factory() as s:
-                    s.execute(text("SELECT 1"))
-                status, body = "200 OK", {"ok": True, "database": "reachable"}
-            except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
-                log.warning("health check: database unreachable: %s", type(exc).__name__)
-                status, body = "503 Service Unavailable", {"ok": False,
-                                                          "database": "unreachable"}
-            data = json.dumps(body).encode()
-            start_response(status, [("Content-Type", "application/json"),
-                                    ("Content-Length", str(len(data)))])
-            return [data]
+            state = health.state()
+            ok = state == "writable"
+            data = json.dumps({"ok": ok, "database": state}).encode()
+            return _answer(start_response, "200 OK" if ok else "503 Service Unavailable",
+                           data, "application/json")
         if path in ("/slack/install", "/slack/oauth_redirect") and app.oauth_flow is not None:
             return slack(environ, start_response)  # Bolt's install page and Slack's redirect
         if path == "/slack/events":
-            # Read and parse the body before Bolt does: Bolt parses before it checks the
-            # signature, and a body that is not UTF-8, or whose JSON is broken, was a 500.
-            raw = _read_body(environ)
+            # The body is read only up to BATON_MAX_BODY_BYTES (waitress refuses a longer
+            # declared length itself, before reading it), and its signature is checked on
+            # the raw bytes before anything parses it: whoever is not Slack costs an HMAC.
+            try:
+                raw = _read_body(environ, limit)
+            except TooLarge:
+                return _answer(start_response, "413 Request Entity Too Large",
+                               b'{"error":"request too large"}', "application/json")
+            except ValueError:
+                return _answer(start_response, "400 Bad Request",
+                               b'{"error":"bad request"}', "application/json")
+            from_slack = signed(environ, raw)
+            if not from_slack and not _ssl_check(raw):
+                return _answer(start_response, "401 Unauthorized",
+                               b'{"error":"invalid request"}', "application/json")
+            # Parsed here, not by Bolt: a body that is not UTF-8, or whose JSON is broken,
+            # was a 500 there.
             try:
                 environ[_PARSED] = parse_slack_body(raw.decode("utf-8"),
                                                     environ.get("CONTENT_TYPE"))
             except (UnicodeDecodeError, ValueError) as exc:
-                if not _signed(secret, environ, raw):
-                    return _answer(start_response, "401 Unauthorized",
-                                   b'{"error":"invalid request"}', "application/json")
                 log.warning("ignored a signed request Slack could not have sent: %s",
                             type(exc).__name__)
                 return _answer(start_response, "200 OK", b"")
             parsed = environ[_PARSED]
-            signed = _signed(secret, environ, raw)
-            if baton.overloaded() and signed:
+            if not from_slack:  # an unsigned SSL check
+                environ["wsgi.input"] = io.BytesIO(raw)
+                return slack(environ, start_response)  # Bolt answers it; nothing is kept
+            if baton.overloaded():
                 return _shed(baton, parsed, start_response)
             team = _team_of(parsed)
             # Saved as soon as its 200 is written, before its work is queued: if this process
@@ -535,7 +657,7 @@ def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session]) -> 
             keep = Received(team, raw.decode("utf-8"), environ.get("CONTENT_TYPE"),
                             str(environ.get("HTTP_X_SLACK_SIGNATURE", "")),
                             str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""))) \
-                if signed and _kept(parsed) else None
+                if _kept(parsed) else None
             environ["wsgi.input"] = io.BytesIO(raw)
             environ["CONTENT_LENGTH"] = str(len(raw))
             # Everything the request does, and the work it defers, calls Slack as the
@@ -547,9 +669,82 @@ def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session]) -> 
                     baton.release(held)  # never leave held work counted but not run
                     raise
             return _ThenRun(body, lambda: baton.release(held, keep=keep))
-        data = b"not found"
-        start_response("404 Not Found", [("Content-Type", "text/plain"),
-                                         ("Content-Length", str(len(data)))])
-        return [data]
+        return _answer(start_response, "404 Not Found", b"not found")
 
     return application
+
+
+# --- the HTTP server `serve` runs (and the tests' fixture, so they test the same) ---
+
+HEADER_LIMIT = 16 * 1024  # Slack's request headers are well under 2 KB
+
+
+def server_options(settings: Settings, *, threads: int) -> dict[str, Any]:
+    """waitress's adjustments for `serve` under hostile traffic."""
+    return {
+        "threads": threads,
+        # Idle connections are cheap in waitress (one socket, no thread); the default limit
+        # of 100 let a hundred idle clients shut Slack out. poll(), not select(): select
+        # fails on a descriptor numbered over 1024.
+        "connection_limit": settings.connection_limit,
+        "asyncore_use_poll": True,
+        "backlog": 2048,
+        # A connection with nothing to do is closed after this; waitress looks every second.
+        "channel_timeout": settings.idle_seconds,
+        "cleanup_interval": 1,
+        "max_request_header_size": HEADER_LIMIT,
+        # A longer declared body is answered 413 from its headers, before it is read.
+        "max_request_body_size": settings.max_body_bytes,
+        "ident": "baton",
+    }
+
+
+class _DeadlineChannel(HTTPChannel):
+    """A connection that notes when the request it is reading began. waitress's
+    channel_timeout counts from the last byte, so a client sending one header line every
+    few seconds would hold its connection for ever; _DeadlineServer cuts it off once the
+    request has taken longer than the server's request deadline to arrive."""
+
+    reading_since: float | None = None
+
+    def received(self, data: bytes) -> bool:
+        before = self.request
+        done = super().received(data)
+        if self.request is None:
+            self.reading_since = None  # every request read so far is complete
+        elif self.request is not before or self.reading_since is None:
+            self.reading_since = time.monotonic()
+        return done
+
+
+class _DeadlineServer(TcpWSGIServer):
+    channel_class = _DeadlineChannel
+    request_seconds = 10.0
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)  # idle connections (channel_timeout)
+        cutoff = time.monotonic() - self.request_seconds
+        for channel in list(self.active_channels.values()):
+            since = getattr(channel, "reading_since", None)
+            if since is not None and since < cutoff and not channel.requests:
+                channel.will_close = True  # closed on the loop's next turn
+
+
+def make_server(application: WSGIApp, settings: Settings, *, host: str, port: int,
+                threads: int) -> Any:
+    """waitress serving `application` with server_options, and a deadline for a request
+    to arrive in full (BATON_REQUEST_SECONDS from its first byte). Its run() serves until
+    close(); effective_listen says where."""
+    adj = Adjustments(host=host, port=port, **server_options(settings, threads=threads))
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(adj.threads)
+    shared: dict[int, Any] = {}
+    servers = []
+    for sockinfo in adj.listen:
+        server = _DeadlineServer(application, shared, dispatcher=dispatcher, adj=adj,
+                                 sockinfo=sockinfo)
+        server.request_seconds = settings.request_seconds
+        servers.append(server)
+    # run() serves every socket until close(), which closes the connections too.
+    return MultiSocketServer(shared, adj, [(s.effective_host, s.effective_port)
+                                           for s in servers], dispatcher)

@@ -101,9 +101,7 @@ def _build(settings: Settings, engine: Any) -> tuple[Any, Any]:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import waitress
-
-    from bot.app import wsgi_app
+    from bot.app import make_server, wsgi_app
     from store.db import make_session_factory
 
     settings.require_credentials()  # one bot token, or the install flow's client ID/secret
@@ -112,10 +110,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     engine = _engine(settings, threads=args.threads)
     app, baton = _build(settings, engine)
     logging.getLogger("baton").info("serving Slack on http://%s:%s/slack/events", args.host, port)
-    server = waitress.create_server(
-        wsgi_app(app, baton, make_session_factory(engine)), host=args.host, port=port,
-        threads=args.threads, ident="baton",
-    )
+    # Hostile traffic (idle and trickling connections, oversized bodies) is bounded by
+    # bot.app.server_options; the tests' server is made the same way.
+    server = make_server(wsgi_app(app, baton, make_session_factory(engine)), settings,
+                         host=args.host, port=port, threads=args.threads)
 
     def stop(*_: Any) -> None:
         server.close()

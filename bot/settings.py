@@ -83,6 +83,21 @@ class Settings(BaseSettings):
                                      validation_alias="BATON_PATTERN_WINDOW_DAYS")
     # Server-side worker threads for Slack's follow-up work (cards, modals, messages).
     workers: int = Field(default=8, ge=1, le=64, validation_alias="BATON_WORKERS")
+    # `serve` under hostile traffic (bot.app.server_options): a body larger than this is
+    # refused with 413 before it is read (Slack's own payloads are a few hundred KB at most);
+    # open connections beyond the limit wait in the kernel's backlog; a connection idle this
+    # long is closed; a request whose headers and body are not all in within
+    # BATON_REQUEST_SECONDS of its first byte is cut off, however steadily it trickles in.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
+                                validation_alias="BATON_MAX_BODY_BYTES")
+    connection_limit: int = Field(default=2000, ge=50, le=50_000,
+                                  validation_alias="BATON_CONNECTION_LIMIT")
+    idle_seconds: float = Field(default=15.0, gt=0, le=600, validation_alias="BATON_IDLE_SECONDS")
+    request_seconds: float = Field(default=10.0, gt=0, le=600,
+                                   validation_alias="BATON_REQUEST_SECONDS")
+    # /healthz writes a tiny row at most this often, and answers from the last result between.
+    health_probe_seconds: float = Field(default=5.0, ge=0, le=300,
+                                        validation_alias="BATON_HEALTH_PROBE_SECONDS")
 
     @field_validator("person_ref_pattern")
     @classmethod

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import DBAPIError
 
 from bot.clock import Clock
 from scheduler.engine import Engine
@@ -28,9 +29,27 @@ JOB_DEFAULTS = {
 }
 
 
+# After a failed sweep (the database refusing writes: a full disk, a read-only file or
+# replica) the next waits 1 s, then 2, 4 ... up to a minute, so a broken database costs one
+# log line a step, not a core and a traceback storm; the first sweep that works ends it.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 60.0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200] if text else ''}"
+
+
 class Waker:
     def __init__(self, engine: Engine, clock: Clock, *, interval: float = 10.0,
-                 housekeeping: Callable[[], object] | None = None) -> None:
+                 housekeeping: Callable[[], object] | None = None,
+                 pause: Callable[[float], object] | None = None) -> None:
+        """`pause(seconds)` waits out a backoff step (tests pass one that moves their clock
+        instead); by default it waits on the stop event, so stop() cuts it short."""
+        self._pause = pause
+        self._failures = 0
+        self._failing_since: datetime | None = None
         self._engine = engine
         self._housekeeping = housekeeping
         self._clock = clock
@@ -77,24 +96,58 @@ class Waker:
                 self._wake_at = None
             with self._swept:
                 self._started += 1
-            try:
-                handled = self._engine.run_due()
-                if handled:
-                    log.info("handled %d due items", handled)
-            except Exception:
-                log.exception("sweep failed; the next wake tries again")
-            if self._housekeeping is not None and not self._stopping.is_set():
+            failed = self._sweep()
+            if failed is None:
                 try:
-                    self._housekeeping()
-                except Exception:
-                    log.exception("housekeeping failed; the next wake tries again")
-            try:
-                self.poke()
-            except Exception:  # the loop must outlive any one failure
-                log.exception("could not schedule the next wake")
+                    self.poke()
+                except Exception:  # the loop must outlive any one failure
+                    log.exception("could not schedule the next wake")
             with self._swept:
                 self._finished += 1
                 self._swept.notify_all()
+            if failed is not None:
+                self._back_off(failed)
+
+    def _sweep(self) -> BaseException | None:
+        """One sweep and its housekeeping; the error that failed it, if one did."""
+        try:
+            handled = self._engine.run_due()
+            if handled:
+                log.info("handled %d due items", handled)
+        except Exception as exc:  # noqa: BLE001 - logged by _back_off, once a step
+            return exc  # housekeeping would fail the same way: it waits for the next step
+        if self._failures:
+            log.warning("sweeps work again after %d failed (since %s)", self._failures,
+                        self._failing_since.isoformat(timespec="seconds")
+                        if self._failing_since else "?")
+            self._failures, self._failing_since = 0, None
+        if self._housekeeping is not None and not self._stopping.is_set():
+            try:
+                self._housekeeping()
+            except Exception:
+                log.exception("housekeeping failed; the next wake tries again")
+        return None
+
+    def _back_off(self, exc: BaseException) -> None:
+        """Wait out one step of the backoff, then sweep again (whatever woke us meanwhile:
+        the work is in the database, and this sweep looks for all of it)."""
+        self._failures += 1
+        if self._failing_since is None:
+            self._failing_since = self._clock.now()
+        delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(self._failures - 1, 16))
+        # One line a step. The traceback only with the first of a run of failures, and not
+        # when it is the database refusing (a full disk, a read-only file or replica): the
+        # line says all there is, and a minute of them was hundreds of lines.
+        trace = self._failures == 1 and not isinstance(exc, DBAPIError)
+        log.error("sweep failed (%s); %d in a row, trying again in %g s", _one_line(exc),
+                  self._failures, delay, exc_info=exc if trace else None)
+        if self._pause is not None:
+            self._pause(delay)
+        else:
+            self._stopping.wait(delay)
+        if self._stopping.is_set():
+            return
+        self._due.set()
 
     def sweep_now(self, timeout: float = 30.0) -> bool:
         """Sweep at once and wait until a sweep that began after this call has finished

@@ -343,6 +343,18 @@ class ReceivedRequest(Base):
     state: Mapped[str] = mapped_column(String(16), default="taken")  # taken | abandoned
 
 
+class HealthProbe(Base):
+    """One row /healthz rewrites every few seconds: the cheapest write that still reaches
+    the disk, so a database that answers reads but takes no writes (a full disk, a read-only
+    file or replica) is reported unhealthy."""
+
+    __tablename__ = "health_probes"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    probed_at: Mapped[datetime]
+    probed_by: Mapped[str] = mapped_column(String(64))
+
+
 class AppendOnlyError(RuntimeError):
     pass
 

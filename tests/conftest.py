@@ -16,12 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-import waitress
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import wire
-from bot.app import build_app, make_client, wsgi_app
+from bot.app import build_app, make_client, make_server, wsgi_app
 from bot.clock import FixedClock
 from bot.emulator import SlackEmulator
 from bot.settings import Settings, load_settings
@@ -207,7 +206,7 @@ def make_settings(database_url: str, slack: SlackEmulator, **extra: Any) -> Sett
 
 
 def _serve_until_closed(server: Any) -> None:
-    # Closing the listening socket ends waitress's select loop with EBADF: that is the stop.
+    # close() closes every socket in waitress's map, which ends its loop: that is the stop.
     with contextlib.suppress(OSError, ValueError):
         server.run()
 
@@ -216,15 +215,16 @@ def _serve_until_closed(server: Any) -> None:
 def serve_factory(slack: SlackEmulator, clock: FixedClock) -> Iterator[Any]:
     started: list[tuple[Any, Any, Any, httpx.Client]] = []
 
-    def start(database_url: str, **extra: Any) -> Baton:
+    def start(database_url: str, *, wall_clock: Any = None, **extra: Any) -> Baton:
         settings = make_settings(database_url, slack, **extra)
         engine = make_engine(database_url)
         sessions = make_session_factory(engine)
         app, runtime = build_app(settings, client=make_client(settings), session_factory=sessions,
                                  clock=clock)
-        server = waitress.create_server(wsgi_app(app, runtime, sessions), host="127.0.0.1", port=0,
-                                        threads=8)
-        port = server.socket.getsockname()[1]
+        # The same server `baton serve` runs (bot.app.make_server: its limits and deadlines).
+        server = make_server(wsgi_app(app, runtime, sessions, wall_clock=wall_clock), settings,
+                             host="127.0.0.1", port=0, threads=8)
+        port = server.effective_listen[0][1]
         thread = threading.Thread(target=_serve_until_closed, args=(server,), daemon=True)
         thread.start()
         http = httpx.Client(timeout=10)

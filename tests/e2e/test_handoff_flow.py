@@ -126,7 +126,7 @@ def test_dependency_command(baton):
 
 def test_health_check(baton):
     resp = baton.http.get(f"{baton.url}/healthz")
-    assert resp.status_code == 200 and resp.json()["database"] == "reachable"
+    assert resp.status_code == 200 and resp.json()["database"] == "writable"
 
 
 def test_forged_signature_is_401_and_writes_nothing(baton):

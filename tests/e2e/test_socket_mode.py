@@ -108,7 +108,8 @@ def socket_env(database_url: str, slack: SlackEmulator, **extra: str) -> dict[st
 def _command(slack: SlackEmulator, server: SocketModeServer, text: str, key: str,
              command: str = "/handoff") -> str:
     return server.slash_command(wire.slash_command_payload(
-        command, text, user=BOB, channel=CHANNEL, team=SEED_TEAM, trigger_id=slack.issue_trigger(f"sock-{key}"),
+        command, text, user=BOB, channel=CHANNEL, team=SEED_TEAM,
+        trigger_id=slack.issue_trigger(f"sock-{key}"),
         response_url=slack.response_url(key)))
 
 
