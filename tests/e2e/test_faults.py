@@ -287,6 +287,7 @@ def outage_db(request, tmp_path):
     request.getfixturevalue("pg_template")  # skips, or fails under BATON_REQUIRE_POSTGRES
     admin = admin_engine(PG_URL)
     name = f"baton_outage_{uuid.uuid4().hex[:10]}"
+    request.getfixturevalue("drop_at_exit")(name)  # dropped even if the run is cut short
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
