@@ -218,7 +218,7 @@ class Baton:
                                   trigger_id=trigger_id or f"trigger-{n}",
                                   response_url=self.slack.response_url(f"r{n}"))
         resp = self.post(body)
-        self.runtime.wait_idle()
+        self.runtime.wait_idle(timeout=60)
         return resp
 
     def click(self, action_id: str, value: str, *, user: str = ALICE, channel: str = CHANNEL,
@@ -229,7 +229,7 @@ class Baton:
                                   trigger_id=f"click-{n}",
                                   response_url=self.slack.response_url(f"c{n}"))
         resp = self.post(body)
-        self.runtime.wait_idle()
+        self.runtime.wait_idle(timeout=60)
         return resp
 
     def submit(self, view: dict[str, Any], answers: dict[str, str], *, user: str = ALICE,
@@ -237,7 +237,7 @@ class Baton:
         body = wire.view_submission(view=view, values=wire.state_for(view, answers), user=user,
                                     team=team)
         resp = self.post(body)
-        self.runtime.wait_idle()
+        self.runtime.wait_idle(timeout=60)
         return resp
 
     def replies(self) -> list[str]:

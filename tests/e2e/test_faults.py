@@ -439,10 +439,10 @@ def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
                                   headers=wire.signed_headers(body, env["SLACK_SIGNING_SECRET"]),
                                   timeout=5)
                 assert resp.status_code == 200 and resp.content == b"", resp.text
-            slack.wait_for("response_url", count=4, timeout=20)  # all four workers busy
+            slack.wait_for("response_url", count=4, timeout=60)  # all four workers busy
             # Each request is saved a moment after its 200 (by the saver thread): the kill
             # comes once all are, as it would a few milliseconds later in real life.
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while time.monotonic() < deadline:  # another process's progress, not a deadline
                 with db(database_url) as eng, eng.connect() as c:
                     saved = c.execute(select(func.count()).select_from(ReceivedRequest)
