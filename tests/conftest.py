@@ -7,6 +7,8 @@ import contextlib
 import itertools
 import json
 import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import wire
@@ -56,8 +59,45 @@ def _pg_available() -> str | None:
                "BATON_TEST_DATABASE_URL to run these tests"
 
 
+# Dropped however the run ends. A hung test is ended by pytest-timeout with os._exit (no
+# fixture teardown after it), CI may SIGKILL the run: a database left behind each time would
+# pile up on the shared server. A process of its own, in its own session (so a Ctrl-C or a
+# signal to the run's process group does not reach it), holds the names of this run's
+# databases and drops them when its stdin closes, which is when this process ends, however.
+_JANITOR = """
+import sys
+from sqlalchemy import create_engine, text
+names = [line.strip() for line in sys.stdin if line.strip()]  # until the run has ended
+if not names:
+    sys.exit(0)
+admin = create_engine(sys.argv[1], isolation_level="AUTOCOMMIT")
+with admin.connect() as c:
+    for name in names:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+"""
+
+
 @pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
+def drop_at_exit() -> Iterator[Any]:
+    """drop_at_exit(name): the PostgreSQL database `name` is dropped when this test run
+    ends, even if it ends by os._exit or SIGKILL (its fixture drops it first if it can)."""
+    janitor = subprocess.Popen(
+        [sys.executable, "-c", _JANITOR,
+         PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)],
+        stdin=subprocess.PIPE, text=True, start_new_session=True)
+    assert janitor.stdin is not None
+
+    def drop(name: str) -> None:
+        janitor.stdin.write(name + "\n")
+        janitor.stdin.flush()
+
+    yield drop
+    janitor.stdin.close()
+    janitor.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def pg_template(drop_at_exit: Any) -> Iterator[str]:
     """A private database for this test run, migrated once."""
     why = _pg_available()
     if why:
@@ -67,16 +107,31 @@ def pg_template() -> Iterator[str]:
     name = f"baton_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
                           isolation_level="AUTOCOMMIT")
+    drop_at_exit(name)
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_URL.rsplit("/", 1)[0] + "/" + name
-    eng = make_engine(url)
-    migrate(eng)
-    eng.dispose()
-    yield url
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        url = PG_URL.rsplit("/", 1)[0] + "/" + name
+        eng = make_engine(url)
+        migrate(eng)
+        eng.dispose()
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# What a test that failed half-way may leave behind: a connection idle in a transaction
+# that holds locks (its test never reached its rollback). The next test's TRUNCATE would
+# wait behind it for ever; it is ended instead. Only this run's own database is touched.
+_LEFT_OPEN = text(
+    "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND state IN ('idle in transaction', 'idle in transaction (aborted)')")
+_OTHERS = text(
+    "SELECT pid, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 def _truncate(engine: Engine) -> None:
@@ -84,8 +139,23 @@ def _truncate(engine: Engine) -> None:
     from store.models import Base
 
     tables = ", ".join(Base.metadata.tables)
-    with engine.begin() as c:
-        c.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    for attempt in range(3):
+        with engine.connect() as c:
+            c = c.execution_options(isolation_level="AUTOCOMMIT")
+            c.execute(_LEFT_OPEN).all()
+        try:
+            with engine.begin() as c:
+                # A lock still held (a backend busy for a test that is over) fails the
+                # TRUNCATE in seconds, to be tried again, instead of hanging the run.
+                c.execute(text("SET LOCAL lock_timeout = '10s'"))
+                c.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03" or attempt == 2:  # lock_not_available
+                with engine.connect() as c:
+                    others = c.execute(_OTHERS).all()
+                raise RuntimeError(f"could not empty the test database: {exc.orig}; other "
+                                   f"connections to it: {others}") from exc
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -158,7 +228,7 @@ class Baton:
                                   trigger_id=self.slack.issue_trigger(trigger_id),
                                   response_url=self.slack.response_url(f"r{n}"))
         resp = self.post(body)
-        self.runtime.wait_idle()
+        self.runtime.wait_idle(timeout=60)
         return resp
 
     def click(self, action_id: str, value: str, *, user: str = ALICE, channel: str = CHANNEL,
@@ -169,7 +239,7 @@ class Baton:
                                   trigger_id=self.slack.issue_trigger(),
                                   response_url=self.slack.response_url(f"c{n}"))
         resp = self.post(body)
-        self.runtime.wait_idle()
+        self.runtime.wait_idle(timeout=60)
         return resp
 
     def submit(self, view: dict[str, Any], answers: dict[str, str], *, user: str = ALICE,
@@ -177,7 +247,7 @@ class Baton:
         body = wire.view_submission(view=view, values=wire.state_for(view, answers), user=user,
                                     team=team)
         resp = self.post(body)
-        self.runtime.wait_idle()
+        self.runtime.wait_idle(timeout=60)
         return resp
 
     def replies(self) -> list[str]:

@@ -219,7 +219,7 @@ class ServeProcess:
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> Self:
+    def start(self, timeout: float = 60.0) -> Self:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port), "--host",
@@ -318,7 +318,7 @@ class Outage:
                 alive = text("SELECT pid FROM pg_stat_activity WHERE datname = :name")
                 c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                "WHERE datname = :name"), {"name": self._name})
-                deadline = time.monotonic() + 5
+                deadline = time.monotonic() + 30
                 while c.execute(alive, {"name": self._name}).first() is not None:
                     assert time.monotonic() < deadline, "backends outlived pg_terminate_backend"
                     time.sleep(0.01)  # a backend takes a moment to exit

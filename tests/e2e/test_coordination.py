@@ -224,7 +224,7 @@ def test_app_home_shows_my_records_and_the_team_roster(baton):
     resp = baton.post(body, headers=wire.signed_headers(body, "test-signing-secret",
                                                         content_type="application/json"))
     assert resp.status_code == 200
-    baton.runtime.wait_idle()
+    baton.runtime.wait_idle(timeout=60)
     (publish,) = baton.slack.calls_to("views.publish")
     assert publish.params["user_id"] == ALICE
     view = publish.json_param("view")
@@ -257,7 +257,7 @@ def test_huddle_assign_next_action_updates_record_card_and_roster(baton):
     resp = baton.submit(view, {"owner": BOB, "text": "call the intake desk",
                                "due": "tomorrow 10am"})
     assert resp.status_code == 200 and not resp.text
-    baton.runtime.wait_idle()
+    baton.runtime.wait_idle(timeout=60)
     with baton.sessions() as s:
         h1 = s.get(Record, h1.id)
     assert h1.next_action_owner == BOB and h1.next_action == "call the intake desk"

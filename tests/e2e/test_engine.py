@@ -4,6 +4,7 @@ injected clock (never slept), and what reaches the Slack emulator."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 
 from bot.ids import ActionId
 from scheduler.engine import Engine, Pacer
+from store.db import transaction
 from store.models import AuditEvent, DueWork, Record
 from tests.conftest import ALICE, BOB, CHANNEL, blocks_of
 
@@ -469,14 +471,20 @@ def test_an_acknowledgement_while_a_page_is_on_its_way_plans_no_further_tier(bat
 
     def ack_during_send(call):
         if call.method == "chat.postMessage" and "tier 2" in call.params.get("text", ""):
-            # Bob acknowledges tier 1 while the tier-2 post is in flight.
-            with baton.sessions.begin() as s:
+            # Bob acknowledges tier 1 while the tier-2 post is in flight, writing as Baton
+            # does: a plain BEGIN that reads first lost its write to any commit in between
+            # on SQLite ("database is locked": the inbox deletes finished requests on a
+            # thread of its own), and the emulator only logs an observer's exception.
+            with transaction(baton.sessions) as s:
                 from store import queries
                 s.get(DueWork, work1).acked_by = BOB
                 queries.cancel_work(s, record_id=record(baton).id, kinds=("page",))
+            acked.set()
 
+    acked = threading.Event()
     slack.on_call(ack_during_send)
     engine.process(claimed)
+    assert acked.is_set(), "the acknowledgement during the send failed (see the log)"
     assert len(pages_in(baton, ESCALATION)) == 1
     with baton.sessions() as s:
         planned = s.scalars(select(DueWork).where(DueWork.kind == "page", DueWork.tier == 3)).all()
@@ -558,28 +566,37 @@ def test_a_click_at_the_deadline_and_the_engine_never_deadlock(baton, caplog):
         deadlocks_before = c.execute(text(
             "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")).scalar()
     click = baton.engine.connect()
-    tx = click.begin()
-    click.execute(text("SET LOCAL lock_timeout = '10s'"))
-    click.execute(text("UPDATE records SET version = version + 1, status = 'acknowledged' "
-                       "WHERE id = :id"), {"id": rec.id})
     done = threading.Event()
     worker = threading.Thread(target=lambda: (engine.process(claimed), done.set()))
-    worker.start()
-    with baton.engine.connect() as watch:  # until the engine waits for a lock
-        for _ in range(200):
-            waiting = watch.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'")).scalar()
-            if waiting:
-                break
-            threading.Event().wait(0.05)  # polling another process, not moving time
+    try:
+        tx = click.begin()
+        click.execute(text("SET LOCAL lock_timeout = '10s'"))
+        click.execute(text("UPDATE records SET version = version + 1, status = 'acknowledged' "
+                           "WHERE id = :id"), {"id": rec.id})
+        holder = click.execute(text("SELECT pg_backend_pid()")).scalar()
+        worker.start()
+        # Until the engine waits for the click's lock. Each look is a transaction of its own:
+        # within one, pg_stat_activity is a snapshot taken at its first read, and the
+        # engine's wait (begun a moment later) never showed in it.
+        blocked = text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                       "current_database() AND wait_event_type = 'Lock' "
+                       "AND :holder = ANY(pg_blocking_pids(pid))")
+        deadline = time.monotonic() + 60  # the engine's thread may start late on a busy box
+        waiting = 0
+        with baton.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
+            while not waiting and worker.is_alive() and time.monotonic() < deadline:
+                waiting = watch.execute(blocked, {"holder": holder}).scalar()
+                if not waiting:
+                    threading.Event().wait(0.05)  # polling another process, not moving time
         assert waiting == 1, "the engine never waited for the click's record"
-    # The click goes on to cancel the record's due work, as an acknowledgement does.
-    click.execute(text("UPDATE due_work SET state = 'cancelled' WHERE record_id = :id "
-                       "AND state IN ('pending', 'claimed')"), {"id": rec.id})
-    tx.commit()
-    click.close()
-    worker.join(30)
+        # The click goes on to cancel the record's due work, as an acknowledgement does.
+        click.execute(text("UPDATE due_work SET state = 'cancelled' WHERE record_id = :id "
+                           "AND state IN ('pending', 'claimed')"), {"id": rec.id})
+        tx.commit()
+    finally:
+        click.close()  # a transaction still open is rolled back: the engine goes on
+        if worker.ident is not None:  # started
+            worker.join(60)
     assert done.is_set()
     with baton.engine.connect() as c:
         deadlocks_after = c.execute(text(

@@ -290,6 +290,7 @@ def outage_db(request, tmp_path):
     request.getfixturevalue("pg_template")  # skips, or fails under BATON_REQUIRE_POSTGRES
     admin = admin_engine(PG_URL)
     name = f"baton_outage_{uuid.uuid4().hex[:10]}"
+    request.getfixturevalue("drop_at_exit")(name)  # dropped even if the run is cut short
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
@@ -444,10 +445,10 @@ def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
                                   headers=wire.signed_headers(body, env["SLACK_SIGNING_SECRET"]),
                                   timeout=5)
                 assert resp.status_code == 200 and resp.content == b"", resp.text
-            slack.wait_for("response_url", count=4, timeout=20)  # all four workers busy
+            slack.wait_for("response_url", count=4, timeout=60)  # all four workers busy
             # Each request is saved a moment after its 200 (by the saver thread): the kill
             # comes once all are, as it would a few milliseconds later in real life.
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while time.monotonic() < deadline:  # another process's progress, not a deadline
                 with db(database_url) as eng, eng.connect() as c:
                     saved = c.execute(select(func.count()).select_from(ReceivedRequest)

@@ -138,7 +138,7 @@ def test_forged_signature_is_401_and_writes_nothing(baton):
     import time
     old = baton.post(body, timestamp=int(time.time()) - 301)
     assert old.status_code == 401
-    baton.runtime.wait_idle()
+    baton.runtime.wait_idle(timeout=60)
     assert (_count(baton) == 0 and baton.slack.calls == []) or \
         all(c.method == "auth.test" for c in baton.slack.calls)
 
@@ -154,7 +154,7 @@ def test_slack_retry_of_the_same_command_creates_nothing_new(baton):
     headers = wire.signed_headers(body, "test-signing-secret")
     headers.update({"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
     assert baton.post(body, headers=headers).status_code == 200
-    baton.runtime.wait_idle()
+    baton.runtime.wait_idle(timeout=60)
     assert _count(baton) == 1
     assert len(baton.slack.calls_to("chat.postMessage")) == 1
 

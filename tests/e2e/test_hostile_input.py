@@ -156,7 +156,7 @@ def send(baton: Any, body: str | bytes, *, headers: dict[str, str] | None = None
         headers = wire.signed_headers(body, SECRET, content_type=content_type) \
             if isinstance(body, str) else sign(body, content_type)
     resp = baton.post(body, headers=headers)
-    assert baton.runtime.wait_idle(), "deferred work did not finish"
+    assert baton.runtime.wait_idle(timeout=60), "deferred work did not finish"
     return resp, baton.slack.calls[start:]
 
 
@@ -513,7 +513,7 @@ NASTY = ("<!channel> <!here> <!everyone> <@U0FAKE99> <@U0FAKE99|boss> <#C0FAKE99
 def _tick(baton: Any) -> None:
     baton.runtime.engine.run_due()
     baton.runtime.coordination.tick()
-    baton.runtime.wait_idle()
+    baton.runtime.wait_idle(timeout=60)
 
 
 def test_user_text_never_becomes_markup_on_any_surface(serve_factory, database_url):
@@ -695,7 +695,7 @@ def test_two_hundred_records_fit_the_huddle_the_app_home_the_digest_and_lists(se
                                team=TEAM)
     send(baton, home, content_type="application/json")
     assert runtime.coordination.tick() == 1  # Monday 09:00: the morning digest, to BOB
-    runtime.wait_idle()
+    runtime.wait_idle(timeout=60)
     calls = baton.slack.calls
     assert_slack_took_everything(calls)
     assert_no_foreign_markup(baton, calls)
@@ -747,7 +747,7 @@ def test_no_token_or_signing_secret_reaches_any_log_record(serve_factory, databa
     command(f"person: P-5 to: Northside contact: {BOT_TOKEN} due: in 1h")
     baton.clock.advance(timedelta(hours=3))
     runtime.engine.run_due()
-    runtime.wait_idle()
+    runtime.wait_idle(timeout=60)
     with pytest.raises(Exception):  # the emulator has no Socket Mode: the call just fails
         make_client(runtime.settings, token=APP_TOKEN).api_call("apps.connections.open")
     assert any(r.name.startswith("slack_sdk") and r.levelno == logging.DEBUG

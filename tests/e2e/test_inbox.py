@@ -59,7 +59,7 @@ def test_a_dead_process_s_requests_are_redone_a_live_one_s_are_left_alone(baton)
     worn = _save(baton, n=1004, taken_by=_dead_here(), age=timedelta(seconds=5), attempts=3)
 
     assert inbox.recover() == 2  # the dead process's, and the one past the 10-minute lease
-    baton.runtime.wait_idle()
+    baton.runtime.wait_idle(timeout=60)
     assert _people(baton) == ["P-1001", "P-1003"]
     replies = {c.params["_key"]: str(c.params.get("text", ""))
                for c in baton.slack.calls_to("response_url")}
@@ -74,7 +74,7 @@ def test_a_dead_process_s_requests_are_redone_a_live_one_s_are_left_alone(baton)
     # Done twice (the first attempt died after saving the record): still one record.
     again = _save(baton, n=1001, taken_by=_dead_here(), age=timedelta(seconds=5))
     assert inbox.recover() == 1
-    baton.runtime.wait_idle()
+    baton.runtime.wait_idle(timeout=60)
     assert _people(baton) == ["P-1001", "P-1003"]
     assert inbox.flush()
     assert again not in _rows(baton)
@@ -92,7 +92,7 @@ def test_a_redone_handoff_whose_first_attempt_died_before_its_card_posts_it_now(
     assert baton.slack.calls_to("chat.postMessage") == []
     _save(baton, n=3001, taken_by=_dead_here(), age=timedelta(seconds=5))
     assert baton.runtime.inbox.recover() == 1
-    baton.runtime.wait_idle()
+    baton.runtime.wait_idle(timeout=60)
     assert _people(baton) == ["P-3001"]  # still one record
     cards = [c for c in baton.slack.calls_to("chat.postMessage")
              if c.params.get("channel") == CHANNEL and not c.params.get("thread_ts")]
@@ -107,7 +107,7 @@ def test_a_row_slack_did_not_sign_or_too_old_is_never_acted_on(baton):
     old = _save(baton, n=4002, taken_by=_dead_here(), age=timedelta(seconds=5),
                 received=timedelta(minutes=31))  # past the response_url's 30 minutes
     assert baton.runtime.inbox.recover() == 0
-    baton.runtime.wait_idle()
+    baton.runtime.wait_idle(timeout=60)
     assert _people(baton) == []
     assert baton.slack.calls_to("response_url") == []
     rows = _rows(baton)

@@ -221,7 +221,7 @@ def _submit(baton, view: dict, *, classification: str, route: str | None, owner:
     }
     body = wire.view_submission(view=view, values=values, user=user, team=TEAM)
     resp = baton.post(body)
-    baton.runtime.wait_idle()
+    baton.runtime.wait_idle(timeout=60)
     return resp
 
 

@@ -214,7 +214,7 @@ def test_nothing_crosses_workspaces(baton):
     assert record(baton).next_action is None
     # The App Home of their user holds nothing of ours.
     baton.post(_home_opened(OTHER_USER, OTHER_TEAM))
-    baton.runtime.wait_idle()
+    baton.runtime.wait_idle(timeout=60)
     published = [c for c in baton.slack.calls_to("views.publish")
                  if c.params.get("user_id") == OTHER_USER]
     assert published and "P-1042" not in json.dumps(published[-1].json_param("view"))

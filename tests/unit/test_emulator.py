@@ -250,7 +250,7 @@ def test_wait_for_blocks_until_another_thread_calls(emu: SlackEmulator, client: 
 
     worker = threading.Thread(target=later)
     worker.start()
-    calls = emu.wait_for("chat.postMessage", count=2, timeout=5)
+    calls = emu.wait_for("chat.postMessage", count=2, timeout=30)
     worker.join()
 
     assert [c.params["text"] for c in calls] == ["one", "two"]
