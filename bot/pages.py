@@ -136,6 +136,17 @@ def unreachable_line(channel: str, error: str, *, needed: str | None = None) -> 
             f"To fix: {unreachable_fix(channel, error)}.")
 
 
+def card_unpostable_note(error: str, *, needed: str | None = None) -> str:
+    """Told to whoever logged a record whose card Slack would not take in its channel: the
+    record is saved, where its pages go meanwhile, and the fix."""
+    fix = ("invite me with `/invite @Baton`" if error in ("not_in_channel", "channel_not_found")
+           else "ask an admin to fix it")
+    return (f":warning: I couldn't post its card in this channel "
+            f"({unreachable_reason(error, needed=needed)}): {fix}. The record is saved and "
+            "its reminders still reach its owner by DM; until then its pages go to the "
+            "coordination channel, or by DM to its owner and the coordinator of the day.")
+
+
 def page_blocks(*, target: str, tier_name: str, tier: int,
                 items: Sequence[tuple[Any, Any]], now: datetime, late: bool,
                 notice: str | None = None) -> list[Block]:

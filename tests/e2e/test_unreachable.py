@@ -386,3 +386,26 @@ def test_a_thread_line_whose_channel_was_archived_is_dropped_with_a_log_line(
                for r in caplog.records)
     at(baton, DEADLINE + timedelta(hours=5))
     assert [w for w in works(baton, "thread_line") if w.state == "pending"] == []
+
+
+# --- a record logged where Baton cannot post its card ---
+
+def test_a_record_logged_where_baton_cannot_post_is_saved_and_its_pages_rerouted(
+        start, slack):
+    """Saved, not refused: a handoff someone is logging must not be lost for want of an
+    invitation. They are told why its card is missing, the fix, and where its pages go."""
+    private = "C0PRIV001"
+    slack.add_channel(private, "care-private", is_private=True, is_member=False)
+    ladder = LADDER.replace(f'channel = "{TIER1}"\n', "")  # tier 1 in the record's channel
+    baton = start(ladder=ladder)
+    baton.command("/handoff", HANDOFF, channel=private)
+    rec = record(baton)
+    assert rec.channel_id == private and rec.card_ts is None
+    reply = baton.last_reply()
+    assert "H-1" in reply and "couldn't post its card" in reply
+    assert "/invite @Baton" in reply and "its pages go to the coordination channel" in reply
+    at(baton, DEADLINE)
+    (page,) = pages_in(baton, COORDINATION)
+    assert f"Baton could not post this page in <#{private}>" in str(blocks_of(page))
+    (ev,) = events(baton, "page_undeliverable")
+    assert ev.record_ref == "H-1" and ev.before == private
