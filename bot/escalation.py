@@ -224,9 +224,10 @@ class EscalationService:
             first_work, first_record = items[0]
             tier = snapshot_ladder(first_record.ladder).tier(first_work.tier)
             mention = self.authority.mention(tier.target, first_record, now=now)
+            # A page rerouted from a channel Baton could not post in keeps saying so.
             blocks = pages.page_blocks(target=mention, tier_name=tier.name,
                                        tier=first_work.tier or 1, items=items, now=now,
-                                       late=False)
+                                       late=False, notice=first_work.text)
             text = pages.page_text(mention, tier.name, first_work.tier or 1, len(items),
                                    late=False)
         try:

@@ -102,11 +102,60 @@ def page_text(target: str, tier_name: str, tier: int, count: int, *, late: bool)
             f"{count} {what} you{late_note}. {ASK}")
 
 
+def unreachable_reason(error: str, *, needed: str | None = None) -> str:
+    """Why Slack would not take a message in a channel, in plain words."""
+    if error == "not_in_channel":
+        return "Baton is not in that channel"
+    if error == "is_archived":
+        return "the channel was archived"
+    if error == "channel_not_found":
+        return "the channel does not exist, or it is private and Baton was never invited"
+    if error == "missing_scope":
+        return f"Baton lacks the permission `{escape(needed or 'unknown')}`"
+    return f"Slack answered `{escape(error)}`"
+
+
+def unreachable_fix(channel: str, error: str) -> str:
+    if error == "not_in_channel":
+        return f"/invite @Baton in <#{channel}>"
+    if error == "is_archived":
+        return (f"unarchive <#{channel}>, or give the tier another channel in the ladder "
+                "(BATON_CONFIG)")
+    if error == "channel_not_found":
+        return (f"/invite @Baton in <#{channel}> if it is private, or give the tier a channel "
+                "that exists in the ladder (BATON_CONFIG)")
+    if error == "missing_scope":
+        return "a workspace admin reinstalls the app, granting that permission"
+    return "check the channel in the ladder (BATON_CONFIG)"
+
+
+def unreachable_line(channel: str, error: str, *, needed: str | None = None) -> str:
+    """The line a rerouted page carries: where it could not go, why, and the fix."""
+    return (f":warning: Baton could not post this page in <#{channel}>: "
+            f"{unreachable_reason(error, needed=needed)}. "
+            f"To fix: {unreachable_fix(channel, error)}.")
+
+
+def card_unpostable_note(error: str, *, needed: str | None = None) -> str:
+    """Told to whoever logged a record whose card Slack would not take in its channel: the
+    record is saved, where its pages go meanwhile, and the fix."""
+    fix = ("invite me with `/invite @Baton`" if error in ("not_in_channel", "channel_not_found")
+           else "ask an admin to fix it")
+    return (f":warning: I couldn't post its card in this channel "
+            f"({unreachable_reason(error, needed=needed)}): {fix}. The record is saved and "
+            "its reminders still reach its owner by DM; until then its pages go to the "
+            "coordination channel, or by DM to its owner and the coordinator of the day.")
+
+
 def page_blocks(*, target: str, tier_name: str, tier: int,
-                items: Sequence[tuple[Any, Any]], now: datetime, late: bool) -> list[Block]:
-    """One message for every record due for this channel and tier at once."""
+                items: Sequence[tuple[Any, Any]], now: datetime, late: bool,
+                notice: str | None = None) -> list[Block]:
+    """One message for every record due for this channel and tier at once. `notice`: a
+    page rerouted from a channel Baton could not post in says so under its header."""
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
         text=page_text(target, tier_name, tier, len(items), late=late)))]
+    if notice:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=fit(notice, SECTION_LIMIT))))
     for work, record in items:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=page_row(record, work, now))))
         if record.status not in ("closed", "cancelled", "resolved"):

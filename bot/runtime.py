@@ -173,7 +173,11 @@ class Baton:
         self.escalation.permissions = self.permissions
         self.engine = Engine(sessions=self.sessions, client=self.engine_client, clock=self.clock,
                              authority=authority, records=self.records,
-                             pacer=Pacer(self.settings.channel_post_interval))
+                             pacer=Pacer(self.settings.channel_post_interval),
+                             coordination_channel=lambda team: self.settings.channel_for(
+                                 team, "coordination_channel"),
+                             # One token: a restart is how a new one arrives.
+                             resume_at_start=not self.settings.oauth)
         self.calendar = WorkingCalendar(
             end_of_day=self.settings.end_of_day, holidays=frozenset(self.settings.holidays)
         )

@@ -277,7 +277,8 @@ def _publish(cards: Cards, replies: Replies, record: Any, *, user: str,
         cards.post(record, adopt=adopt)
         text = blocks.confirmation(record)
     except SlackApiError as exc:
-        text = (f"{blocks.confirmation(record)}\n:warning: I couldn't post its card in this "
-                f"channel ({exc.response.get('error')}): invite me with `/invite @Baton`.")
+        text = (f"{blocks.confirmation(record)}\n"
+                + pages.card_unpostable_note(str(exc.response.get("error") or ""),
+                                             needed=exc.response.get("needed")))
     replies.send(user=user, channel=record.channel_id, response_url=response_url, text=text)
 

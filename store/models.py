@@ -189,23 +189,28 @@ class DueWork(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
-    kind: Mapped[str] = mapped_column(String(24))  # reminder | deadline | page | ack_timeout
+    # reminder | deadline | page | ack_timeout | nudge | thread_line
+    kind: Mapped[str] = mapped_column(String(24))
     due_at: Mapped[datetime]  # when it fell due: fixed, the order and the lateness count from it
     ready_at: Mapped[datetime]  # when to try next: due_at, or later after a failed send
     tier: Mapped[int | None]  # 1-based, for pages
     reason: Mapped[str | None] = mapped_column(String(32))  # overdue | review | safeguard
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|claimed|done|...
+    # pending | claimed | done | cancelled | suspended (the workspace's token was refused)
+    # | undeliverable (a page that reached no channel and no fallback)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     first_failed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime | None]
+    # Where it went (a page, a reminder); for a thread_line, the thread it goes into.
     channel_id: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     acked_by: Mapped[str | None] = mapped_column(String(32))
     acked_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    text: Mapped[str | None] = mapped_column(Text)  # a thread_line's line, fixed when planned
 
 
 class ChannelLadder(Base):

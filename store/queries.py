@@ -198,6 +198,19 @@ def add_work(session: Session, *, record: Record, kind: str, due_at: datetime, n
         "created_at": now})
 
 
+def add_thread_line(session: Session, *, record: Record, channel_id: str, thread_ts: str,
+                    text: str, now: datetime, tier: int | None = None,
+                    reason: str | None = None) -> None:
+    """A line for a thread (a page's, a record card's), sent by the engine like any due
+    work: paced per channel, retried on Slack's transient failures. Planned in the
+    transaction that records what it tells of, so it is never lost nor sent for nothing."""
+    session.connection().execute(_INSERT_WORK, {
+        "team_id": record.team_id, "record_id": record.id, "kind": "thread_line",
+        "due_at": now, "ready_at": now, "tier": tier, "reason": reason, "state": "pending",
+        "attempts": 0, "created_at": now, "channel_id": channel_id, "message_ts": thread_ts,
+        "text": text})
+
+
 def add_works(session: Session, *, record: Record, planned: Sequence[Any],
               now: datetime) -> None:
     """Several due-work rows in one executemany (each item has kind, due_at, tier, reason)."""
@@ -212,13 +225,17 @@ def add_works(session: Session, *, record: Record, planned: Sequence[Any],
 def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None = None,
                 reason: str | None = None) -> int:
     """Stop everything still due for a record (or only some kinds). Claimed rows are
-    cancelled too: the engine re-reads its claim right before sending and drops it."""
+    cancelled too: the engine re-reads its claim right before sending and drops it.
+    Without `kinds`, thread lines still go: they tell of what already happened."""
     q = (update(DueWork)
-         .where(DueWork.record_id == record_id, DueWork.state.in_(("pending", "claimed")))
+         .where(DueWork.record_id == record_id,
+                DueWork.state.in_(("pending", "claimed", "suspended")))
          .values(state="cancelled")
          .execution_options(synchronize_session=False))
     if kinds is not None:
         q = q.where(DueWork.kind.in_(list(kinds)))
+    else:
+        q = q.where(DueWork.kind != "thread_line")
     if reason is not None:
         q = q.where(DueWork.reason == reason)
     return session.execute(q).rowcount or 0
@@ -273,9 +290,65 @@ def get_work(session: Session, *, work_id: int, team_id: str | None = None) -> D
 
 
 def work_in_message(session: Session, *, channel_id: str, message_ts: str) -> list[DueWork]:
+    """The pages in one message (not the thread lines planned under it)."""
     return list(session.scalars(
-        select(DueWork).where(DueWork.channel_id == channel_id, DueWork.message_ts == message_ts)
+        select(DueWork).where(DueWork.channel_id == channel_id, DueWork.message_ts == message_ts,
+                              DueWork.kind == "page")
         .order_by(DueWork.id)))
+
+
+# --- a workspace Slack no longer lets Baton into (token revoked, app uninstalled) ---
+
+def suspend_team_work(session: Session, *, team_id: str, reason: str, now: datetime,
+                      actor: str = "baton") -> int:
+    """Hold everything still due in a workspace Baton cannot reach (its token revoked, the
+    app uninstalled, the workspace deactivated): state "suspended" with `reason` as the
+    last error, until resume_team_work. Claimed rows are taken too (an engine re-reads its
+    claim before sending). One audit event per record whose work this suspends; a second
+    call while it is suspended changes nothing and writes nothing. Returns how many rows."""
+    rows = list(session.scalars(
+        select(DueWork).where(DueWork.team_id == team_id,
+                              DueWork.state.in_(("pending", "claimed")))
+        .order_by(DueWork.record_id, DueWork.id)))
+    if not rows:
+        return 0
+    by_record: dict[int, int] = {}
+    for w in rows:
+        w.state, w.claimed_by, w.claimed_until = "suspended", None, None
+        w.last_error = reason[:200]
+        by_record[w.record_id] = by_record.get(w.record_id, 0) + 1
+    records = records_by_ids(session, ids=list(by_record))
+    for record_id, count in by_record.items():
+        add_event(session, record=records.get(record_id), team_id=team_id, at=now, actor=actor,
+                  kind="work_suspended", after=count,
+                  note=f"Slack refused Baton in this workspace ({reason}): reminders and pages "
+                       "held until the app is reinstalled")
+    return len(rows)
+
+
+def resume_team_work(session: Session, *, team_id: str, now: datetime,
+                     actor: str = "baton") -> int:
+    """The workspace can be reached again (the app reinstalled, a new token): its
+    suspended work is pending again and ready now, so what fell due meanwhile goes out
+    at once, tier by tier, marked late. One audit event per record. Returns how many."""
+    rows = list(session.scalars(
+        select(DueWork).where(DueWork.team_id == team_id, DueWork.state == "suspended")
+        .order_by(DueWork.record_id, DueWork.id)))
+    by_record: dict[int, int] = {}
+    for w in rows:
+        w.state, w.ready_at = "pending", min(w.ready_at, now)
+        by_record[w.record_id] = by_record.get(w.record_id, 0) + 1
+    records = records_by_ids(session, ids=list(by_record))
+    for record_id, count in by_record.items():
+        add_event(session, record=records.get(record_id), team_id=team_id, at=now, actor=actor,
+                  kind="work_resumed", after=count,
+                  note="Slack lets Baton in again: held reminders and pages resumed")
+    return len(rows)
+
+
+def suspended_teams(session: Session) -> list[str]:
+    return sorted(session.scalars(select(DueWork.team_id).where(DueWork.state == "suspended")
+                                  .distinct()))
 
 
 def first_page(session: Session, *, record_id: int) -> DueWork | None:
