@@ -302,3 +302,32 @@ def test_report_cli_writes_the_files(baton, tmp_path):
                           "--to", "2026-11-01", "--out", str(tmp_path)], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "before --from" in bad.stderr
+
+
+def test_app_home_publishes_with_my_records_in_both_lists(baton):
+    """A record of mine is in "Your open records" and in the team roster: Slack refuses a
+    view whose block_ids repeat, so each list names its own rows."""
+    handoff(baton, "P-1", "in 30m")
+    handoff(baton, "P-2", "2031-01-15 17:00")
+    body = wire.event_callback({"type": "app_home_opened", "user": ALICE, "channel": "D0",
+                                "tab": "home"}, team=TEAM)
+    resp = baton.post(body, headers=wire.signed_headers(body, "test-signing-secret",
+                                                        content_type="application/json"))
+    assert resp.status_code == 200
+    baton.runtime.wait_idle()
+    (publish,) = baton.slack.calls_to("views.publish")
+    assert publish.response["ok"] is True, publish.response
+    view = publish.response["view"]
+    ids = [b["block_id"] for b in view["blocks"] if b["type"] == "actions"]
+    assert len(ids) == len(set(ids)) == 4
+    with baton.sessions() as s:
+        record_ids = sorted(s.scalars(select(Record.id)))
+    assert sorted(ids) == sorted([f"mine:row:{i}" for i in record_ids]
+                                 + [f"team:row:{i}" for i in record_ids])
+    # The Home's buttons still work from either list: "Assign next action" opens its form.
+    assign = next(e for b in view["blocks"] if b.get("block_id") == f"team:row:{record_ids[0]}"
+                  for e in b["elements"] if e["action_id"] == ActionId.ASSIGN_NEXT)
+    baton.click(ActionId.ASSIGN_NEXT, assign["value"])
+    (opened,) = baton.slack.calls_to("views.open")
+    assert opened.response["ok"] is True
+    assert json.loads(opened.response["view"]["private_metadata"])["surface"] == "home"
