@@ -31,6 +31,16 @@ USAGE = {
 }
 
 
+# Why files.completeUploadExternal refused the channel, as the requester is told.
+_NOT_IN = ("Baton isn't in {channel}, so the report went to you by direct message. To share "
+           "it here: `/invite @Baton`.")
+_UNSHAREABLE = {
+    "not_in_channel": _NOT_IN,  # public, not joined (chat:write.public is for messages only)
+    "channel_not_found": _NOT_IN,  # private, not joined: it does not exist for Baton
+    "is_archived": "{channel} is archived, so the report went to you by direct message.",
+}
+
+
 def register(app: App, baton: Baton) -> None:
     cards = Cards(baton.client, baton.records)
     replies = Replies(baton.client)
@@ -138,7 +148,8 @@ def register(app: App, baton: Baton) -> None:
 
         def _report(rest: str) -> None:
             """The evidence report for this channel (default: the last 30 days), uploaded
-            here with files.upload v2."""
+            here with files.upload v2; where Baton can't share files (not a member, or
+            archived), to the requester by DM, with one sentence saying why."""
             tz = baton.rota.tz
             now = baton.clock.now()
             if rest:
@@ -162,17 +173,34 @@ def register(app: App, baton: Baton) -> None:
             with tempfile.TemporaryDirectory(prefix="baton-report-") as out:
                 summary = write_report(baton.sessions, team_id=team, start=start, end=end,
                                        channel_id=channel, out_dir=Path(out), now=now, tz=tz)
-                baton.client.files_upload_v2(
-                    channel=channel,
-                    initial_comment=f"Evidence report for <#{channel}>, {first} to {last}, "
-                                    f"requested by <@{user}>.\n"
-                                    + summary.headline_text(title=False),
-                    file_uploads=[{"file": str(p), "filename": p.name, "title": p.name}
-                                  for p in summary.paths])
+
+                def upload(to: str) -> None:
+                    baton.client.files_upload_v2(
+                        channel=to,
+                        initial_comment=f"Evidence report for <#{channel}>, {first} to "
+                                        f"{last}, requested by <@{user}>.\n"
+                                        + summary.headline_text(title=False),
+                        file_uploads=[{"file": str(p), "filename": p.name, "title": p.name}
+                                      for p in summary.paths])
+
+                delivered = "channel"
+                try:
+                    upload(channel)
+                except SlackApiError as exc:
+                    why = _UNSHAREABLE.get(str(exc.response.get("error")))
+                    if why is None:
+                        raise
+                    # Files are shared only where Baton is a member, and never in an
+                    # archived channel: the requester gets them by DM instead.
+                    dm = baton.client.conversations_open(users=user)["channel"]["id"]
+                    upload(dm)
+                    delivered = "direct message"
+                    say(why.format(channel=f"<#{channel}>"))
             baton.coordination.note(team_id=team, actor=user, kind="report_uploaded",
                                     field=channel, after={
                                         "from": first.isoformat(), "to": last.isoformat(),
-                                        "rows": dict(summary.row_counts)})
+                                        "rows": dict(summary.row_counts),
+                                        "delivered": delivered})
 
         def _coordinator(rest: str) -> None:
             coordination = baton.coordination

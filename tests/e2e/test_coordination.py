@@ -4,9 +4,11 @@ through `serve` with signed requests; time moves on the injected clock."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot import wire
@@ -331,3 +333,38 @@ def test_app_home_publishes_with_my_records_in_both_lists(baton):
     (opened,) = baton.slack.calls_to("views.open")
     assert opened.response["ok"] is True
     assert json.loads(opened.response["view"]["private_metadata"])["surface"] == "home"
+
+
+@pytest.mark.parametrize(("channel", "private", "said"), [
+    ("C0NOTIN01", False, "Baton isn't in <#C0NOTIN01>, so the report went to you by direct "
+                         "message. To share it here: `/invite @Baton`."),
+    ("C0PRIVAT1", True, "Baton isn't in <#C0PRIVAT1>, so the report went to you by direct "
+                        "message. To share it here: `/invite @Baton`."),
+])
+def test_report_in_a_channel_baton_is_not_in_goes_to_the_requester(baton, caplog, channel,
+                                                                   private, said):
+    """chat:write.public posts cards in a public channel Baton never joined, but a file is
+    shared only where Baton is a member (not_in_channel); a private one it is not in does not
+    exist for it (channel_not_found). Either way the report goes to the requester's DM."""
+    baton.slack.add_channel(channel, "outreach", is_private=private, is_member=False)
+    caplog.set_level(logging.INFO)
+    baton.command("/baton", "report", channel=channel)
+    assert baton.last_reply() == said
+    done = [c for c in baton.slack.calls_to("files.completeUploadExternal")
+            if c.response.get("ok")]
+    assert len(done) == 1 and done[0].params.get("channel_id") == baton.slack.dm_channel(ALICE)
+    assert sorted(f["title"] for f in done[0].json_param("files")) == [
+        "audit_events.csv", "escalations.csv", "records.csv", "report.html"]
+    (event,) = events(baton, "report_uploaded")
+    assert event.field == channel and event.after["delivered"] == "direct message"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_report_in_an_archived_channel_goes_to_the_requester(baton):
+    baton.slack.add_channel("C0ARCHIV1", "old-intake", is_archived=True)
+    baton.command("/baton", "report", channel="C0ARCHIV1")
+    assert baton.last_reply() == ("<#C0ARCHIV1> is archived, so the report went to you by "
+                                  "direct message.")
+    (done,) = [c for c in baton.slack.calls_to("files.completeUploadExternal")
+               if c.response.get("ok")]
+    assert done.params.get("channel_id") == baton.slack.dm_channel(ALICE)
