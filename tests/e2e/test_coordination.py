@@ -368,3 +368,29 @@ def test_report_in_an_archived_channel_goes_to_the_requester(baton):
     (done,) = [c for c in baton.slack.calls_to("files.completeUploadExternal")
                if c.response.get("ok")]
     assert done.params.get("channel_id") == baton.slack.dm_channel(ALICE)
+
+
+def test_a_late_trigger_on_a_huddle_row_reopens_for_that_roster(baton):
+    handoff(baton, "P-1", "in 30m")
+    baton.command("/baton", "huddle")
+    (huddle,) = [c for c in baton.slack.calls_to("chat.postMessage")
+                 if "Huddle roster" in c.params.get("text", "")]
+    with baton.sessions() as s:
+        record_id = s.scalars(select(Record.id)).one()
+    body = wire.block_actions(action_id=ActionId.ASSIGN_NEXT,
+                              value=json.dumps({"record": record_id, "surface": "huddle"}),
+                              user=ALICE, team=TEAM, channel=CHANNEL,
+                              message_ts=huddle.response["ts"],
+                              trigger_id=baton.slack.issue_trigger(age=5),
+                              response_url=baton.slack.response_url("late-assign"))
+    baton.post(body)
+    baton.runtime.wait_idle()
+    note = [c for c in baton.slack.calls if c.method == "response_url"][-1]
+    (button,) = [e for b in blocks_of(note) if b["type"] == "actions" for e in b["elements"]]
+    # Clicked on the note (its own ts), the form still belongs to the huddle message.
+    baton.click(button["action_id"], button["value"], message_ts="9.9")
+    opened = baton.slack.calls_to("views.open")[-1]
+    assert opened.response["ok"] is True
+    meta = json.loads(opened.response["view"]["private_metadata"])
+    assert meta == {"surface": "huddle", "channel": CHANNEL, "ts": huddle.response["ts"],
+                    "record": record_id}
