@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -211,9 +211,11 @@ def add_works(session: Session, *, record: Record, planned: Sequence[Any],
 def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None = None,
                 reason: str | None = None) -> int:
     """Stop everything still due for a record (or only some kinds). Claimed rows are
-    cancelled too: the engine re-reads its claim right before sending and drops it."""
+    cancelled too: the engine re-reads its claim right before sending and drops it; and
+    suspended ones, so a reinstall brings back nothing of a finished record."""
     q = (update(DueWork)
-         .where(DueWork.record_id == record_id, DueWork.state.in_(("pending", "claimed")))
+         .where(DueWork.record_id == record_id,
+                DueWork.state.in_(("pending", "claimed", "suspended")))
          .values(state="cancelled")
          .execution_options(synchronize_session=False))
     if kinds is not None:
@@ -221,6 +223,55 @@ def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None
     if reason is not None:
         q = q.where(DueWork.reason == reason)
     return session.execute(q).rowcount or 0
+
+
+_WAITING = ("pending", "claimed")  # due work the engine will still send
+BATON = "baton"  # the actor of what Baton does by itself
+
+
+def suspend_team_work(session: Session, *, team_id: str, reason: str, now: datetime) -> int:
+    """Stop a workspace's due work (Baton was uninstalled there, or its token revoked): its
+    pending and claimed items become 'suspended', which the engine never claims (a claim
+    taken a moment ago is dropped: the engine re-reads it before sending), and each record
+    concerned gets an audit event. Records, their due work and the audit chain are kept;
+    resume_team_work undoes it. Returns how many items were suspended."""
+    waiting = (DueWork.team_id == team_id) & DueWork.state.in_(_WAITING)
+    per_record: dict[int, int] = {rid: n for rid, n in session.execute(
+        select(DueWork.record_id, func.count()).where(waiting).group_by(DueWork.record_id))}
+    if not per_record:
+        return 0
+    records = records_by_ids(session, ids=list(per_record), lock=True)  # records first
+    count = session.execute(
+        update(DueWork).where(waiting, DueWork.record_id.in_(list(per_record)))
+        .values(state="suspended", claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)).rowcount or 0
+    for record_id in sorted(per_record):
+        add_event(session, record=records[record_id], team_id=team_id, at=now, actor=BATON,
+                  kind="work_suspended", note=reason, after={"items": per_record[record_id]})
+    return count
+
+
+def resume_team_work(session: Session, *, team_id: str, now: datetime) -> int:
+    """Undo suspend_team_work (Baton was installed again): suspended items are pending once
+    more, due now if their time came meanwhile (sent at once, and marked late), else at their
+    own time, with their failure count cleared. One audit event per record concerned.
+    Returns how many items were resumed."""
+    suspended = (DueWork.team_id == team_id) & (DueWork.state == "suspended")
+    per_record: dict[int, int] = {rid: n for rid, n in session.execute(
+        select(DueWork.record_id, func.count()).where(suspended).group_by(DueWork.record_id))}
+    if not per_record:
+        return 0
+    records = records_by_ids(session, ids=list(per_record), lock=True)
+    count = session.execute(
+        update(DueWork).where(suspended, DueWork.record_id.in_(list(per_record)))
+        .values(state="pending", claimed_by=None, claimed_until=None, attempts=0,
+                first_failed_at=None, last_error=None,
+                ready_at=case((DueWork.due_at > now, DueWork.due_at), else_=now))
+        .execution_options(synchronize_session=False)).rowcount or 0
+    for record_id in sorted(per_record):
+        add_event(session, record=records[record_id], team_id=team_id, at=now, actor=BATON,
+                  kind="work_resumed", after={"items": per_record[record_id]})
+    return count
 
 
 def raise_escalation_tier(session: Session, *, record_id: int, tier: int) -> None:
