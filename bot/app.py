@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.request import BoltRequest
 from slack_bolt.request.internals import build_context
@@ -55,7 +56,7 @@ from bot.redact import install_redaction
 from bot.runtime import Baton
 from bot.settings import Settings
 from bot.workspaces import Installations, WorkspaceClient, team_scope
-from handlers import actions, commands, coordination, governance, views
+from handlers import actions, commands, coordination, governance, installs, views
 from handlers.common import GENERIC
 from store import queries
 from store.db import transaction
@@ -96,9 +97,12 @@ def build_app(
     roster: Roster | None = None,
 ) -> tuple[App, Baton]:
     oauth_settings = None
+    installations: Installations | None = None
     if settings.oauth:
         # Many workspaces: every Slack call takes the bot token of the workspace in scope.
-        oauth_settings, installations = _install_flow(settings, session_factory)
+        # An install (again) resumes what an uninstall suspended (handlers/installs.py).
+        oauth_settings, installations = _install_flow(
+            settings, session_factory, on_installed=lambda team: installs.resume(baton, team))
         client = _workspace_client(settings, installations, interactive=True)
         engine_client = _workspace_client(settings, installations, interactive=False)
     baton = Baton(settings=settings, client=client, sessions=session_factory, clock=clock,
@@ -131,6 +135,7 @@ def build_app(
     views.register(app, baton)
     coordination.register(app, baton)
     governance.register(app, baton)
+    installs.register(app, baton, installations)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any],
@@ -404,21 +409,39 @@ class _ThenRun:
 # --- several workspaces: Slack's OAuth install flow ---
 
 
-def _install_flow(settings: Settings,
-                  session_factory: sessionmaker[Session]) -> tuple[OAuthSettings, Installations]:
+def _install_flow(settings: Settings, session_factory: sessionmaker[Session], *,
+                  on_installed: Callable[[str], Any]) -> tuple[OAuthSettings, Installations]:
     """Bolt's OAuth with slack_sdk's SQLAlchemy stores, on Baton's own database (the tables
-    come from Baton's migrations, not the stores' create_tables)."""
+    come from Baton's migrations, not the stores' create_tables). `on_installed` gets the
+    workspace of each successful install before Bolt's own success page."""
     engine = session_factory.kw["bind"]
     client_id = settings.slack_client_id or ""
     oauth_log = logging.getLogger("baton.oauth")
     store = SQLAlchemyInstallationStore(client_id=client_id, engine=engine, logger=oauth_log)
     states = SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine, logger=oauth_log)
+    installations = Installations(store)
+
+    def success(args: SuccessArgs) -> BoltResponse:
+        team = args.installation.team_id
+        if team:
+            installations.forget(team)  # the new token, not a cached one
+            try:
+                on_installed(team)
+            except Exception:  # noqa: BLE001 - installed all the same; the work stays suspended
+                oauth_log.exception("workspace %s installed, but its suspended work was not "
+                                    "resumed", team)
+        return args.default.success(args)
+
+    def failure(args: FailureArgs) -> BoltResponse:
+        return args.default.failure(args)
+
     oauth = OAuthSettings(client_id=client_id,
                           client_secret=settings.secret("slack_client_secret"),
                           scopes=settings.scopes, installation_store=store, state_store=states,
                           install_path="/slack/install", redirect_uri_path="/slack/oauth_redirect",
-                          installation_store_bot_only=True)
-    return oauth, Installations(store)
+                          installation_store_bot_only=True,
+                          callback_options=CallbackOptions(success=success, failure=failure))
+    return oauth, installations
 
 
 def _workspace_client(settings: Settings, installations: Installations, *,

@@ -99,6 +99,10 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "usergroups.users.list": ("usergroups:read",),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
+    # No scope: views with a trigger_id or for the user's own Home; auth.test for any token.
+    "views.open": (),
+    "views.publish": (),
+    "auth.test": (),
 }
 # conversations.* read methods: the scope depends on the kind of conversation.
 _CONVERSATION_SCOPES: dict[str, dict[str, str]] = {

@@ -14,6 +14,7 @@ class ActionId(StrEnum):
     PAGE_ACK = "page_acknowledge"
     INTERIM = "record_interim_open"
     ASSIGN_NEXT = "roster_assign_next_action"
+    OPEN_FORM = "record_form_open"  # the form a late trigger_id could not open, with the draft
 
 
 class ViewId(StrEnum):

@@ -59,7 +59,10 @@ def row_text(row: Row, *, now: datetime) -> str:
     return fit("\n".join(lines), SECTION_LIMIT, ref=r.reference)
 
 
-def row_buttons(row: Row, *, surface: str) -> ActionsBlock:
+def row_buttons(row: Row, *, surface: str, section: str | None = None) -> ActionsBlock:
+    """The row's buttons. `section` names the list the row is in when one view holds two
+    (the App Home: "mine" and "team"): a record in both must not repeat a block_id, which
+    Slack refuses (the whole view is rejected)."""
     r = row.record
     value = json.dumps({"record": r.id, "surface": surface})
     buttons = [ButtonElement(text="Assign next action", action_id=ActionId.ASSIGN_NEXT,
@@ -67,15 +70,16 @@ def row_buttons(row: Row, *, surface: str) -> ActionsBlock:
     if r.kind == "handoff" and r.status in ("pending", "overdue"):
         buttons.append(ButtonElement(text="Partner acknowledged",
                                      action_id=ActionId.PARTNER_ACK, value=str(r.id)))
-    return ActionsBlock(block_id=f"row:{r.id}", elements=buttons)
+    block_id = f"{section}:row:{r.id}" if section else f"row:{r.id}"
+    return ActionsBlock(block_id=block_id, elements=buttons)
 
 
 def roster_blocks(rows: Sequence[Row], *, now: datetime, surface: str, limit: int,
-                  total: int | None = None) -> list[Block]:
+                  total: int | None = None, section: str | None = None) -> list[Block]:
     out: list[Block] = []
     for row in rows[:limit]:
         out.append(SectionBlock(text=MarkdownTextObject(text=row_text(row, now=now))))
-        out.append(row_buttons(row, surface=surface))
+        out.append(row_buttons(row, surface=surface, section=section))
     hidden = (total if total is not None else len(rows)) - min(len(rows), limit)
     if hidden > 0:
         out.append(ContextBlock(elements=[MarkdownTextObject(
@@ -163,12 +167,12 @@ def home_view(*, user_id: str, mine: Sequence[Row], team: Sequence[Row], team_to
     ]
     if not mine:
         out.append(SectionBlock(text=MarkdownTextObject(text="Nothing open is yours.")))
-    out += roster_blocks(mine, now=now, surface="home", limit=12)
+    out += roster_blocks(mine, now=now, surface="home", limit=12, section="mine")
     out.append(DividerBlock())
     out.append(HeaderBlock(text="Team roster, highest risk first"))
     out.append(SectionBlock(text=MarkdownTextObject(text=f"_{summary(team)}_")))
     out += roster_blocks(team, now=now, surface="home", limit=HOME_ROWS - len(mine[:12]),
-                         total=team_total)
+                         total=team_total, section="team")
     return View(type="home", blocks=out[:VIEW_BLOCKS])
 
 

@@ -29,7 +29,7 @@ class SettingsError(Exception):
 
 # The bot scopes manifest.yml asks for; the install flow requests the same.
 DEFAULT_SCOPES = ("chat:write,chat:write.public,commands,users:read,im:write,usergroups:read,"
-                  "channels:read,groups:read,files:write,channels:history,groups:history")
+                  "files:write,channels:history,groups:history")
 
 
 class Settings(BaseSettings):

@@ -11,7 +11,7 @@ from bot.cards import Cards, Replies
 from bot.ids import ActionId
 from bot.runtime import Baton
 from bot.services import Change
-from handlers.common import guarded, row_id
+from handlers.common import guarded, open_form, row_id
 
 
 def register(app: App, baton: Baton) -> None:
@@ -53,7 +53,9 @@ def register(app: App, baton: Baton) -> None:
                 view = blocks.response_modal(record)
             else:
                 view = blocks.reason_modal(record, resolve=action_id == ActionId.RESOLVE)
-            baton.client.views_open(trigger_id=body["trigger_id"], view=view.to_dict())
+            open_form(baton.client, replies, trigger_id=body["trigger_id"], view=view.to_dict(),
+                      user=user, channel=channel, response_url=response_url,
+                      again=(action_id, body["actions"][0].get("value") or ""))
 
         baton.defer(work)
 
@@ -81,8 +83,10 @@ def register(app: App, baton: Baton) -> None:
             record = baton.records.get(team_id=team, ref=record_id)
             if not record.escalation_tier:  # escalated: the paged tier decides, on submit
                 baton.records.require_on_record(team_id=team, ref=record_id, actor=user)
-            baton.client.views_open(trigger_id=body["trigger_id"],
-                                    view=pages.interim_modal(record).to_dict())
+            open_form(baton.client, replies, trigger_id=body["trigger_id"],
+                      view=pages.interim_modal(record).to_dict(), user=user, channel=channel,
+                      response_url=response_url,
+                      again=(ActionId.INTERIM, body["actions"][0].get("value") or ""))
 
         baton.defer(work)
 

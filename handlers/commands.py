@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from datetime import UTC, date, datetime, timedelta
@@ -13,14 +14,15 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks, pages
 from bot.cards import Cards, Replies
-from bot.domain.grammar import missing_required, parse_fields, read_user
+from bot.domain.grammar import KEYS, missing_required, parse_fields, read_user
 from bot.domain.records import DomainError, RecordKind, read_category, read_risk
 from bot.domain.rota import read_weekdays
 from bot.domain.times import TimeReadError, read_report_day, read_time
+from bot.ids import ActionId
 from bot.inbox import redoing
 from bot.report import write_report
 from bot.runtime import Baton
-from handlers.common import guarded, unescape
+from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape
 
 USAGE = {
     "show": "`/baton show H-3`",
@@ -28,6 +30,16 @@ USAGE = {
     "respond": "`/baton respond H-3 accept|condition|clarify|decline TEXT`",
     "resolve": "`/baton resolve D-2 OUTCOME`",
     "cancel": "`/baton cancel H-3 REASON`",
+}
+
+
+# Why files.completeUploadExternal refused the channel, as the requester is told.
+_NOT_IN = ("Baton isn't in {channel}, so the report went to you by direct message. To share "
+           "it here: `/invite @Baton`.")
+_UNSHAREABLE = {
+    "not_in_channel": _NOT_IN,  # public, not joined (chat:write.public is for messages only)
+    "channel_not_found": _NOT_IN,  # private, not joined: it does not exist for Baton
+    "is_archived": "{channel} is archived, so the report went to you by direct message.",
 }
 
 
@@ -50,9 +62,14 @@ def register(app: App, baton: Baton) -> None:
             fields = parse_fields(text, kind)
             missing = missing_required(fields, kind)
             if missing:
-                # The trigger_id expires 3 s after the command: open the modal first.
-                baton.client.views_open(trigger_id=body["trigger_id"],
-                                        view=_prefilled(kind, fields, user, channel, missing))
+                # The trigger_id expires 3 s after the command: open the modal first. Too
+                # late (a slow moment, a request redone after a restart), the person gets a
+                # button that opens it, carrying what they typed.
+                value, cut = draft_value(kind, channel, fields)
+                open_form(baton.client, replies, trigger_id=body["trigger_id"],
+                          view=_prefilled(kind, fields, user, channel, missing), user=user,
+                          channel=channel, response_url=response_url,
+                          again=(ActionId.OPEN_FORM, value), kept=_kept(cut))
                 return
             change = baton.create_record(kind, fields, team=team, channel=channel, user=user,
                                          request_key=body.get("trigger_id"))
@@ -63,6 +80,25 @@ def register(app: App, baton: Baton) -> None:
             # attempt may have got the card to Slack: then it is adopted, not posted again.
             _publish(cards, replies, change.record, user=user, response_url=response_url,
                      adopt=not change.created)
+
+        baton.defer(work)
+
+    def reopen(body: dict[str, Any], ack: Ack) -> None:
+        """"Open the form" on the note a late trigger_id left: the click brings a fresh one."""
+        ack()
+        user = body["user"]["id"]
+        value = body["actions"][0].get("value") or ""
+        response_url = body.get("response_url")
+
+        @guarded(replies, user=user, channel=(body.get("channel") or {}).get("id"),
+                 response_url=response_url, what="open the form")
+        def work() -> None:
+            kind, channel, fields = read_draft(value)
+            open_form(baton.client, replies, trigger_id=body["trigger_id"],
+                      view=_prefilled(kind, fields, user, channel,
+                                      missing_required(fields, kind)),
+                      user=user, channel=channel, response_url=response_url,
+                      again=(ActionId.OPEN_FORM, value), kept=" with what you typed")
 
         baton.defer(work)
 
@@ -140,7 +176,8 @@ def register(app: App, baton: Baton) -> None:
 
         def _report(rest: str) -> None:
             """The evidence report for this channel (default: the last 30 days), uploaded
-            here with files.upload v2."""
+            here with files.upload v2; where Baton can't share files (not a member, or
+            archived), to the requester by DM, with one sentence saying why."""
             tz = baton.rota.tz
             now = baton.clock.now()
             if rest:
@@ -164,17 +201,34 @@ def register(app: App, baton: Baton) -> None:
             with tempfile.TemporaryDirectory(prefix="baton-report-") as out:
                 summary = write_report(baton.sessions, team_id=team, start=start, end=end,
                                        channel_id=channel, out_dir=Path(out), now=now, tz=tz)
-                baton.client.files_upload_v2(
-                    channel=channel,
-                    initial_comment=f"Evidence report for <#{channel}>, {first} to {last}, "
-                                    f"requested by <@{user}>.\n"
-                                    + summary.headline_text(title=False),
-                    file_uploads=[{"file": str(p), "filename": p.name, "title": p.name}
-                                  for p in summary.paths])
+
+                def upload(to: str) -> None:
+                    baton.client.files_upload_v2(
+                        channel=to,
+                        initial_comment=f"Evidence report for <#{channel}>, {first} to "
+                                        f"{last}, requested by <@{user}>.\n"
+                                        + summary.headline_text(title=False),
+                        file_uploads=[{"file": str(p), "filename": p.name, "title": p.name}
+                                      for p in summary.paths])
+
+                delivered = "channel"
+                try:
+                    upload(channel)
+                except SlackApiError as exc:
+                    why = _UNSHAREABLE.get(str(exc.response.get("error")))
+                    if why is None:
+                        raise
+                    # Files are shared only where Baton is a member, and never in an
+                    # archived channel: the requester gets them by DM instead.
+                    dm = baton.client.conversations_open(users=user)["channel"]["id"]
+                    upload(dm)
+                    delivered = "direct message"
+                    say(why.format(channel=f"<#{channel}>"))
             baton.coordination.note(team_id=team, actor=user, kind="report_uploaded",
                                     field=channel, after={
                                         "from": first.isoformat(), "to": last.isoformat(),
-                                        "rows": dict(summary.row_counts)})
+                                        "rows": dict(summary.row_counts),
+                                        "delivered": delivered})
 
         def _coordinator(rest: str) -> None:
             coordination = baton.coordination
@@ -262,6 +316,57 @@ def register(app: App, baton: Baton) -> None:
     app.command("/handoff")(handoff)
     app.command("/dependency")(dependency)
     app.command("/baton")(baton_command)
+    app.action(ActionId.OPEN_FORM)(reopen)
+
+
+_CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,31}")
+
+
+def draft_value(kind: RecordKind, channel: str, fields: dict[str, str]) -> tuple[str, list[str]]:
+    """An "Open the form" button's value: the record kind, the channel and the fields typed,
+    as compact JSON within Slack's 2,000 characters. When they don't all fit, the longest
+    fields are shortened (ending in "…") until they do; their names come back with it."""
+    kept = dict(fields)
+    cut: list[str] = []
+
+    def encode() -> str:
+        return json.dumps({"k": kind.value, "c": channel, "f": kept}, separators=(",", ":"),
+                          ensure_ascii=False)
+
+    value = encode()
+    while len(value) > BUTTON_VALUE_LIMIT:
+        name = max(kept, key=lambda k: len(kept[k]))
+        keep = max(len(kept[name]) - (len(value) - BUTTON_VALUE_LIMIT) - 1, 0)
+        kept[name] = kept[name][:keep] + "…" if keep else ""
+        if name not in cut:
+            cut.append(name)
+        value = encode()
+    return value, cut
+
+
+def _kept(cut: list[str]) -> str:
+    if not cut:
+        return " with what you typed"
+    names = ", ".join(f"`{name}`" for name in cut)
+    return (f" with what you typed ({names} {'was' if len(cut) == 1 else 'were'} too long to "
+            "carry over in full: check the end in the form)")
+
+
+def read_draft(value: str) -> tuple[RecordKind, str, dict[str, str]]:
+    """What draft_value wrote, checked; a DomainError if the button lost it."""
+    lost = DomainError("That button has lost what you typed; run the command again.")
+    try:
+        data = json.loads(value)
+        kind = RecordKind(data["k"])
+        channel, fields = data["c"], data["f"]
+    except (ValueError, TypeError, KeyError, RecursionError):
+        raise lost from None
+    names = {key.name for key in KEYS[kind]}
+    if not (isinstance(channel, str) and _CHANNEL_ID.fullmatch(channel)
+            and isinstance(fields, dict)
+            and all(k in names and isinstance(v, str) for k, v in fields.items())):
+        raise lost
+    return kind, channel, fields
 
 
 def _user_or_none(text: str, caller: str) -> str | None:

@@ -7,6 +7,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -154,3 +157,34 @@ def state_values(view: dict[str, Any]) -> dict[str, str]:
                 value = element.get("value")
             out[block_id] = clean_text(value) if isinstance(value, str) else ""
     return out
+
+
+# A trigger_id opens one view, within 3 seconds of the command or click that brought it.
+TRIGGER_GONE = ("expired_trigger_id", "exchanged_trigger_id")
+BUTTON_VALUE_LIMIT = 2000  # Slack refuses a longer button value (the whole message)
+FORM_LATE = (":hourglass: Slack gives Baton 3 seconds to open a form, and they ran out before "
+             "it could (a slow moment, or a request redone after a restart). Nothing was saved "
+             "yet. Press *Open the form* to carry on{kept}.")
+
+
+def open_form(client: WebClient, replies: Replies, *, trigger_id: str, view: dict[str, Any],
+              user: str, channel: str | None, response_url: str | None,
+              again: tuple[str, str], kept: str = "") -> None:
+    """views.open. When Slack refuses the trigger_id because it expired or was already used,
+    the person gets an ephemeral with an "Open the form" button instead: `again` is the
+    button's action_id and value, whose listener opens the form with the click's own, fresh
+    trigger_id. `kept` ends the sentence ("with what you typed")."""
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error not in TRIGGER_GONE:
+            raise
+        log.info("views.open refused (%s); offered %s a button to open the form", error, user)
+        action_id, value = again
+        text = FORM_LATE.format(kept=kept)
+        replies.send(user=user, channel=channel, response_url=response_url, text=text,
+                     block_list=[SectionBlock(text=MarkdownTextObject(text=text)),
+                                 ActionsBlock(block_id="open_form_again", elements=[
+                                     ButtonElement(text="Open the form", action_id=action_id,
+                                                   value=value, style="primary")])])

@@ -16,7 +16,7 @@ from bot.domain.records import DomainError
 from bot.domain.times import TimeReadError, read_time
 from bot.ids import ActionId, ViewId
 from bot.runtime import Baton
-from handlers.common import field_error, guarded, row_id, state_values
+from handlers.common import field_error, guarded, open_form, row_id, state_values
 
 log = logging.getLogger("baton.handlers")
 
@@ -40,8 +40,10 @@ def register(app: App, baton: Baton) -> None:
             value = {}
         if not isinstance(value, dict):
             value = {}
-        meta = {"surface": str(value.get("surface", "")), "channel": channel,
-                "ts": (body.get("container") or {}).get("message_ts")}
+        # From the note a late trigger_id left, the button carries the roster it came from.
+        meta = {"surface": str(value.get("surface", "")),
+                "channel": value.get("channel") or channel,
+                "ts": value.get("ts") or (body.get("container") or {}).get("message_ts")}
 
         @guarded(replies, user=user, channel=channel, response_url=body.get("response_url"))
         def work() -> None:
@@ -49,8 +51,10 @@ def register(app: App, baton: Baton) -> None:
             if record_id is None:
                 raise DomainError("That button has lost its record; use `/baton huddle` again.")
             record = baton.records.require_on_record(team_id=team, ref=record_id, actor=user)
-            baton.client.views_open(trigger_id=body["trigger_id"],
-                                    view=roster_blocks.assign_modal(record, meta=meta).to_dict())
+            open_form(baton.client, replies, trigger_id=body["trigger_id"],
+                      view=roster_blocks.assign_modal(record, meta=meta).to_dict(), user=user,
+                      channel=channel, response_url=body.get("response_url"),
+                      again=(ActionId.ASSIGN_NEXT, json.dumps({**value, **meta})))
 
         baton.defer(work)
 

@@ -25,7 +25,7 @@ from bot.governance_ids import (
     GovernanceView,
 )
 from bot.runtime import Baton
-from handlers.common import field_error, guarded, row_id, state_values
+from handlers.common import field_error, guarded, open_form, row_id, state_values
 
 FIELD_ERROR_LIMIT = 150  # Slack truncates longer field errors
 
@@ -62,8 +62,10 @@ def register(app: App, baton: Baton) -> None:
                  what="classify the pattern")
         def work() -> None:
             pattern = baton.governance.classifiable(pattern_id, team_id=team, actor=user)
-            baton.client.views_open(trigger_id=body["trigger_id"],
-                                    view=render.classify_modal(pattern, chosen=chosen).to_dict())
+            open_form(baton.client, replies, trigger_id=body["trigger_id"],
+                      view=render.classify_modal(pattern, chosen=chosen).to_dict(), user=user,
+                      channel=channel, response_url=body.get("response_url"),
+                      again=(action["action_id"], action.get("value") or ""))
 
         baton.defer(work)
 

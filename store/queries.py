@@ -225,8 +225,9 @@ def add_works(session: Session, *, record: Record, planned: Sequence[Any],
 def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None = None,
                 reason: str | None = None) -> int:
     """Stop everything still due for a record (or only some kinds). Claimed rows are
-    cancelled too: the engine re-reads its claim right before sending and drops it.
-    Without `kinds`, thread lines still go: they tell of what already happened."""
+    cancelled too: the engine re-reads its claim right before sending and drops it; and
+    suspended ones, so a reinstall brings back nothing of a finished record. Without
+    `kinds`, thread lines still go: they tell of what already happened."""
     q = (update(DueWork)
          .where(DueWork.record_id == record_id,
                 DueWork.state.in_(("pending", "claimed", "suspended")))

@@ -4,9 +4,11 @@ through `serve` with signed requests; time moves on the injected clock."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot import wire
@@ -302,3 +304,93 @@ def test_report_cli_writes_the_files(baton, tmp_path):
                           "--to", "2026-11-01", "--out", str(tmp_path)], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "before --from" in bad.stderr
+
+
+def test_app_home_publishes_with_my_records_in_both_lists(baton):
+    """A record of mine is in "Your open records" and in the team roster: Slack refuses a
+    view whose block_ids repeat, so each list names its own rows."""
+    handoff(baton, "P-1", "in 30m")
+    handoff(baton, "P-2", "2031-01-15 17:00")
+    body = wire.event_callback({"type": "app_home_opened", "user": ALICE, "channel": "D0",
+                                "tab": "home"}, team=TEAM)
+    resp = baton.post(body, headers=wire.signed_headers(body, "test-signing-secret",
+                                                        content_type="application/json"))
+    assert resp.status_code == 200
+    baton.runtime.wait_idle()
+    (publish,) = baton.slack.calls_to("views.publish")
+    assert publish.response["ok"] is True, publish.response
+    view = publish.response["view"]
+    ids = [b["block_id"] for b in view["blocks"] if b["type"] == "actions"]
+    assert len(ids) == len(set(ids)) == 4
+    with baton.sessions() as s:
+        record_ids = sorted(s.scalars(select(Record.id)))
+    assert sorted(ids) == sorted([f"mine:row:{i}" for i in record_ids]
+                                 + [f"team:row:{i}" for i in record_ids])
+    # The Home's buttons still work from either list: "Assign next action" opens its form.
+    assign = next(e for b in view["blocks"] if b.get("block_id") == f"team:row:{record_ids[0]}"
+                  for e in b["elements"] if e["action_id"] == ActionId.ASSIGN_NEXT)
+    baton.click(ActionId.ASSIGN_NEXT, assign["value"])
+    (opened,) = baton.slack.calls_to("views.open")
+    assert opened.response["ok"] is True
+    assert json.loads(opened.response["view"]["private_metadata"])["surface"] == "home"
+
+
+@pytest.mark.parametrize(("channel", "private", "said"), [
+    ("C0NOTIN01", False, "Baton isn't in <#C0NOTIN01>, so the report went to you by direct "
+                         "message. To share it here: `/invite @Baton`."),
+    ("C0PRIVAT1", True, "Baton isn't in <#C0PRIVAT1>, so the report went to you by direct "
+                        "message. To share it here: `/invite @Baton`."),
+])
+def test_report_in_a_channel_baton_is_not_in_goes_to_the_requester(baton, caplog, channel,
+                                                                   private, said):
+    """chat:write.public posts cards in a public channel Baton never joined, but a file is
+    shared only where Baton is a member (not_in_channel); a private one it is not in does not
+    exist for it (channel_not_found). Either way the report goes to the requester's DM."""
+    baton.slack.add_channel(channel, "outreach", is_private=private, is_member=False)
+    caplog.set_level(logging.INFO)
+    baton.command("/baton", "report", channel=channel)
+    assert baton.last_reply() == said
+    done = [c for c in baton.slack.calls_to("files.completeUploadExternal")
+            if c.response.get("ok")]
+    assert len(done) == 1 and done[0].params.get("channel_id") == baton.slack.dm_channel(ALICE)
+    assert sorted(f["title"] for f in done[0].json_param("files")) == [
+        "audit_events.csv", "escalations.csv", "records.csv", "report.html"]
+    (event,) = events(baton, "report_uploaded")
+    assert event.field == channel and event.after["delivered"] == "direct message"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_report_in_an_archived_channel_goes_to_the_requester(baton):
+    baton.slack.add_channel("C0ARCHIV1", "old-intake", is_archived=True)
+    baton.command("/baton", "report", channel="C0ARCHIV1")
+    assert baton.last_reply() == ("<#C0ARCHIV1> is archived, so the report went to you by "
+                                  "direct message.")
+    (done,) = [c for c in baton.slack.calls_to("files.completeUploadExternal")
+               if c.response.get("ok")]
+    assert done.params.get("channel_id") == baton.slack.dm_channel(ALICE)
+
+
+def test_a_late_trigger_on_a_huddle_row_reopens_for_that_roster(baton):
+    handoff(baton, "P-1", "in 30m")
+    baton.command("/baton", "huddle")
+    (huddle,) = [c for c in baton.slack.calls_to("chat.postMessage")
+                 if "Huddle roster" in c.params.get("text", "")]
+    with baton.sessions() as s:
+        record_id = s.scalars(select(Record.id)).one()
+    body = wire.block_actions(action_id=ActionId.ASSIGN_NEXT,
+                              value=json.dumps({"record": record_id, "surface": "huddle"}),
+                              user=ALICE, team=TEAM, channel=CHANNEL,
+                              message_ts=huddle.response["ts"],
+                              trigger_id=baton.slack.issue_trigger(age=5),
+                              response_url=baton.slack.response_url("late-assign"))
+    baton.post(body)
+    baton.runtime.wait_idle()
+    note = [c for c in baton.slack.calls if c.method == "response_url"][-1]
+    (button,) = [e for b in blocks_of(note) if b["type"] == "actions" for e in b["elements"]]
+    # Clicked on the note (its own ts), the form still belongs to the huddle message.
+    baton.click(button["action_id"], button["value"], message_ts="9.9")
+    opened = baton.slack.calls_to("views.open")[-1]
+    assert opened.response["ok"] is True
+    meta = json.loads(opened.response["view"]["private_metadata"])
+    assert meta == {"surface": "huddle", "channel": CHANNEL, "ts": huddle.response["ts"],
+                    "record": record_id}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
+from bot import wire
 from bot.ids import ActionId
 from store.models import AuditEvent, Record
 from tests.conftest import ALICE, BOB, CHANNEL, blocks_of
@@ -218,3 +221,67 @@ def test_every_id_in_bot_ids_has_a_listener(baton):
                                  team="T0BATON", channel=CHANNEL, message_ts="1.0",
                                  trigger_id="t", response_url=baton.slack.response_url("u"))
     assert baton.post(unknown).status_code == 404
+
+
+def _form_button(call) -> dict:
+    (button,) = [e for b in blocks_of(call) if b["type"] == "actions" for e in b["elements"]]
+    assert button["text"]["text"] == "Open the form"
+    return button
+
+
+@pytest.mark.parametrize("late", ["expired_trigger_id", "exchanged_trigger_id"])
+def test_a_late_trigger_offers_a_button_that_opens_the_form_with_what_was_typed(
+        baton, caplog, late):
+    """views.open more than 3 s after the command (a slow moment, a request redone after a
+    restart), or with a trigger_id already used: the person gets a button instead of "try
+    again", and its click (with a fresh trigger_id) opens the form prefilled."""
+    caplog.set_level(logging.INFO)
+    typed = "person: P-1042 to: Northside Home Care note: call after 2pm"
+    if late == "expired_trigger_id":
+        baton.command("/handoff", typed, trigger_id=baton.slack.issue_trigger(age=5))
+    else:
+        baton.command("/handoff", typed, trigger_id="trig-used")
+        baton.command("/handoff", typed, trigger_id="trig-used")  # the same request, redone
+    refused = baton.slack.calls_to("views.open")[-1]
+    assert refused.response == {"ok": False, "error": late}
+    reply = [c for c in baton.slack.calls if c.method == "response_url"][-1]
+    assert reply.params["response_type"] == "ephemeral"
+    assert "3 seconds" in reply.params["text"] and "Nothing was saved yet" in reply.params["text"]
+    button = _form_button(reply)
+    assert button["action_id"] == ActionId.OPEN_FORM and len(button["value"]) <= 2000
+
+    baton.click(button["action_id"], button["value"])
+    opened = baton.slack.calls_to("views.open")[-1]
+    assert opened.response["ok"] is True
+    view = _opened_view(baton)
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    assert inputs["person"]["initial_value"] == "P-1042"
+    assert inputs["to"]["initial_value"] == "Northside Home Care"
+    assert inputs["note"]["initial_value"] == "call after 2pm"
+    assert inputs["owner"]["initial_user"] == ALICE
+    assert "`contact`" in str(view["blocks"][0])
+    resp = baton.submit(view, {"person": "P-1042", "to": "Northside Home Care",
+                               "contact": "intake desk", "due": "tomorrow 5pm",
+                               "owner": ALICE, "risk": "short-term", "note": "call after 2pm"})
+    assert resp.status_code == 200 and resp.text == ""
+    rec = _record(baton)
+    assert rec.channel_id == CHANNEL and rec.person_ref == "P-1042"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_a_late_trigger_on_a_card_button_offers_the_same_button_again(baton):
+    baton.command("/handoff", HANDOFF)
+    rec = _record(baton)
+    body = wire.block_actions(action_id=ActionId.RESOLVE, value=str(rec.id), user=ALICE,
+                              team="T0BATON", channel=CHANNEL, message_ts=rec.card_ts,
+                              trigger_id=baton.slack.issue_trigger(age=5),
+                              response_url=baton.slack.response_url("late-click"))
+    baton.post(body)
+    baton.runtime.wait_idle()
+    assert baton.slack.calls_to("views.open")[-1].response["error"] == "expired_trigger_id"
+    button = _form_button([c for c in baton.slack.calls if c.method == "response_url"][-1])
+    assert (button["action_id"], button["value"]) == (ActionId.RESOLVE, str(rec.id))
+    baton.click(button["action_id"], button["value"])
+    opened = baton.slack.calls_to("views.open")[-1]
+    assert opened.response["ok"] is True
+    assert opened.response["view"]["callback_id"] == "record_resolve"

@@ -13,8 +13,10 @@ import pytest
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import func, select
 
-from store.models import Record
-from tests.conftest import ALICE
+from bot import wire
+from store import audit
+from store.models import AuditEvent, DueWork, Record
+from tests.conftest import ALICE, SECRET, TEAM
 
 T1, T2, T3 = "T0AGENCY1", "T0AGENCY2", "T0NOTINST"
 TOKENS = {T1: "xoxb-agency-one", T2: "xoxb-agency-two"}
@@ -128,3 +130,95 @@ def test_an_enterprise_grid_workspace_finds_its_token(sqlite_url):
     assert Installations(store).token(T1) == "xoxb-grid-new"  # the newest install wins
     assert Installations(store).token(T2) is None
     engine.dispose()
+
+
+def _event(baton, event: dict, team: str) -> None:
+    body = wire.event_callback(event, team=team)
+    resp = baton.post(body, headers=wire.signed_headers(body, SECRET,
+                                                        content_type="application/json"))
+    assert resp.status_code == 200
+    baton.runtime.wait_idle()
+
+
+def _work(baton, team: str) -> list[DueWork]:
+    with baton.sessions() as s:
+        return list(s.scalars(select(DueWork).where(DueWork.team_id == team)))
+
+
+def _calls_with(baton, token: str, since: int = 0) -> list:
+    return [c for c in baton.slack.calls[since:]
+            if c.headers.get("Authorization", c.headers.get("authorization", ""))
+            == f"Bearer {token}"]
+
+
+@pytest.mark.parametrize("removal", [
+    {"type": "app_uninstalled"},
+    {"type": "tokens_revoked", "tokens": {"oauth": [ALICE], "bot": ["UBATONBOT"]}},
+])
+def test_a_removed_workspace_loses_its_token_and_its_due_work_waits_for_a_reinstall(
+        baton, removal):
+    for team in (T1, T2):
+        install(baton, team)
+        baton.command("/handoff", HANDOFF, team=team)
+    store = SQLAlchemyInstallationStore(client_id="1111.2222", engine=baton.engine)
+    assert {w.state for w in _work(baton, T1)} == {"pending"}
+    with baton.sessions() as s:
+        chain_before = s.scalar(select(func.count()).select_from(AuditEvent)
+                                .where(AuditEvent.team_id == T1))
+
+    baton.slack.revoke_token(TOKENS[T1])  # Slack has revoked it by the time the event comes
+    _event(baton, removal, T1)
+    assert store.find_bot(enterprise_id=None, team_id=T1) is None
+    assert store.find_bot(enterprise_id=None, team_id=T2).bot_token == TOKENS[T2]
+    assert {w.state for w in _work(baton, T1)} == {"suspended"}
+    assert {w.state for w in _work(baton, T2)} == {"pending"}
+    with baton.sessions() as s:
+        (suspended,) = s.scalars(select(AuditEvent).where(AuditEvent.team_id == T1,
+                                                          AuditEvent.kind == "work_suspended"))
+        assert suspended.record_ref == "H-1" and removal["type"] in suspended.note
+        # Records and the audit chain stay, the chain unbroken.
+        assert s.scalar(select(func.count()).select_from(Record)
+                        .where(Record.team_id == T1)) == 1
+        assert s.scalar(select(func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.team_id == T1)) == chain_before + 1
+        assert audit.verify(s, team_id=T1).ok
+
+    # Past the deadline: T2 is paged, T1 is not even tried.
+    with baton.sessions() as s:
+        due = max(s.scalars(select(Record.due_at)))
+    baton.clock.set(due + timedelta(hours=2))
+    since = len(baton.slack.calls)
+    baton.runtime.engine.run_due()
+    assert not _calls_with(baton, TOKENS[T1], since)
+    assert [c.params["text"] for c in _calls_with(baton, TOKENS[T2], since)
+            if c.method == "chat.postMessage" and "Escalation tier 1" in c.params["text"]]
+    t1 = _work(baton, T1)
+    assert {w.state for w in t1} == {"suspended"} and {w.attempts for w in t1} == {0}
+
+    # Installed again (a new token): what fell due meanwhile goes out now, marked late.
+    again = "xoxb-agency-one-again"
+    baton.slack.grant(f"code-{T1}", team_id=T1, team_name="Agency 1", bot_token=again,
+                      installer=ALICE)
+    assert install(baton, T1).status_code == 200
+    assert "suspended" not in {w.state for w in _work(baton, T1)}
+    with baton.sessions() as s:
+        assert s.scalars(select(AuditEvent).where(AuditEvent.team_id == T1,
+                                                  AuditEvent.kind == "work_resumed")).all()
+    since = len(baton.slack.calls)
+    baton.runtime.engine.run_due()
+    (page,) = [c for c in _calls_with(baton, again, since) if c.method == "chat.postMessage"
+               and "Escalation tier 1" in c.params["text"]]
+    assert page.response["ok"] and "late" in page.params["text"].lower()
+
+
+def test_with_one_bot_token_an_uninstall_suspends_the_due_work_too(serve_factory, database_url):
+    single = serve_factory(database_url)  # SLACK_BOT_TOKEN: no installation store
+    single.command("/handoff", HANDOFF)
+    _event(single, {"type": "app_uninstalled"}, TEAM)
+    assert {w.state for w in _work(single, TEAM)} == {"suspended"}
+    with single.sessions() as s:
+        due = max(s.scalars(select(Record.due_at)))
+    single.clock.set(due + timedelta(hours=1))
+    since = len(single.slack.calls)
+    single.runtime.engine.run_due()
+    assert not [c for c in single.slack.calls[since:] if c.method == "chat.postMessage"]
