@@ -23,6 +23,9 @@ REVOKED = "Baton's bot token was revoked (tokens_revoked)"
 
 
 def suspend(baton: Baton, team_id: str, reason: str) -> int:
+    # Slack told this process the workspace is gone: its engine's "resume what an earlier
+    # process left suspended" at its first sweep must not undo this.
+    baton.engine.keep_suspended()
     with transaction(baton.sessions) as s:
         count = queries.suspend_team_work(s, team_id=team_id, reason=reason,
                                           now=baton.clock.now())

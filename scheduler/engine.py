@@ -251,6 +251,11 @@ class Engine:
         log.warning("took back %s due items claimed by %s, whose process is gone", taken,
                     ", ".join(dead))
 
+    def keep_suspended(self) -> None:
+        """Slack itself said the workspace removed Baton (app_uninstalled, tokens_revoked):
+        nothing suspended is resumed at this engine's start; a reinstall resumes it."""
+        self._resume_at_start = False
+
     def _resume_suspended(self) -> None:
         """Engine start with one token: work suspended because Slack refused the token is
         tried again (a restart is how a new SLACK_BOT_TOKEN arrives). If Slack still

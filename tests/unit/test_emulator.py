@@ -325,7 +325,10 @@ def test_conversations_and_usergroups(emu: SlackEmulator, client: WebClient) -> 
     again = client.conversations_open(users="U1")["channel"]["id"]
     assert dm.startswith("D") and dm == again
     assert client.conversations_open(users="U2")["channel"]["id"] != dm
-    assert client.conversations_info(channel="C1")["channel"]["is_member"] is True
+    with pytest.raises(SlackApiError) as err:  # manifest.yml does not ask for channels:read
+        client.conversations_info(channel="C1")
+    assert (err.value.response["error"], err.value.response["needed"]) == \
+        ("missing_scope", "channels:read")
     assert client.usergroups_users_list(usergroup="S1")["users"] == ["U1", "U2"]
     with pytest.raises(SlackApiError) as err:
         client.usergroups_users_list(usergroup="S404")
