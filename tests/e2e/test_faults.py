@@ -415,7 +415,7 @@ def test_database_outage_commands_say_try_again_nothing_half_written_engine_resu
 
 def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
         database_url, tmp_path):
-    """Twenty /handoff commands are answered 200 while Slack takes 15 s over each reply, so
+    """Twenty /handoff commands are answered 200 while Slack holds each reply, so
     `serve`'s four workers are each in the middle of one (its record saved, its reply with
     Slack) and sixteen have not started when the process is SIGKILLed. Every request was
     saved a moment after its 200 (received_requests): the next `serve` on the same database finds
@@ -429,12 +429,13 @@ def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
         first = ServeProcess(env, tmp_path / "serve-1.log")
         second = ServeProcess(env, tmp_path / "serve-2.log")
         slack.add_user(BOB, tz="America/New_York")
+        # Slack holds each reply until the kill: not a latency, which a loaded machine could
+        # outlast before the twenty requests were even sent (then replies finished, their
+        # requests were forgotten, and more than four had been heard at the kill).
+        release = threading.Event()
+        slack.on_call(lambda call: release.wait(25) if call.method == "response_url" else None)
         try:
             first.start()
-            # Long enough that no reply is answered before all twenty are sent and saved on
-            # a loaded machine (at 3 s some were, and their rows were gone before the kill);
-            # within the 30 s a response_url post waits.
-            slack.set_latency(15.0, method="response_url")
             for n in range(commands):
                 body = wire.slash_command(
                     "/handoff", f"person: P-{5001 + n} to: Northside Home Care contact: "
@@ -464,7 +465,7 @@ def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
                 left = c.execute(select(func.count()).select_from(ReceivedRequest)).scalar()
             assert left == commands  # none finished: each reply was still with Slack
 
-            slack.set_latency(0, method="response_url")
+            release.set()
             second.start()
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:  # another process's progress, not a deadline
@@ -474,6 +475,7 @@ def test_sigkill_with_answered_commands_unfinished_then_restart_does_every_one(
                 time.sleep(0.1)
             assert len(keys) == commands, (sorted(keys), second.tail())
         finally:
+            release.set()
             first.stop()
             second.stop()
     with db(database_url) as eng, eng.connect() as c:
