@@ -376,8 +376,16 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
 
 
 def _ssl_check(raw: bytes) -> bool:
-    """Slack's SSL check (`ssl_check=1&token=…`), which Bolt answers unsigned."""
-    return raw.startswith(b"ssl_check=") and len(raw) <= 1024
+    """Slack's SSL check (`ssl_check=1&token=…`), which Slack sends unsigned. Only that
+    form, exactly: it is answered here with a 200 and never reaches a listener."""
+    if len(raw) > 1024:
+        return False
+    try:
+        form = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    keys = {k for k, _ in form}
+    return dict(form).get("ssl_check") == "1" and keys <= {"ssl_check", "token"}
 
 
 def _answer(start_response: Callable[..., Any], status: str, data: bytes,
@@ -667,9 +675,8 @@ def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session], *,
                             type(exc).__name__)
                 return _answer(start_response, "200 OK", b"")
             parsed = environ[_PARSED]
-            if not from_slack:  # an unsigned SSL check
-                environ["wsgi.input"] = io.BytesIO(raw)
-                return slack(environ, start_response)  # Bolt answers it; nothing is kept
+            if not from_slack:  # an unsigned SSL check: answered, never dispatched
+                return _answer(start_response, "200 OK", b"")
             if baton.overloaded():
                 return _shed(baton, parsed, start_response)
             team = _team_of(parsed)

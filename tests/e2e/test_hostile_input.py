@@ -33,7 +33,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot import blocks, pages, roster_blocks, wire
 from bot.app import GENERIC_FORM_ERROR
@@ -822,3 +822,27 @@ def test_a_form_whose_record_is_not_a_row_id_is_refused_clearly(baton):
     with baton.sessions() as s:
         h1 = s.get(Record, h1.id)
     assert h1.status == "pending" and h1.interim_action is None and h1.next_action is None
+
+
+def test_an_unsigned_body_dressed_as_an_ssl_check_is_never_acted_on(baton):
+    """Slack's SSL check is the one request it sends unsigned, and it is only
+    `ssl_check=1&token=…`. A body that merely starts like one is refused, whatever it
+    carries: a command that would log a record, or an event that would suspend a workspace."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    command = wire.slash_command("/handoff", "person: P-4242 to: Northside Home Care contact: "
+                                 "intake 555-0100 due: tomorrow 5pm", user=ALICE,
+                                 channel=CHANNEL, team=TEAM, trigger_id="t-ssl",
+                                 response_url=baton.slack.response_url("ssl"))
+    uninstall = "payload=" + json.dumps({"type": "event_callback", "team_id": TEAM,
+                                         "event": {"type": "app_uninstalled"}})
+    before = record_ids(baton)
+    for raw in (f"ssl_check=0&{command}", f"ssl_check=1&{command}",
+                f"ssl_check=1&{uninstall}"):
+        resp, calls = send(baton, raw.encode(), headers=form)
+        assert resp.status_code == 401, (raw[:40], resp.status_code)
+        assert calls == [], raw[:40]
+    assert record_ids(baton) == before
+    with baton.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 0  # nothing suspended
+    resp, calls = send(baton, b"ssl_check=1&token=x", headers=form)
+    assert resp.status_code == 200 and calls == []  # the real SSL check: answered, no work
