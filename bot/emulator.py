@@ -217,6 +217,7 @@ class _Failure:
     retry_after: int | None
     error: str | None
     until: Callable[[], bool] | None = None
+    channel: str | None = None  # only calls to this channel (None = any)
 
 
 class _Refused(Exception):
@@ -903,8 +904,10 @@ class SlackEmulator:
         times: int = 1,
         retry_after: int | None = None,
         error: str | None = None,
+        channel: str | None = None,
     ) -> None:
-        """Make the next ``times`` calls to ``method`` (None = any) fail.
+        """Make the next ``times`` calls to ``method`` (None = any) fail; with ``channel``,
+        only calls to that channel.
 
         Without ``error`` the default status is 500; with ``error`` it is 200 and the body is
         ``{"ok": false, "error": error}`` (how Slack reports API errors).  429 answers carry
@@ -915,7 +918,8 @@ class SlackEmulator:
         if status is None:
             status = 200 if error is not None else 500
         with self._cond:
-            self._failures.append(_Failure(method, status, times, retry_after, error))
+            self._failures.append(_Failure(method, status, times, retry_after, error,
+                                           channel=channel))
 
     def clear_failures(self) -> None:
         """End every injected outage at once."""
@@ -1031,7 +1035,7 @@ class SlackEmulator:
         except _BadRequest as exc:
             params, bad = dict(parse_qsl(query, keep_blank_values=True)), exc
         with self._cond:
-            injected = self._take_failure(method)
+            injected = self._take_failure(method, params)
             if injected is not None:
                 status, response, extra = injected
             else:
@@ -1216,9 +1220,12 @@ class SlackEmulator:
             "authed_user": {"id": grant["installer"]},
         }
 
-    def _take_failure(self, method: str) -> tuple[int, dict, dict[str, str]] | None:
+    def _take_failure(self, method: str, params: dict | None = None
+                      ) -> tuple[int, dict, dict[str, str]] | None:
         for failure in list(self._failures):
             if failure.method is not None and failure.method != method:
+                continue
+            if failure.channel is not None and (params or {}).get("channel") != failure.channel:
                 continue
             if failure.until is not None and failure.until():
                 self._failures.remove(failure)  # that outage is over

@@ -78,8 +78,8 @@ class Pacer:
         self._next[channel] = now + self._interval
 
 
-# What Slack refuses for good, by what it makes unreachable. Anything else (429, 5xx, no
-# answer, an error not listed) is transient: retried with backoff, as it always was.
+# What Slack refuses for good, by what it makes unreachable. 429, 5xx, no answer and the
+# TRANSIENT_ERRORS are retried with backoff, as they always were.
 WORKSPACE_ERRORS = frozenset({"token_revoked", "account_inactive", "invalid_auth",
                               "not_authed", "token_expired", "not_installed"})
 CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived",
@@ -88,6 +88,11 @@ CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"
 USER_ERRORS = frozenset({"user_not_found", "user_disabled", "user_not_visible",
                          "cannot_dm_bot"})
 GONE_ERRORS = frozenset({"message_not_found", "thread_not_found"})  # a thread's parent
+# The refusals Slack answers with that a retry can cure. Any other refusal of a message
+# (invalid_blocks, no_permission, an error Baton has never heard of) is treated as this
+# channel's: retrying it would stall the escalation, so the page is rerouted instead.
+TRANSIENT_ERRORS = frozenset({"ratelimited", "rate_limited", "internal_error", "fatal_error",
+                              "service_unavailable", "request_timeout"})
 
 
 def classify(error: str) -> str:
@@ -102,7 +107,9 @@ def classify(error: str) -> str:
         return "user"
     if error in GONE_ERRORS:
         return "gone"
-    return "transient"
+    if error in TRANSIENT_ERRORS or not error:
+        return "transient"
+    return "channel"
 
 
 class SendFailed(Exception):
@@ -206,8 +213,8 @@ class Engine:
             return 0  # stopping, or a sweep is already under way in this process
         try:
             if self._resume_at_start:
+                self._resume_suspended()  # raises if the database fails: tried next sweep
                 self._resume_at_start = False
-                self._resume_suspended()
             self._take_over_dead_claims()
             total = 0
             for _ in range(max_rounds):

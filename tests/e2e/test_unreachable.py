@@ -409,3 +409,24 @@ def test_a_record_logged_where_baton_cannot_post_is_saved_and_its_pages_rerouted
     assert f"Baton could not post this page in <#{private}>" in str(blocks_of(page))
     (ev,) = events(baton, "page_undeliverable")
     assert ev.record_ref == "H-1" and ev.before == private
+
+
+@pytest.mark.parametrize("error", ["invalid_blocks", "no_permission", "a_refusal_never_seen"])
+def test_a_refusal_baton_does_not_know_is_not_retried_forever(start, slack, error, caplog):
+    """Slack may refuse a page for a reason no list names. Retrying it would stall the
+    escalation, so it is treated as its channel's: the page goes to the fallback at once."""
+    slack.add_channel(TIER1, "care-intake")
+    baton = start()
+    baton.command("/handoff", HANDOFF)
+    slack.fail_next("chat.postMessage", error=error, channel=TIER1)
+    at(baton, DEADLINE)
+    assert pages_in(baton, TIER1) == []
+    (page,) = pages_in(baton, COORDINATION)
+    assert f"Slack answered `{error}`" in str(blocks_of(page))
+    (ev,) = events(baton, "page_undeliverable")
+    assert error in ev.note
+    (work,) = [w for w in works(baton, "page") if w.tier == 1]
+    assert (work.state, work.attempts) == ("done", 0)
+    at(baton, DEADLINE + timedelta(hours=4))
+    (tier2,) = pages_in(baton, ESCALATION)  # the climb goes on
+    assert "tier 2" in tier2.params["text"]
