@@ -551,7 +551,8 @@ def _replayer(app: App, baton: Baton, secret: str,
 
 def redo(app: App, baton: Baton, row: Any, req: BoltRequest, body: dict[str, Any]) -> None:
     """Dispatch a saved request again; its row is deleted once the work it defers has run."""
-    with team_scope(row.team_id or _team_of(body)), redo_scope(), \
+    # The workspace the signed body names: the row's own column is not under the signature.
+    with team_scope(_team_of(body) or row.team_id), redo_scope(), \
             baton.hold_deferred(row.id) as held:
         try:
             app.dispatch(req)

@@ -30,8 +30,9 @@ def card_metadata(record: Any) -> dict[str, Any]:
         "team": record.team_id, "record_id": record.id, "record": record.reference}}
 
 
-def is_card_of(message: dict[str, Any], record: Any) -> bool:
-    """A bot's message whose metadata names this record (of this workspace)."""
+def is_card_of(message: dict[str, Any], record: Any, *, bot_id: str | None = None) -> bool:
+    """A bot's message (Baton's own, given its ``bot_id``: another app in the channel could
+    post the same metadata) whose metadata names this record (of this workspace)."""
     meta = message.get("metadata")
     if not isinstance(meta, dict) or meta.get("event_type") != CARD_EVENT:
         return False
@@ -39,6 +40,7 @@ def is_card_of(message: dict[str, Any], record: Any) -> bool:
     return (isinstance(payload, dict) and bool(message.get("bot_id"))
             and str(payload.get("record_id")) == str(record.id)
             and payload.get("team") == record.team_id
+            and (bot_id is None or message.get("bot_id") == bot_id)
             and message.get("thread_ts") in (None, message.get("ts")))  # not in a thread
 
 
@@ -89,6 +91,12 @@ class Cards:
         None when Slack has none, or Baton may not read the channel (no channels:history /
         groups:history scope, or not a member): then it is posted, and logged."""
         oldest = record.created_at - CLOCK_SKEW
+        try:  # Baton's own bot in this workspace: only its messages count
+            own = str(self._client.auth_test().get("bot_id") or "") or None
+        except SlackApiError as exc:
+            log.warning("%s: could not ask Slack who Baton is (%s): posting its card, so it "
+                        "may appear twice", record.reference, exc.response.get("error"))
+            return None
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
             try:
@@ -102,7 +110,7 @@ class Cards:
                             record.reference, record.channel_id, exc.response.get("error"))
                 return None
             for msg in resp.get("messages") or []:
-                if is_card_of(msg, record):
+                if is_card_of(msg, record, bot_id=own):
                     return str(record.channel_id), str(msg["ts"])
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not resp.get("has_more") or not cursor:

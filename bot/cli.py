@@ -273,7 +273,8 @@ def configure_logging(settings: Settings, command: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it only wakes the engine
     install_redaction(settings.secret(name) for name in
-                      ("slack_bot_token", "slack_signing_secret", "slack_app_token"))
+                      ("slack_bot_token", "slack_signing_secret", "slack_app_token",
+                       "slack_client_secret"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -788,12 +788,14 @@ def test_the_redacting_filter_scrubs_records_made_before_it_and_elsewhere():
             root.removeHandler(handler)
         from bot.emulator import SlackEmulator
         with SlackEmulator() as emu:
-            settings = make_settings("sqlite://", emu, SLACK_BOT_TOKEN=BOT_TOKEN)
+            settings = make_settings("sqlite://", emu, SLACK_BOT_TOKEN=BOT_TOKEN,
+                                     SLACK_CLIENT_SECRET="oauth-client-secret-1234")
         cli.configure_logging(settings, "serve")
         assert any(isinstance(f, RedactSecrets) for h in root.handlers for f in h.filters)
-        made = logging.getLogger("baton.test").makeRecord(
-            "baton.test", logging.INFO, __file__, 1, "token %s", (BOT_TOKEN,), None)
-        assert made.getMessage() == f"token {REDACTED}"
+        for secret in (BOT_TOKEN, "oauth-client-secret-1234"):  # the install flow's too
+            made = logging.getLogger("baton.test").makeRecord(
+                "baton.test", logging.INFO, __file__, 1, "token %s", (secret,), None)
+            assert made.getMessage() == f"token {REDACTED}", secret
     finally:
         for handler in list(root.handlers):
             root.removeHandler(handler)

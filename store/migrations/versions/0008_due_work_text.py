@@ -19,5 +19,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The code before 0008 knows neither thread lines as due work nor the states this
+    # revision's engine writes: leave it nothing it would claim for ever or never look at.
+    op.execute("UPDATE due_work SET state = 'cancelled' WHERE kind = 'thread_line' "
+               "AND state IN ('pending', 'claimed', 'suspended')")
+    op.execute("UPDATE due_work SET state = 'pending', claimed_by = NULL, "
+               "claimed_until = NULL WHERE state = 'suspended'")
+    op.execute("UPDATE due_work SET state = 'done' WHERE state = 'undeliverable'")
     with op.batch_alter_table("due_work") as batch:
         batch.drop_column("text")
