@@ -294,11 +294,13 @@ class Outage:
         event.listen(engine, "before_cursor_execute", self._before_execute)
 
     def _before_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if self._armed is not None:
+        # The engine's own thread (its sweeps and housekeeping also write audit events) never
+        # springs the trap: it is set for a request's work.
+        if self._armed is not None and threading.current_thread().name != "baton-engine":
             if statement.lstrip().upper().startswith(self._armed):
                 self._armed = None
+                self.triggered.set()  # before start(): that waits for backends to exit
                 self.start()
-                self.triggered.set()
             else:
                 self.before_trigger.append(" ".join(statement.split()[:3]).upper())
         if self.active and self._admin is None:

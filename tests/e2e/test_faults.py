@@ -354,7 +354,7 @@ def test_database_outage_commands_say_try_again_nothing_half_written_engine_resu
               "due: in 45m risk: short-term")
     outage.arm("INSERT INTO audit_events")
     resp = baton.command("/handoff", failed)
-    assert outage.triggered.is_set(), "the outage did not start inside the command"
+    assert outage.triggered.wait(30), "the outage did not start inside the command"
     # It struck after the command had written its partner, its record and its due work:
     written = set(outage.before_trigger)
     assert {"INSERT INTO PARTNER_AGENCIES", "INSERT INTO RECORDS",
