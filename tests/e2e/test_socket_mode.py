@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -39,22 +38,21 @@ from bot.ids import ActionId
 from bot.inbox import sign_saved
 from store.models import ReceivedRequest, Record
 from tests.conftest import ALICE, BOB, CHANNEL, SECRET, TEAM
-from tests.e2e.fault_kit import ROOT, SEED_TEAM, db, fault_slack, serve_env
+from tests.e2e.fault_kit import ROOT, SEED_TEAM, ServeProcess, db, fault_slack, serve_env
 
 APP_TOKEN = "xapp-1-A0BATON-1-socketmodetest"
 HANDOFF = ("person: {person} to: Northside Home Care contact: intake desk 555-0100 "
            "due: in 2h risk: short-term")
 
 
-class SocketProcess:
+class SocketProcess(ServeProcess):
     """`baton socket` in a process of its own, its output in a file; started once the
-    emulator sees its connection greeted."""
+    emulator sees its connection greeted. Signals, waiting, teardown and the log's tail
+    are serve's (fault_kit.ServeProcess)."""
 
     def __init__(self, env: dict[str, str], log: Path, server: SocketModeServer) -> None:
-        self.env = env
-        self.log = log
+        super().__init__(env, log)
         self.server = server
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> Self:
         before = len(self.server.connections)
@@ -71,32 +69,6 @@ class SocketProcess:
                 self.server.wait_connected(before + 1, timeout=0.5)  # a condition wait
                 return self
         raise AssertionError(f"socket did not connect in {timeout:g} s:\n{self.tail()}")
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, sig)
-
-    def wait(self, timeout: float) -> int:
-        assert self.proc is not None
-        return self.proc.wait(timeout)
-
-    def stop(self) -> None:
-        """Teardown: SIGTERM, then SIGKILL if it lingers; always reaped."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.signal(signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 def socket_env(database_url: str, slack: SlackEmulator, **extra: str) -> dict[str, str]:
