@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.emulator import BENCH_LENIENCIES, SlackEmulator
+from bot.console.emulator import BENCH_LENIENCIES, SlackEmulator
 
 PERSON = re.compile(r"· (P-\d+)")
 

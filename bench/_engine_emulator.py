@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.emulator import BENCH_LENIENCIES, Call, SlackEmulator
+from bot.console.emulator import BENCH_LENIENCIES, Call, SlackEmulator
 
 
 def main() -> None:

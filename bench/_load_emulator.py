@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.emulator import BENCH_LENIENCIES, Call, SlackEmulator
+from bot.console.emulator import BENCH_LENIENCIES, Call, SlackEmulator
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 GENERIC = "Something went wrong on Baton's side"

@@ -51,8 +51,8 @@ sys.path.insert(0, str(ROOT))
 from bot.app import make_client  # noqa: E402
 from bot.clock import Clock, FixedClock, SystemClock  # noqa: E402
 from bot.domain.ladder import DEFAULT_LADDER, shift  # noqa: E402
-from bot.escalation import Authority, ConfiguredRoster  # noqa: E402
-from bot.services import RecordService  # noqa: E402
+from bot.services.escalation import Authority, ConfiguredRoster  # noqa: E402
+from bot.services.records import RecordService  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from scheduler.engine import Engine, Pacer  # noqa: E402
 from scheduler.wake import Waker  # noqa: E402

@@ -76,7 +76,7 @@ from command_path import cpu_seconds, free_port, pct  # noqa: E402
 
 from bot import wire  # noqa: E402
 from bot.domain.ladder import DEFAULT_LADDER  # noqa: E402
-from bot.ids import ActionId  # noqa: E402
+from bot.slack.ids import ActionId  # noqa: E402
 from store import audit  # noqa: E402
 from store.db import make_engine, make_session_factory, migrate  # noqa: E402
 from store.models import (  # noqa: E402
@@ -659,7 +659,7 @@ class Conn:
 
 
 def http_request(body: str) -> bytes:
-    """The whole request as bytes, signed as Slack signs it (bot/wire.py)."""
+    """The whole request as bytes, signed as Slack signs it (bot/slack/wire.py)."""
     headers = wire.signed_headers(body, SECRET)
     data = body.encode()
     return (f"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"

@@ -40,22 +40,22 @@ from waitress.channel import HTTPChannel
 from waitress.server import MultiSocketServer, TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
-from bot import wire
-from bot.cards import Replies
 from bot.clock import Clock
-from bot.coordination import RotaRoster
-from bot.escalation import Roster
-from bot.inbox import (
+from bot.redact import install_redaction
+from bot.runtime import Baton
+from bot.services.coordination import RotaRoster
+from bot.services.escalation import Roster
+from bot.settings import Settings
+from bot.slack import wire
+from bot.slack.cards import Replies
+from bot.slack.clients import Installations, WorkspaceClient, team_scope
+from bot.web.inbox import (
     NotFromSlack,
     Received,
     baton_signed,
     redo_scope,
     saved_signature_holds,
 )
-from bot.redact import install_redaction
-from bot.runtime import Baton
-from bot.settings import Settings
-from bot.workspaces import Installations, WorkspaceClient, team_scope
 from handlers import actions, commands, coordination, governance, installs, views
 from handlers.common import GENERIC
 from store import queries
@@ -494,7 +494,7 @@ def busy_answer(baton: Baton, body: dict[str, Any]) -> dict[str, Any] | None:
     return answer
 
 
-# What Slack sends that defers work: saved once answered (bot/inbox.py). Not a form's
+# What Slack sends that defers work: saved once answered (bot/web/inbox.py). Not a form's
 # submission: most forms write before their 200 (their errors go back in it), and redoing
 # one would write twice.
 _KEPT = ("block_actions", "event_callback", "shortcut", "message_action")
@@ -505,14 +505,14 @@ def _kept(body: dict[str, Any]) -> bool:
 
 
 def saved_keys(settings: Settings) -> dict[str, str]:
-    """The secrets a saved request's signature may be checked with (bot/inbox.py)."""
+    """The secrets a saved request's signature may be checked with (bot/web/inbox.py)."""
     return {"signing_secret": settings.secret("slack_signing_secret"),
             "app_token": settings.secret("slack_app_token")}
 
 
 def genuine(row: Any, keys: dict[str, str]) -> bool:
     """A saved request signed by Slack (its age aside) or, for one that came without a
-    signature (Socket Mode), by Baton with a secret of its own (bot/inbox.py)."""
+    signature (Socket Mode), by Baton with a secret of its own (bot/web/inbox.py)."""
     raw, signature, stamp = str(row.body), str(row.signature), str(row.signed_at)
     if baton_signed(signature):
         return saved_signature_holds(signature, keys, team_id=row.team_id, body=raw,
@@ -683,7 +683,7 @@ def wsgi_app(app: App, baton: Baton, session_factory: sessionmaker[Session], *,
             team = _team_of(parsed)
             # Saved as soon as its 200 is written, before its work is queued: if this process
             # dies before the work is done, the next start or another replica does it
-            # (bot/inbox.py). Not before the 200: on SQLite that write waits for the one
+            # (bot/web/inbox.py). Not before the 200: on SQLite that write waits for the one
             # writer, and Slack's answer would wait with it.
             keep = Received(team, raw.decode("utf-8"), environ.get("CONTENT_TYPE"),
                             str(environ.get("HTTP_X_SLACK_SIGNATURE", "")),

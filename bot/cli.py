@@ -134,7 +134,7 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
 
     from slack_sdk.errors import SlackApiError
 
-    from bot.socket_mode import SocketHandler, socket_replayer
+    from bot.web.socket_mode import SocketHandler, socket_replayer
 
     if settings.oauth:
         raise Exit("Socket Mode serves the one workspace of SLACK_BOT_TOKEN: unset "
@@ -144,7 +144,7 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     _sole_writer(settings)
     engine = _engine(settings)
     app, baton = _build(settings, engine)
-    # Envelopes answered by a process that died are redone by the next start (bot/inbox.py).
+    # Envelopes answered by a process that died are redone by the next start (bot/web/inbox.py).
     baton.inbox.replay = socket_replayer(app, baton)
     handler = SocketHandler(app, baton, settings.secret("slack_app_token"))
     stopping = threading.Event()
@@ -168,7 +168,7 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.console import run_console
+    from bot.console.terminal import run_console
 
     _sole_writer(settings)
     return run_console(settings, script=args.script)

@@ -22,18 +22,18 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.coordination import Coordination, RotaRoster
 from bot.domain.drafts import DraftContext, build_dependency, build_handoff
 from bot.domain.permissions import Act, Role
 from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
-from bot.escalation import Authority, EscalationService, Roster
-from bot.governance import Governance
-from bot.inbox import Inbox, Received
-from bot.permissions import Permissions
-from bot.services import Change, RecordService
+from bot.services.coordination import Coordination, RotaRoster
+from bot.services.escalation import Authority, EscalationService, Roster
+from bot.services.partner_trends import Governance
+from bot.services.permissions import Permissions
+from bot.services.records import Change, RecordService
 from bot.settings import Settings
-from bot.workspaces import team_scope
+from bot.slack.clients import team_scope
+from bot.web.inbox import Inbox, Received
 from scheduler.engine import Engine, Pacer, worker_is_dead
 from store import queries
 
@@ -291,7 +291,7 @@ class Baton:
     def defer(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """Run the slow part after Slack has its 200. Exceptions are logged, never lost.
         Inside an HTTP request (see hold_deferred) it starts once the response is sent. It
-        runs in the caller's context: the request's workspace (bot/workspaces.py) goes with it."""
+        runs in the caller's context: the request's workspace (bot/slack/clients.py) goes with it."""
         ctx = contextvars.copy_context()
         work = fn
 
@@ -404,7 +404,7 @@ class Baton:
         """Stop the engine (its claims handed back), then give the work already answered 200
         up to `drain` seconds to finish, so SIGTERM exits within 10 s. What is still queued
         after that stays in received_requests: the next start, or another replica, does it
-        (bot/inbox.py); nothing of it was half-written."""
+        (bot/web/inbox.py); nothing of it was half-written."""
         if self._waker is not None:
             self._waker.stop()
         finished = self.wait_idle(drain)

@@ -6,11 +6,12 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import blocks, pages
-from bot.cards import Cards, Replies
-from bot.ids import ActionId
 from bot.runtime import Baton
-from bot.services import Change
+from bot.services.records import Change
+from bot.slack.blocks import pages
+from bot.slack.blocks import records as blocks
+from bot.slack.cards import Cards, Replies
+from bot.slack.ids import ActionId
 from handlers.common import guarded, open_form, row_id
 
 

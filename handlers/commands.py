@@ -12,16 +12,17 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, pages
-from bot.cards import Cards, Replies
 from bot.domain.grammar import KEYS, missing_required, parse_fields, read_user
 from bot.domain.records import DomainError, RecordKind, read_category, read_risk
 from bot.domain.rota import read_weekdays
 from bot.domain.times import TimeReadError, read_report_day, read_time
-from bot.ids import ActionId
-from bot.inbox import redoing
 from bot.report import write_report
 from bot.runtime import Baton
+from bot.slack.blocks import pages
+from bot.slack.blocks import records as blocks
+from bot.slack.cards import Cards, Replies
+from bot.slack.ids import ActionId
+from bot.web.inbox import redoing
 from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape
 
 USAGE = {
@@ -76,7 +77,7 @@ def register(app: App, baton: Baton) -> None:
             if not change.created and (change.record.card_ts or not redoing()):
                 return  # a retry of a request already handled (or being handled)
             # New, or made by an attempt that died before saving its card's ts (a saved
-            # request redone after a crash, bot/inbox.py): the card and the reply now. That
+            # request redone after a crash, bot/web/inbox.py): the card and the reply now. That
             # attempt may have got the card to Slack: then it is adopted, not posted again.
             _publish(cards, replies, change.record, user=user, response_url=response_url,
                      adopt=not change.created)

@@ -13,11 +13,11 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObj
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from bot.blocks import clip
-from bot.cards import Replies
 from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError
-from bot.services import CHANGED_MEANWHILE
+from bot.services.records import CHANGED_MEANWHILE
+from bot.slack.blocks.records import clip
+from bot.slack.cards import Replies
 from store.db import lost_a_race
 
 log = logging.getLogger("baton.handlers")

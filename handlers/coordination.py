@@ -9,13 +9,13 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import roster_blocks
-from bot.cards import Cards, Replies
 from bot.domain.grammar import read_user
 from bot.domain.records import DomainError
 from bot.domain.times import TimeReadError, read_time
-from bot.ids import ActionId, ViewId
 from bot.runtime import Baton
+from bot.slack.blocks import roster as roster_blocks
+from bot.slack.cards import Cards, Replies
+from bot.slack.ids import ActionId, ViewId
 from handlers.common import field_error, guarded, open_form, row_id, state_values
 
 log = logging.getLogger("baton.handlers")

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App
 
-from bot import governance_blocks as render
-from bot.cards import Replies
 from bot.domain.records import DomainError
-from bot.governance_ids import (
+from bot.runtime import Baton
+from bot.slack.blocks import partner_trends as render
+from bot.slack.cards import Replies
+from bot.slack.ids import (
     FIELD_CLASSIFICATION,
     FIELD_CONTRACT_IMPACT,
     FIELD_CORRECTIVE_ROUTE,
@@ -24,7 +25,6 @@ from bot.governance_ids import (
     GovernanceAction,
     GovernanceView,
 )
-from bot.runtime import Baton
 from handlers.common import field_error, guarded, open_form, row_id, state_values
 
 FIELD_ERROR_LIMIT = 150  # Slack truncates longer field errors

@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from bot.runtime import Baton
-from bot.workspaces import Installations
+from bot.slack.clients import Installations
 from store import queries
 from store.db import transaction
 

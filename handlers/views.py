@@ -9,14 +9,14 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.blocks import clip
-from bot.cards import Cards, Replies
 from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError, RecordKind, read_category
 from bot.domain.times import TimeReadError, read_time
-from bot.ids import ViewId
 from bot.runtime import Baton
-from bot.services import Change
+from bot.services.records import Change
+from bot.slack.blocks.records import clip
+from bot.slack.cards import Cards, Replies
+from bot.slack.ids import ViewId
 from handlers.commands import _publish
 from handlers.common import field_error, guarded, row_id, state_values
 

@@ -37,16 +37,17 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import pages, roster_blocks
-from bot.blocks import SECTION_LIMIT, escape, fit
-from bot.cards import Cards, as_dicts
 from bot.clock import Clock
 from bot.domain.ladder import snapshot_ladder
 from bot.domain.records import Action, HandoffStatus, RecordKind, is_open, transition
 from bot.domain.schedule import is_late, page_after
-from bot.escalation import BATON, Authority
-from bot.services import Change, RecordService
-from bot.workspaces import NotInstalled, team_scope
+from bot.services.escalation import BATON, Authority
+from bot.services.records import Change, RecordService
+from bot.slack.blocks import pages
+from bot.slack.blocks import roster as roster_blocks
+from bot.slack.blocks.records import SECTION_LIMIT, escape, fit
+from bot.slack.cards import Cards, as_dicts
+from bot.slack.clients import NotInstalled, team_scope
 from store import queries
 from store.db import transaction
 from store.models import DueWork, Record

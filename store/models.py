@@ -328,7 +328,7 @@ class ReceivedRequest(Base):
     """A request from Slack that was answered 200 and whose work is not finished yet. Saved
     before the 200 goes back and deleted once the work it deferred has run, so a process
     that dies in between leaves it here for the next start, or another replica, to finish
-    (bot/inbox.py). Holds only unfinished requests: a few rows, not a history."""
+    (bot/web/inbox.py). Holds only unfinished requests: a few rows, not a history."""
 
     __tablename__ = "received_requests"
     __table_args__ = (Index("ix_received_requests_state", "state", "received_at"),)

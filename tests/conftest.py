@@ -22,11 +22,11 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import wire
 from bot.app import build_app, make_client, make_server, wsgi_app
 from bot.clock import FixedClock
-from bot.emulator import SlackEmulator
+from bot.console.emulator import SlackEmulator
 from bot.settings import Settings, load_settings
+from bot.slack import wire
 from store.db import make_engine, make_session_factory, migrate
 
 SECRET = "test-signing-secret"

@@ -1,6 +1,6 @@
 """Who may do what. Roles come from the config file's [roles] table, each entry a Slack user
 ID or a Slack user group ID (members looked up in Slack); pure rules here, lookups in
-bot/permissions.py.
+bot/services/permissions.py.
 
 - staff: log records and act on their own (the records they own, logged, manage or hold the
   next action for). With no `staff` list, everyone in the workspace is staff.

@@ -25,8 +25,8 @@ from typing import Any, Self
 import httpx
 from sqlalchemy import Engine, create_engine, event, func, insert, select, text
 
+from bot.console.emulator import Call, SlackEmulator
 from bot.domain.ladder import Ladder, Target, Tier
-from bot.emulator import Call, SlackEmulator
 from store.db import make_engine
 from store.models import AuditEvent, DueWork, PartnerAgency, Record, ReferenceCounter
 

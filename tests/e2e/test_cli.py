@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from bot.emulator import SlackEmulator
+from bot.console.emulator import SlackEmulator
 from store.db import head_revision
 
 BATON = [sys.executable, "-m", "bot.cli"]

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import wire
-from bot.ids import ActionId
+from bot.slack import wire
+from bot.slack.ids import ActionId
 from store.models import AuditEvent, Notice, Record
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, blocks_of
 

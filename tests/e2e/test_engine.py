@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.ids import ActionId
+from bot.slack.ids import ActionId
 from scheduler.engine import Engine, Pacer
 from store.db import transaction
 from store.models import AuditEvent, DueWork, Record

@@ -24,10 +24,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select, text
 
-from bot import wire
 from bot.clock import FixedClock
-from bot.emulator import SlackEmulator
-from bot.ids import ActionId
+from bot.console.emulator import SlackEmulator
+from bot.slack import wire
+from bot.slack.ids import ActionId
 from scheduler.engine import ALARM_AFTER, MAX_BACKOFF
 from store.db import migrate
 from store.models import (

@@ -130,7 +130,7 @@ def test_health_check(baton):
 
 
 def test_forged_signature_is_401_and_writes_nothing(baton):
-    from bot import wire
+    from bot.slack import wire
     body = wire.slash_command("/handoff", HANDOFF, user=ALICE, channel=CHANNEL, team="T0BATON",
                               trigger_id="t", response_url=baton.slack.response_url("x"))
     headers = wire.signed_headers(body, "not-the-secret")
@@ -146,7 +146,7 @@ def test_forged_signature_is_401_and_writes_nothing(baton):
 def test_slack_retry_of_the_same_command_creates_nothing_new(baton):
     """Slack resends a request it did not see answered, with X-Slack-Retry-Num: the same
     trigger_id finds the record already made."""
-    from bot import wire
+    from bot.slack import wire
     body = wire.slash_command("/handoff", HANDOFF, user=ALICE, channel=CHANNEL, team="T0BATON",
                               trigger_id="retried-trigger",
                               response_url=baton.slack.response_url("retry"))

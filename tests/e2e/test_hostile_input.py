@@ -35,14 +35,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot import blocks, pages, roster_blocks, wire
 from bot.app import GENERIC_FORM_ERROR
+from bot.console.emulator import Call
 from bot.domain.drafts import build_handoff
 from bot.domain.grammar import KEYS
 from bot.domain.records import RecordKind
-from bot.emulator import Call
-from bot.governance_ids import GovernanceAction
-from bot.ids import ActionId
+from bot.slack import wire
+from bot.slack.blocks import pages
+from bot.slack.blocks import records as blocks
+from bot.slack.blocks import roster as roster_blocks
+from bot.slack.ids import ActionId, GovernanceAction
 from handlers.common import GENERIC
 from store import audit
 from store.models import AuditEvent, CoordinatorAssignment, PartnerAgency, Record
@@ -786,7 +788,7 @@ def test_the_redacting_filter_scrubs_records_made_before_it_and_elsewhere():
     try:
         for handler in saved:
             root.removeHandler(handler)
-        from bot.emulator import SlackEmulator
+        from bot.console.emulator import SlackEmulator
         with SlackEmulator() as emu:
             settings = make_settings("sqlite://", emu, SLACK_BOT_TOKEN=BOT_TOKEN,
                                      SLACK_CLIENT_SECRET="oauth-client-secret-1234")

@@ -24,8 +24,8 @@ from sqlalchemy import event, text
 from sqlalchemy import select as sql_select
 from sqlalchemy.engine import make_url
 
-from bot import wire
 from bot.app import Health
+from bot.slack import wire
 from scheduler.wake import BACKOFF_MAX, Waker
 from store.db import make_engine
 from store.models import DueWork

@@ -1,5 +1,5 @@
 """Requests answered 200 but left unfinished by a process that died are done by another
-(bot/inbox.py), through the real app: which rows are taken over, and when."""
+(bot/web/inbox.py), through the real app: which rows are taken over, and when."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy import insert, select
 
-from bot import wire
+from bot.slack import wire
 from store.models import ReceivedRequest, Record
 from tests.conftest import ALICE, CHANNEL, SECRET, TEAM
 
@@ -143,10 +143,10 @@ def _cards_in_channel(baton) -> list[dict]:
 def _made_and_carded_then_died(baton, n: int, *, team: str = TEAM) -> tuple[Any, str]:
     """A first attempt that made the record and got its card to Slack (as Cards.post sends
     it, metadata and all), then died before saving the card's ts: the record, the card's ts."""
-    from bot import blocks
-    from bot.cards import as_dicts, card_metadata
     from bot.domain.grammar import parse_fields
     from bot.domain.records import RecordKind
+    from bot.slack.blocks import records as blocks
+    from bot.slack.cards import as_dicts, card_metadata
 
     change = baton.runtime.create_record(
         RecordKind.HANDOFF, parse_fields(HANDOFF.format(n=n), RecordKind.HANDOFF), team=team,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from bot import wire
-from bot.ids import ActionId
+from bot.slack import wire
+from bot.slack.ids import ActionId
 from store.models import AuditEvent, Record
 from tests.conftest import ALICE, BOB, CHANNEL, blocks_of
 
@@ -205,8 +205,8 @@ def test_every_id_in_bot_ids_has_a_listener(baton):
     Baton declares must get a 200."""
     import json
 
-    from bot import wire
-    from bot.ids import COMMANDS, ActionId, ViewId
+    from bot.slack import wire
+    from bot.slack.ids import COMMANDS, ActionId, ViewId
 
     for command in COMMANDS:
         assert baton.command(command, "help").status_code == 200, command

@@ -13,7 +13,7 @@ import pytest
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import func, select
 
-from bot import wire
+from bot.slack import wire
 from store import audit
 from store.models import AuditEvent, DueWork, Record
 from tests.conftest import ALICE, SECRET, TEAM
@@ -115,7 +115,7 @@ def test_an_enterprise_grid_workspace_finds_its_token(sqlite_url):
 
     from slack_sdk.oauth.installation_store import Installation
 
-    from bot.workspaces import Installations
+    from bot.slack.clients import Installations
     from store.db import make_engine
 
     engine = make_engine(sqlite_url)

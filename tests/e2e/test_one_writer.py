@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.emulator import SlackEmulator
+from bot.console.emulator import SlackEmulator
 from store.db import DatabaseInUse, sole_writer, sqlite_file
 from tests.conftest import PG_URL
 from tests.e2e.fault_kit import ROOT, SEED_TEAM, ServeProcess, serve_env

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot import wire
 from bot.domain.permissions import Role, RoleConfig
 from bot.domain.records import DomainError
-from bot.governance import Governance
-from bot.governance_ids import GovernanceAction
-from bot.permissions import Permissions, Refused
+from bot.services.partner_trends import Governance
+from bot.services.permissions import Permissions, Refused
+from bot.slack import wire
+from bot.slack.ids import GovernanceAction
 from store.models import AuditEvent, SystemicPattern
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, blocks_of
 

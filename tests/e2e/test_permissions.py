@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import roster_blocks
 from bot.domain.permissions import Role, RolesError, parse_roles
-from bot.ids import ActionId
+from bot.slack.blocks import roster as roster_blocks
+from bot.slack.ids import ActionId
 from store.models import AuditEvent, CoordinatorAssignment, DueWork, Record
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM
 
@@ -225,7 +225,7 @@ def test_nothing_crosses_workspaces(baton):
 
 
 def _home_opened(user: str, team: str) -> str:
-    from bot import wire
+    from bot.slack import wire
 
     return wire.event_callback({"type": "app_home_opened", "user": user, "tab": "home",
                                 "channel": "D0HOME"}, team=team)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.ids import ActionId
+from bot.slack.ids import ActionId
 from scheduler.engine import Engine, Pacer
 from store import queries
 from store.db import transaction

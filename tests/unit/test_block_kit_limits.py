@@ -18,10 +18,13 @@ from hypothesis import strategies as st
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, governance_blocks, pages, roster_blocks
-from bot.cards import as_dicts
+from bot.console.emulator import SlackEmulator, block_kit_problem
 from bot.domain.roster import Flag, Row
-from bot.emulator import SlackEmulator, block_kit_problem
+from bot.slack.blocks import pages
+from bot.slack.blocks import partner_trends as governance_blocks
+from bot.slack.blocks import records as blocks
+from bot.slack.blocks import roster as roster_blocks
+from bot.slack.cards import as_dicts
 from tests.markup import foreign_markup, mrkdwn_in
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)

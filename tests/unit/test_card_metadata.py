@@ -3,7 +3,7 @@ metadata (another app in the channel can post the same metadata)."""
 
 from types import SimpleNamespace
 
-from bot.cards import card_metadata, is_card_of
+from bot.slack.cards import card_metadata, is_card_of
 
 RECORD = SimpleNamespace(team_id="T0BATON", id=7, reference="H-7")
 

@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.emulator import Call, SlackEmulator
+from bot.console.emulator import Call, SlackEmulator
 
 TOKEN = "xoxb-emulator-test"
 

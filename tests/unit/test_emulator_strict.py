@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import FixedClock
-from bot.emulator import (
+from bot.console.emulator import (
     LENIENCIES,
     POST_BURST,
     RESPONSE_URL_USES,

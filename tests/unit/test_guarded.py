@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from bot.services import CHANGED_MEANWHILE
+from bot.services.records import CHANGED_MEANWHILE
 from handlers.common import DATABASE_DOWN, GENERIC, database_unreachable, guarded
 
 

@@ -5,8 +5,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from bot.ids import COMMANDS
 from bot.settings import SettingsError, load_settings
+from bot.slack.ids import COMMANDS
 from store import queries
 from store.db import SchemaOutOfDate, check_schema, make_engine, make_session_factory
 from store.models import AppendOnlyError, AuditEvent

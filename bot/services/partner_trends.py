@@ -27,9 +27,6 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.blocks import Block
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import governance_blocks as render
-from bot.blocks import clip, escape
-from bot.cards import as_dicts
 from bot.clock import Clock
 from bot.domain.permissions import Act
 from bot.domain.records import DomainError
@@ -42,7 +39,11 @@ from bot.domain.trends import (
     repeated_misses,
     route_trends,
 )
-from bot.governance_ids import (
+from bot.settings import Settings
+from bot.slack.blocks import partner_trends as render
+from bot.slack.blocks.records import clip, escape
+from bot.slack.cards import as_dicts
+from bot.slack.ids import (
     FIELD_CLASSIFICATION,
     FIELD_CORRECTIVE_ROUTE,
     FIELD_OWNER,
@@ -50,7 +51,6 @@ from bot.governance_ids import (
     Classification,
     CorrectiveRoute,
 )
-from bot.settings import Settings
 from store import queries
 from store import trends as tq
 from store.db import transaction

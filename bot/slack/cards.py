@@ -12,8 +12,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookClient
 
-from bot import blocks
-from bot.services import Change, RecordService
+from bot.services.records import Change, RecordService
+from bot.slack.blocks import records as blocks
 
 log = logging.getLogger("baton.cards")
 

@@ -13,16 +13,16 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import pages
-from bot.blocks import escape
-from bot.cards import as_dicts
 from bot.clock import Clock
 from bot.domain.ladder import Target, snapshot_ladder
 from bot.domain.permissions import Act
 from bot.domain.records import DomainError, RecordKind, is_open
 from bot.domain.schedule import initial_work
-from bot.permissions import Permissions
-from bot.services import Change, NotFound, RecordService
+from bot.services.permissions import Permissions
+from bot.services.records import Change, NotFound, RecordService
+from bot.slack.blocks import pages
+from bot.slack.blocks.records import escape
+from bot.slack.cards import as_dicts
 from store import queries
 from store.db import transaction
 from store.models import DueWork, Record

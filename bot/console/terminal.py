@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 from slack_bolt.request import BoltRequest
 
-from bot import wire
 from bot.app import build_app, make_client
 from bot.clock import Clock, OffsetClock
-from bot.emulator import Call, SlackEmulator
+from bot.console.emulator import Call, SlackEmulator
 from bot.settings import Settings
+from bot.slack import wire
 from store.db import make_engine, make_session_factory, migrate
 
 TEAM = "T0CONSOLE"

@@ -25,22 +25,22 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import FIELD_LIMIT, SECTION_LIMIT, clip, escape, fit, slack_date, user
 from bot.domain.times import format_duration
 from bot.domain.trends import Figures, RouteTrend
-from bot.governance_ids import (
+from bot.slack.blocks.records import FIELD_LIMIT, SECTION_LIMIT, clip, escape, fit, slack_date, user
+from bot.slack.ids import (
     ACTIONS_BLOCK,
     FIELD_CLASSIFICATION,
     FIELD_CONTRACT_IMPACT,
     FIELD_CORRECTIVE_ROUTE,
     FIELD_OWNER,
     FIELD_REVIEW_DUE,
+    INPUT,
     Classification,
     CorrectiveRoute,
     GovernanceAction,
     GovernanceView,
 )
-from bot.ids import INPUT
 
 NO_ROUTE = "no route given"
 MAX_LISTED = 20  # affected records listed in a notice; the rest are counted

@@ -9,7 +9,7 @@ is left is the moment between writing the 200 and committing the row.
 Doing a request twice is safe by design: a record's request key (the trigger or view id)
 makes a second /handoff answer with the record the first one made, and a second click finds
 the record already changed and says so; a card the first attempt got to Slack is found
-there and adopted, not posted again (bot/cards.py). What can repeat is a reply the first
+there and adopted, not posted again (bot/slack/cards.py). What can repeat is a reply the first
 attempt had already sent before the process died."""
 
 from __future__ import annotations

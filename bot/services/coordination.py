@@ -19,16 +19,16 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import roster_blocks
-from bot.cards import as_dicts
 from bot.clock import Clock
 from bot.domain.permissions import Act, Role
 from bot.domain.records import OPEN_STATUSES, DomainError, is_open
 from bot.domain.roster import Row, flags_for, sort_rows
 from bot.domain.rota import Assignment, coordinator_on, describe_days
 from bot.domain.times import WorkingCalendar
-from bot.services import Change, NotFound, RecordService
-from bot.workspaces import team_scope
+from bot.services.records import Change, NotFound, RecordService
+from bot.slack.blocks import roster as roster_blocks
+from bot.slack.cards import as_dicts
+from bot.slack.clients import team_scope
 from store import queries
 from store.db import transaction
 from store.models import CoordinatorAssignment

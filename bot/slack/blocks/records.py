@@ -28,7 +28,7 @@ from slack_sdk.models.views import View
 
 from bot.domain.grammar import DEPENDENCY_KEYS, HANDOFF_KEYS, KEYS, Key
 from bot.domain.records import RecordKind, ResponseCategory, Risk, is_open
-from bot.ids import INPUT, ActionId, ViewId
+from bot.slack.ids import INPUT, ActionId, ViewId
 
 # Slack's Block Kit limits, in characters. Anything longer is refused by Slack outright
 # (invalid_blocks), so every free text passes through fit() or clip() on its way in.

@@ -122,7 +122,7 @@ RESPONSE_URL_USES = 5
 POST_BURST = 10
 POST_RATE = 1.0  # messages per second, refilled
 
-MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+MANIFEST = Path(__file__).resolve().parents[3] / "manifest.yml"
 
 
 def manifest_bot_scopes(path: Any = MANIFEST) -> frozenset[str] | None:
@@ -748,9 +748,9 @@ class SlackEmulator:
         return f"{self.root_url}/api/"
 
     def enable_socket_mode(self, *, app_token: str = "xapp-test", **options: Any) -> Any:
-        """Socket Mode (bot/emulator_socket.py): apps.connections.open takes `app_token`
+        """Socket Mode (bot/console/emulator/socket_mode.py): apps.connections.open takes `app_token`
         and opens WebSocket connections on a port of their own; the SocketModeServer."""
-        from bot.emulator_socket import SocketModeServer
+        from bot.console.emulator.socket_mode import SocketModeServer
 
         if self.socket_mode is None:
             self.socket_mode = SocketModeServer(app_id=self.app_id, app_tokens=(app_token,),
@@ -1045,7 +1045,7 @@ class SlackEmulator:
                 elif method == "oauth.v2.access":
                     response = self._oauth_v2_access(headers, params)
                 elif method == "apps.connections.open" and self.socket_mode is not None:
-                    # Takes an app-level token, not a bot token (bot/emulator_socket.py).
+                    # Takes an app-level token, not a bot token (bot/console/emulator/socket_mode.py).
                     response = self.socket_mode.open_connection(
                         self._presented_token(headers, params))
                 elif not self._token_ok(headers, params):

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.blocks import escape
 from bot.clock import Clock
 from bot.domain.drafts import DependencyDraft, HandoffDraft
 from bot.domain.ladder import LadderConfig
@@ -37,6 +36,7 @@ from bot.domain.records import (
     transition,
 )
 from bot.domain.schedule import initial_work
+from bot.slack.blocks.records import escape
 from store import queries
 from store.db import core_transaction, lost_a_race, transaction
 from store.models import AuditEvent, Dependency, Handoff, PartnerAgency, Record

@@ -20,10 +20,18 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import SECTION_LIMIT, clip, escape, fit, record_buttons, slack_date, user
 from bot.domain.records import RecordKind, Risk
 from bot.domain.times import format_duration
-from bot.ids import INPUT, ActionId, ViewId
+from bot.slack.blocks.records import (
+    SECTION_LIMIT,
+    clip,
+    escape,
+    fit,
+    record_buttons,
+    slack_date,
+    user,
+)
+from bot.slack.ids import INPUT, ActionId, ViewId
 
 # 50 blocks a message: a header and a footer, then two blocks a record.
 PAGE_GROUP = 20

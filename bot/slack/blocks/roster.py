@@ -23,9 +23,17 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import SECTION_LIMIT, STATUS_BADGE, VIEW_BLOCKS, escape, fit, slack_date, user
 from bot.domain.roster import Flag, Row
-from bot.ids import INPUT, ActionId, ViewId
+from bot.slack.blocks.records import (
+    SECTION_LIMIT,
+    STATUS_BADGE,
+    VIEW_BLOCKS,
+    escape,
+    fit,
+    slack_date,
+    user,
+)
+from bot.slack.ids import INPUT, ActionId, ViewId
 
 __all__ = ["escape", "slack_date"]
 

@@ -1,4 +1,4 @@
-"""Slack's Socket Mode, the server side, on loopback: what the emulator (bot/emulator.py)
+"""Slack's Socket Mode, the server side, on loopback: what the emulator (bot/console/emulator/)
 answers `apps.connections.open` with, and the WebSocket endpoint its URL points to.
 
 The protocol, as Slack documents it and slack_sdk's clients speak it:

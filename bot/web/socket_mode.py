@@ -9,7 +9,7 @@ is Socket Mode's 200), the request is saved (received_requests), and only then i
 queued. A process that dies after the ack leaves the row behind for the next start or
 another replica to redo.
 
-Envelopes carry no Slack signature, so the row is signed by Baton (bot/inbox.py): an HMAC
+Envelopes carry no Slack signature, so the row is signed by Baton (bot/web/inbox.py): an HMAC
 keyed by the signing secret when one is set, else by the app-level token. The body is the
 envelope's payload as JSON, which is what the replay parses and hands to Bolt.
 """
@@ -41,10 +41,10 @@ from bot.app import (
     redo,
     saved_keys,
 )
-from bot.cards import Replies
-from bot.inbox import NotFromSlack, Received, sign_saved
 from bot.runtime import Baton
-from bot.workspaces import team_scope
+from bot.slack.cards import Replies
+from bot.slack.clients import team_scope
+from bot.web.inbox import NotFromSlack, Received, sign_saved
 
 log = logging.getLogger("baton")
 

@@ -1,8 +1,34 @@
-"""The action_ids, callback_id and block_ids of the systemic-pattern notice and its
-classification modal (kept beside bot/ids.py, which other work owns)."""
+"""Every action_id, callback_id and block_id in one place. manifest.yml's commands and the
+registered listeners are checked against these by a test."""
 
 from enum import StrEnum
 
+COMMANDS = ("/handoff", "/dependency", "/baton")
+
+
+class ActionId(StrEnum):
+    PARTNER_ACK = "record_partner_ack"
+    RECORD_RESPONSE = "record_response_open"
+    RESOLVE = "record_resolve_open"
+    CANCEL = "record_cancel_open"
+    PAGE_ACK = "page_acknowledge"
+    INTERIM = "record_interim_open"
+    ASSIGN_NEXT = "roster_assign_next_action"
+    OPEN_FORM = "record_form_open"  # the form a late trigger_id could not open, with the draft
+
+
+class ViewId(StrEnum):
+    CREATE_HANDOFF = "create_handoff"
+    CREATE_DEPENDENCY = "create_dependency"
+    RESPONSE = "record_response"
+    RESOLVE = "record_resolve"
+    CANCEL = "record_cancel"
+    INTERIM = "record_interim"
+    ASSIGN_NEXT = "roster_assign_next_action"
+
+
+# Every input in Baton's modals uses this action_id; the block_id names the field.
+INPUT = "value"
 
 class GovernanceAction(StrEnum):
     """The notice's classification control: the button pressed prefills the modal."""
