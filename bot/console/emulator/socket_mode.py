@@ -575,7 +575,7 @@ class SocketModeServer:
             envelope_id = message.get("envelope_id")
             delivery = self._deliveries.get(envelope_id) if isinstance(envelope_id, str) \
                 else None
-            if delivery is None:
+            if delivery is None or not isinstance(envelope_id, str):
                 self.unknown_acks.append(message)
             else:
                 delivery.acked = True
