@@ -44,12 +44,7 @@ from bot.console.emulator.methods.conversations import ConversationMethods
 from bot.console.emulator.methods.files import FileMethods
 from bot.console.emulator.methods.users import UserMethods
 from bot.console.emulator.methods.views import ViewMethods
-from bot.console.emulator.scopes import (
-    _CONVERSATION_SCOPES,
-    MANIFEST,
-    METHOD_SCOPES,
-    manifest_bot_scopes,
-)
+from bot.console.emulator.scopes import MANIFEST, METHOD_SCOPES, manifest_bot_scopes
 from bot.console.emulator.server import HttpFront
 from bot.console.emulator.state import (
     EMULATED_HOST,
@@ -61,8 +56,7 @@ from bot.console.emulator.state import (
 __all__ = [
     "BENCH_LENIENCIES", "EMULATED_HOST", "LENIENCIES", "MANIFEST", "METHOD_SCOPES",
     "POST_BURST", "POST_RATE", "RESPONSE_URL_LIFETIME", "RESPONSE_URL_USES",
-    "TRIGGER_LIFETIME", "_CONVERSATION_SCOPES", "Call", "SlackEmulator", "block_kit_problem",
-    "manifest_bot_scopes",
+    "TRIGGER_LIFETIME", "Call", "SlackEmulator", "block_kit_problem", "manifest_bot_scopes",
 ]
 
 
