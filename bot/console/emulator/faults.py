@@ -1,9 +1,11 @@
-"""What the emulator refuses beyond a method's own rules, and the faults a test injects.
+"""The leniencies a test may ask for, Slack's posting rate limit, and the faults a test
+injects.
 
 Slack's refusals are the default; a test that needs a convenience Slack does not offer asks
-for it by name (SlackEmulator(lenient={...}), LENIENCIES). Here too: chat.postMessage's
-per-channel posting rate (HTTP 429 with Retry-After), and the failures a test injects
-(fail_next, fail_all, set_latency: an outage, an error code, a slow Slack).
+for it by name (SlackEmulator(lenient={...}), LENIENCIES). chat.postMessage is held to about
+one message a second per channel (HTTP 429 with Retry-After past a short burst). A test
+injects failures with fail_next and fail_all (an outage, an error code, a 429) and a slow
+Slack with set_latency.
 """
 
 from __future__ import annotations
