@@ -375,7 +375,7 @@ def run_console(settings: Settings, *, script: str | None = None) -> int:
         console = Console(settings, ask=ask)
     else:
         console = Console(settings)
-        lines = iter(lambda: console.ask("baton> ") or "\x00", "\x00")  # type: ignore[arg-type]
+        lines = iter(lambda: console.ask("baton> ") or "\x00", "\x00")
     console._print(f"Baton console — Slack emulated on {console.emulator.base_url}, "
                    f"database {settings.database_url}, you are @you in #care-coordination "
                    f"({console.tz.key}).\n{HELP}")

@@ -1,7 +1,7 @@
 """`baton socket` end to end: a real `baton socket` process (python -m bot.cli socket) connects
-to the emulator's Socket Mode server (bot/console/emulator/socket_mode.py) with an app-level token and is
-driven through a /handoff, a card button, a form and its field errors, a refresh and an
-abrupt drop of its connection; and SIGKILLed with acknowledged commands unfinished.
+to the emulator's Socket Mode server (bot/console/emulator/socket_mode.py) with an app-level
+token and is driven through a /handoff, a card button, a form and its field errors, a refresh
+and an abrupt drop of its connection; and SIGKILLed with acknowledged commands unfinished.
 
 slack_sdk's own SocketModeClient (Bolt's SocketModeHandler) is the client throughout: the
 emulator is what the protocol tests check. Nothing sleeps to wait for an event: each wait is
