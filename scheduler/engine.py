@@ -45,7 +45,7 @@ from bot.services.escalation import BATON, Authority, ladder_of
 from bot.services.records import Change, RecordService
 from bot.slack.blocks import pages
 from bot.slack.blocks import roster as roster_blocks
-from bot.slack.blocks.records import SECTION_LIMIT, escape, fit
+from bot.slack.blocks.records import SECTION_LIMIT, fit
 from bot.slack.cards import Cards, as_dicts
 from bot.slack.clients import team_scope
 from scheduler.pacing import Pacer
@@ -546,8 +546,7 @@ class Engine:
             queries.add_event(s, record=record, team_id=record.team_id, at=now, actor=BATON,
                               kind="reminded", note=f"DM to the owner, {left} left")
             self._plan_line(s, record, record.card_channel, record.card_ts,
-                            f"Reminder sent to <@{record.owner_id}>: {left} left.", now=now,
-                            prefix=False)
+                            pages.reminder_line(record, left), now=now, prefix=False)
 
     # --- direct messages and thread lines ---
 
@@ -651,10 +650,8 @@ class Engine:
         now = self._clock.now()
         locations, rerouted = sent.locations, sent.rerouted
         tier = ladder_of(group[0].record).tier(tier_no)
-        line = f"escalation tier {tier_no} ({escape(tier.name)}) paged {sent.where}"
-        if rerouted is not None:
-            line += f" (Baton could not post in <#{rerouted.channel}>: {rerouted.reason})"
-        line += "."
+        line = pages.paged_line(tier_no, tier.name, sent.where, unreachable=None if rerouted
+                                is None else (rerouted.channel, rerouted.reason))
         with transaction(self._sessions) as s, s.no_autoflush:
             ids = [i.work.id for i in group]
             # The records first, then their due work (see queries.records_by_ids).
@@ -668,23 +665,9 @@ class Engine:
             # Thread lines by thread: a thread hears each climb once, naming its records
             # (the first page's thread and the card's may be one; a group shares one).
             threads: dict[tuple[str, str], list[Record]] = {}
-            sent_to = set(locations.values())
             for w in still.values():
                 record = records[w.record_id]
-                targets: list[tuple[str | None, str | None]] = []
-                if tier_no > 1:  # the first page's thread hears of each climb
-                    first = queries.first_page(s, record_id=record.id)
-                    if first is not None:
-                        targets.append((first.channel_id, first.message_ts))
-                targets.append((record.card_channel, record.card_ts))
-                for channel, ts in targets:
-                    if not channel or not ts or (channel, ts) in sent_to:
-                        continue
-                    if rerouted is not None and channel == rerouted.channel:
-                        continue  # the channel Baton could not post in
-                    refs = threads.setdefault((channel, ts), [])
-                    if record not in refs:
-                        refs.append(record)
+                _gather_threads(s, record, tier_no, sent, threads)
                 w.state, w.sent_at = "done", now
                 w.channel_id, w.message_ts = locations[w.id]
                 if rerouted is not None:
@@ -756,6 +739,28 @@ class Engine:
                          f"channel {channel} ({reason}); no fallback could be reached ("
                          + ("; ".join(tried) or "none") + "); the next tier follows on time")
                 self._plan_next(s, record, w, tier_no, now=now, nudge=False)
+
+
+def _gather_threads(s: Session, record: Record, tier_no: int, sent: Paged,
+                    threads: dict[tuple[str, str], list[Record]]) -> None:
+    """Add `record` to the threads that hear of its page (`threads`, by thread): its card's
+    and, from tier 2 on, its first page's; never the page's own message, nor a thread in
+    the channel Baton could not post in."""
+    targets: list[tuple[str | None, str | None]] = []
+    if tier_no > 1:  # the first page's thread hears of each climb
+        first = queries.first_page(s, record_id=record.id)
+        if first is not None:
+            targets.append((first.channel_id, first.message_ts))
+    targets.append((record.card_channel, record.card_ts))
+    sent_to = set(sent.locations.values())
+    for channel, ts in targets:
+        if not channel or not ts or (channel, ts) in sent_to:
+            continue
+        if sent.rerouted is not None and channel == sent.rerouted.channel:
+            continue  # the channel Baton could not post in
+        refs = threads.setdefault((channel, ts), [])
+        if record not in refs:
+            refs.append(record)
 
 
 def _plain(text: str) -> str:

@@ -225,20 +225,7 @@ class EscalationService:
             record = queries.get_record(s, team_id=team_id, record_id=record_id)
         if record is None:
             raise NotFound("That record no longer exists.")
-        if record.escalation_tier:
-            # Recording the interim action stops the climb: only whoever may acknowledge the
-            # tier now paged (or a manager) may do that.
-            tier = ladder_of(record).tier(record.escalation_tier)
-            if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
-                self.permissions.refuse(
-                    Act.ACT_ON_RECORD, team_id=team_id, actor=actor, record=record,
-                    who=self._who_may(self.authority.audience(tier.target, record, now=now)),
-                    what=f"record the interim action while it is escalated to tier "
-                         f"{record.escalation_tier} ({self._delivery.quote(tier.name)})",
-                    field="text")
-        else:
-            self.permissions.require(Act.ACT_ON_RECORD, team_id=team_id, actor=actor,
-                                     record=record, field="text")
+        self._require_interim(record, team_id=team_id, actor=actor, now=now)
         with transaction(self._sessions) as s:
             record = queries.get_record(s, team_id=team_id, record_id=record_id)
             if record is None:
@@ -272,6 +259,24 @@ class EscalationService:
             latest = queries.latest_page(s, record_id=record.id)
             page_at = (latest.channel_id, latest.message_ts) if latest else None
         return Change(record, line, page_at=page_at)
+
+    def _require_interim(self, record: Record, *, team_id: str, actor: str,
+                         now: datetime) -> None:
+        """Refused (audited) unless `actor` may record the interim action on `record`."""
+        if record.escalation_tier:
+            # Recording the interim action stops the climb: only whoever may acknowledge the
+            # tier now paged (or a manager) may do that.
+            tier = ladder_of(record).tier(record.escalation_tier)
+            if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
+                self.permissions.refuse(
+                    Act.ACT_ON_RECORD, team_id=team_id, actor=actor, record=record,
+                    who=self._who_may(self.authority.audience(tier.target, record, now=now)),
+                    what=f"record the interim action while it is escalated to tier "
+                         f"{record.escalation_tier} ({self._delivery.quote(tier.name)})",
+                    field="text")
+        else:
+            self.permissions.require(Act.ACT_ON_RECORD, team_id=team_id, actor=actor,
+                                     record=record, field="text")
 
     def refresh_page(self, *, channel: str | None, ts: str | None) -> None:
         """Re-render a page message in place from the database (through Delivery)."""

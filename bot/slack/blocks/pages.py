@@ -1,5 +1,7 @@
-"""Block Kit for what the time engine sends: reminders to owners and pages to escalation
-tiers. Pure functions of records and due work."""
+"""Block Kit for pages and reminders: what the time engine sends (scheduler/engine.py,
+scheduler/sending.py) to owners and escalation tiers, the page SlackDelivery re-renders in
+place (bot/slack/delivery.py), their thread lines, the interim-action modal and the
+`/baton ladder` view. Pure functions of records, due work and ladders."""
 
 from __future__ import annotations
 
@@ -208,6 +210,21 @@ def interim_modal(record: Record) -> View:
     return View(type="modal", callback_id=ViewId.INTERIM, title="Interim action",
                 submit="Record", close="Back", blocks=blocks,
                 private_metadata=json.dumps({"record": record.id}))
+
+
+def paged_line(tier: int, tier_name: str, where: str, *,
+               unreachable: tuple[str, str] | None = None) -> str:
+    """The thread line for a page that went out `where` ("in <#C…>", "by DM to <@U…>");
+    `unreachable`: the channel it could not be posted in, and why."""
+    line = f"escalation tier {tier} ({escape(tier_name)}) paged {where}"
+    if unreachable is not None:
+        line += f" (Baton could not post in <#{unreachable[0]}>: {unreachable[1]})"
+    return line + "."
+
+
+def reminder_line(record: Record, left: str) -> str:
+    """The card thread's line for a reminder sent to the owner, `left` before its time."""
+    return f"Reminder sent to <@{record.owner_id}>: {left} left."
 
 
 def overdue_line(record: Record) -> str:
