@@ -108,6 +108,9 @@ def worker_is_dead(worker: str) -> bool:
 
 
 class Engine:
+    """Due work found in the database and claimed (store/queries.py, store/due_work.py),
+    sent (scheduler/sending.py), and recorded, round by round (run_due)."""
+
     def __init__(self, *, sessions: sessionmaker[Session], client: WebClient, clock: Clock,
                  authority: Authority, records: RecordService, pacer: Pacer | None = None,
                  worker: str | None = None, batch: int = 500,
@@ -123,9 +126,9 @@ class Engine:
         self._authority = authority
         self._cards = Cards(client, records)
         self._sender = Sender(client, clock, pacer or Pacer(1.0))
-        self._coordination_channel = coordination_channel or (lambda team: None)
-        self._pages_out = PageSender(self._sender, authority.roster, clock,
-                                     coordination_channel=self._coordination_channel)
+        self._pages_out = PageSender(
+            self._sender, authority.roster, clock,
+            coordination_channel=coordination_channel or (lambda team: None))
         self.worker = worker or worker_name()
         _OWN_WORKERS.add(self.worker)
         self._batch = batch
