@@ -33,6 +33,7 @@ from bot.services.permissions import Permissions
 from bot.services.records import Change, RecordService
 from bot.settings import Settings
 from bot.slack.clients import team_scope
+from bot.slack.delivery import SlackDelivery
 from bot.web.inbox import Inbox, Received
 from scheduler.engine import Engine, Pacer, worker_is_dead
 from store import queries
@@ -168,9 +169,9 @@ class Baton:
         authority = Authority(self.roster, sorted(roles.of(Role.MANAGER)),
                               is_manager=self.permissions.is_manager,
                               group_members=self.permissions.group_members)
-        self.escalation = EscalationService(self.sessions, self.clock, self.client, authority,
-                                            self.records)
-        self.escalation.permissions = self.permissions
+        self.escalation = EscalationService(
+            sessions=self.sessions, clock=self.clock, delivery=SlackDelivery(self.client),
+            authority=authority, records=self.records, permissions=self.permissions)
         self.engine = Engine(sessions=self.sessions, client=self.engine_client, clock=self.clock,
                              authority=authority, records=self.records,
                              pacer=Pacer(self.settings.channel_post_interval),
