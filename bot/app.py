@@ -41,6 +41,7 @@ from waitress.server import MultiSocketServer, TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
 from bot.clock import Clock
+from bot.domain import slack_ids
 from bot.redact import install_redaction
 from bot.runtime import Baton
 from bot.services.coordination import RotaRoster
@@ -166,9 +167,9 @@ UNREADABLE = (":warning: Baton couldn't read that request ({what}), so nothing w
               "Try again; if it keeps happening, tell your Baton admin.")
 
 # Slack's IDs: upper-case letters and digits, a few characters long (the database keeps 32).
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
-_TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,31}")
-_CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,31}")
+_USER_ID = slack_ids.USER_ID
+_TEAM_ID = slack_ids.TEAM_ID
+_CHANNEL_ID = slack_ids.CHANNEL_ID
 _HANDLE = 200  # trigger_id, view id: they become request keys (255 characters at most)
 
 
