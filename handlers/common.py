@@ -164,8 +164,9 @@ def error_handler(tell: Callable[[dict[str, Any], str], None]) -> Callable[..., 
                                 logger=logger)
         view = body.get("view") if body.get("type") == "view_submission" else None
         if isinstance(view, dict):
-            state = view.get("state") if isinstance(view.get("state"), dict) else {}
-            inputs = state.get("values") if isinstance(state.get("values"), dict) else {}
+            state = view.get("state")
+            values = state.get("values") if isinstance(state, dict) else None
+            inputs = values if isinstance(values, dict) else {}
             if inputs:
                 form_text = (field_error(text) if isinstance(error, DomainError)
                              else GENERIC_FORM_ERROR)

@@ -178,7 +178,8 @@ def read_request(body: dict[str, Any]) -> SlackRequest:
                 trigger_id=_text(body.get("trigger_id")), text=body.get("text") or "")
         kind = str(body.get("type") or "")
         if kind == "event_callback":
-            event = body.get("event") if isinstance(body.get("event"), dict) else {}
+            given = body.get("event")
+            event: dict[str, Any] = given if isinstance(given, dict) else {}
             user = event.get("user")
             return SlackRequest(kind=kind, team_id=str(body.get("team_id") or ""),
                                 user_id=user if isinstance(user, str) else "", event=event)
