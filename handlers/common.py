@@ -168,8 +168,8 @@ def error_handler(tell: Callable[[dict[str, Any], str], None]) -> Callable[..., 
             values = state.get("values") if isinstance(state, dict) else None
             inputs = values if isinstance(values, dict) else {}
             if inputs:
-                form_text = (field_error(text) if isinstance(error, DomainError)
-                             else GENERIC_FORM_ERROR)
+                form_text = (field_error(str(error)) if isinstance(error, DomainError)
+                             else GENERIC_FORM_ERROR)  # in the form: no outage wording
                 return BoltResponse(status=200, headers={"content-type": "application/json"},
                                     body=json.dumps({"response_action": "errors", "errors": {
                                         min(inputs): form_text}}))
