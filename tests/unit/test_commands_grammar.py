@@ -125,3 +125,17 @@ def test_response_reads_the_category_and_the_text():
         f"Give the response category. {grammar.USAGE['respond']}"
     with pytest.raises(DomainError):
         grammar.read_response("maybe later")
+
+
+def test_every_word_the_help_names_dispatches_to_its_own_handler():
+    import re
+
+    from bot.slack.blocks.records import help_text
+    from handlers import commands
+
+    named = set(re.findall(r"/baton (\w+)", help_text()))
+    assert named <= set(commands.SUBCOMMANDS)
+    assert commands.SUBCOMMANDS[""] is commands.SUBCOMMANDS["help"]
+    for word in grammar.RECORD_SUBCOMMANDS:
+        assert commands.SUBCOMMANDS[word] is commands.SUBCOMMANDS["show"]
+    assert "nonsense" not in commands.SUBCOMMANDS  # answered "I don't know …"
