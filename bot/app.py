@@ -41,6 +41,7 @@ from waitress.server import MultiSocketServer, TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
 from bot.clock import Clock
+from bot.domain import slack_ids
 from bot.redact import install_redaction
 from bot.runtime import Baton
 from bot.services.coordination import RotaRoster
@@ -56,8 +57,9 @@ from bot.web.inbox import (
     redo_scope,
     saved_signature_holds,
 )
-from handlers import actions, commands, coordination, governance, installs, views
-from handlers.common import GENERIC
+from handlers import actions, commands, context, coordination, governance, installs, views
+from handlers.common import GENERIC_FORM_ERROR as GENERIC_FORM_ERROR  # where tests read it
+from handlers.common import error_handler
 from store import queries
 from store.db import transaction
 
@@ -130,45 +132,30 @@ def build_app(
         logger=logging.getLogger("baton.bolt"),
     )
     replies = Replies(client)
-    commands.register(app, baton)
-    actions.register(app, baton)
-    views.register(app, baton)
-    coordination.register(app, baton)
-    governance.register(app, baton)
-    installs.register(app, baton, installations)
-
-    @app.error
-    def on_error(error: Exception, body: dict[str, Any],
-                 logger: logging.Logger) -> BoltResponse:
-        """A listener failed: log it, and answer Slack 200 all the same (a 500 shows people
-        only "dispatch_failed"); they are told, in the form or ephemerally, that nothing was
-        saved."""
-        logger.exception("unhandled error in a listener: %s", type(error).__name__)
-        body = body if isinstance(body, dict) else {}
-        view = body.get("view") if body.get("type") == "view_submission" else None
-        if isinstance(view, dict):
-            state = view.get("state") if isinstance(view.get("state"), dict) else {}
-            inputs = state.get("values") if isinstance(state.get("values"), dict) else {}
-            if inputs:
-                return BoltResponse(status=200, headers={"content-type": "application/json"},
-                                    body=json.dumps({"response_action": "errors", "errors": {
-                                        min(inputs): GENERIC_FORM_ERROR}}))
-        _tell(replies, baton, body, GENERIC)
-        return BoltResponse(status=200, body="")
+    # Each request read once into the context, with the runtime (handlers/context.py).
+    app.middleware(context.middleware(baton))
+    commands.register(app)
+    actions.register(app)
+    views.register(app)
+    coordination.register(app)
+    governance.register(app)
+    installs.register(app, installations)
+    # A listener failed: logged, Slack answered 200 all the same, the person told in the
+    # form or ephemerally that nothing was saved (handlers/common.py: the one mapping).
+    app.error(error_handler(lambda body, text: _tell(replies, baton, body, text)))
 
     return app, baton
 
 
 # --- requests Slack could not have sent ---
 
-GENERIC_FORM_ERROR = "Something went wrong on Baton's side and nothing was saved. Try again."
 UNREADABLE = (":warning: Baton couldn't read that request ({what}), so nothing was saved. "
               "Try again; if it keeps happening, tell your Baton admin.")
 
 # Slack's IDs: upper-case letters and digits, a few characters long (the database keeps 32).
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
-_TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,31}")
-_CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,31}")
+_USER_ID = slack_ids.USER_ID
+_TEAM_ID = slack_ids.TEAM_ID
+_CHANNEL_ID = slack_ids.CHANNEL_ID
 _HANDLE = 200  # trigger_id, view id: they become request keys (255 characters at most)
 
 

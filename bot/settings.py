@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.domain import slack_ids
 from bot.domain.ladder import LadderConfig, LadderError, parse_ladders
 from bot.domain.permissions import RoleConfig, RolesError, parse_roles
 
@@ -204,8 +205,8 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise SettingsError(f"BATON_CONFIG: {path} is not valid TOML ({exc})") from None
 
 
-_TEAM = re.compile(r"^[TE][A-Z0-9]{2,31}$")
-_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
+_TEAM = slack_ids.TEAM_ID
+_CHANNEL = slack_ids.POSTING_CHANNEL_ID  # a channel to post in: never a DM
 _PER_WORKSPACE = ("governance_channel", "coordination_channel")
 
 

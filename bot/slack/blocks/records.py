@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain import slack_ids
 from bot.domain.grammar import DEPENDENCY_KEYS, HANDOFF_KEYS, KEYS, Key
 from bot.domain.records import RecordKind, ResponseCategory, Risk, is_open
 from bot.slack.ids import INPUT, ActionId, ViewId
@@ -118,7 +118,7 @@ def slack_date(when: datetime, fmt: str = "{date_short_pretty} at {time}") -> st
     return f"<!date^{int(when.timestamp())}^{fmt}|{fallback}>"
 
 
-_USER_ID = re.compile(r"[UWB][A-Z0-9]{2,}")
+_USER_ID = slack_ids.MENTIONABLE_ID  # people and bots: what a mention can show
 
 
 def user(user_id: str | None) -> str:
