@@ -26,6 +26,14 @@ class SchemaOutOfDate(RuntimeError):
     pass
 
 
+class NotOnAnEngine(TypeError):
+    """A session factory not bound to an Engine (core_transaction needs one)."""
+
+
+class NoMigrations(RuntimeError):
+    """store/migrations has no head revision (the migrations are missing)."""
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
@@ -97,7 +105,9 @@ def core_transaction(sessions: sessionmaker[Session]) -> Iterator[Connection]:
     """One transaction on a bare Connection, for a single statement where the ORM's unit of
     work would be pure overhead. Same locking as transaction()."""
     bind = sessions.kw.get("bind")
-    assert isinstance(bind, Engine)
+    if not isinstance(bind, Engine):
+        raise NotOnAnEngine(f"the session factory is bound to {type(bind).__name__}, "
+                            "not an Engine")
     lock = _writer_lock(bind)
     with lock if lock is not None else nullcontext(), bind.connect() as conn:
         conn = conn.execution_options(baton_write=True)
@@ -121,7 +131,8 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
 
 def head_revision() -> str:
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    assert head is not None
+    if head is None:
+        raise NoMigrations(f"no migrations in {MIGRATIONS}")
     return head
 
 
