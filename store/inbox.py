@@ -1,4 +1,5 @@
-"""Queries on received_requests: Slack requests answered 200 whose work is unfinished.
+"""Queries on received_requests: Slack requests answered 200 whose work is unfinished (the
+inbox, bot/web/inbox.py).
 Core statements on a Connection: these run on every request, where the ORM's unit of work
 would be pure overhead."""
 
