@@ -61,7 +61,7 @@ class _EchoSlack(BaseHTTPRequestHandler):
 
     echo = ""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path.endswith("/auth.test"):
             answer = {"ok": True, "url": "https://example.slack.com/", "team": "Care",
