@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -113,6 +113,11 @@ def core_transaction(sessions: sessionmaker[Session]) -> Iterator[Connection]:
         conn = conn.execution_options(baton_write=True)
         with conn.begin():
             yield conn
+
+
+def ping(session: Session) -> None:
+    """A read, the smallest there is: raises when the database does not answer."""
+    session.execute(text("SELECT 1"))
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -21,7 +21,6 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.request import BoltRequest
 from slack_bolt.request.internals import build_context
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
@@ -41,7 +40,7 @@ from bot.web.shedding import shed
 from bot.web.signature import Signatures
 from bot.web.workers import Workers
 from store import queries
-from store.db import transaction
+from store.db import ping, transaction
 
 log = logging.getLogger("baton")
 
@@ -133,7 +132,7 @@ class Health:
             self._why = _one_line(exc)
         try:
             with self._sessions() as s:
-                s.execute(text("SELECT 1"))
+                ping(s)
             return "unwritable"
         except Exception:  # noqa: BLE001
             return "unreachable"
