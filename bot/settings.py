@@ -84,7 +84,7 @@ class Settings(BaseSettings):
                                      validation_alias="BATON_PATTERN_WINDOW_DAYS")
     # Server-side worker threads for Slack's follow-up work (cards, modals, messages).
     workers: int = Field(default=8, ge=1, le=64, validation_alias="BATON_WORKERS")
-    # `serve` under hostile traffic (bot.app.server_options): a body larger than this is
+    # `serve` under hostile traffic (bot.web.server.server_options): a body larger than this is
     # refused with 413 before it is read (Slack's own payloads are a few hundred KB at most);
     # open connections beyond the limit wait in the kernel's backlog; a connection idle this
     # long is closed; a request whose headers and body are not all in within

@@ -23,13 +23,13 @@ from bot.domain.slack_ids import FIELD_ERROR_LIMIT
 from bot.services.records import CHANGED_MEANWHILE, DATABASE_DOWN
 from bot.slack.blocks.records import clip
 from bot.slack.cards import Replies
+from bot.web.answers import GENERIC_FORM_ERROR
 from store.db import lost_a_race
 
 log = logging.getLogger("baton.handlers")
 
 GENERIC = (":warning: Something went wrong on Baton's side and nothing was saved. "
            "Try again; if it keeps happening, tell your Baton admin.")
-GENERIC_FORM_ERROR = "Something went wrong on Baton's side and nothing was saved. Try again."
 # DATABASE_DOWN: the same words as bot.services.records.TryAgain, for what fails outside a
 # RecordService transaction (imported from there: one wording).
 

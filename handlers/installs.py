@@ -2,7 +2,8 @@
 (`tokens_revoked`): the installation is deleted (the install-flow mode, with Bolt's own
 listeners over slack_sdk's installation store) and the workspace's due work is suspended,
 an audit event per record concerned, so the engine stops sending for it. Records and the
-audit chain stay. Installing Baton again resumes the work (bot/app.py's install flow)."""
+audit chain stay. Installing Baton again resumes the work (the install flow,
+bot/slack/install.py)."""
 
 from __future__ import annotations
 

@@ -30,12 +30,11 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.response import SocketModeResponse
 from sqlalchemy import func, insert, select
 
-from bot.app import genuine
 from bot.console.emulator import SlackEmulator
 from bot.console.emulator.socket_mode import SocketModeServer, accept_key
 from bot.slack import wire
 from bot.slack.ids import ActionId
-from bot.web.inbox import sign_saved
+from bot.web.inbox import genuine, sign_saved
 from store.models import ReceivedRequest, Record
 from tests.conftest import ALICE, BOB, CHANNEL, SECRET, TEAM
 from tests.e2e.fault_kit import ROOT, SEED_TEAM, ServeProcess, db, fault_slack, serve_env
