@@ -250,9 +250,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "settings"
-        field = Settings.model_fields.get(str(err["loc"][0])) if err["loc"] else None
-        name = (field.validation_alias if field and field.validation_alias else loc)
-        raise SettingsError(f"{name}: {err['msg']}") from None
+        bad = Settings.model_fields.get(str(err["loc"][0])) if err["loc"] else None
+        named = (bad.validation_alias if bad and bad.validation_alias else loc)
+        raise SettingsError(f"{named}: {err['msg']}") from None
     object.__setattr__(settings, "_config_data", data)
     object.__setattr__(settings, "_workspaces", _read_workspaces(data.get("workspaces", {})))
     try:

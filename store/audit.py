@@ -20,12 +20,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.domain.audit_chain import GENESIS, Break, ChainWalk, seal
-from store.models import AuditChain, AuditEvent
+from store.models import AuditChain, AuditEvent, table
 
 PENDING = "baton_audit_pending"
 
-_EVENTS = AuditEvent.__table__
-_CHAINS = AuditChain.__table__
+_EVENTS = table(AuditEvent)
+_CHAINS = table(AuditChain)
 _INSERT_EVENTS = insert(_EVENTS)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -362,6 +363,12 @@ class HealthProbe(Base):
 
 class AppendOnlyError(RuntimeError):
     pass
+
+
+def table(model: type[Base]) -> Table:
+    """A model's Core table, for statements that need none of the ORM (typed as the Table it
+    is: DeclarativeBase declares `__table__` as a FromClause)."""
+    return cast(Table, model.__table__)
 
 
 @event.listens_for(AuditEvent, "before_insert")

@@ -6,9 +6,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, CursorResult, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -24,12 +24,13 @@ from store.models import (
     PartnerAgency,
     Record,
     ReferenceCounter,
+    table,
 )
 
 # Statements built once; each call only binds its parameters.
 # Core statements on the session's connection: rows that are never read back in the
 # transaction that writes them need none of the ORM's bookkeeping.
-_INSERT_WORK = insert(DueWork.__table__)
+_INSERT_WORK = insert(table(DueWork))
 
 _REF = re.compile(r"^\s*([HD])-?(\d{1,9})\s*$", re.IGNORECASE)
 
@@ -59,13 +60,13 @@ def _next_number_stmt(dialect: str) -> Any:
     stmt = _NEXT_NUMBER.get(dialect)
     if stmt is None:
         ins: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-        table = ReferenceCounter.__table__
+        counters = table(ReferenceCounter)
         stmt = (
-            ins(table)
+            ins(counters)
             .values(team_id=bindparam("t"), kind=bindparam("k"), last=1)
             .on_conflict_do_update(index_elements=["team_id", "kind"],
-                                   set_={"last": table.c.last + 1})
-            .returning(table.c.last)
+                                   set_={"last": counters.c.last + 1})
+            .returning(counters.c.last)
         )
         _NEXT_NUMBER[dialect] = stmt
     return stmt
@@ -177,8 +178,8 @@ def add_event(
     })
 
 
-_SET_CARD = (update(Record.__table__)
-             .where(Record.__table__.c.id == bindparam("record_id"))
+_SET_CARD = (update(table(Record))
+             .where(table(Record).c.id == bindparam("record_id"))
              .values(card_channel=bindparam("channel"), card_ts=bindparam("ts")))
 
 
@@ -239,7 +240,7 @@ def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None
         q = q.where(DueWork.kind != "thread_line")
     if reason is not None:
         q = q.where(DueWork.reason == reason)
-    return session.execute(q).rowcount or 0
+    return cast("CursorResult[Any]", session.execute(q)).rowcount or 0
 
 
 def raise_escalation_tier(session: Session, *, record_id: int, tier: int) -> None:
@@ -366,9 +367,9 @@ def latest_page(session: Session, *, record_id: int) -> DueWork | None:
         .order_by(DueWork.tier.desc(), DueWork.id.desc()).limit(1))
 
 
-_CHANNEL_LADDER = select(ChannelLadder.__table__.c.ladder_name).where(
-    ChannelLadder.__table__.c.team_id == bindparam("t"),
-    ChannelLadder.__table__.c.channel_id == bindparam("c"))
+_CHANNEL_LADDER = select(table(ChannelLadder).c.ladder_name).where(
+    table(ChannelLadder).c.team_id == bindparam("t"),
+    table(ChannelLadder).c.channel_id == bindparam("c"))
 
 
 def channel_ladder(session: Session, *, team_id: str, channel_id: str) -> str | None:
@@ -459,36 +460,36 @@ def claim_notice(session: Session, *, team_id: str, kind: str, key: str, now: da
     is new, or an earlier claim never recorded a send and is older than `retry_after`."""
     dialect = session.get_bind().dialect.name
     ins: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = Notice.__table__
+    notices = table(Notice)
     inserted = session.connection().execute(
-        ins(table).values(team_id=team_id, kind=kind, key=key, claimed_at=now)
+        ins(notices).values(team_id=team_id, kind=kind, key=key, claimed_at=now)
         .on_conflict_do_nothing(index_elements=["team_id", "kind", "key"])
-        .returning(table.c.key)).first()  # rowcount is not reliable here across drivers
+        .returning(notices.c.key)).first()  # rowcount is not reliable here across drivers
     if inserted is not None:
         return True
     retaken = session.connection().execute(
-        update(table).where(table.c.team_id == team_id, table.c.kind == kind,
-                            table.c.key == key, table.c.sent_at.is_(None),
-                            table.c.claimed_at <= now - retry_after)
+        update(notices).where(notices.c.team_id == team_id, notices.c.kind == kind,
+                            notices.c.key == key, notices.c.sent_at.is_(None),
+                            notices.c.claimed_at <= now - retry_after)
         .values(claimed_at=now)).rowcount
     return bool(retaken)
 
 
 def notice_sent(session: Session, *, team_id: str, kind: str, key: str, now: datetime,
                 channel_id: str | None = None, message_ts: str | None = None) -> None:
-    table = Notice.__table__
+    notices = table(Notice)
     session.connection().execute(
-        update(table).where(table.c.team_id == team_id, table.c.kind == kind,
-                            table.c.key == key)
+        update(notices).where(notices.c.team_id == team_id, notices.c.kind == kind,
+                            notices.c.key == key)
         .values(sent_at=now, channel_id=channel_id, message_ts=message_ts))
 
 
 def release_notice(session: Session, *, team_id: str, kind: str, key: str) -> None:
     """A send failed: let the next sweep try again at once."""
-    table = Notice.__table__
+    notices = table(Notice)
     session.connection().execute(
-        delete(table).where(table.c.team_id == team_id, table.c.kind == kind,
-                            table.c.key == key, table.c.sent_at.is_(None)))
+        delete(notices).where(notices.c.team_id == team_id, notices.c.kind == kind,
+                            notices.c.key == key, notices.c.sent_at.is_(None)))
 
 
 def unacknowledged_pages(session: Session, *, record_ids: Sequence[int]) -> set[int]:

@@ -28,7 +28,7 @@ import re
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from typing import ClassVar
+from typing import ClassVar, cast
 from zoneinfo import ZoneInfo
 
 from dateparser.date import DateData, DateDataParser
@@ -410,7 +410,7 @@ def _read_with_dateparser(cleaned: str, ctx: _Context) -> datetime:
         # The text named a zone ("5pm EST"). Without a time we cannot tell which local day.
         if not has_time:
             raise ctx.ambiguous("give a time with the time zone, e.g. friday 5pm EST")
-        return parsed.astimezone(UTC)
+        return cast(datetime, parsed.astimezone(UTC))  # dateparser is untyped
     parsed = _today_if_named(data, parsed, ctx)
     if has_time:
         return _wall_to_utc(parsed, ctx.tz)

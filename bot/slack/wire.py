@@ -16,6 +16,8 @@ def signed_headers(body: str, secret: str, *, timestamp: int | None = None,
                    content_type: str = "application/x-www-form-urlencoded") -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    if signature is None:  # slack_sdk gives None only without a timestamp or a body
+        raise ValueError("cannot sign a request without a timestamp and a body")
     return {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,
