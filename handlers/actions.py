@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.runtime import Baton
-from bot.services.records import Change
+from bot.services.records import Change, Happened, ThreadEvent
 from bot.slack.blocks import pages
 from bot.slack.blocks import records as blocks
 from bot.slack.cards import Cards, Replies
@@ -69,8 +69,8 @@ def register(app: App, baton: Baton) -> None:
         def work() -> None:
             page = baton.escalation.acknowledge_page(team_id=team, work_id=work_id, actor=user)
             record = baton.records.get(team_id=team, ref=page.record_id)
-            cards.changed(Change(record, f"Escalation tier {page.tier} acknowledged by "
-                                         f"<@{user}>."))
+            cards.changed(Change(record, ThreadEvent(Happened.PAGE_ACKNOWLEDGED, user,
+                                                     tier=page.tier)))
             baton.poke()
 
         baton.defer(work)

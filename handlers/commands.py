@@ -18,7 +18,7 @@ from bot.domain.rota import read_weekdays
 from bot.domain.times import TimeReadError, read_report_day, read_time
 from bot.report import write_report
 from bot.runtime import Baton
-from bot.slack.blocks import pages
+from bot.slack.blocks import pages, partner_trends
 from bot.slack.blocks import records as blocks
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId
@@ -141,14 +141,15 @@ def register(app: App, baton: Baton) -> None:
                 _ladder(rest.strip())
             elif sub == "partner":
                 say(f"Partner figures: {blocks.escape(rest.strip()[:80])}",
-                    baton.governance.partner_figures(team, rest.strip()))
+                    partner_trends.partner_page(
+                        baton.governance.partner_figures(team, rest.strip())))
             elif sub == "report":
                 _report(rest.strip())
             elif sub == "coordinator":
                 _coordinator(rest.strip())
             elif sub == "huddle":
-                total = baton.coordination.post_huddle(baton.client, team_id=team,
-                                                       channel_id=channel, actor=user)
+                total = baton.coordination.post_huddle(team_id=team, channel_id=channel,
+                                                       actor=user)
                 if total == 0:
                     say("Nothing is open in this channel; the roster I posted is empty.")
             elif sub in ("show", "ack", "respond", "resolve", "close", "cancel"):
@@ -299,7 +300,7 @@ def register(app: App, baton: Baton) -> None:
             else:
                 change = baton.records.cancel(team_id=team, ref=ref, actor=user, reason=tail)
             cards.changed(change)
-            say(f":white_check_mark: {change.record.reference}: {change.line}")
+            say(f":white_check_mark: {change.record.reference}: {blocks.change_line(change)}")
 
         baton.defer(work)
 

@@ -104,10 +104,10 @@ def register(app: App, baton: Baton) -> None:
             cards.changed(change)
             surface, channel, ts = meta.get("surface"), meta.get("channel"), meta.get("ts")
             if surface == "huddle" and channel and ts:
-                baton.coordination.refresh_huddle(baton.client, team_id=team,
+                baton.coordination.refresh_huddle(team_id=team,
                                                   channel=str(channel), ts=str(ts))
             elif surface == "home":
-                baton.coordination.publish_home(baton.client, team_id=team, user_id=user)
+                baton.coordination.publish_home(team_id=team, user_id=user)
 
         baton.defer(after)
 
@@ -116,7 +116,7 @@ def register(app: App, baton: Baton) -> None:
             return
         team, user = body.get("team_id", ""), event.get("user", "")
 
-        baton.defer(baton.coordination.publish_home, baton.client, team_id=team, user_id=user)
+        baton.defer(baton.coordination.publish_home, team_id=team, user_id=user)
 
     app.action(ActionId.ASSIGN_NEXT)(assign_open)
     app.view(ViewId.ASSIGN_NEXT)(assign_submit)

@@ -25,8 +25,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.governance import route_label
 from bot.domain.times import format_duration
 from bot.domain.trends import Figures, RouteTrend
+from bot.services.partner_trends import PartnerFigures
 from bot.slack.blocks.records import FIELD_LIMIT, SECTION_LIMIT, clip, escape, fit, slack_date, user
 from bot.slack.ids import (
     ACTIONS_BLOCK,
@@ -42,14 +44,9 @@ from bot.slack.ids import (
     GovernanceView,
 )
 
-NO_ROUTE = "no route given"
 MAX_LISTED = 20  # affected records listed in a notice; the rest are counted
 MAX_ROUTES = 40  # routes in `/baton partner NAME` (50 blocks a message)
 MAX_PEOPLE = 12
-
-
-def route_label(route: str | None) -> str:
-    return route or NO_ROUTE
 
 
 def pattern_title(partner: str, route: str | None) -> str:
@@ -269,3 +266,9 @@ def partner_blocks(partner: str, totals: RouteTrend | None, trends: Sequence[Rou
         blocks.append(SectionBlock(text=MarkdownTextObject(text=fit("\n".join(lines),
                                                                      SECTION_LIMIT))))
     return blocks
+
+
+def partner_page(figures: PartnerFigures) -> list[Block]:
+    """`/baton partner NAME`: Governance.partner_figures, rendered."""
+    return partner_blocks(figures.partner, figures.totals, figures.trends, figures.patterns,
+                          now=figures.now)

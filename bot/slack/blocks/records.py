@@ -28,6 +28,7 @@ from slack_sdk.models.views import View
 
 from bot.domain.grammar import DEPENDENCY_KEYS, HANDOFF_KEYS, KEYS, Key
 from bot.domain.records import RecordKind, ResponseCategory, Risk, is_open
+from bot.services.records import Change, Happened
 from bot.slack.ids import INPUT, ActionId, ViewId
 
 # Slack's Block Kit limits, in characters. Anything longer is refused by Slack outright
@@ -473,6 +474,41 @@ def reason_modal(record: Any, *, resolve: bool) -> View:
                                                      max_length=1000)),
         ],
     )
+
+
+def change_line(change: Change) -> str:
+    """The one line a change adds to its card's thread (and to the reply that confirms it);
+    empty when the change tells the thread nothing."""
+    event = change.event
+    if event is None:
+        return ""
+    by, text = f"<@{event.actor}>", escape(event.text)
+    match event.what:
+        case Happened.LOGGED:
+            return f"Logged by {by}."
+        case Happened.ACKNOWLEDGED:
+            late = " (late: after the response deadline)" if event.late else ""
+            return f"Partner acknowledged receipt, recorded by {by}{late}."
+        case Happened.RESPONDED:
+            label = event.category.label if event.category else ""
+            line = (f"Partner response: *{label}*" + (f": {text}" if event.text else "")
+                    + f", recorded by {by}.")
+            return f"Partner acknowledged receipt. {line}" if event.implied_ack else line
+        case Happened.RESOLVED:
+            return f"Resolved by {by}: {text}"
+        case Happened.CLOSED:
+            return f"Closed by {by}: {text}"
+        case Happened.CANCELLED:
+            return f"Cancelled by {by}: {text}"
+        case Happened.INTERIM_ACTION:
+            moved = " Next review moved." if event.review_moved else ""
+            return f"Interim action recorded by {by}: {text}{moved}"
+        case Happened.NEXT_ACTION:
+            due = slack_date(event.due) if event.due else ""
+            return f"Next action for <@{event.owner}> by {due}: {text} (set by {by})."
+        case Happened.PAGE_ACKNOWLEDGED:
+            return f"Escalation tier {event.tier} acknowledged by {by}."
+    return ""
 
 
 def plain(text: str) -> PlainTextObject:
