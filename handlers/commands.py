@@ -20,6 +20,7 @@ from bot.report import write_report
 from bot.runtime import Baton
 from bot.slack.blocks import pages, partner_trends
 from bot.slack.blocks import records as blocks
+from bot.slack.blocks import roster as roster_blocks
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId
 from bot.web.inbox import redoing
@@ -235,7 +236,7 @@ def register(app: App, baton: Baton) -> None:
         def _coordinator(rest: str) -> None:
             coordination = baton.coordination
             if not rest:
-                say(coordination.describe(team_id=team))
+                say(roster_blocks.rota_week(coordination.describe(team_id=team)))
                 return
             words = rest.split()
             if words[0].lower() == "cover":
@@ -245,10 +246,11 @@ def register(app: App, baton: Baton) -> None:
             tail = " ".join(words[1:])
             if not tail or tail.lower() == "today":
                 today = baton.clock.now().astimezone(baton.rota.tz).date()
-                say(coordination.set_day(team_id=team, actor=user, user_id=who, day=today))
+                say(roster_blocks.rota_set_line(coordination.set_day(
+                    team_id=team, actor=user, user_id=who, day=today)))
             else:
-                say(coordination.set_weekly(team_id=team, actor=user, user_id=who,
-                                            days=read_weekdays(tail)))
+                say(roster_blocks.rota_set_line(coordination.set_weekly(
+                    team_id=team, actor=user, user_id=who, days=read_weekdays(tail))))
 
         def _cover(words: list[str]) -> str:
             usage = "`/baton coordinator cover @someone from DATE to DATE`"
@@ -259,8 +261,8 @@ def register(app: App, baton: Baton) -> None:
                 raise DomainError(f"Say who covers and when: {usage}.")
             who = read_user(m.group(1), caller=user, field="coordinator")
             start, end = (_read_date(m.group(i)) for i in (2, 3))
-            return baton.coordination.set_cover(team_id=team, actor=user, user_id=who,
-                                                start=start, end=end)
+            return roster_blocks.rota_set_line(baton.coordination.set_cover(
+                team_id=team, actor=user, user_id=who, start=start, end=end))
 
         def _read_date(text: str) -> date:
             """A day for the rota: today, tomorrow, friday, 2026-12-01 ..."""

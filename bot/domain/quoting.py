@@ -24,5 +24,5 @@ def escaped(text: str | None) -> str:
 
 
 def mention(user_id: str | None) -> str:
-    """A person named in an error message, as Slack shows a user ID."""
+    """A person named in an error message (or an audit note), as Slack shows a user ID."""
     return f"<@{user_id}>"

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.domain.permissions import Act, Role
+from bot.domain.quoting import mention
 from bot.domain.records import OPEN_STATUSES, DomainError, is_open
 from bot.domain.roster import Row, flags_for, sort_rows
-from bot.domain.rota import Assignment, coordinator_on, describe_days
+from bot.domain.rota import Assignment, coordinator_on
 from bot.domain.times import WorkingCalendar
 from bot.services.delivery import Delivery, Undelivered
 from bot.services.permissions import Permissions
@@ -67,6 +68,28 @@ class Roster:
     total: int  # open records before the limit
 
 
+@dataclass(frozen=True)
+class RotaSet:
+    """Who was just named coordinator of the day, and when: one `day`, a cover from `day`
+    to `until`, or every one of `weekdays` (0 is Monday)."""
+
+    user_id: str
+    day: date | None = None
+    until: date | None = None
+    weekdays: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RotaDay:
+    """One day of the rota as Coordination.describe tells it."""
+
+    day: date
+    assignment: Assignment | None  # the rota's choice, if it names anyone
+    fallback: str | None  # the configured coordinator, when the rota names nobody
+    working: bool  # a working day
+    today: bool
+
+
 class Coordination:
     """`delivery` sends what a person asked for (the huddle, the App Home), `engine_delivery`
     what the sweep sends by itself (the digest, the "no coordinator" notice), which is tried
@@ -90,20 +113,21 @@ class Coordination:
 
     # --- the rota ---
 
-    def set_day(self, *, team_id: str, actor: str, user_id: str, day: date) -> str:
+    def set_day(self, *, team_id: str, actor: str, user_id: str, day: date) -> RotaSet:
         self.require_rota_change(team_id=team_id, actor=actor, user_id=user_id)
         self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="date", date_from=day)
-        return f"<@{user_id}> is coordinator of the day on {day:%a %d %b %Y}."
+        return RotaSet(user_id, day=day)
 
-    def set_weekly(self, *, team_id: str, actor: str, user_id: str, days: list[int]) -> str:
+    def set_weekly(self, *, team_id: str, actor: str, user_id: str,
+                   days: list[int]) -> RotaSet:
         self.require_rota_change(team_id=team_id, actor=actor, user_id=user_id)
         for d in days:
             self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="weekday",
                          weekday=d)
-        return f"<@{user_id}> is coordinator of the day every {describe_days(days)}."
+        return RotaSet(user_id, weekdays=tuple(days))
 
     def set_cover(self, *, team_id: str, actor: str, user_id: str, start: date,
-                  end: date) -> str:
+                  end: date) -> RotaSet:
         self.require_rota_change(team_id=team_id, actor=actor, user_id=user_id)
         today = self._today()
         if end < start:
@@ -115,8 +139,7 @@ class Coordination:
             raise DomainError("Cover is for an absence: give at most a year.")
         self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="cover",
                      date_from=start, date_to=end)
-        return (f"<@{user_id}> covers as coordinator of the day from {start:%a %d %b} to "
-                f"{end:%a %d %b %Y}.")
+        return RotaSet(user_id, day=start, until=end)
 
     def require_rota_change(self, *, team_id: str, actor: str, user_id: str) -> None:
         """Managers and admins set the rota (refused, and audited, for anyone else); with a
@@ -128,8 +151,8 @@ class Coordination:
         if roles.configured(Role.COORDINATOR):
             theirs = self._permissions.roles_of(user_id)
             if not theirs & {Role.COORDINATOR, Role.MANAGER}:
-                raise DomainError(f"<@{user_id}> is not on the coordinators list, so can't be "
-                                  "coordinator of the day. Nothing was changed.")
+                raise DomainError(f"{mention(user_id)} is not on the coordinators list, so "
+                                  "can't be coordinator of the day. Nothing was changed.")
 
     def _assign(self, *, team_id: str, actor: str, user_id: str, kind: str,
                 weekday: int | None = None, date_from: date | None = None,
@@ -145,21 +168,17 @@ class Coordination:
                                   "from": date_from.isoformat() if date_from else None,
                                   "to": date_to.isoformat() if date_to else None})
 
-    def describe(self, *, team_id: str) -> str:
+    def describe(self, *, team_id: str) -> list[RotaDay]:
         """Who it is today, and the next seven days."""
         today = self._today()
-        lines = []
+        days = []
         for offset in range(8):
             day = today + timedelta(days=offset)
-            chosen = self.roster.assignment(team_id=team_id, day=day)
-            who = (f"<@{chosen.user_id}>" + (" (cover)" if chosen.kind == "cover" else "")
-                   if chosen else (f"<@{self.roster.fallback}> (configured)"
-                                   if self.roster.fallback else "_nobody_"))
-            closed = "" if self._calendar.is_working_day(day) else " · not a working day"
-            label = "Today" if offset == 0 else f"{day:%a %d %b}"
-            lines.append(f"{'*' if offset == 0 else ''}{label}{'*' if offset == 0 else ''}: "
-                         f"{who}{closed}")
-        return "*Coordinator of the day*\n" + "\n".join(lines)
+            days.append(RotaDay(day=day, assignment=self.roster.assignment(team_id=team_id,
+                                                                            day=day),
+                                fallback=self.roster.fallback,
+                                working=self._calendar.is_working_day(day), today=offset == 0))
+        return days
 
     def _today(self) -> date:
         return self._clock.now().astimezone(self.roster.tz).date()
@@ -295,7 +314,7 @@ class Coordination:
                                 channel_id=channel, message_ts=ts)
             queries.add_event(s, record=None, team_id=team_id, at=now, actor="baton",
                               kind=f"{kind}_sent", note=f"{day.isoformat()}"
-                              + (f", to <@{coordinator}>" if coordinator else ""))
+                              + (f", to {mention(coordinator)}" if coordinator else ""))
         return 1
 
     def digest_rows(self, *, team_id: str) -> list[Row]:

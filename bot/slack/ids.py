@@ -4,8 +4,10 @@ registered listeners are checked against these by a test."""
 from enum import StrEnum
 
 # The classification modal's inputs: each block_id names the argument of Governance.classify
-# it feeds (every input's action_id is INPUT); these and the choices are the domain's.
-from bot.domain.governance import (  # re-exported: every id in one place
+# it feeds (every input's action_id is INPUT); these and the choices are the domain's,
+# re-exported so that every id is here. isort would split the `X as X` re-exports apart.
+# isort: off
+from bot.domain.governance import (
     FIELD_CLASSIFICATION as FIELD_CLASSIFICATION,
     FIELD_CONTRACT_IMPACT as FIELD_CONTRACT_IMPACT,
     FIELD_CORRECTIVE_ROUTE as FIELD_CORRECTIVE_ROUTE,
@@ -14,6 +16,7 @@ from bot.domain.governance import (  # re-exported: every id in one place
     Classification as Classification,
     CorrectiveRoute as CorrectiveRoute,
 )
+# isort: on
 
 COMMANDS = ("/handoff", "/dependency", "/baton")
 

@@ -143,7 +143,8 @@ def test_two_replicas_sweeping_at_once_post_one_notice(baton):
     log_handoffs(baton)
     baton.clock.set(ny(23, 12))
     runtime = baton.runtime
-    replicas = [Governance(baton.sessions, baton.clock, runtime.client, runtime.settings)
+    replicas = [Governance(baton.sessions, baton.clock, SlackDelivery(runtime.client),
+                           runtime.settings, permissions=runtime.permissions)
                 for _ in range(2)]
     start = threading.Barrier(2)
     posted: list[int] = []

@@ -24,6 +24,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.roster import Flag, Row
+from bot.domain.rota import describe_days
+from bot.services.coordination import RotaDay, RotaSet
 from bot.slack.blocks.records import (
     SECTION_LIMIT,
     STATUS_BADGE,
@@ -182,6 +184,31 @@ def home_view(*, user_id: str, mine: Sequence[Row], team: Sequence[Row], team_to
     out += roster_blocks(team, now=now, surface="home", limit=HOME_ROWS - len(mine[:12]),
                          total=team_total, section="team")
     return View(type="home", blocks=out[:VIEW_BLOCKS])
+
+
+def rota_set_line(change: RotaSet) -> str:
+    """The reply to `/baton coordinator …`: who is now coordinator of the day, and when."""
+    who = f"<@{change.user_id}>"
+    if change.weekdays:
+        return f"{who} is coordinator of the day every {describe_days(change.weekdays)}."
+    if change.day is not None and change.until is not None:
+        return (f"{who} covers as coordinator of the day from {change.day:%a %d %b} to "
+                f"{change.until:%a %d %b %Y}.")
+    return f"{who} is coordinator of the day on {change.day:%a %d %b %Y}."
+
+
+def rota_week(days: Sequence[RotaDay]) -> str:
+    """`/baton coordinator`: who it is today, and the next seven days."""
+    lines = []
+    for d in days:
+        chosen = d.assignment
+        who = (f"<@{chosen.user_id}>" + (" (cover)" if chosen.kind == "cover" else "")
+               if chosen else (f"<@{d.fallback}> (configured)" if d.fallback else "_nobody_"))
+        closed = "" if d.working else " · not a working day"
+        label = "Today" if d.today else f"{d.day:%a %d %b}"
+        star = "*" if d.today else ""
+        lines.append(f"{star}{label}{star}: {who}{closed}")
+    return "*Coordinator of the day*\n" + "\n".join(lines)
 
 
 def assign_modal(record: Any, *, meta: dict[str, Any]) -> View:
