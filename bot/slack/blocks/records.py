@@ -30,6 +30,7 @@ from bot.domain.grammar import DEPENDENCY_KEYS, HANDOFF_KEYS, KEYS, Key
 from bot.domain.records import RecordKind, ResponseCategory, Risk, is_open
 from bot.services.records import Change, Happened
 from bot.slack.ids import INPUT, ActionId, ViewId
+from store.models import AuditEvent, Record
 
 # Slack's Block Kit limits, in characters. Anything longer is refused by Slack outright
 # (invalid_blocks), so every free text passes through fit() or clip() on its way in.
@@ -135,13 +136,13 @@ def _field(label: str, value: str, ref: str | None = None) -> MarkdownTextObject
     return MarkdownTextObject(text=fit(f"*{label}*\n{value}", FIELD_LIMIT, ref=ref))
 
 
-def record_title(record: Any) -> str:
+def record_title(record: Record) -> str:
     """Plain text (the card's header); escape() it on the way into mrkdwn."""
     kind = "Handoff" if record.kind == RecordKind.HANDOFF else "Dependency"
     return f"{kind} {record.reference} · {record.person_ref}"
 
 
-def record_fields(record: Any) -> list[MarkdownTextObject]:
+def record_fields(record: Record) -> list[MarkdownTextObject]:
     risk = Risk(record.risk).label if record.risk else "not rated"
     ref = record.reference
     if record.kind == RecordKind.HANDOFF:
@@ -173,7 +174,7 @@ def record_fields(record: Any) -> list[MarkdownTextObject]:
     return fields[:10]  # a section holds at most 10 fields
 
 
-def _long_texts(record: Any, *, whole: bool = False) -> list[tuple[str, str]]:
+def _long_texts(record: Record, *, whole: bool = False) -> list[tuple[str, str]]:
     """The record's free-text paragraphs, labelled, escaped, in card order; `whole` adds
     the partner's response, which the card shows (shortened) among its fields."""
     out: list[tuple[str, str]] = []
@@ -190,7 +191,7 @@ def _long_texts(record: Any, *, whole: bool = False) -> list[tuple[str, str]]:
     return out
 
 
-def record_card(record: Any) -> list[Block]:
+def record_card(record: Record) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=clip(record_title(record), HEADER_LIMIT))]
     texts = _long_texts(record)
     fields_at = 2 if record.kind == RecordKind.DEPENDENCY else 0
@@ -210,7 +211,7 @@ def record_card(record: Any) -> list[Block]:
     return blocks
 
 
-def record_buttons(record: Any) -> list[ButtonElement]:
+def record_buttons(record: Record) -> list[ButtonElement]:
     value = str(record.id)
     if record.kind == RecordKind.HANDOFF:
         buttons = []
@@ -230,19 +231,19 @@ def record_buttons(record: Any) -> list[ButtonElement]:
     return buttons
 
 
-def card_text(record: Any) -> str:
+def card_text(record: Record) -> str:
     """Notification fallback text: no free text, nothing that can leak beyond the codes."""
     return f"{escape(record_title(record))} — {record.status} — due {slack_date(record.due_at)}"
 
 
-def confirmation(record: Any) -> str:
+def confirmation(record: Record) -> str:
     what = "Response deadline" if record.kind == RecordKind.HANDOFF else "Next review"
     return (f":white_check_mark: Logged *{record.reference}* for {escape(record.person_ref)} with "
             f"{escape(record.partner.display_name)}. {what}: {slack_date(record.due_at)}, "
             f"owner {user(record.owner_id)}.")
 
 
-def record_line(record: Any) -> str:
+def record_line(record: Record) -> str:
     badge = STATUS_BADGE.get(record.status, record.status)
     risk = f" · {Risk(record.risk).label}" if record.risk else ""
     line = (f"*{record.reference}* {escape(record.person_ref)} → "
@@ -251,7 +252,7 @@ def record_line(record: Any) -> str:
     return fit(line, SECTION_LIMIT, ref=record.reference)
 
 
-def record_list(title: str, records: Sequence[Any], empty: str) -> list[Block]:
+def record_list(title: str, records: Sequence[Record], empty: str) -> list[Block]:
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{title}*"))]
     if not records:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=empty)))
@@ -279,7 +280,7 @@ def record_list(title: str, records: Sequence[Any], empty: str) -> list[Block]:
     return blocks
 
 
-def _event_text(event: Any) -> str:
+def _event_text(event: AuditEvent) -> str:
     parts = [slack_date(event.at, "{date_short} {time}"), user(event.actor), f"*{event.kind}*"]
     if event.field and event.kind not in ("created",):
         parts.append(f"`{event.field}`")
@@ -297,7 +298,7 @@ def _short(value: Any) -> str:
     return clip(text, 200)
 
 
-def record_detail(record: Any, events: Sequence[Any]) -> list[Block]:
+def record_detail(record: Record, events: Sequence[AuditEvent]) -> list[Block]:
     """`/baton show REF`: the card with every free text whole (the card itself shortens
     them and points here), then the audit trail, within one message's 50 blocks."""
     blocks: list[Block] = [HeaderBlock(text=clip(record_title(record), HEADER_LIMIT)),
@@ -437,7 +438,7 @@ def create_modal(kind: RecordKind, fields: dict[str, str], *, owner: str | None,
                 private_metadata=json.dumps({"channel": channel_id}))
 
 
-def response_modal(record: Any) -> View:
+def response_modal(record: Record) -> View:
     options = [Option(value=c.value, label=c.label) for c in ResponseCategory]
     return View(
         type="modal", callback_id=ViewId.RESPONSE, title="Record response", submit="Record",
@@ -456,7 +457,7 @@ def response_modal(record: Any) -> View:
     )
 
 
-def reason_modal(record: Any, *, resolve: bool) -> View:
+def reason_modal(record: Record, *, resolve: bool) -> View:
     if resolve:
         title = "Resolve" if record.kind == RecordKind.DEPENDENCY else "Close handoff"
         label, callback, submit = "Outcome", ViewId.RESOLVE, "Resolve"

@@ -36,6 +36,7 @@ from bot.slack.blocks.records import (
     user,
 )
 from bot.slack.ids import INPUT, ActionId, ViewId
+from store.models import Record
 
 __all__ = ["escape", "slack_date"]
 
@@ -43,7 +44,7 @@ MESSAGE_ROWS = 20  # 2 blocks a row keeps a message inside Slack's 50 blocks
 HOME_ROWS = 40  # the App Home allows 100 blocks
 
 
-def _partner(record: Any) -> str:
+def _partner(record: Record) -> str:
     partner = getattr(record, "partner", None)
     return escape(partner.display_name) if partner is not None else "—"
 
@@ -145,20 +146,20 @@ def no_coordinator_text(day: date) -> str:
             "`/baton coordinator @someone`.")
 
 
-def nudge_page(record: Any, *, tier: int, waited: str) -> str:
+def nudge_page(record: Record, *, tier: int, waited: str) -> str:
     return (f":bell: Coordinator nudge: the tier {tier} page for *{record.reference}* "
             f"({escape(record.person_ref)} → {_partner(record)}) has waited {waited} with no "
             "acknowledgement. Check someone has it.")
 
 
-def nudge_same_day(record: Any) -> str:
+def nudge_same_day(record: Record) -> str:
     return (f":rotating_light: Coordinator nudge: a new *same-day risk* dependency "
             f"*{record.reference}* ({escape(record.person_ref)} → {_partner(record)}) was "
             f"logged by {user(record.created_by)}. Interim safeguard: "
             f"{escape(record.interim_safeguard) or '_none recorded_'}.")
 
 
-def nudge_section(text: str, record: Any) -> SectionBlock:
+def nudge_section(text: str, record: Record) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=fit(text, SECTION_LIMIT,
                                                          ref=record.reference)),
                         accessory=ButtonElement(
@@ -211,7 +212,7 @@ def rota_week(days: Sequence[RotaDay]) -> str:
     return "*Coordinator of the day*\n" + "\n".join(lines)
 
 
-def assign_modal(record: Any, *, meta: dict[str, Any]) -> View:
+def assign_modal(record: Record, *, meta: dict[str, Any]) -> View:
     current = record.next_action_owner
     return View(
         type="modal", callback_id=ViewId.ASSIGN_NEXT, title="Assign next action",
