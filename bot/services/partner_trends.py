@@ -248,7 +248,7 @@ class Governance:
         """The pattern, if `actor` may classify it now (before opening the modal)."""
         row = self.pattern(pattern_id, team_id=team_id)
         self._permissions.require(Act.CLASSIFY, team_id=team_id, actor=actor,
-                                 channel_id=row.channel_id)
+                                  channel_id=row.channel_id)
         if row.classification:
             raise _already(row)
         return row
@@ -264,7 +264,7 @@ class Governance:
         input at fault (the modal's block ids)."""
         now = self._clock.now()
         self._permissions.require(Act.CLASSIFY, team_id=team_id, actor=actor,
-                                 field=FIELD_CLASSIFICATION)
+                                  field=FIELD_CLASSIFICATION)
         try:
             chosen = Classification(classification)
         except ValueError:

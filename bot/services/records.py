@@ -84,6 +84,8 @@ class ThreadEvent:
 
 @dataclass(frozen=True)
 class Change:
+    """A record as a use case left it, and what its card's thread is to be told."""
+
     record: Record
     event: ThreadEvent | None = None  # what the card's thread is told; None: nothing
     created: bool = False
@@ -111,7 +113,7 @@ class RecordService:
             record = self._load(s, team_id=team_id, ref=ref)
         if self._permissions is not None:
             self._permissions.require(Act.ACT_ON_RECORD, team_id=team_id, actor=actor,
-                                     record=record, channel_id=record.channel_id)
+                                      record=record, channel_id=record.channel_id)
         return record
 
     @contextmanager
