@@ -2,7 +2,8 @@
 
 Services take a session factory and a clock; they know nothing of Slack. Every change
 writes its audit events in the same transaction as the change, so an error leaves
-nothing half-written.
+nothing half-written, and returns a Change: the record, and the facts of what happened
+(a ThreadEvent), which bot/slack/blocks/records.change_line puts into words.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Block Kit for the huddle roster, the coordinator's digest and nudges, and the App Home."""
+"""Block Kit for the huddle roster, the coordinator's digest and nudges, the App Home, and
+the replies of `/baton coordinator` (the rota)."""
 
 from __future__ import annotations
 
