@@ -29,7 +29,7 @@ from bot.domain.governance import route_label
 from bot.domain.times import format_duration
 from bot.domain.trends import Figures, RouteTrend
 from bot.services.partner_trends import PartnerFigures
-from bot.slack.blocks.records import FIELD_LIMIT, SECTION_LIMIT, clip, escape, fit, slack_date, user
+from bot.slack.blocks.text import FIELD_LIMIT, SECTION_LIMIT, clip, escape, fit, slack_date, user
 from bot.slack.ids import (
     ACTIONS_BLOCK,
     FIELD_CLASSIFICATION,

@@ -27,15 +27,8 @@ from slack_sdk.models.views import View
 from bot.domain.roster import Flag, Row
 from bot.domain.rota import describe_days
 from bot.services.coordination import RotaDay, RotaSet
-from bot.slack.blocks.records import (
-    SECTION_LIMIT,
-    STATUS_BADGE,
-    VIEW_BLOCKS,
-    escape,
-    fit,
-    slack_date,
-    user,
-)
+from bot.slack.blocks.records import STATUS_BADGE
+from bot.slack.blocks.text import SECTION_LIMIT, VIEW_BLOCKS, escape, fit, slack_date, user
 from bot.slack.ids import INPUT, ActionId, ViewId
 from store.models import Record
 
