@@ -48,12 +48,12 @@ from sqlalchemy import create_engine, func, insert, make_url, select, text, upda
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.app import make_client  # noqa: E402
 from bot.clock import Clock, FixedClock, SystemClock  # noqa: E402
 from bot.domain.ladder import DEFAULT_LADDER, shift  # noqa: E402
 from bot.services.escalation import Authority, ConfiguredRoster  # noqa: E402
 from bot.services.records import RecordService  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
+from bot.slack.clients import make_client  # noqa: E402
 from scheduler.engine import Engine, Pacer  # noqa: E402
 from scheduler.wake import Waker  # noqa: E402
 from store.db import make_engine, make_session_factory, migrate  # noqa: E402

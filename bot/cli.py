@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -16,6 +16,10 @@ class Exit(Exception):
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
         self.code = code
+
+
+class BrokenReport(RuntimeError):
+    """store.audit.verify said a chain is not intact but named no broken link."""
 
 
 def _engine(settings: Settings, *, check: bool = True, threads: int = 0) -> Any:
@@ -64,6 +68,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from store.db import DatabaseInUse, current_revision, head_revision, migrate, sole_writer
 
     engine = _engine(settings, check=False)
+    before: str | None
     try:
         if current_revision(engine) == head_revision():
             before = after = head_revision()  # nothing to do: fine beside a running Baton
@@ -86,32 +91,36 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _build(settings: Settings, engine: Any) -> tuple[Any, Any]:
+def _build(settings: Settings, engine: Any, *,
+           redo: Literal["http", "socket"]) -> tuple[Any, Any]:
     from slack_sdk.errors import SlackApiError
 
-    from bot.app import build_app, make_client
+    from bot.app import build_app
     from bot.clock import SystemClock
+    from bot.slack.clients import make_client
     from store.db import make_session_factory
 
     try:
         return build_app(settings, client=make_client(settings),
-                         session_factory=make_session_factory(engine), clock=SystemClock())
+                         session_factory=make_session_factory(engine), clock=SystemClock(),
+                         redo=redo)
     except SlackApiError as exc:
         raise Exit(f"SLACK_BOT_TOKEN: Slack refused it ({exc.response.get('error')})") from None
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import make_server, wsgi_app
+    from bot.app import wsgi_app
+    from bot.web.server import make_server
     from store.db import make_session_factory
 
     settings.require_credentials()  # one bot token, or the install flow's client ID/secret
     port = args.port or settings.port
     _sole_writer(settings)
     engine = _engine(settings, threads=args.threads)
-    app, baton = _build(settings, engine)
+    app, baton = _build(settings, engine, redo="http")
     logging.getLogger("baton").info("serving Slack on http://%s:%s/slack/events", args.host, port)
     # Hostile traffic (idle and trickling connections, oversized bodies) is bounded by
-    # bot.app.server_options; the tests' server is made the same way.
+    # bot.web.server.server_options; the tests' server is made the same way.
     server = make_server(wsgi_app(app, baton, make_session_factory(engine)), settings,
                          host=args.host, port=port, threads=args.threads)
 
@@ -134,7 +143,7 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
 
     from slack_sdk.errors import SlackApiError
 
-    from bot.web.socket_mode import SocketHandler, socket_replayer
+    from bot.app import socket_handler
 
     if settings.oauth:
         raise Exit("Socket Mode serves the one workspace of SLACK_BOT_TOKEN: unset "
@@ -143,10 +152,10 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     settings.require("slack_bot_token", "slack_app_token")
     _sole_writer(settings)
     engine = _engine(settings)
-    app, baton = _build(settings, engine)
-    # Envelopes answered by a process that died are redone by the next start (bot/web/inbox.py).
-    baton.inbox.replay = socket_replayer(app, baton)
-    handler = SocketHandler(app, baton, settings.secret("slack_app_token"))
+    # Envelopes answered by a process that died are redone by the next start, as Socket
+    # Mode envelopes (bot/web/inbox.py).
+    app, baton = _build(settings, engine, redo="socket")
+    handler = socket_handler(app, baton)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
@@ -250,7 +259,8 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
             continue
         broken += 1
         b = report.broken
-        assert b is not None
+        if b is None:
+            raise BrokenReport(f"{team}: the chain is reported broken with no link named")
         if b.event_id is not None:
             loc = ", ".join(x for x in (
                 f"event id {b.event_id}", f"number {b.seq}",
@@ -264,17 +274,16 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def configure_logging(settings: Settings, command: str) -> None:
-    """Baton's log setup: one line a record, and no token or signing secret in any record
-    (bot.redact), whatever logs it (slack_sdk logs whole requests at DEBUG)."""
+    """Baton's log setup, for every command: one line a record, and no configured secret
+    in any record (bot.redact: every secret Settings holds), whatever logs it (slack_sdk
+    logs whole requests at DEBUG)."""
     from bot.redact import install_redaction
 
     level = "WARNING" if command == "console" else settings.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it only wakes the engine
-    install_redaction(settings.secret(name) for name in
-                      ("slack_bot_token", "slack_signing_secret", "slack_app_token",
-                       "slack_client_secret"))
+    install_redaction(settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

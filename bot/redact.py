@@ -2,9 +2,11 @@
 
 slack_sdk's DEBUG log writes out every request it sends (message text, blocks, views), so a
 token someone pasted into a note would be logged; an exception can carry one too. Baton's
-own tokens and signing secret, and anything shaped like a Slack token (xoxb-…, xoxp-…,
-xapp-…), are replaced by [redacted] in every record as it is made: install_redaction()
-wraps the log record factory, so it holds whichever handler (a file, the console, pytest's
+own secrets (every secret Settings holds: configured_secrets) and anything shaped like a
+Slack token (xoxb-…, xoxp-…, xapp-…) are replaced by [redacted] in every record as it is
+made: install_redaction(), which every entry point calls with its Settings (bot/cli.py's
+configure_logging, and build_app in bot/app.py for the console and tests), wraps the log
+record factory, so it holds whichever handler (a file, the console, pytest's
 caplog) the record then goes to. RedactSecrets is the same as a logging.Filter, for
 handlers that receive records made elsewhere.
 """
@@ -16,6 +18,11 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pydantic import SecretStr
+
+from bot.settings import Settings
 
 REDACTED = "[redacted]"
 
@@ -64,11 +71,29 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def install_redaction(secrets: Iterable[str | None] = (),
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every secret `settings` holds: each SecretStr setting (the bot and app-level tokens,
+    the signing secret, the OAuth client secret, and any secret setting added later) and
+    DATABASE_URL's password, as written and decoded."""
+    found = [value.get_secret_value() for name in type(settings).model_fields
+             if isinstance(value := getattr(settings, name), SecretStr)]
+    try:
+        password = urlsplit(settings.database_url).password
+    except ValueError:  # not a URL urllib can split: SQLAlchemy will say so
+        password = None
+    if password:
+        found += [password, unquote(password)]
+    return found
+
+
+def install_redaction(secrets: Settings | Iterable[str | None] = (),
                       handlers: Iterable[logging.Handler] | None = None) -> None:
-    """Redact these secrets (and token-shaped values) from every log record from now on.
-    Idempotent; later calls add secrets. `handlers` (default: the root logger's) also get
-    the filter, for records made before this was called or by a foreign record factory."""
+    """Redact these secrets (given as Settings: all of configured_secrets) and token-shaped
+    values from every log record from now on. Idempotent; later calls add secrets.
+    `handlers` (default: the root logger's) also get the filter, for records made before
+    this was called or by a foreign record factory."""
+    if isinstance(secrets, Settings):
+        secrets = configured_secrets(secrets)
     with _lock:
         _secrets.update(s for s in secrets if s and len(s) >= _MIN_SECRET)
         if not _installed:

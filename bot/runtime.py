@@ -1,15 +1,12 @@
 """What the handlers need, assembled once: services, the Slack client, the clock, a
 directory of users' time zones, and the worker pool that does the slow part of a request
-after Slack has had its answer."""
+after Slack has had its answer (bot/web/workers.py; the requests it saves first are
+bot/web/inbox.py's)."""
 
 from __future__ import annotations
 
-import contextvars
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
-from slack_sdk.webhook import WebhookClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
@@ -35,45 +31,14 @@ from bot.settings import Settings
 from bot.slack.clients import team_scope
 from bot.slack.delivery import SlackDelivery
 from bot.slack.lookup import SlackLookup
-from bot.web.inbox import Inbox, Received
+from bot.web.inbox import Inbox, Received, Redo, saved_keys
+from bot.web.workers import Held, Workers
 from scheduler.engine import Engine, Pacer, worker_is_dead
 from store import queries
 
 log = logging.getLogger("baton")
 
 TRENDS_EVERY = timedelta(minutes=5)
-
-
-class Held(list[tuple[Any, ...]]):
-    """The work one request deferred, and the received_requests row it came in as."""
-
-    def __init__(self, request_id: int | None = None) -> None:
-        super().__init__()
-        self.request_id = request_id
-
-
-def _finish_with_last(held: list[tuple[Any, ...]],
-                      finish: Callable[[], None]) -> list[tuple[Any, ...]]:
-    """The same work, each piece counting down; `finish` runs after the last one ends,
-    whether it succeeded or failed (a failure is logged and its sender told)."""
-    left = [len(held)]
-    lock = threading.Lock()
-
-    def counted(fn: Callable[..., None]) -> Callable[..., None]:
-        def run(*args: Any, **kwargs: Any) -> None:
-            try:
-                fn(*args, **kwargs)
-            finally:
-                with lock:
-                    left[0] -= 1
-                    last = left[0] == 0
-                if last:
-                    finish()
-
-        run.__name__ = getattr(fn, "__name__", "work")
-        return run
-
-    return [(counted(fn), args, kwargs) for fn, args, kwargs in held]
 
 
 @dataclass
@@ -84,6 +49,8 @@ class Baton:
     clock: Clock
     engine_client: WebClient
     roster: Roster
+    workers: Workers  # the pool deferred work runs on (bot/web/workers.py)
+    redo: Redo | None = None  # how saved requests are redone here (bot/web/inbox.py)
     records: RecordService = field(init=False)
     escalation: EscalationService = field(init=False)
     engine: Engine = field(init=False)
@@ -94,21 +61,8 @@ class Baton:
     permissions: Permissions = field(init=False)
     directory: UserDirectory = field(init=False)
     calendar: WorkingCalendar = field(init=False)
-    executor: ThreadPoolExecutor = field(init=False)
     _waker: Any = field(init=False, default=None)
     _trends_at: datetime | None = field(init=False, default=None)
-    _local: threading.local = field(init=False, default_factory=threading.local)
-    _pending: set[Future[Any]] = field(init=False, default_factory=set)
-    _held: int = field(init=False, default=0)
-    _idle: threading.Condition = field(init=False, default_factory=threading.Condition)
-    _shed: int = field(init=False, default=0)
-    _saving: threading.Condition = field(init=False, default_factory=threading.Condition)
-    _to_save: list[tuple[Held, Received]] = field(init=False, default_factory=list)
-    _saver: threading.Thread | None = field(init=False, default=None)
-    _busy_slots: threading.BoundedSemaphore = field(
-        init=False, default_factory=lambda: threading.BoundedSemaphore(50))
-    _busy_pool: ThreadPoolExecutor = field(
-        init=False, default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="busy"))
 
     def __post_init__(self) -> None:
         self.rota = (self.roster if isinstance(self.roster, RotaRoster) else
@@ -125,9 +79,9 @@ class Baton:
         authority = Authority(self.roster, sorted(roles.of(Role.MANAGER)),
                               is_manager=self.permissions.is_manager,
                               group_members=self.permissions.group_members)
-        self.escalation = EscalationService(self.sessions, self.clock, self.client, authority,
-                                            self.records)
-        self.escalation.permissions = self.permissions
+        self.escalation = EscalationService(
+            sessions=self.sessions, clock=self.clock, delivery=SlackDelivery(self.client),
+            authority=authority, records=self.records, permissions=self.permissions)
         self.engine = Engine(sessions=self.sessions, client=self.engine_client, clock=self.clock,
                              authority=authority, records=self.records,
                              pacer=Pacer(self.settings.channel_post_interval),
@@ -138,9 +92,9 @@ class Baton:
         self.calendar = WorkingCalendar(
             end_of_day=self.settings.end_of_day, holidays=frozenset(self.settings.holidays)
         )
-        self.executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="baton")
         self.inbox = Inbox(self.sessions, self.clock, worker=self.engine.worker,
-                           is_dead=worker_is_dead)
+                           is_dead=worker_is_dead, workers=self.workers,
+                           keys=saved_keys(self.settings), redo=self.redo)
         # What a person asks for goes out on the client that retries; what the sweep sends
         # by itself, on the engine's (the next sweep tries again).
         asked, swept = SlackDelivery(self.client), SlackDelivery(self.engine_client)
@@ -179,36 +133,16 @@ class Baton:
             with team_scope(team):
                 self.governance.sweep(team)
 
-    # --- load shedding: the work already answered 200 stays a few seconds' worth ---
+    # --- the worker pool (bot/web/workers.py) and the inbox (bot/web/inbox.py) ---
 
     def overloaded(self) -> bool:
-        with self._idle:
-            return len(self._pending) + self._held >= self.settings.max_backlog
+        return self.workers.overloaded()
 
     def note_shed(self) -> None:
-        with self._idle:
-            self._shed += 1
-            shed = self._shed
-        if shed == 1 or shed % 100 == 0:
-            log.warning("overloaded: %d requests turned away with a 'try again' so far (more "
-                        "than BATON_MAX_BACKLOG=%d waiting)", shed, self.settings.max_backlog)
+        self.workers.note_shed()
 
     def tell_busy(self, response_url: str, text: str) -> None:
-        """Tell a button's presser to try again, on a small pool of its own; when even that
-        is full the note is skipped (counted in the log above)."""
-        if not self._busy_slots.acquire(blocking=False):
-            return
-
-        def send() -> None:
-            try:
-                WebhookClient(response_url, timeout=5).send(
-                    text=text, response_type="ephemeral", replace_original=False)
-            except Exception as exc:  # noqa: BLE001 - best effort, and logged
-                log.warning("could not send a 'try again': %s", type(exc).__name__)
-            finally:
-                self._busy_slots.release()
-
-        self._busy_pool.submit(send)
+        self.workers.tell_busy(response_url, text)
 
     def sweep_now(self, timeout: float = 30.0) -> bool:
         """Sweep (and do the housekeeping) at once and wait for it: the console's `clock`."""
@@ -248,116 +182,24 @@ class Baton:
         )
 
     def defer(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-        """Run the slow part after Slack has its 200. Exceptions are logged, never lost.
-        Inside an HTTP request (see hold_deferred) it starts once the response is sent. It
-        runs in the caller's context: the request's workspace (bot/slack/clients.py) goes with it."""
-        ctx = contextvars.copy_context()
-        work = fn
-
-        def in_context(*a: Any, **k: Any) -> None:
-            ctx.run(work, *a, **k)
-
-        in_context.__name__ = getattr(work, "__name__", "work")
-        fn = in_context
-        held = getattr(self._local, "held", None)
-        if held is not None:
-            with self._idle:
-                self._held += 1  # counted as pending from now: wait_idle must see it
-            held.append((fn, args, kwargs))
-            return
-        self._submit(fn, *args, **kwargs)
+        """Run the slow part after Slack has its 200 (Workers.defer)."""
+        self.workers.defer(fn, *args, **kwargs)
 
     @contextmanager
     def hold_deferred(self, request_id: int | None = None) -> Iterator[Held]:
-        """Collect work deferred while a request is being answered, so it does not compete
-        with writing Slack's response; the caller submits it with release(). With the
-        request's received_requests row, the row is deleted once all of it has run."""
-        self._local.held = held = Held(request_id)
-        try:
+        """Collect work deferred while a request is being answered (Workers.hold_deferred);
+        release() queues it."""
+        with self.workers.hold_deferred(request_id) as held:
             yield held
-        finally:
-            self._local.held = None
 
     def release(self, held: Held, *, keep: Received | None = None) -> None:
-        """Queue the work a request deferred. With `keep`, the request is saved first (its
-        200 is out by now), so that the work is done even if this process dies: on the
-        saver thread, in batches, so the server's thread is free at once (waitress sends the
-        response only once the request's thread is done with it)."""
-        if keep is not None and held and held.request_id is None:
-            with self._saving:
-                self._to_save.append((held, keep))
-                if self._saver is None or not self._saver.is_alive():
-                    self._saver = threading.Thread(target=self._save_loop, daemon=True,
-                                                   name="baton-saver")
-                    self._saver.start()
-                self._saving.notify()
-            return
-        self._queue(held)
-
-    def _save_loop(self) -> None:
-        while True:
-            with self._saving:
-                while not self._to_save:
-                    self._saving.wait()
-                batch, self._to_save = self._to_save, []
-            try:
-                ids = self.inbox.receive_many([k for _, k in batch])
-                for (held, _), request_id in zip(batch, ids, strict=True):
-                    held.request_id = request_id
-            except Exception as exc:  # noqa: BLE001 - the work still runs, and tells its sender
-                log.warning("could not save %d answered request(s) (%s); doing their work "
-                            "unsaved", len(batch), type(exc).__name__)
-            for held, _ in batch:
-                self._queue(held)
-
-    def _queue(self, held: Held) -> None:
-        request_id = held.request_id
-        if request_id is not None:
-            if not held:
-                self.inbox.finish(request_id)  # it deferred nothing: done already
-            else:
-                held[:] = _finish_with_last(held, lambda: self.inbox.finish(request_id))
-        for fn, args, kwargs in held:
-            try:
-                self._submit(fn, *args, **kwargs)
-            except RuntimeError:  # the pool is shut down: do it here rather than lose it
-                log.warning("worker pool closed; running %s inline", getattr(fn, "__name__", fn))
-                try:
-                    fn(*args, **kwargs)
-                except Exception:
-                    log.exception("deferred work failed")
-            finally:
-                with self._idle:
-                    self._held -= 1
-                    self._idle.notify_all()
-
-    def _submit(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-        def run() -> None:
-            try:
-                fn(*args, **kwargs)
-            except Exception:
-                log.exception("background work failed in %s", getattr(fn, "__name__", fn))
-
-        fut = self.executor.submit(run)
-        with self._idle:
-            self._pending.add(fut)
-        fut.add_done_callback(self._done)
-
-    def _done(self, fut: Future[Any]) -> None:
-        with self._idle:
-            self._pending.discard(fut)
-            self._idle.notify_all()
+        """Queue the work a request deferred, saving the request first with `keep`
+        (Inbox.release)."""
+        self.inbox.release(held, keep=keep)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until deferred work has finished (the console and shutdown use this)."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._pending or self._held:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+        return self.workers.wait_idle(timeout)
 
     def close(self, drain: float = 8.0) -> None:
         """Stop the engine (its claims handed back), then give the work already answered 200
@@ -366,14 +208,10 @@ class Baton:
         (bot/web/inbox.py); nothing of it was half-written."""
         if self._waker is not None:
             self._waker.stop()
-        finished = self.wait_idle(drain)
+        finished = self.workers.wait_idle(drain)
         self.inbox.close()
         if not finished:
-            with self._idle:
-                left = len(self._pending) + self._held
             log.warning("shutting down with %d deferred requests unfinished after %.0f s: they "
-                        "stay saved, for the next start or another replica to do", left, drain)
-        # Queued work is cancelled; a task still running is not waited for (a Slack retry
-        # may be sleeping in it): the process exits on time, its transaction rolls back.
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        self._busy_pool.shutdown(wait=False, cancel_futures=True)
+                        "stay saved, for the next start or another replica to do",
+                        self.workers.waiting(), drain)
+        self.workers.shutdown()

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.domain import slack_ids
 from bot.domain.ladder import LadderConfig, LadderError, parse_ladders
 from bot.domain.permissions import RoleConfig, RolesError, parse_roles
 
@@ -83,7 +84,7 @@ class Settings(BaseSettings):
                                      validation_alias="BATON_PATTERN_WINDOW_DAYS")
     # Server-side worker threads for Slack's follow-up work (cards, modals, messages).
     workers: int = Field(default=8, ge=1, le=64, validation_alias="BATON_WORKERS")
-    # `serve` under hostile traffic (bot.app.server_options): a body larger than this is
+    # `serve` under hostile traffic (bot.web.server.server_options): a body larger than this is
     # refused with 413 before it is read (Slack's own payloads are a few hundred KB at most);
     # open connections beyond the limit wait in the kernel's backlog; a connection idle this
     # long is closed; a request whose headers and body are not all in within
@@ -204,8 +205,8 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise SettingsError(f"BATON_CONFIG: {path} is not valid TOML ({exc})") from None
 
 
-_TEAM = re.compile(r"^[TE][A-Z0-9]{2,31}$")
-_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
+_TEAM = slack_ids.TEAM_ID
+_CHANNEL = slack_ids.POSTING_CHANNEL_ID  # a channel to post in: never a DM
 _PER_WORKSPACE = ("governance_channel", "coordination_channel")
 
 

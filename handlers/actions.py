@@ -1,96 +1,96 @@
-"""Buttons on the record card."""
+"""Buttons on the record card and on the escalation page. Each acks at once; the rest runs
+after, on Baton's workers."""
 
 from __future__ import annotations
 
-from typing import Any
+from slack_bolt import Ack, App, BoltContext
 
-from slack_bolt import Ack, App
-
-from bot.runtime import Baton
 from bot.services.records import Change, Happened, ThreadEvent
 from bot.slack.blocks import pages
 from bot.slack.blocks import records as blocks
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId
-from handlers.common import guarded, open_form, row_id
+from handlers.common import guarded, open_form
+from handlers.context import services, slack
 
 
-def register(app: App, baton: Baton) -> None:
-    cards = Cards(baton.client, baton.records)
-    replies = Replies(baton.client)
+def partner_ack(ack: Ack, context: BoltContext) -> None:
+    ack()
+    s, req = services(context), slack(context)
+    record_id = req.button_ref or -1  # no row id: no record
 
-    def context(body: dict[str, Any]) -> tuple[str, str, str | None, str | None, int]:
-        action = body["actions"][0]
-        try:
-            record_id = row_id(int(action.get("value", ""))) or -1  # past INTEGER: no row
-        except (TypeError, ValueError):
-            record_id = -1
-        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
-        channel = (body.get("channel") or {}).get("id")
-        return body["user"]["id"], team, channel, body.get("response_url"), record_id
+    @guarded(Replies(s.client), user=req.user_id, channel=req.channel_id,
+             response_url=req.response_url, what="record the acknowledgement")
+    def work() -> None:
+        change = s.records.acknowledge(team_id=req.team_id, ref=record_id, actor=req.user_id)
+        Cards(s.client, s.records).changed(change)
 
-    def partner_ack(body: dict[str, Any], ack: Ack) -> None:
-        ack()
-        user, team, channel, response_url, record_id = context(body)
+    s.defer(work)
 
-        @guarded(replies, user=user, channel=channel, response_url=response_url,
-                 what="record the acknowledgement")
-        def work() -> None:
-            change = baton.records.acknowledge(team_id=team, ref=record_id, actor=user)
-            cards.changed(change)
 
-        baton.defer(work)
+def open_modal(ack: Ack, context: BoltContext) -> None:
+    """Respond, Resolve and Cancel on the card: the form for it."""
+    ack()
+    s, req = services(context), slack(context)
+    replies = Replies(s.client)
+    record_id = req.button_ref or -1
+    action_id = req.action_id
 
-    def open_modal(body: dict[str, Any], ack: Ack) -> None:
-        ack()
-        user, team, channel, response_url, record_id = context(body)
-        action_id = body["actions"][0]["action_id"]
+    @guarded(replies, user=req.user_id, channel=req.channel_id, response_url=req.response_url)
+    def work() -> None:
+        # Refused before the form opens, not after someone has filled it in.
+        record = s.records.require_on_record(team_id=req.team_id, ref=record_id,
+                                             actor=req.user_id)
+        if action_id == ActionId.RECORD_RESPONSE:
+            view = blocks.response_modal(record)
+        else:
+            view = blocks.reason_modal(record, resolve=action_id == ActionId.RESOLVE)
+        open_form(s.client, replies, trigger_id=req.trigger_id or "", view=view.to_dict(),
+                  user=req.user_id, channel=req.channel_id, response_url=req.response_url,
+                  again=(action_id or "", req.action_value or ""))
 
-        @guarded(replies, user=user, channel=channel, response_url=response_url)
-        def work() -> None:
-            # Refused before the form opens, not after someone has filled it in.
-            record = baton.records.require_on_record(team_id=team, ref=record_id, actor=user)
-            if action_id == ActionId.RECORD_RESPONSE:
-                view = blocks.response_modal(record)
-            else:
-                view = blocks.reason_modal(record, resolve=action_id == ActionId.RESOLVE)
-            open_form(baton.client, replies, trigger_id=body["trigger_id"], view=view.to_dict(),
-                      user=user, channel=channel, response_url=response_url,
-                      again=(action_id, body["actions"][0].get("value") or ""))
+    s.defer(work)
 
-        baton.defer(work)
 
-    def page_ack(body: dict[str, Any], ack: Ack) -> None:
-        ack()
-        user, team, channel, response_url, work_id = context(body)
+def page_ack(ack: Ack, context: BoltContext) -> None:
+    ack()
+    s, req = services(context), slack(context)
+    work_id = req.button_ref or -1
+    user = req.user_id
 
-        @guarded(replies, user=user, channel=channel, response_url=response_url,
-                 what="acknowledge the page")
-        def work() -> None:
-            page = baton.escalation.acknowledge_page(team_id=team, work_id=work_id, actor=user)
-            record = baton.records.get(team_id=team, ref=page.record_id)
-            cards.changed(Change(record, ThreadEvent(Happened.PAGE_ACKNOWLEDGED, user,
-                                                     tier=page.tier)))
-            baton.poke()
+    @guarded(Replies(s.client), user=user, channel=req.channel_id,
+             response_url=req.response_url, what="acknowledge the page")
+    def work() -> None:
+        page = s.escalation.acknowledge_page(team_id=req.team_id, work_id=work_id, actor=user)
+        record = s.records.get(team_id=req.team_id, ref=page.record_id)
+        Cards(s.client, s.records).changed(
+            Change(record, ThreadEvent(Happened.PAGE_ACKNOWLEDGED, user, tier=page.tier)))
+        s.poke()
 
-        baton.defer(work)
+    s.defer(work)
 
-    def interim(body: dict[str, Any], ack: Ack) -> None:
-        ack()
-        user, team, channel, response_url, record_id = context(body)
 
-        @guarded(replies, user=user, channel=channel, response_url=response_url)
-        def work() -> None:
-            record = baton.records.get(team_id=team, ref=record_id)
-            if not record.escalation_tier:  # escalated: the paged tier decides, on submit
-                baton.records.require_on_record(team_id=team, ref=record_id, actor=user)
-            open_form(baton.client, replies, trigger_id=body["trigger_id"],
-                      view=pages.interim_modal(record).to_dict(), user=user, channel=channel,
-                      response_url=response_url,
-                      again=(ActionId.INTERIM, body["actions"][0].get("value") or ""))
+def interim(ack: Ack, context: BoltContext) -> None:
+    """"Record interim safeguard" on the page: its form."""
+    ack()
+    s, req = services(context), slack(context)
+    replies = Replies(s.client)
+    record_id = req.button_ref or -1
 
-        baton.defer(work)
+    @guarded(replies, user=req.user_id, channel=req.channel_id, response_url=req.response_url)
+    def work() -> None:
+        record = s.records.get(team_id=req.team_id, ref=record_id)
+        if not record.escalation_tier:  # escalated: the paged tier decides, on submit
+            s.records.require_on_record(team_id=req.team_id, ref=record_id, actor=req.user_id)
+        open_form(s.client, replies, trigger_id=req.trigger_id or "",
+                  view=pages.interim_modal(record).to_dict(), user=req.user_id,
+                  channel=req.channel_id, response_url=req.response_url,
+                  again=(ActionId.INTERIM, req.action_value or ""))
 
+    s.defer(work)
+
+
+def register(app: App) -> None:
     app.action(ActionId.PARTNER_ACK)(partner_ack)
     app.action(ActionId.PAGE_ACK)(page_ack)
     app.action(ActionId.INTERIM)(interim)

@@ -1,23 +1,27 @@
-"""Slash commands: /handoff, /dependency and /baton. Each acks at once; the rest runs after."""
+"""Slash commands: /handoff, /dependency and /baton. Each acks at once; the rest runs after,
+on Baton's workers. `/baton`'s sub-commands are read by bot/domain/commands.py and dispatch
+through SUBCOMMANDS."""
 
 from __future__ import annotations
 
 import json
-import re
 import tempfile
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
 
+from bot.domain import commands as grammar
 from bot.domain.grammar import KEYS, missing_required, parse_fields, read_user
-from bot.domain.records import DomainError, RecordKind, read_category, read_risk
-from bot.domain.rota import read_weekdays
-from bot.domain.times import TimeReadError, read_report_day, read_time
+from bot.domain.records import DomainError, RecordKind, read_risk
+from bot.domain.slack_ids import CHANNEL_ID
 from bot.report import write_report
-from bot.runtime import Baton
+from bot.services.records import Change
 from bot.slack.blocks import pages, partner_trends
 from bot.slack.blocks import records as blocks
 from bot.slack.blocks import roster as roster_blocks
@@ -25,15 +29,7 @@ from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId
 from bot.web.inbox import redoing
 from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape
-
-USAGE = {
-    "show": "`/baton show H-3`",
-    "ack": "`/baton ack H-3`",
-    "respond": "`/baton respond H-3 accept|condition|clarify|decline TEXT`",
-    "resolve": "`/baton resolve D-2 OUTCOME`",
-    "cancel": "`/baton cancel H-3 REASON`",
-}
-
+from handlers.context import Services, SlackRequest, services, slack
 
 # Why files.completeUploadExternal refused the channel, as the requester is told.
 _NOT_IN = ("Baton isn't in {channel}, so the report went to you by direct message. To share "
@@ -45,285 +41,289 @@ _UNSHAREABLE = {
 }
 
 
-def register(app: App, baton: Baton) -> None:
-    cards = Cards(baton.client, baton.records)
-    replies = Replies(baton.client)
+# --- /handoff and /dependency ---
 
-    def create(kind: RecordKind, body: dict[str, Any]) -> None:
-        user, channel, team = body["user_id"], body["channel_id"], body["team_id"]
-        response_url = body.get("response_url")
-        what = f"log the {kind.value}"
+def handoff(ack: Ack, context: BoltContext) -> None:
+    ack()
+    create(RecordKind.HANDOFF, services(context), slack(context))
 
-        @guarded(replies, user=user, channel=channel, response_url=response_url, what=what)
-        def work() -> None:
-            text = unescape(body.get("text") or "").strip()
-            if text.lower() in ("help", "?"):
-                replies.send(user=user, channel=channel, response_url=response_url,
-                             text=blocks.help_text())
-                return
-            fields = parse_fields(text, kind)
-            missing = missing_required(fields, kind)
-            if missing:
-                # The trigger_id expires 3 s after the command: open the modal first. Too
-                # late (a slow moment, a request redone after a restart), the person gets a
-                # button that opens it, carrying what they typed.
-                value, cut = draft_value(kind, channel, fields)
-                open_form(baton.client, replies, trigger_id=body["trigger_id"],
-                          view=_prefilled(kind, fields, user, channel, missing), user=user,
-                          channel=channel, response_url=response_url,
-                          again=(ActionId.OPEN_FORM, value), kept=_kept(cut))
-                return
-            change = baton.create_record(kind, fields, team=team, channel=channel, user=user,
-                                         request_key=body.get("trigger_id"))
-            if not change.created and (change.record.card_ts or not redoing()):
-                return  # a retry of a request already handled (or being handled)
-            # New, or made by an attempt that died before saving its card's ts (a saved
-            # request redone after a crash, bot/web/inbox.py): the card and the reply now. That
-            # attempt may have got the card to Slack: then it is adopted, not posted again.
-            _publish(cards, replies, change.record, user=user, response_url=response_url,
-                     adopt=not change.created)
 
-        baton.defer(work)
+def dependency(ack: Ack, context: BoltContext) -> None:
+    ack()
+    create(RecordKind.DEPENDENCY, services(context), slack(context))
 
-    def reopen(body: dict[str, Any], ack: Ack) -> None:
-        """"Open the form" on the note a late trigger_id left: the click brings a fresh one."""
-        ack()
-        user = body["user"]["id"]
-        value = body["actions"][0].get("value") or ""
-        response_url = body.get("response_url")
 
-        @guarded(replies, user=user, channel=(body.get("channel") or {}).get("id"),
-                 response_url=response_url, what="open the form")
-        def work() -> None:
-            kind, channel, fields = read_draft(value)
-            open_form(baton.client, replies, trigger_id=body["trigger_id"],
-                      view=_prefilled(kind, fields, user, channel,
-                                      missing_required(fields, kind)),
-                      user=user, channel=channel, response_url=response_url,
-                      again=(ActionId.OPEN_FORM, value), kept=" with what you typed")
+def create(kind: RecordKind, s: Services, req: SlackRequest) -> None:
+    """Log the record the command's text describes; with required fields missing, open the
+    form prefilled with what was typed."""
+    replies = Replies(s.client)
+    user, channel = req.user_id, req.channel_id or ""
 
-        baton.defer(work)
+    @guarded(replies, user=user, channel=channel, response_url=req.response_url,
+             what=f"log the {kind.value}")
+    def work() -> None:
+        text = unescape(req.text).strip()
+        if text.lower() in ("help", "?"):
+            replies.send(user=user, channel=channel, response_url=req.response_url,
+                         text=blocks.help_text())
+            return
+        fields = parse_fields(text, kind)
+        missing = missing_required(fields, kind)
+        if missing:
+            # The trigger_id expires 3 s after the command: open the modal first. Too late (a
+            # slow moment, a request redone after a restart), the person gets a button that
+            # opens it, carrying what they typed.
+            value, cut = draft_value(kind, channel, fields)
+            open_form(s.client, replies, trigger_id=req.trigger_id or "",
+                      view=_prefilled(kind, fields, user, channel, missing), user=user,
+                      channel=channel, response_url=req.response_url,
+                      again=(ActionId.OPEN_FORM, value), kept=_kept(cut))
+            return
+        change = s.create_record(kind, fields, team=req.team_id, channel=channel, user=user,
+                                 request_key=req.trigger_id)
+        if not change.created and (change.record.card_ts or not redoing()):
+            return  # a retry of a request already handled (or being handled)
+        # New, or made by an attempt that died before saving its card's ts (a saved request
+        # redone after a crash, bot/web/inbox.py): the card and the reply now. That attempt
+        # may have got the card to Slack: then it is adopted, not posted again.
+        _publish(Cards(s.client, s.records), replies, change, user=user,
+                 response_url=req.response_url, adopt=not change.created)
 
-    def handoff(body: dict[str, Any], ack: Ack) -> None:
-        ack()
-        create(RecordKind.HANDOFF, body)
+    s.defer(work)
 
-    def dependency(body: dict[str, Any], ack: Ack) -> None:
-        ack()
-        create(RecordKind.DEPENDENCY, body)
 
-    def baton_command(body: dict[str, Any], ack: Ack) -> None:
-        ack()
-        user, channel, team = body["user_id"], body["channel_id"], body["team_id"]
-        response_url = body.get("response_url")
-        text = unescape(body.get("text") or "").strip()
-        sub, _, rest = text.partition(" ")
-        sub = sub.lower()
+def reopen(ack: Ack, context: BoltContext) -> None:
+    """"Open the form" on the note a late trigger_id left: the click brings a fresh one."""
+    ack()
+    s, req = services(context), slack(context)
+    replies = Replies(s.client)
+    value = req.action_value or ""
 
-        def say(message: str, block_list: list[Any] | None = None) -> None:
-            replies.send(user=user, channel=channel, response_url=response_url, text=message,
-                         block_list=block_list)
+    @guarded(replies, user=req.user_id, channel=req.channel_id, response_url=req.response_url,
+             what="open the form")
+    def work() -> None:
+        kind, channel, fields = read_draft(value)
+        open_form(s.client, replies, trigger_id=req.trigger_id or "",
+                  view=_prefilled(kind, fields, req.user_id, channel,
+                                  missing_required(fields, kind)),
+                  user=req.user_id, channel=channel, response_url=req.response_url,
+                  again=(ActionId.OPEN_FORM, value), kept=" with what you typed")
 
-        @guarded(replies, user=user, channel=channel, response_url=response_url)
-        def work() -> None:
-            if sub in ("", "help"):
-                say(blocks.help_text())
-            elif sub == "list":
-                records = baton.records.open_in_channel(team_id=team, channel_id=channel)
-                say(f"{len(records)} open records in this channel",
-                    blocks.record_list("Open records in this channel, soonest deadline first",
-                                       records, "Nothing open here. :tada:"))
-            elif sub == "mine":
-                records = baton.records.open_for_user(team_id=team, user_id=user)
-                say(f"{len(records)} open records are yours",
-                    blocks.record_list("Your open records, soonest deadline first", records,
-                                       "Nothing open is yours."))
-            elif sub == "ladder":
-                _ladder(rest.strip())
-            elif sub == "partner":
-                say(f"Partner figures: {blocks.escape(rest.strip()[:80])}",
-                    partner_trends.partner_page(
-                        baton.governance.partner_figures(team, rest.strip())))
-            elif sub == "report":
-                _report(rest.strip())
-            elif sub == "coordinator":
-                _coordinator(rest.strip())
-            elif sub == "huddle":
-                total = baton.coordination.post_huddle(team_id=team, channel_id=channel,
-                                                       actor=user)
-                if total == 0:
-                    say("Nothing is open in this channel; the roster I posted is empty.")
-            elif sub in ("show", "ack", "respond", "resolve", "close", "cancel"):
-                _record_command(sub, rest.strip())
-            else:
-                say(f":warning: I don't know `/baton {blocks.escape(sub[:40])}`. "
-                    "Try `/baton help`.")
+    s.defer(work)
 
-        def _ladder(rest: str) -> None:
-            ladders = baton.settings.ladders
-            word, _, name = rest.partition(" ")
-            if word.lower() in ("use", "set"):
-                baton.escalation.set_channel_ladder(team_id=team, channel_id=channel,
-                                                    name=name.strip(), actor=user,
-                                                    known=list(ladders.ladders))
-            elif word.lower() == "reset":
-                baton.escalation.set_channel_ladder(team_id=team, channel_id=channel,
-                                                    name=None, actor=user,
-                                                    known=list(ladders.ladders))
-            elif word:
-                raise DomainError("Try `/baton ladder`, `/baton ladder use NAME` or "
-                                  "`/baton ladder reset`.")
-            chosen = baton.escalation.channel_ladder(team_id=team, channel_id=channel)
-            say("This channel's escalation ladder", pages.ladder_blocks(
-                ladders, chosen=chosen))
 
-        def _report(rest: str) -> None:
-            """The evidence report for this channel (default: the last 30 days), uploaded
-            here with files.upload v2; where Baton can't share files (not a member, or
-            archived), to the requester by DM, with one sentence saying why."""
-            tz = baton.rota.tz
-            now = baton.clock.now()
-            if rest:
-                m = re.fullmatch(r"from\s+(.+?)\s+to\s+(.+)", rest, re.IGNORECASE)
-                if not m:
-                    raise DomainError("Try `/baton report` (the last 30 days) or "
-                                      "`/baton report from 2026-11-01 to 2026-11-30`.")
-                today = now.astimezone(tz).date()
-                try:
-                    first, last = (read_report_day(m.group(i), today=today) for i in (1, 2))
-                except ValueError as exc:
-                    raise DomainError(str(exc)) from None
-            else:
-                last = now.astimezone(tz).date()
-                first = last - timedelta(days=29)
-            if last < first:
-                raise DomainError(f"The report ends ({last}) before it starts ({first}).")
-            start = datetime.combine(first, datetime.min.time(), tzinfo=tz).astimezone(UTC)
-            end = datetime.combine(last + timedelta(days=1), datetime.min.time(),
-                                   tzinfo=tz).astimezone(UTC)
-            with tempfile.TemporaryDirectory(prefix="baton-report-") as out:
-                summary = write_report(baton.sessions, team_id=team, start=start, end=end,
-                                       channel_id=channel, out_dir=Path(out), now=now, tz=tz)
+def _prefilled(kind: RecordKind, fields: dict[str, str], user: str, channel: str,
+               missing: list[str]) -> dict[str, Any]:
+    owner = _user_or_none(fields.get("owner", ""), user)
+    manager = _user_or_none(fields.get("manager", ""), user) if fields.get("manager") else None
+    try:
+        risk = read_risk(fields["risk"]) if fields.get("risk") else None
+    except DomainError:
+        risk = None
+    view: dict[str, Any] = blocks.create_modal(kind, fields, owner=owner, manager=manager,
+                                               risk=risk, channel_id=channel,
+                                               missing=missing).to_dict()
+    return view
 
-                def upload(to: str) -> None:
-                    baton.client.files_upload_v2(
-                        channel=to,
-                        initial_comment=f"Evidence report for <#{channel}>, {first} to "
-                                        f"{last}, requested by <@{user}>.\n"
-                                        + summary.headline_text(title=False),
-                        file_uploads=[{"file": str(p), "filename": p.name, "title": p.name}
-                                      for p in summary.paths])
 
-                delivered = "channel"
-                try:
-                    upload(channel)
-                except SlackApiError as exc:
-                    why = _UNSHAREABLE.get(str(exc.response.get("error")))
-                    if why is None:
-                        raise
-                    # Files are shared only where Baton is a member, and never in an
-                    # archived channel: the requester gets them by DM instead.
-                    dm = baton.client.conversations_open(users=user)["channel"]["id"]
-                    upload(dm)
-                    delivered = "direct message"
-                    say(why.format(channel=f"<#{channel}>"))
-            baton.coordination.note(team_id=team, actor=user, kind="report_uploaded",
-                                    field=channel, after={
-                                        "from": first.isoformat(), "to": last.isoformat(),
-                                        "rows": dict(summary.row_counts),
-                                        "delivered": delivered})
+# --- /baton ---
 
-        def _coordinator(rest: str) -> None:
-            coordination = baton.coordination
-            if not rest:
-                say(roster_blocks.rota_week(coordination.describe(team_id=team)))
-                return
-            words = rest.split()
-            if words[0].lower() == "cover":
-                say(_cover(words[1:]))
-                return
-            who = read_user(words[0], caller=user, field="coordinator")
-            tail = " ".join(words[1:])
-            if not tail or tail.lower() == "today":
-                today = baton.clock.now().astimezone(baton.rota.tz).date()
-                say(roster_blocks.rota_set_line(coordination.set_day(
-                    team_id=team, actor=user, user_id=who, day=today)))
-            else:
-                say(roster_blocks.rota_set_line(coordination.set_weekly(
-                    team_id=team, actor=user, user_id=who, days=read_weekdays(tail))))
+@dataclass(frozen=True)
+class Invocation:
+    """One `/baton WORD REST`: the runtime, the request, the arguments, and how to answer."""
 
-        def _cover(words: list[str]) -> str:
-            usage = "`/baton coordinator cover @someone from DATE to DATE`"
-            text = " ".join(words)
-            m = re.fullmatch(r"(\S+)\s+from\s+(.+?)\s+(?:to|until|till)\s+(.+)", text,
-                             re.IGNORECASE)
-            if not m:
-                raise DomainError(f"Say who covers and when: {usage}.")
-            who = read_user(m.group(1), caller=user, field="coordinator")
-            start, end = (_read_date(m.group(i)) for i in (2, 3))
-            return roster_blocks.rota_set_line(baton.coordination.set_cover(
-                team_id=team, actor=user, user_id=who, start=start, end=end))
+    services: Services
+    req: SlackRequest
+    word: str
+    rest: str
 
-        def _read_date(text: str) -> date:
-            """A day for the rota: today, tomorrow, friday, 2026-12-01 ..."""
-            tz = baton.rota.tz
-            now = baton.clock.now()
-            if text.strip().lower() == "today":
-                return now.astimezone(tz).date()
-            try:
-                when = read_time(text, now=now, tz=tz, calendar=baton.calendar)
-            except TimeReadError as exc:
-                if exc.reason == TimeReadError.PAST:  # today's date, typed: still today
-                    day = now.astimezone(tz).date()
-                    if text.strip() in (day.isoformat(), f"{day:%Y-%m-%d}"):
-                        return day
-                raise DomainError(str(exc)) from None
-            return when.astimezone(tz).date()
+    @property
+    def team(self) -> str:
+        return self.req.team_id
 
-        def _record_command(sub: str, rest: str) -> None:
-            parts = rest.split(maxsplit=1)
-            if not parts:
-                raise DomainError(f"Which record? {USAGE['resolve' if sub == 'close' else sub]}")
-            ref, tail = parts[0], (parts[1] if len(parts) > 1 else "")
-            if sub == "show":
-                record, events = baton.records.history(team_id=team, ref=ref)
-                say(f"{record.reference}: {record.status}", blocks.record_detail(record, events))
-                return
-            if sub == "ack":
-                change = baton.records.acknowledge(team_id=team, ref=ref, actor=user)
-            elif sub == "respond":
-                word, _, answer = tail.partition(" ")
-                if not word:
-                    raise DomainError(f"Give the response category. {USAGE['respond']}")
-                change = baton.records.respond(team_id=team, ref=ref, actor=user,
-                                               category=read_category(word), text=answer)
-            elif sub in ("resolve", "close"):
-                change = baton.records.resolve(team_id=team, ref=ref, actor=user, outcome=tail)
-            else:
-                change = baton.records.cancel(team_id=team, ref=ref, actor=user, reason=tail)
-            cards.changed(change)
-            say(f":white_check_mark: {change.record.reference}: {blocks.change_line(change)}")
+    @property
+    def user(self) -> str:
+        return self.req.user_id
 
-        baton.defer(work)
+    @property
+    def channel(self) -> str:
+        return self.req.channel_id or ""
 
-    def _prefilled(kind: RecordKind, fields: dict[str, str], user: str, channel: str,
-                   missing: list[str]) -> Any:
-        owner = _user_or_none(fields.get("owner", ""), user)
-        manager = _user_or_none(fields.get("manager", ""), user) if fields.get("manager") else None
+    def say(self, message: str, block_list: list[Block] | None = None) -> None:
+        Replies(self.services.client).send(user=self.user, channel=self.channel,
+                                           response_url=self.req.response_url, text=message,
+                                           block_list=block_list)
+
+
+def baton_command(ack: Ack, context: BoltContext) -> None:
+    ack()
+    s, req = services(context), slack(context)
+    command = grammar.split_command(unescape(req.text))
+    run = Invocation(s, req, command.word, command.rest)
+    sub = SUBCOMMANDS.get(command.word, _unknown)
+
+    @guarded(Replies(s.client), user=req.user_id, channel=req.channel_id,
+             response_url=req.response_url)
+    def work() -> None:
+        sub(run)
+
+    s.defer(work)
+
+
+def _help(run: Invocation) -> None:
+    run.say(blocks.help_text())
+
+
+def _unknown(run: Invocation) -> None:
+    run.say(f":warning: I don't know `/baton {blocks.escape(run.word[:40])}`. "
+            "Try `/baton help`.")
+
+
+def _list(run: Invocation) -> None:
+    records = run.services.records.open_in_channel(team_id=run.team, channel_id=run.channel)
+    run.say(f"{len(records)} open records in this channel",
+            blocks.record_list("Open records in this channel, soonest deadline first",
+                               records, "Nothing open here. :tada:"))
+
+
+def _mine(run: Invocation) -> None:
+    records = run.services.records.open_for_user(team_id=run.team, user_id=run.user)
+    run.say(f"{len(records)} open records are yours",
+            blocks.record_list("Your open records, soonest deadline first", records,
+                               "Nothing open is yours."))
+
+
+def _partner(run: Invocation) -> None:
+    run.say(f"Partner figures: {blocks.escape(run.rest[:80])}",
+            partner_trends.partner_page(
+                run.services.governance.partner_figures(run.team, run.rest)))
+
+
+def _huddle(run: Invocation) -> None:
+    s = run.services
+    total = s.coordination.post_huddle(team_id=run.team, channel_id=run.channel,
+                                       actor=run.user)
+    if total == 0:
+        run.say("Nothing is open in this channel; the roster I posted is empty.")
+
+
+def _ladder(run: Invocation) -> None:
+    s = run.services
+    ladders = s.settings.ladders
+    asked = grammar.read_ladder(run.rest)
+    if asked.change:
+        s.escalation.set_channel_ladder(team_id=run.team, channel_id=run.channel,
+                                        name=asked.name, actor=run.user,
+                                        known=list(ladders.ladders))
+    chosen = s.escalation.channel_ladder(team_id=run.team, channel_id=run.channel)
+    run.say("This channel's escalation ladder", pages.ladder_blocks(ladders, chosen=chosen))
+
+
+def _report(run: Invocation) -> None:
+    """The evidence report for this channel (default: the last 30 days), uploaded here with
+    files.upload v2; where Baton can't share files (not a member, or archived), to the
+    requester by DM, with one sentence saying why."""
+    s, team, user, channel = run.services, run.team, run.user, run.channel
+    tz = s.rota.tz
+    now = s.clock.now()
+    first, last = grammar.read_report_range(run.rest, today=now.astimezone(tz).date())
+    start = datetime.combine(first, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(),
+                           tzinfo=tz).astimezone(UTC)
+    with tempfile.TemporaryDirectory(prefix="baton-report-") as out:
+        summary = write_report(s.sessions, team_id=team, start=start, end=end,
+                               channel_id=channel, out_dir=Path(out), now=now, tz=tz)
+
+        def upload(to: str) -> None:
+            s.client.files_upload_v2(
+                channel=to,
+                initial_comment=f"Evidence report for <#{channel}>, {first} to {last}, "
+                                f"requested by <@{user}>.\n"
+                                + summary.headline_text(title=False),
+                file_uploads=[{"file": str(p), "filename": p.name, "title": p.name}
+                              for p in summary.paths])
+
+        delivered = "channel"
         try:
-            risk = read_risk(fields["risk"]) if fields.get("risk") else None
-        except DomainError:
-            risk = None
-        return blocks.create_modal(kind, fields, owner=owner, manager=manager, risk=risk,
-                                   channel_id=channel, missing=missing).to_dict()
+            upload(channel)
+        except SlackApiError as exc:
+            why = _UNSHAREABLE.get(str(exc.response.get("error")))
+            if why is None:
+                raise
+            # Files are shared only where Baton is a member, and never in an archived
+            # channel: the requester gets them by DM instead.
+            dm = s.client.conversations_open(users=user)["channel"]["id"]
+            upload(dm)
+            delivered = "direct message"
+            run.say(why.format(channel=f"<#{channel}>"))
+    s.coordination.note(team_id=team, actor=user, kind="report_uploaded", field=channel,
+                        after={"from": first.isoformat(), "to": last.isoformat(),
+                               "rows": dict(summary.row_counts), "delivered": delivered})
 
+
+def _coordinator(run: Invocation) -> None:
+    s, team, user = run.services, run.team, run.user
+    asked = grammar.read_coordinator(run.rest, caller=user)
+    who = asked.user_id or user
+    if asked.kind == "describe":
+        run.say(roster_blocks.rota_week(s.coordination.describe(team_id=team)))
+    elif asked.kind == "cover":
+        start, end = (grammar.read_rota_day(text, now=s.clock.now(), tz=s.rota.tz,
+                                            calendar=s.calendar)
+                      for text in (asked.cover_from, asked.cover_to))
+        run.say(roster_blocks.rota_set_line(s.coordination.set_cover(
+            team_id=team, actor=user, user_id=who, start=start, end=end)))
+    elif asked.kind == "day":
+        today = s.clock.now().astimezone(s.rota.tz).date()
+        run.say(roster_blocks.rota_set_line(s.coordination.set_day(
+            team_id=team, actor=user, user_id=who, day=today)))
+    else:
+        run.say(roster_blocks.rota_set_line(s.coordination.set_weekly(
+            team_id=team, actor=user, user_id=who, days=list(asked.weekdays))))
+
+
+def _record_command(run: Invocation) -> None:
+    """show, ack, respond, resolve (or close) and cancel, on the record the text names."""
+    s, team, user = run.services, run.team, run.user
+    ref, tail = grammar.read_record_command(run.word, run.rest)
+    if run.word == "show":
+        record, events = s.records.history(team_id=team, ref=ref)
+        run.say(f"{record.reference}: {record.status}", blocks.record_detail(record, events))
+        return
+    if run.word == "ack":
+        change = s.records.acknowledge(team_id=team, ref=ref, actor=user)
+    elif run.word == "respond":
+        category, answer = grammar.read_response(tail)
+        change = s.records.respond(team_id=team, ref=ref, actor=user, category=category,
+                                   text=answer)
+    elif run.word in ("resolve", "close"):
+        change = s.records.resolve(team_id=team, ref=ref, actor=user, outcome=tail)
+    else:
+        change = s.records.cancel(team_id=team, ref=ref, actor=user, reason=tail)
+    Cards(s.client, s.records).changed(change)
+    run.say(f":white_check_mark: {change.record.reference}: {blocks.change_line(change)}")
+
+
+# `/baton WORD …`: the function that does WORD (anything else: _unknown).
+SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
+    "": _help,
+    "help": _help,
+    "list": _list,
+    "mine": _mine,
+    "ladder": _ladder,
+    "partner": _partner,
+    "report": _report,
+    "coordinator": _coordinator,
+    "huddle": _huddle,
+    **dict.fromkeys(grammar.RECORD_SUBCOMMANDS, _record_command),
+}
+
+
+def register(app: App) -> None:
     app.command("/handoff")(handoff)
     app.command("/dependency")(dependency)
     app.command("/baton")(baton_command)
     app.action(ActionId.OPEN_FORM)(reopen)
-
-
-_CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,31}")
 
 
 def draft_value(kind: RecordKind, channel: str, fields: dict[str, str]) -> tuple[str, list[str]]:
@@ -366,7 +366,7 @@ def read_draft(value: str) -> tuple[RecordKind, str, dict[str, str]]:
     except (ValueError, TypeError, KeyError, RecursionError):
         raise lost from None
     names = {key.name for key in KEYS[kind]}
-    if not (isinstance(channel, str) and _CHANNEL_ID.fullmatch(channel)
+    if not (isinstance(channel, str) and CHANNEL_ID.fullmatch(channel)
             and isinstance(fields, dict)
             and all(k in names and isinstance(v, str) for k, v in fields.items())):
         raise lost
@@ -380,8 +380,11 @@ def _user_or_none(text: str, caller: str) -> str | None:
         return None
 
 
-def _publish(cards: Cards, replies: Replies, record: Any, *, user: str,
+def _publish(cards: Cards, replies: Replies, change: Change, *, user: str,
              response_url: str | None, adopt: bool = False) -> None:
+    """The new record's card in its channel, and the confirmation to its author (with why
+    the card could not be posted, when it could not)."""
+    record = change.record
     try:
         cards.post(record, adopt=adopt)
         text = blocks.confirmation(record)

@@ -1,12 +1,16 @@
-"""Shared by the listeners: turning typed errors into the one ephemeral message a person sees."""
+"""Shared by the listeners: turning typed errors into the one message a person sees (for
+deferred work, `guarded`; for what fails in a listener itself, the @app.error handler
+`error_handler`: both say it through `failure_text`), cleaning typed text, opening forms."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
+from slack_bolt import BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
@@ -15,17 +19,26 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError
-from bot.services.records import CHANGED_MEANWHILE
+from bot.domain.slack_ids import FIELD_ERROR_LIMIT
+from bot.services.records import CHANGED_MEANWHILE, DATABASE_DOWN
 from bot.slack.blocks.records import clip
 from bot.slack.cards import Replies
+from bot.web.answers import GENERIC_FORM_ERROR
 from store.db import lost_a_race
 
 log = logging.getLogger("baton.handlers")
 
 GENERIC = (":warning: Something went wrong on Baton's side and nothing was saved. "
            "Try again; if it keeps happening, tell your Baton admin.")
-# The same words as bot.services.TryAgain, for what fails outside a RecordService transaction.
-DATABASE_DOWN = "The database is not answering right now; nothing was saved. Try again in a minute."
+# DATABASE_DOWN: the same words as bot.services.records.TryAgain, for what fails outside a
+# RecordService transaction (imported from there: one wording).
+
+
+class MalformedPayload(ValueError):
+    """A request that lacks what every request of its kind from Slack carries
+    (handlers/context.py reads each request once). The edge (bot/app.py's malformed) turns
+    such requests away before Bolt sees them; this is the one clear error for one that got
+    past it."""
 
 
 def database_unreachable(exc: BaseException) -> bool:
@@ -45,7 +58,6 @@ def database_unreachable(exc: BaseException) -> bool:
 # make an audit line display in another order than it was written.
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 
 def clean_text(text: str) -> str:
@@ -70,7 +82,7 @@ def row_id(value: Any) -> int | None:
     return value if 0 < value <= MAX_ROW_ID else None
 
 
-def field_error(message: str, limit: int = 150) -> str:
+def field_error(message: str, limit: int = FIELD_ERROR_LIMIT) -> str:
     """A modal's field error is plain text: the error's mrkdwn escapes and `code` marks are
     undone, and it is cut to what Slack shows."""
     plain = message.replace("`", "").replace("&lt;", "<").replace("&gt;", ">")
@@ -92,34 +104,37 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
+def failure_text(exc: BaseException, *, what: str | None = None, name: str = "work",
+                 logger: logging.Logger = log) -> str:
+    """What a person is told when `exc` stopped their request (logged here, once): a
+    DomainError says itself; a clash with another writer, an outage and a bug each get
+    their own words. `what` completes "Couldn't …"; `name` is the work, for the log."""
+    if isinstance(exc, DomainError):
+        return error_text(exc, what=what)
+    lead = f":warning: Couldn't {what}. " if what else ":warning: "
+    if lost_a_race(exc):  # another writer won: no outage, no bug
+        logger.warning("%s lost a race with another writer: %s", what or name, _first_line(exc))
+        return lead + CHANGED_MEANWHILE
+    if database_unreachable(exc):  # an outage, not a bug: one line, no traceback per command
+        logger.error("%s failed: the database is unreachable (%s)", what or name,
+                     _first_line(exc))
+        return lead + DATABASE_DOWN
+    logger.exception("%s failed", what or name, exc_info=exc)
+    return GENERIC
+
+
 def guarded(replies: Replies, *, user: str, channel: str | None, response_url: str | None,
             what: str | None = None) -> Callable[[Callable[[], None]], Callable[[], None]]:
-    """Wrap deferred work: a DomainError becomes an ephemeral message, anything else is logged
-    and the person is told nothing was saved (the transaction rolled back): that the database
-    is unreachable and to try again in a minute, when it is."""
+    """Wrap deferred work (Bolt's error handler never sees it: it runs on Baton's workers
+    after the ack): what stops it is told the person ephemerally, in failure_text's words (the
+    transaction rolled back: nothing was saved)."""
 
     def wrap(fn: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
             try:
                 fn()
-            except DomainError as exc:
-                replies.send(user=user, channel=channel, response_url=response_url,
-                             text=error_text(exc, what=what))
-            except Exception as exc:
-                down = database_unreachable(exc)
-                raced = lost_a_race(exc)  # another writer won: no outage, no bug
-                lead = f":warning: Couldn't {what}. " if what else ":warning: "
-                if raced:
-                    log.warning("%s lost a race with another writer: %s",
-                                what or getattr(fn, "__name__", "work"), _first_line(exc))
-                    text = lead + CHANGED_MEANWHILE
-                elif down:  # an outage, not a bug: one line, no traceback per command
-                    log.error("%s failed: the database is unreachable (%s)",
-                              what or getattr(fn, "__name__", "work"), _first_line(exc))
-                    text = lead + DATABASE_DOWN
-                else:
-                    log.exception("%s failed", what or getattr(fn, "__name__", "work"))
-                    text = GENERIC
+            except Exception as exc:  # noqa: BLE001 - logged in failure_text
+                text = failure_text(exc, what=what, name=getattr(fn, "__name__", "work"))
                 try:
                     replies.send(user=user, channel=channel, response_url=response_url,
                                  text=text)
@@ -132,31 +147,36 @@ def guarded(replies: Replies, *, user: str, channel: str | None, response_url: s
     return wrap
 
 
-def state_values(view: dict[str, Any]) -> dict[str, str]:
-    """Flatten view.state.values into {block_id: value} whatever the element type."""
-    out: dict[str, str] = {}
-    state = view.get("state")
-    values = state.get("values") if isinstance(state, dict) else None
-    for block_id, actions in (values.items() if isinstance(values, dict) else ()):
-        for element in (actions.values() if isinstance(actions, dict) else ()):
-            if not isinstance(element, dict):
-                continue  # not what Slack sends: nothing chosen
-            kind = element.get("type")
-            if kind == "users_select":
-                value = element.get("selected_user")
-                if not (isinstance(value, str) and _SLACK_ID.fullmatch(value)):
-                    value = None  # Slack sends a user ID; anything else chose nobody
-            elif kind in ("static_select", "radio_buttons"):
-                option = element.get("selected_option")
-                value = option.get("value") if isinstance(option, dict) else None
-            elif kind == "datepicker":
-                value = element.get("selected_date")
-            elif kind == "datetimepicker":
-                value = element.get("selected_date_time")
-            else:
-                value = element.get("value")
-            out[block_id] = clean_text(value) if isinstance(value, str) else ""
-    return out
+def error_handler(tell: Callable[[dict[str, Any], str], None]) -> Callable[..., BoltResponse]:
+    """The app's one @app.error handler, for what fails in a listener (or the middleware)
+    itself, before or without deferring: logged, and Slack answered 200 all the same (a 500
+    shows people only "dispatch_failed"). A form's submitter is told in the form; anyone
+    else through `tell(body, text)` (bot/app.py: ephemerally, where the request says how),
+    in failure_text's words."""
+
+    def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> BoltResponse:
+        body = body if isinstance(body, dict) else {}
+        if isinstance(error, MalformedPayload):
+            logger.warning("ignored a request Baton couldn't read: %s", error)
+            text = GENERIC
+        else:
+            text = failure_text(error, name=f"a listener ({type(error).__name__})",
+                                logger=logger)
+        view = body.get("view") if body.get("type") == "view_submission" else None
+        if isinstance(view, dict):
+            state = view.get("state")
+            values = state.get("values") if isinstance(state, dict) else None
+            inputs = values if isinstance(values, dict) else {}
+            if inputs:
+                form_text = (field_error(str(error)) if isinstance(error, DomainError)
+                             else GENERIC_FORM_ERROR)  # in the form: no outage wording
+                return BoltResponse(status=200, headers={"content-type": "application/json"},
+                                    body=json.dumps({"response_action": "errors", "errors": {
+                                        min(inputs): form_text}}))
+        tell(body, text)
+        return BoltResponse(status=200, body="")
+
+    return on_error
 
 
 # A trigger_id opens one view, within 3 seconds of the command or click that brought it.

@@ -2,7 +2,8 @@
 (`tokens_revoked`): the installation is deleted (the install-flow mode, with Bolt's own
 listeners over slack_sdk's installation store) and the workspace's due work is suspended,
 an audit event per record concerned, so the engine stops sending for it. Records and the
-audit chain stay. Installing Baton again resumes the work (bot/app.py's install flow)."""
+audit chain stay. Installing Baton again resumes the work (the install flow,
+bot/slack/install.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
-from bot.runtime import Baton
 from bot.slack.clients import Installations
+from handlers.context import Services, services, slack
 from store import queries
 from store.db import transaction
 
@@ -22,7 +23,7 @@ UNINSTALLED = "Baton was uninstalled from the workspace (app_uninstalled)"
 REVOKED = "Baton's bot token was revoked (tokens_revoked)"
 
 
-def suspend(baton: Baton, team_id: str, reason: str) -> int:
+def suspend(baton: Services, team_id: str, reason: str) -> int:
     # Slack told this process the workspace is gone: its engine's "resume what an earlier
     # process left suspended" at its first sweep must not undo this.
     baton.engine.keep_suspended()
@@ -34,7 +35,7 @@ def suspend(baton: Baton, team_id: str, reason: str) -> int:
     return count
 
 
-def resume(baton: Baton, team_id: str) -> int:
+def resume(baton: Services, team_id: str) -> int:
     """Installed (again): what was suspended is due once more, at once if its time came."""
     with transaction(baton.sessions) as s:
         count = queries.resume_team_work(s, team_id=team_id, now=baton.clock.now())
@@ -44,35 +45,47 @@ def resume(baton: Baton, team_id: str) -> int:
     return count
 
 
-def register(app: App, baton: Baton, installations: Installations | None) -> None:
-    def team_of(body: dict[str, Any], context: BoltContext) -> str:
-        return str(context.team_id or body.get("team_id") or "")
+def _team(context: BoltContext) -> str:
+    return str(context.team_id or slack(context).team_id or "")
 
-    def uninstalled(body: dict[str, Any], context: BoltContext) -> None:
-        team = team_of(body, context)
+
+class InstallListeners:
+    """The two events, bound to the app (Bolt's own listeners delete the installation) and
+    to the installation store's cache, which only the install flow has."""
+
+    def __init__(self, app: App, installations: Installations | None) -> None:
+        self._app = app
+        self._installations = installations
+
+    def uninstalled(self, context: BoltContext) -> None:
+        s, team = services(context), _team(context)
 
         def work() -> None:
-            if installations is not None:
-                app.default_app_uninstalled_event_listener()(context=context)
-                installations.forget(team)
-            suspend(baton, team, UNINSTALLED)
+            if self._installations is not None:
+                self._app.default_app_uninstalled_event_listener()(context=context)
+                self._installations.forget(team)
+            suspend(s, team, UNINSTALLED)
 
         if team:
-            baton.defer(work)
+            s.defer(work)
 
-    def revoked(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
-        team = team_of(body, context)
-        tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
+    def revoked(self, event: dict[str, Any], context: BoltContext) -> None:
+        s, team = services(context), _team(context)
+        given = event.get("tokens")
+        tokens: dict[str, Any] = given if isinstance(given, dict) else {}
 
         def work() -> None:
-            if installations is not None:
-                app.default_tokens_revoked_event_listener()(event=event, context=context)
-                installations.forget(team)
+            if self._installations is not None:
+                self._app.default_tokens_revoked_event_listener()(event=event, context=context)
+                self._installations.forget(team)
             if tokens.get("bot"):  # Baton's own token: nothing can be sent any more
-                suspend(baton, team, REVOKED)
+                suspend(s, team, REVOKED)
 
         if team:
-            baton.defer(work)
+            s.defer(work)
 
-    app.event("app_uninstalled")(uninstalled)
-    app.event("tokens_revoked")(revoked)
+
+def register(app: App, installations: Installations | None) -> None:
+    listeners = InstallListeners(app, installations)
+    app.event("app_uninstalled")(listeners.uninstalled)
+    app.event("tokens_revoked")(listeners.revoked)

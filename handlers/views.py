@@ -3,25 +3,19 @@ the record is written in the same step, and the card is posted after Slack has i
 
 from __future__ import annotations
 
-import json
-import re
-from typing import Any
-
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
 from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError, RecordKind, read_category
+from bot.domain.slack_ids import CHANNEL_ID, FIELD_ERROR_LIMIT
 from bot.domain.times import TimeReadError, read_time
-from bot.runtime import Baton
 from bot.services.records import Change
 from bot.slack.blocks.records import clip
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ViewId
 from handlers.commands import _publish
-from handlers.common import field_error, guarded, row_id, state_values
-
-FIELD_ERROR_LIMIT = 150  # Slack truncates longer field errors
-_CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{2,31}")
+from handlers.common import field_error, guarded
+from handlers.context import Services, SlackRequest, services, slack
 
 
 def _field_errors(errors: dict[str, str], blocks_present: set[str]) -> dict[str, str]:
@@ -32,114 +26,101 @@ def _field_errors(errors: dict[str, str], blocks_present: set[str]) -> dict[str,
     for name, message in errors.items():
         block = name if name in blocks_present or fallback is None else fallback
         # Slack shows the error under its field, so "due: …" need not name the field again.
-        text = field_error(message.replace("`", "").removeprefix(f"{name}: "),
-                           FIELD_ERROR_LIMIT)
+        text = field_error(message.replace("`", "").removeprefix(f"{name}: "))
         out[block] = clip(f"{out[block]} {text}", FIELD_ERROR_LIMIT) if block in out else text
     return out
 
 
-def register(app: App, baton: Baton) -> None:
-    cards = Cards(baton.client, baton.records)
-    replies = Replies(baton.client)
+def create_handoff(ack: Ack, context: BoltContext) -> None:
+    create(RecordKind.HANDOFF, services(context), slack(context), ack)
 
-    def meta(view: dict[str, Any]) -> dict[str, Any]:
-        try:
-            data = json.loads(view.get("private_metadata") or "{}")
-        except (ValueError, RecursionError):
-            data = {}
-        return data if isinstance(data, dict) else {}
 
-    def create(kind: RecordKind, body: dict[str, Any], ack: Ack) -> None:
-        view = body["view"]
-        user, team = body["user"]["id"], body["team"]["id"] if body.get("team") else \
-            body["user"]["team_id"]
-        channel = meta(view).get("channel")
-        values = state_values(view)
-        present = set(values)
-        if not (isinstance(channel, str) and _CHANNEL_ID.fullmatch(channel)):
-            ack(response_action="errors", errors=_field_errors(
-                {"person": "This form lost its channel; run the command again."}, present))
-            return
-        try:
-            change = baton.create_record(kind, values, team=team, channel=channel, user=user,
-                                         request_key=f"view:{view['id']}")
-        except DraftErrors as exc:
-            ack(response_action="errors", errors=_field_errors(exc.errors, present))
-            return
-        except DomainError as exc:
-            ack(response_action="errors",
-                errors=_field_errors({exc.field or "": str(exc)}, present))
-            return
-        ack()
-        if change.created:
-            baton.defer(guarded(replies, user=user, channel=channel, response_url=None)(
-                lambda: _publish(cards, replies, change.record, user=user, response_url=None)))
+def create_dependency(ack: Ack, context: BoltContext) -> None:
+    create(RecordKind.DEPENDENCY, services(context), slack(context), ack)
 
-    def create_handoff(body: dict[str, Any], ack: Ack) -> None:
-        create(RecordKind.HANDOFF, body, ack)
 
-    def create_dependency(body: dict[str, Any], ack: Ack) -> None:
-        create(RecordKind.DEPENDENCY, body, ack)
+def create(kind: RecordKind, s: Services, req: SlackRequest, ack: Ack) -> None:
+    """The /handoff or /dependency form: the record logged, or the form's field errors."""
+    user, values = req.user_id, req.form
+    channel = req.metadata.get("channel")
+    present = set(values)
+    if not (isinstance(channel, str) and CHANNEL_ID.fullmatch(channel)):
+        ack(response_action="errors", errors=_field_errors(
+            {"person": "This form lost its channel; run the command again."}, present))
+        return
+    try:
+        change = s.create_record(kind, values, team=req.team_id, channel=channel, user=user,
+                                 request_key=f"view:{req.view_id}")
+    except DraftErrors as exc:
+        ack(response_action="errors", errors=_field_errors(exc.errors, present))
+        return
+    except DomainError as exc:
+        ack(response_action="errors", errors=_field_errors({exc.field or "": str(exc)}, present))
+        return
+    ack()
+    if change.created:
+        replies = Replies(s.client)
+        s.defer(guarded(replies, user=user, channel=channel, response_url=None)(
+            lambda: _publish(Cards(s.client, s.records), replies, change, user=user,
+                             response_url=None)))
 
-    def about_record(body: dict[str, Any]) -> tuple[dict[str, Any], str, str,
-                                                    dict[str, str], Any]:
-        view = body["view"]
-        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
-        return view, body["user"]["id"], team, state_values(view), \
-            row_id(meta(view).get("record"))
 
-    def change_view(body: dict[str, Any], ack: Ack) -> None:
-        view, user, team, values, record_id = about_record(body)
-        callback = view["callback_id"]
-        text = values.get("text", "")
-        try:
-            if not isinstance(record_id, int):
-                raise DomainError("This form lost its record; open it again from the card.",
-                                  field="text")
-            change: Change
-            if callback == ViewId.RESPONSE:
-                change = baton.records.respond(
-                    team_id=team, ref=record_id, actor=user,
-                    category=read_category(values.get("category", "")), text=text)
-            elif callback == ViewId.RESOLVE:
-                change = baton.records.resolve(team_id=team, ref=record_id, actor=user,
-                                               outcome=text)
-            else:
-                change = baton.records.cancel(team_id=team, ref=record_id, actor=user,
-                                              reason=text)
-        except DomainError as exc:
-            block = exc.field if exc.field in values else "text"
-            ack(response_action="errors", errors={block: field_error(str(exc), FIELD_ERROR_LIMIT)})
-            return
-        ack()
-        baton.defer(cards.changed, change)
+def change_view(ack: Ack, context: BoltContext) -> None:
+    """The Respond, Resolve and Cancel forms."""
+    s, req = services(context), slack(context)
+    values, team, user, record_id = req.form, req.team_id, req.user_id, req.form_ref("record")
+    text = values.get("text", "")
+    try:
+        if not isinstance(record_id, int):
+            raise DomainError("This form lost its record; open it again from the card.",
+                              field="text")
+        change: Change
+        if req.callback_id == ViewId.RESPONSE:
+            change = s.records.respond(
+                team_id=team, ref=record_id, actor=user,
+                category=read_category(values.get("category", "")), text=text)
+        elif req.callback_id == ViewId.RESOLVE:
+            change = s.records.resolve(team_id=team, ref=record_id, actor=user, outcome=text)
+        else:
+            change = s.records.cancel(team_id=team, ref=record_id, actor=user, reason=text)
+    except DomainError as exc:
+        block = exc.field if exc.field in values else "text"
+        ack(response_action="errors", errors={block: field_error(str(exc))})
+        return
+    ack()
+    s.defer(Cards(s.client, s.records).changed, change)
 
-    def interim(body: dict[str, Any], ack: Ack) -> None:
-        _, user, team, values, record_id = about_record(body)
-        try:
-            if not isinstance(record_id, int):
-                raise DomainError("This form lost its record; open it again.", field="text")
-            review = None
-            if values.get("review", "").strip():
-                try:
-                    review = read_time(values["review"], now=baton.clock.now(),
-                                       tz=baton.directory.tz(user), calendar=baton.calendar)
-                except TimeReadError as exc:
-                    raise DomainError(str(exc), field="review") from None
-            change = baton.escalation.record_interim(team_id=team, record_id=record_id,
-                                                     actor=user, text=values.get("text", ""),
-                                                     next_review=review)
-        except DomainError as exc:
-            block = exc.field if exc.field in values else "text"
-            ack(response_action="errors", errors={block: field_error(str(exc), FIELD_ERROR_LIMIT)})
-            return
-        ack()
-        baton.poke()
-        baton.defer(cards.changed, change)
-        if change.page_at:  # after the ack: the page edit may wait on Slack
-            channel, ts = change.page_at
-            baton.defer(baton.escalation.refresh_page, channel=channel, ts=ts)
 
+def interim(ack: Ack, context: BoltContext) -> None:
+    """The interim safeguard form, from the escalation page."""
+    s, req = services(context), slack(context)
+    values, user, record_id = req.form, req.user_id, req.form_ref("record")
+    try:
+        if not isinstance(record_id, int):
+            raise DomainError("This form lost its record; open it again.", field="text")
+        review = None
+        if values.get("review", "").strip():
+            try:
+                review = read_time(values["review"], now=s.clock.now(), tz=s.directory.tz(user),
+                                   calendar=s.calendar)
+            except TimeReadError as exc:
+                raise DomainError(str(exc), field="review") from None
+        change = s.escalation.record_interim(team_id=req.team_id, record_id=record_id,
+                                             actor=user, text=values.get("text", ""),
+                                             next_review=review)
+    except DomainError as exc:
+        block = exc.field if exc.field in values else "text"
+        ack(response_action="errors", errors={block: field_error(str(exc))})
+        return
+    ack()
+    s.poke()
+    s.defer(Cards(s.client, s.records).changed, change)
+    if change.page_at:  # after the ack: the page edit may wait on Slack
+        channel, ts = change.page_at
+        s.defer(s.escalation.refresh_page, channel=channel, ts=ts)
+
+
+def register(app: App) -> None:
     app.view(ViewId.INTERIM)(interim)
     app.view(ViewId.CREATE_HANDOFF)(create_handoff)
     app.view(ViewId.CREATE_DEPENDENCY)(create_dependency)

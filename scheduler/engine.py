@@ -2,19 +2,24 @@
 
 APScheduler only wakes it (scheduler/wake.py); the database holds every deadline. Work is
 claimed before it is sent and marked after, so a crash can at most resend what was in
-flight, and several engines can share one PostgreSQL database (SKIP LOCKED claims).
+flight, and several engines can share one PostgreSQL database (SKIP LOCKED claims). The
+engine's own statements are in store/due_work.py, the shared ones in store/queries.py.
 
 A claim is held for a lease. An engine that is stopped gives its unsent claims back at once
 (stop()); the claims of a process that died on this host are taken back by the next engine
 there (a restart) on its first sweep, not left to the lease. While Slack fails as a whole
-(5xx, no answer) every send is held and retried together, oldest first.
+(5xx, no answer) every send is held and retried together, oldest first (the hold is kept
+by scheduler/sending.py's Sender, which paces each send with scheduler/pacing.py's Pacer).
 
-What Slack refuses for good is never retried blindly (see classify). A page to a channel
-Baton cannot post in goes at once to the workspace's coordination channel, else by DM to
-the records' owners and the coordinator of the day, with a line saying why and how to fix
-it; a workspace whose token Slack refuses has its due work suspended until it is resumed
-(queries.resume_team_work). Thread lines are due work of their own ("thread_line"):
-paced per channel and retried like pages, dropped (logged) when their thread is gone.
+What Slack refuses for good is never retried blindly (scheduler/sending.py's classify). A
+page to a channel Baton cannot post in goes at once to the workspace's coordination
+channel, else by DM to the records' owners and the coordinator of the day, with a line
+saying why and how to fix it (sending.PageSender; pages are grouped, sent and recorded by
+scheduler/paging.py); a workspace whose token Slack refuses has its due work suspended
+until it is resumed (queries.resume_team_work). Thread lines are due work of their own
+("thread_line"): paced per channel and retried like pages, dropped (logged) when their
+thread is gone. Pages and reminders are rendered by bot/slack/blocks/pages.py, cards edited
+by bot/slack/cards.py.
 """
 
 from __future__ import annotations
@@ -27,113 +32,40 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.domain.ladder import snapshot_ladder
 from bot.domain.records import Action, HandoffStatus, RecordKind, is_open, transition
-from bot.domain.schedule import is_late, page_after
-from bot.services.escalation import BATON, Authority
+from bot.domain.schedule import page_after
+from bot.domain.times import format_duration
+from bot.services.escalation import BATON, Authority, ladder_of
 from bot.services.records import Change, RecordService
 from bot.slack.blocks import pages
 from bot.slack.blocks import roster as roster_blocks
-from bot.slack.blocks.records import SECTION_LIMIT, escape, fit
+from bot.slack.blocks.records import SECTION_LIMIT, fit
 from bot.slack.cards import Cards, as_dicts
-from bot.slack.clients import NotInstalled, team_scope
-from store import queries
+from bot.slack.clients import team_scope
+from scheduler.pacing import Pacer
+from scheduler.paging import PageKey, Paging
+from scheduler.sending import MAX_BACKOFF, Item, PageSender, Sender, SendFailed
+from store import due_work, queries
 from store.db import transaction
 from store.models import DueWork, Record
+
+__all__ = ["ALARM_AFTER", "MAX_BACKOFF", "Engine", "NotHolding", "Pacer", "SendFailed",
+           "worker_is_dead", "worker_name"]
 
 log = logging.getLogger("baton.engine")
 
 ALARM_AFTER = timedelta(minutes=10)  # failing this long: log an error, keep trying
-MAX_BACKOFF = timedelta(minutes=5)
 
 
-class Pacer:
-    """Keeps to Slack's about one message per second per channel."""
-
-    def __init__(self, interval: float, *, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self._interval = interval
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._next: dict[str, float] = {}
-
-    def wait(self, channel: str) -> None:
-        if self._interval <= 0:
-            return
-        now = self._monotonic()
-        ready = self._next.get(channel, now)
-        if ready > now:
-            self._sleep(ready - now)
-            now = ready
-        self._next[channel] = now + self._interval
-
-
-# What Slack refuses for good, by what it makes unreachable. 429, 5xx, no answer and the
-# TRANSIENT_ERRORS are retried with backoff, as they always were.
-WORKSPACE_ERRORS = frozenset({"token_revoked", "account_inactive", "invalid_auth",
-                              "not_authed", "token_expired", "not_installed"})
-CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived",
-                            "missing_scope", "restricted_action"})
-# conversations.open for someone Baton cannot DM (deactivated, gone, a bot).
-USER_ERRORS = frozenset({"user_not_found", "user_disabled", "user_not_visible",
-                         "cannot_dm_bot"})
-GONE_ERRORS = frozenset({"message_not_found", "thread_not_found"})  # a thread's parent
-# The refusals Slack answers with that a retry can cure. Any other refusal of a message
-# (invalid_blocks, no_permission, an error Baton has never heard of) is treated as this
-# channel's: retrying it would stall the escalation, so the page is rerouted instead.
-TRANSIENT_ERRORS = frozenset({"ratelimited", "rate_limited", "internal_error", "fatal_error",
-                              "service_unavailable", "request_timeout"})
-
-
-def classify(error: str) -> str:
-    """"workspace" (nothing there can be reached: suspend), "channel" (this conversation:
-    reroute or drop), "user" (this person: drop), "gone" (this thread: drop), or
-    "transient" (retry later)."""
-    if error in WORKSPACE_ERRORS:
-        return "workspace"
-    if error in CHANNEL_ERRORS:
-        return "channel"
-    if error in USER_ERRORS:
-        return "user"
-    if error in GONE_ERRORS:
-        return "gone"
-    if error in TRANSIENT_ERRORS or not error:
-        return "transient"
-    return "channel"
-
-
-class SendFailed(Exception):
-    def __init__(self, error: str, retry_after: float | None = None, *,
-                 outage: bool = False, kind: str = "transient", code: str = "",
-                 needed: str | None = None) -> None:
-        super().__init__(error)
-        self.error = error
-        self.retry_after = retry_after
-        self.outage = outage  # Slack as a whole failed (5xx, no answer), not this message
-        self.kind = kind  # see classify
-        self.code = code or error  # Slack's error code (channel_not_found, ...)
-        self.needed = needed  # the scope a missing_scope names
-
-    @property
-    def permanent(self) -> bool:
-        return self.kind != "transient"
-
-
-@dataclass
-class Item:
-    work: DueWork
-    record: Record
+class NotHolding(RuntimeError):
+    """Held sends were deferred while the engine was not holding them (Slack not down)."""
 
 
 TAKEOVER_EVERY = 60.0  # seconds between looks for claims left by a dead process
@@ -168,6 +100,9 @@ def worker_is_dead(worker: str) -> bool:
 
 
 class Engine:
+    """Due work found in the database and claimed (store/queries.py, store/due_work.py),
+    sent (scheduler/sending.py), and recorded, round by round (run_due)."""
+
     def __init__(self, *, sessions: sessionmaker[Session], client: WebClient, clock: Clock,
                  authority: Authority, records: RecordService, pacer: Pacer | None = None,
                  worker: str | None = None, batch: int = 500,
@@ -179,23 +114,22 @@ class Engine:
         suspended work of every workspace on the first sweep (one token: a restart may
         bring a new one)."""
         self._sessions = sessions
-        self._client = client
         self._clock = clock
         self._authority = authority
         self._cards = Cards(client, records)
-        self._pacer = pacer or Pacer(1.0)
+        self._sender = Sender(client, clock, pacer or Pacer(1.0))
         self.worker = worker or worker_name()
         _OWN_WORKERS.add(self.worker)
+        self._paging = Paging(
+            sessions=sessions, clock=clock, authority=authority, worker=self.worker,
+            pages_out=PageSender(self._sender, authority.roster, clock,
+                                 coordination_channel=coordination_channel
+                                 or (lambda team: None)))
         self._batch = batch
         self._lease = lease
         self._running = threading.Lock()
         self._stopping = threading.Event()
         self._takeover_at: float | None = None  # monotonic time of the last look
-        # Slack down as a whole: nothing is sent before _hold_until, when one send tries it
-        # again (the oldest due); see _slack_down.
-        self._hold_until: datetime | None = None
-        self._probes = 0
-        self._coordination_channel = coordination_channel or (lambda team: None)
         self._resume_at_start = resume_at_start
 
     def stop(self) -> None:
@@ -245,17 +179,12 @@ class Engine:
             return
         self._takeover_at = now
         with self._sessions() as s:
-            holders = s.scalars(select(DueWork.claimed_by).where(DueWork.state == "claimed")
-                                .distinct()).all()
-        dead = [w for w in holders if w and w != self.worker and worker_is_dead(w)]
+            holders = due_work.claim_holders(s)
+        dead = [w for w in holders if w != self.worker and worker_is_dead(w)]
         if not dead:
             return
         with transaction(self._sessions) as s:
-            taken = s.execute(
-                update(DueWork).where(DueWork.state == "claimed",
-                                      DueWork.claimed_by.in_(dead))
-                .values(state="pending", claimed_by=None, claimed_until=None)
-                .execution_options(synchronize_session=False)).rowcount
+            taken = due_work.give_back_claims(s, workers=dead)
         log.warning("took back %s due items claimed by %s, whose process is gone", taken,
                     ", ".join(dead))
 
@@ -280,11 +209,7 @@ class Engine:
         """Stopping: return every claim of this engine not yet sent, as it was (due now,
         no attempt counted)."""
         with transaction(self._sessions) as s:
-            given = s.execute(
-                update(DueWork).where(DueWork.state == "claimed",
-                                      DueWork.claimed_by == self.worker)
-                .values(state="pending", claimed_by=None, claimed_until=None)
-                .execution_options(synchronize_session=False)).rowcount
+            given = due_work.give_back_claims(s, workers=[self.worker])
         if given:
             log.info("stopping: gave back %s claimed due items unsent", given)
 
@@ -310,20 +235,34 @@ class Engine:
             except Exception as exc:
                 log.exception("deadline batch failed")
                 self._release([i.work.id for i in deadlines], SendFailed(type(exc).__name__))
-        pages_by_key: dict[tuple[str, str, int, str, str], list[Item]] = defaultdict(list)
+        pages_by_key: dict[PageKey, list[Item]] = defaultdict(list)
         lines: list[Item] = []  # thread lines: after the pages, which matter more
         held: list[int] = []  # sends put off while Slack is down
         suspended: set[str] = set()  # workspaces whose token Slack refused just now
+        # Stopping part-way: return at once; run_due gives the rest back (held included).
+        if not self._each_item(items, pages_by_key, lines, held, suspended):
+            return
+        if not self._pages(pages_by_key, held, suspended):
+            return
+        if not self._thread_lines(lines, held, suspended):
+            return
+        if held:
+            self._defer(held)
+
+    def _each_item(self, items: list[Item], pages_by_key: dict[PageKey, list[Item]],
+                   lines: list[Item], held: list[int], suspended: set[str]) -> bool:
+        """Acknowledgement timeouts, nudges and reminders, one by one; pages are grouped
+        into `pages_by_key` and thread lines put in `lines` for later. False: stopping."""
         for item in items:
             if self._stopping.is_set():
-                return  # run_due gives the rest back
+                return False
             kind = item.work.kind
             if kind == "thread_line":
                 lines.append(item)
                 continue
             if item.record.team_id in suspended:
                 continue  # suspended with the rest of its workspace
-            if kind in ("nudge", "reminder") and self._holding():
+            if kind in ("nudge", "reminder") and self._sender.holding():
                 held.append(item.work.id)
                 continue
             try:
@@ -335,7 +274,7 @@ class Engine:
                     elif kind == "reminder":
                         self._reminder(item)
                     elif kind == "page":
-                        key = self._page_key(item)
+                        key = self._paging.key(item)
                         if key is None:
                             self._finish(item.work.id, state="cancelled")
                         else:
@@ -345,31 +284,40 @@ class Engine:
             except Exception as exc:
                 log.exception("due work %s failed", item.work.id)
                 self._release([item.work.id], SendFailed(type(exc).__name__))
+        return True
+
+    def _pages(self, pages_by_key: dict[PageKey, list[Item]], held: list[int],
+               suspended: set[str]) -> bool:
+        """The grouped pages, a message per PAGE_GROUP records. False: stopping."""
         for (team, channel, tier, mention, _name), group in pages_by_key.items():
             for start in range(0, len(group), pages.PAGE_GROUP):
                 if self._stopping.is_set():
-                    return  # run_due gives the rest back
+                    return False
                 if team in suspended:
                     break
                 chunk = group[start : start + pages.PAGE_GROUP]
-                if self._holding():
+                if self._sender.holding():
                     held += [i.work.id for i in chunk]
                     continue
                 try:
                     with team_scope(team):
-                        self._page(channel, tier, mention, chunk)
+                        self._paging.page(channel, tier, mention, chunk)
                 except SendFailed as exc:
                     self._failed([i.work.id for i in chunk], team, exc, suspended)
                 except Exception as exc:
                     log.exception("page to %s failed", channel)
                     self._release([i.work.id for i in chunk], SendFailed(type(exc).__name__))
+        return True
+
+    def _thread_lines(self, lines: list[Item], held: list[int], suspended: set[str]) -> bool:
+        """The thread lines, after the pages. False: stopping."""
         for item in lines:
             if self._stopping.is_set():
-                return
+                return False
             team = item.record.team_id
             if team in suspended:
                 continue
-            if self._holding():
+            if self._sender.holding():
                 held.append(item.work.id)
                 continue
             try:
@@ -380,8 +328,7 @@ class Engine:
             except Exception as exc:
                 log.exception("thread line %s failed", item.work.id)
                 self._release([item.work.id], SendFailed(type(exc).__name__))
-        if held:
-            self._defer(held)
+        return True
 
     def _failed(self, ids: list[int], team: str, exc: SendFailed, suspended: set[str]) -> None:
         """A send failed. Slack refused the workspace's token: suspend all its work (not
@@ -433,8 +380,8 @@ class Engine:
                 w.first_failed_at = w.first_failed_at or now
                 if exc.retry_after is not None:
                     delay = timedelta(seconds=exc.retry_after)
-                elif exc.outage and self._hold_until is not None:
-                    delay = max(self._hold_until - now, timedelta(0))
+                elif exc.outage and self._sender.hold_until is not None:
+                    delay = max(self._sender.hold_until - now, timedelta(0))
                 else:
                     delay = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(w.attempts, 10)))
                 w.state, w.claimed_by, w.claimed_until = "pending", None, None
@@ -447,59 +394,12 @@ class Engine:
                 else:
                     log.warning("due work %s failed (%s); retry in %s", w.id, exc.error, delay)
 
-    def _send(self, method: Callable[..., Any], **kwargs: Any) -> Any:
-        channel = kwargs.get("channel")
-        if channel:  # a thread's line counts against its channel's rate like any post
-            self._pacer.wait(str(channel))
-        try:
-            resp = method(**kwargs)
-        except SlackApiError as exc:
-            status = exc.response.status_code
-            code = str(exc.response.get("error", "") or "")
-            retry_after = None
-            kind = "transient"
-            if status == 429:
-                retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
-            elif status >= 500:
-                self._slack_down()
-            else:
-                kind = classify(code)
-                if kind != "transient":
-                    self._hold_until, self._probes = None, 0  # Slack answers
-            needed = exc.response.get("needed") if code == "missing_scope" else None
-            raise SendFailed(f"{status} {code}".strip(), retry_after, outage=status >= 500,
-                             kind=kind, code=code, needed=needed and str(needed)) from None
-        except NotInstalled:  # no token for the workspace (uninstalled): as a revoked one
-            raise SendFailed("not_installed", kind="workspace") from None
-        except OSError as exc:  # no answer at all: refused, reset, timed out
-            self._slack_down()
-            raise SendFailed(type(exc).__name__, outage=True) from None
-        except (SlackClientError, ValueError) as exc:
-            raise SendFailed(type(exc).__name__) from None
-        self._hold_until, self._probes = None, 0  # Slack answers
-        return resp
-
-    # --- Slack down as a whole ---
-    #
-    # Backing off item by item, the longest-failing (oldest) items would wait longest, so
-    # after an outage the newest pages went out first and the most overdue up to
-    # MAX_BACKOFF later. Instead, while Slack fails as a whole the engine holds every send,
-    # and each failed or held item is due again at the same moment; then one send, the
-    # oldest due, tries Slack, and when it answers the backlog goes out in deadline order.
-
-    def _slack_down(self) -> None:
-        self._probes += 1
-        wait = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(self._probes - 1, 10)))
-        self._hold_until = self._clock.now() + wait
-
-    def _holding(self) -> bool:
-        return self._hold_until is not None and self._clock.now() < self._hold_until
-
     def _defer(self, ids: list[int]) -> None:
         """Slack is down: give claimed sends back untried (no attempt counted), due again
         when the engine next tries Slack."""
-        until = self._hold_until
-        assert until is not None
+        until = self._sender.hold_until
+        if until is None:
+            raise NotHolding(f"{len(ids)} sends held, but Slack is not being waited for")
         with transaction(self._sessions) as s:
             for w in queries.claimed_by(s, ids=ids, worker=self.worker).values():
                 w.state, w.claimed_by, w.claimed_until = "pending", None, None
@@ -543,7 +443,7 @@ class Engine:
                                       else "interim safeguard past its intended end")
                     page = True
                 if page:
-                    planned = page_after(snapshot_ladder(record.ladder), 1, work.due_at,
+                    planned = page_after(ladder_of(record), 1, work.due_at,
                                          ZoneInfo(record.tz or "UTC"), reason=reason)
                     if planned is not None:
                         queries.add_work(s, record=record, kind="page", due_at=planned.due_at,
@@ -566,7 +466,7 @@ class Engine:
             answered = (record.interim_at is not None and acked is not None
                         and acked.acked_at is not None and record.interim_at >= acked.acked_at)
             if is_open(record.status) and not answered:
-                ladder = snapshot_ladder(record.ladder)
+                ladder = ladder_of(record)
                 tier = min((work.tier or 1) + 1, len(ladder.tiers))
                 queries.add_work(s, record=record, kind="page", due_at=work.due_at, now=now,
                                  tier=tier, reason=work.reason)
@@ -590,7 +490,7 @@ class Engine:
                        and page.sent_at is not None)
             text = roster_blocks.nudge_page(
                 record, tier=work.tier or 1,
-                waited=pages.format_duration(now - page.sent_at) if applies and page
+                waited=format_duration(now - page.sent_at) if applies and page
                 and page.sent_at else "")
         else:
             applies = coordinator != record.created_by  # they logged it: they know
@@ -599,7 +499,7 @@ class Engine:
             self._finish(work.id, state="cancelled")
             return
         try:
-            resp = self._dm(coordinator, text=text,
+            resp = self._sender.dm(coordinator, text=text,
                             blocks=as_dicts([roster_blocks.nudge_section(text, record)]))
         except SendFailed as exc:
             if exc.kind not in ("user", "channel", "gone"):
@@ -627,14 +527,14 @@ class Engine:
             self._finish(item.work.id, state="cancelled")
             return
         try:
-            resp = self._dm(record.owner_id, text=pages.reminder_text(record, now),
-                            blocks=as_dicts(pages.reminder_blocks(record, now)))
+            resp = self._sender.dm(record.owner_id, text=pages.reminder_text(record, now),
+                                   blocks=as_dicts(pages.reminder_blocks(record, now)))
         except SendFailed as exc:
             if exc.kind not in ("user", "channel", "gone"):
                 raise
             self._dm_undeliverable(item, record.owner_id, exc, what="the owner's reminder")
             return
-        left = pages.format_duration(record.due_at - now)
+        left = format_duration(record.due_at - now)
         with transaction(self._sessions) as s:
             w = self._still_mine(s, item.work.id, lock=True)
             if w is not None:
@@ -643,15 +543,9 @@ class Engine:
             queries.add_event(s, record=record, team_id=record.team_id, at=now, actor=BATON,
                               kind="reminded", note=f"DM to the owner, {left} left")
             self._plan_line(s, record, record.card_channel, record.card_ts,
-                            f"Reminder sent to <@{record.owner_id}>: {left} left.", now=now,
-                            prefix=False)
+                            pages.reminder_line(record, left), now=now, prefix=False)
 
     # --- direct messages and thread lines ---
-
-    def _dm(self, user: str, *, text: str, blocks: list[dict[str, Any]]) -> Any:
-        dm = self._send(self._client.conversations_open, users=user)
-        return self._send(self._client.chat_postMessage, channel=dm["channel"]["id"],
-                          text=text, blocks=blocks)
 
     def _dm_undeliverable(self, item: Item, user: str, exc: SendFailed, *, what: str) -> None:
         """Slack will never take this DM (the person deactivated, gone, Baton not allowed):
@@ -690,8 +584,8 @@ class Engine:
             if self._still_mine(s, work.id) is None:
                 return
         try:
-            self._send(self._client.chat_postMessage, channel=work.channel_id,
-                       thread_ts=work.message_ts, text=work.text or "")
+            self._sender.post(channel=work.channel_id, thread_ts=work.message_ts,
+                              text=work.text or "")
         except SendFailed as exc:
             if exc.kind not in ("channel", "gone", "user"):
                 raise
@@ -700,248 +594,3 @@ class Engine:
             self._finish(work.id, state="cancelled", error=exc.error)
             return
         self._finish(work.id)
-
-    def _page_key(self, item: Item) -> tuple[str, str, int, str, str] | None:
-        """Pages group by workspace, where they go, the tier, whom they mention and the
-        tier's name (two ladders may name their tier 2 differently)."""
-        record, work = item.record, item.work
-        if not is_open(record.status):
-            return None
-        if work.reason == "overdue" and record.status != HandoffStatus.OVERDUE:
-            return None  # the partner acknowledged, late: the climb stops
-        tier = snapshot_ladder(record.ladder).tier(work.tier)
-        mention = self._authority.mention(tier.target, record, now=self._clock.now())
-        return (record.team_id, tier.channel or record.channel_id, work.tier or 1, mention,
-                tier.name)
-
-    def _page(self, channel: str, tier_no: int, mention: str, group: list[Item]) -> None:
-        now = self._clock.now()
-        with self._sessions() as s:
-            mine = queries.claimed_by(s, ids=[i.work.id for i in group], worker=self.worker)
-        group = [i for i in group if i.work.id in mine]
-        if not group:
-            return
-        tier = snapshot_ladder(group[0].record.ladder).tier(tier_no)
-        late = any(is_late(i.work.due_at, now) for i in group)
-        items = [(i.work, i.record) for i in group]
-        try:
-            resp = self._send(
-                self._client.chat_postMessage, channel=channel,
-                text=pages.page_text(mention, tier.name, tier_no, len(group), late=late),
-                blocks=as_dicts(pages.page_blocks(target=mention, tier_name=tier.name,
-                                                  tier=tier_no, items=items, now=now,
-                                                  late=late)),
-            )
-        except SendFailed as exc:
-            if exc.kind not in ("channel", "user"):
-                raise  # transient: retried; the workspace's token: suspended
-            self._reroute(channel, tier_no, mention, group, exc)
-            return
-        ts, posted_in = str(resp["ts"]), str(resp["channel"])
-        self._paged(group, tier_no, {i.work.id: (posted_in, ts) for i in group},
-                    where=f"in <#{posted_in}>", note=f"{tier.name}, in channel {posted_in}")
-
-    def _reroute(self, channel: str, tier_no: int, mention: str, group: list[Item],
-                 failure: SendFailed) -> None:
-        """Slack will not take the page in `channel` (Baton not in it, archived, gone, a
-        missing permission): send it at once where it can be read, in this order: the
-        workspace's coordination channel, else by DM to the records' owners and to the
-        coordinator of the day (never back to `channel`). The same rows and buttons, and a
-        line saying why and how to fix it. Reaching none of them, the page is recorded as
-        undeliverable and the climb goes on (_undeliverable)."""
-        now = self._clock.now()
-        team = group[0].record.team_id
-        tier = snapshot_ladder(group[0].record.ladder).tier(tier_no)
-        late = any(is_late(i.work.due_at, now) for i in group)
-        notice = pages.unreachable_line(channel, failure.code, needed=failure.needed)
-        tried: list[str] = []  # where else it could not go, and why
-        locations: dict[int, tuple[str, str]] = {}  # work id -> where its page went
-        where = ""
-
-        def post(target: str, subset: list[Item]) -> tuple[str, str] | None:
-            items = [(i.work, i.record) for i in subset]
-            try:
-                resp = self._send(
-                    self._client.chat_postMessage, channel=target,
-                    text=pages.page_text(mention, tier.name, tier_no, len(subset), late=late)
-                    + " " + notice,
-                    blocks=as_dicts(pages.page_blocks(target=mention, tier_name=tier.name,
-                                                      tier=tier_no, items=items, now=now,
-                                                      late=late, notice=notice)))
-            except SendFailed as exc:
-                if exc.kind == "workspace" or (exc.kind == "transient" and not locations):
-                    raise  # suspended, or tried again later (from the top)
-                tried.append(f"{target}: {exc.code}")
-                return None
-            return str(resp["channel"]), str(resp["ts"])
-
-        coordination = self._coordination_channel(team)
-        if not coordination:
-            tried.append("no coordination channel set")
-        elif coordination != channel:
-            at = post(coordination, group)
-            if at is not None:
-                locations.update((i.work.id, at) for i in group)
-                where = f"in <#{at[0]}>"
-        if not locations:
-            coordinator = self._authority.roster.coordinator(team_id=team, when=now)
-            people: list[str] = []
-            for who in [*(i.record.owner_id for i in group), coordinator]:
-                if who and who != channel and who not in people:
-                    people.append(who)
-            reached: list[str] = []
-            for who in people:
-                # The coordinator sees every record; an owner, their own.
-                subset = group if who == coordinator else \
-                    [i for i in group if i.record.owner_id == who]
-                try:
-                    dm = self._send(self._client.conversations_open, users=who)
-                except SendFailed as exc:
-                    if exc.kind == "workspace" or (exc.kind == "transient" and not locations):
-                        raise
-                    tried.append(f"DM to {who}: {exc.code}")
-                    continue
-                at = post(str(dm["channel"]["id"]), subset)
-                if at is None:
-                    continue
-                reached.append(who)
-                for i in subset:  # the coordinator's DM holds them all: it wins
-                    if who == coordinator or i.work.id not in locations:
-                        locations[i.work.id] = at
-            where = "by DM to " + " and ".join(f"<@{u}>" for u in reached)
-        refs = ", ".join(i.record.reference for i in group)
-        if not locations:
-            self._undeliverable(group, tier_no, channel, failure, tried)
-            log.error("page tier %s (%s) for %s could not be posted in %s (%s) and no fallback "
-                      "could be reached (%s); the ladder goes on. To fix: %s", tier_no,
-                      tier.name, refs, channel, failure.code, "; ".join(tried) or "none",
-                      pages.unreachable_fix(channel, failure.code))
-            return
-        reason = pages.unreachable_reason(failure.code, needed=failure.needed)
-        self._paged(group, tier_no, locations, where=where,
-                    note=f"{tier.name}, {_plain(where)} (rerouted)",
-                    rerouted=(channel, failure, reason, notice))
-        log.error("page tier %s (%s) for %s could not be posted in %s (%s): sent %s instead. "
-                  "To fix: %s", tier_no, tier.name, refs, channel, failure.code,
-                  _plain(where),
-                  pages.unreachable_fix(channel, failure.code))
-
-    def _paged(self, group: list[Item], tier_no: int,
-               locations: dict[int, tuple[str, str]], *, where: str, note: str,
-               rerouted: tuple[str, SendFailed, str, str] | None = None) -> None:
-        """Record a page that went out: each item done where its message is (the
-        Acknowledge button and the page's refresh find it there), the tier raised, the
-        next tier and the coordinator's nudge planned, and its thread lines planned, all in
-        one transaction."""
-        now = self._clock.now()
-        tier = snapshot_ladder(group[0].record.ladder).tier(tier_no)
-        line = f"escalation tier {tier_no} ({escape(tier.name)}) paged {where}"
-        if rerouted is not None:
-            line += f" (Baton could not post in <#{rerouted[0]}>: {rerouted[2]})"
-        line += "."
-        with transaction(self._sessions) as s, s.no_autoflush:
-            ids = [i.work.id for i in group]
-            # The records first, then their due work (see queries.records_by_ids).
-            records = queries.records_by_ids(s, ids=[i.work.record_id for i in group],
-                                             lock=True)
-            still = queries.claimed_by(s, ids=ids, worker=self.worker, lock=True)
-            for w in queries.works_by_ids(s, ids=[i for i in ids if i not in still]).values():
-                # Acknowledged, resolved or taken over while the message was on its way: it
-                # was sent, so remember where (the page can be refreshed), but plan nothing.
-                w.channel_id, w.message_ts = locations[w.id]
-            # Thread lines by thread: a thread hears each climb once, naming its records
-            # (the first page's thread and the card's may be one; a group shares one).
-            threads: dict[tuple[str, str], list[Record]] = {}
-            sent_to = set(locations.values())
-            for w in still.values():
-                record = records[w.record_id]
-                targets: list[tuple[str | None, str | None]] = []
-                if tier_no > 1:  # the first page's thread hears of each climb
-                    first = queries.first_page(s, record_id=record.id)
-                    if first is not None:
-                        targets.append((first.channel_id, first.message_ts))
-                targets.append((record.card_channel, record.card_ts))
-                for channel, ts in targets:
-                    if not channel or not ts or (channel, ts) in sent_to:
-                        continue
-                    if rerouted is not None and channel == rerouted[0]:
-                        continue  # the channel Baton could not post in
-                    refs = threads.setdefault((channel, ts), [])
-                    if record not in refs:
-                        refs.append(record)
-                w.state, w.sent_at = "done", now
-                w.channel_id, w.message_ts = locations[w.id]
-                if rerouted is not None:
-                    w.last_error = f"{rerouted[1].code} in {rerouted[0]}"[:200]
-                    w.text = rerouted[3]  # the notice, kept when the page is re-rendered
-                queries.raise_escalation_tier(s, record_id=record.id, tier=tier_no)
-                if rerouted is not None:
-                    queries.add_event(
-                        s, record=record, team_id=record.team_id, at=now, actor=BATON,
-                        kind="page_undeliverable", field="channel", before=rerouted[0],
-                        after=w.channel_id,
-                        note=f"tier {tier_no} ({tier.name}): Slack answered "
-                             f"{rerouted[1].code} for channel {rerouted[0]} ({rerouted[2]}); "
-                             f"sent instead {_plain(where)}")
-                queries.add_event(s, record=record, team_id=record.team_id, at=now,
-                                  actor=BATON, kind="paged", field="tier", after=tier_no,
-                                  note=note + (", late" if is_late(w.due_at, now) else ""))
-                self._plan_next(s, record, w, tier_no, now=now, nudge=True)
-            for (channel, ts), refs in threads.items():
-                names = ", ".join(r.reference for r in refs)
-                queries.add_thread_line(s, record=refs[0], channel_id=channel, thread_ts=ts,
-                                        text=fit(f"{names}: {line}", SECTION_LIMIT), now=now,
-                                        tier=tier_no)
-
-    def _plan_next(self, s: Session, record: Record, w: DueWork, tier_no: int, *,
-                   now: datetime, nudge: bool) -> None:
-        nxt = page_after(snapshot_ladder(record.ladder), tier_no + 1, w.due_at,
-                         ZoneInfo(record.tz or "UTC"), reason=w.reason or "overdue")
-        if nxt is not None:
-            queries.add_work(s, record=record, kind="page", due_at=nxt.due_at, now=now,
-                             tier=nxt.tier, reason=nxt.reason)
-        if not nudge:
-            return
-        # The coordinator of the day hears of a page still unacknowledged halfway to the
-        # next tier (or, on the last tier, halfway through its own delay), counted from
-        # when the page went out: a page sent late while catching up gets its full
-        # half-delay, not a nudge saying it waited 0s.
-        wait = (nxt.due_at - w.due_at if nxt is not None
-                else snapshot_ladder(record.ladder).tier(tier_no).after)
-        sent_from = now if is_late(w.due_at, now) else w.due_at
-        if wait > timedelta(0):
-            queries.add_work(s, record=record, kind="nudge", due_at=sent_from + wait / 2,
-                             now=now, tier=tier_no, reason="page")
-
-    def _undeliverable(self, group: list[Item], tier_no: int, channel: str,
-                       failure: SendFailed, tried: list[str]) -> None:
-        """The page reached neither its channel nor any fallback. It is recorded (an audit
-        event per record, the reason on the due work) and the next tier is planned as if
-        it had been paged, so the climb never stalls on one channel: the next tier is
-        another person, and often another channel. The tier is not raised (no message
-        went out: the page before it can still be acknowledged) and no nudge is planned
-        (the coordinator could not be reached either)."""
-        now = self._clock.now()
-        tier = snapshot_ladder(group[0].record.ladder).tier(tier_no)
-        reason = pages.unreachable_reason(failure.code, needed=failure.needed)
-        with transaction(self._sessions) as s, s.no_autoflush:
-            records = queries.records_by_ids(s, ids=[i.work.record_id for i in group],
-                                             lock=True)
-            still = queries.claimed_by(s, ids=[i.work.id for i in group], worker=self.worker,
-                                       lock=True)
-            for w in still.values():
-                record = records[w.record_id]
-                w.state, w.claimed_by, w.claimed_until = "undeliverable", None, None
-                w.last_error = f"{failure.code} in {channel}"[:200]
-                queries.add_event(
-                    s, record=record, team_id=record.team_id, at=now, actor=BATON,
-                    kind="page_undeliverable", field="channel", before=channel, after=None,
-                    note=f"tier {tier_no} ({tier.name}): Slack answered {failure.code} for "
-                         f"channel {channel} ({reason}); no fallback could be reached ("
-                         + ("; ".join(tried) or "none") + "); the next tier follows on time")
-                self._plan_next(s, record, w, tier_no, now=now, nudge=False)
-
-
-def _plain(text: str) -> str:
-    """Slack's <#C…> and <@U…> as bare ids, for the audit trail and the log."""
-    return text.replace("<#", "").replace("<@", "").replace(">", "")

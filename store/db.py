@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +24,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class SchemaOutOfDate(RuntimeError):
     pass
+
+
+class NotOnAnEngine(TypeError):
+    """A session factory not bound to an Engine (core_transaction needs one)."""
+
+
+class NoMigrations(RuntimeError):
+    """store/migrations has no head revision (the migrations are missing)."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -97,12 +105,19 @@ def core_transaction(sessions: sessionmaker[Session]) -> Iterator[Connection]:
     """One transaction on a bare Connection, for a single statement where the ORM's unit of
     work would be pure overhead. Same locking as transaction()."""
     bind = sessions.kw.get("bind")
-    assert isinstance(bind, Engine)
+    if not isinstance(bind, Engine):
+        raise NotOnAnEngine(f"the session factory is bound to {type(bind).__name__}, "
+                            "not an Engine")
     lock = _writer_lock(bind)
     with lock if lock is not None else nullcontext(), bind.connect() as conn:
         conn = conn.execution_options(baton_write=True)
         with conn.begin():
             yield conn
+
+
+def ping(session: Session) -> None:
+    """A read, the smallest there is: raises when the database does not answer."""
+    session.execute(text("SELECT 1"))
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -121,7 +136,8 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
 
 def head_revision() -> str:
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    assert head is not None
+    if head is None:
+        raise NoMigrations(f"no migrations in {MIGRATIONS}")
     return head
 
 

@@ -55,7 +55,7 @@ def _check_window(start: datetime, end: datetime) -> None:
 
 def scope_record_ids(
     *, team_id: str, start: datetime, end: datetime, channel_id: str | None = None
-) -> Select[tuple[int]]:
+) -> Select[int]:
     """The ids of the records a report covers, as a subquery for the other queries."""
     _check_window(start, end)
     q = select(Record.id).where(
@@ -111,9 +111,11 @@ def gather(
 ) -> Evidence:
     """Everything a report needs, read from one snapshot."""
     read_snapshot(session)
-    scope = {"team_id": team_id, "start": start, "end": end, "channel_id": channel_id}
     return Evidence(
-        records=records_in_scope(session, **scope),
-        events=events_in_scope(session, **scope),
-        escalations=escalations_in_scope(session, **scope),
+        records=records_in_scope(session, team_id=team_id, start=start, end=end,
+                                 channel_id=channel_id),
+        events=events_in_scope(session, team_id=team_id, start=start, end=end,
+                               channel_id=channel_id),
+        escalations=escalations_in_scope(session, team_id=team_id, start=start, end=end,
+                                         channel_id=channel_id),
     )

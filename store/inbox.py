@@ -1,4 +1,5 @@
-"""Queries on received_requests: Slack requests answered 200 whose work is unfinished.
+"""Queries on received_requests: Slack requests answered 200 whose work is unfinished (the
+inbox, bot/web/inbox.py).
 Core statements on a Connection: these run on every request, where the ORM's unit of work
 would be pure overhead."""
 
@@ -7,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import ReceivedRequest
 
-_T = ReceivedRequest.__table__
+_T: Table = ReceivedRequest.__table__  # type: ignore[assignment]  # a Table, typed FromClause
 
 
 def add_requests(conn: Connection, *,

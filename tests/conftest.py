@@ -22,11 +22,13 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import build_app, make_client, make_server, wsgi_app
+from bot.app import build_app, wsgi_app
 from bot.clock import FixedClock
 from bot.console.emulator import SlackEmulator
 from bot.settings import Settings, load_settings
 from bot.slack import wire
+from bot.slack.clients import make_client
+from bot.web.server import make_server
 from store.db import make_engine, make_session_factory, migrate
 
 SECRET = "test-signing-secret"
@@ -291,7 +293,7 @@ def serve_factory(slack: SlackEmulator, clock: FixedClock) -> Iterator[Any]:
         sessions = make_session_factory(engine)
         app, runtime = build_app(settings, client=make_client(settings), session_factory=sessions,
                                  clock=clock)
-        # The same server `baton serve` runs (bot.app.make_server: its limits and deadlines).
+        # The same server `baton serve` runs (bot.web.server.make_server: its limits and deadlines).
         server = make_server(wsgi_app(app, runtime, sessions, wall_clock=wall_clock), settings,
                              host="127.0.0.1", port=0, threads=8)
         port = server.effective_listen[0][1]

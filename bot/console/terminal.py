@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 
 from slack_bolt.request import BoltRequest
 
-from bot.app import build_app, make_client
+from bot.app import build_app
 from bot.clock import Clock, OffsetClock
 from bot.console.emulator import Call, SlackEmulator
 from bot.settings import Settings
 from bot.slack import wire
+from bot.slack.clients import make_client
 from store.db import make_engine, make_session_factory, migrate
 
 TEAM = "T0CONSOLE"
@@ -77,7 +78,7 @@ class Console:
         migrate(self.engine)
         self.app, self.baton = build_app(
             settings, client=make_client(settings),
-            session_factory=make_session_factory(self.engine), clock=self.clock,
+            session_factory=make_session_factory(self.engine), clock=self.clock, redo=None,
         )
         self.baton.start_engine()
         self.buttons: list[Button] = []
@@ -375,7 +376,7 @@ def run_console(settings: Settings, *, script: str | None = None) -> int:
         console = Console(settings, ask=ask)
     else:
         console = Console(settings)
-        lines = iter(lambda: console.ask("baton> ") or "\x00", "\x00")  # type: ignore[arg-type]
+        lines = iter(lambda: console.ask("baton> ") or "\x00", "\x00")
     console._print(f"Baton console — Slack emulated on {console.emulator.base_url}, "
                    f"database {settings.database_url}, you are @you in #care-coordination "
                    f"({console.tz.key}).\n{HELP}")

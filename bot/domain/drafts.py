@@ -25,6 +25,11 @@ class DraftErrors(DomainError):
         super().__init__(" ".join(errors.values()), field=first)
 
 
+class DraftIncomplete(RuntimeError):
+    """A draft passed its checks (no DraftErrors) yet lacks a required value: a bug in the
+    checks, never a person's typing. Raised instead of an assert, which python -O removes."""
+
+
 @dataclass(frozen=True)
 class HandoffDraft:
     person_ref: str
@@ -117,7 +122,8 @@ def build_handoff(fields: dict[str, str], ctx: DraftContext) -> HandoffDraft:
     risk = c.attempt("risk", read_risk, risk_text, field="risk") if risk_text else None
     note = c.text("note", required=False, limit=LONG_TEXT)
     c.done()
-    assert person and service and contact and due and owner
+    if not (person and service and contact and due and owner):
+        raise DraftIncomplete("a checked handoff lacks a required field")
     return HandoffDraft(person, service, contact, due, owner, route, risk, note)
 
 
@@ -173,7 +179,8 @@ def build_dependency(fields: dict[str, str], ctx: DraftContext) -> DependencyDra
     )
     owner = c.attempt("owner", read_user, fields.get("owner", ""), caller=ctx.caller, field="owner")
     c.done()
-    assert person and action and partner and risk and owner
+    if not (person and action and partner and risk and owner):
+        raise DraftIncomplete("a checked dependency lacks a required field")
     if review is None:
         review = default_review(risk, ctx)
     return DependencyDraft(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain import slack_ids
 from bot.domain.quoting import quoted
 from bot.domain.records import DomainError, RecordKind
 
@@ -106,8 +107,8 @@ def _is_same_day(text: str) -> bool:
 
 
 # Slack user IDs are short (the database keeps 32 characters): a longer "ID" is not one.
-_USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,31})(?:\|[^>]*)?>$")
-_BARE_USER_ID = re.compile(r"^[UW][A-Z0-9]{6,31}$")
+_USER_MENTION = slack_ids.USER_MENTION
+_BARE_USER_ID = slack_ids.BARE_USER_ID
 
 
 def read_user(text: str, *, caller: str, field: str) -> str:

@@ -13,11 +13,12 @@ bot/services/permissions.py.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from bot.domain import slack_ids
 
 
 class Role(StrEnum):
@@ -39,7 +40,7 @@ class Act(StrEnum):
     CHANGE_ROLES = "change roles"
 
 
-_ID = re.compile(r"^[UWS][A-Z0-9]{2,20}$")
+_ID = slack_ids.ROLE_MEMBER_ID  # people and user groups
 _KEYS = {"admins": Role.ADMIN, "managers": Role.MANAGER, "coordinators": Role.COORDINATOR,
          "staff": Role.STAFF}
 

@@ -9,16 +9,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.roster import Row
 from store.models import SystemicPattern
+
+if TYPE_CHECKING:
+    from bot.services.escalation import Audience, PageView
 
 
 class Delivery(Protocol):
     """What the use cases may ask of Slack. Sections are by surface."""
 
     # --- pages and reminders (escalation, the time engine) ---
+    # The engine (scheduler/) sends pages and reminders itself, paced and rerouted
+    # (scheduler/sending.py); escalation edits a page once it is out.
+
+    def refresh_page(self, *, channel: str, ts: str, page: PageView) -> None:
+        """Re-render the page message at (channel, ts) in place to show `page`. Slack
+        refusing the edit is logged, not raised: the database holds the page."""
+        ...
+
+    def mention(self, audience: Audience) -> str:
+        """Whom a message names, as Slack writes it: the people's and groups' mentions, or
+        "here" when nobody is named (the whole channel)."""
+        ...
+
+    def quote(self, text: str) -> str:
+        """Configured or typed words (a tier's name) made safe to show in a message."""
+        ...
 
     # --- huddle roster, digest, nudges, App Home and systemic-pattern notices ---
 

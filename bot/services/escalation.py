@@ -1,35 +1,41 @@
 """Escalation, the human side: who a tier pages, who may acknowledge a page, acknowledging,
-recording the interim action, and keeping the page message up to date."""
+recording the interim action, and keeping the page message up to date.
+
+A use case: it decides and records; it reaches Slack only through bot/services/delivery.py's
+Delivery (refresh_page, and how Slack names people and quotes configured words), which
+bot/slack/delivery.py implements. The time engine (scheduler/engine.py) sends the pages.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.domain.ladder import Target, snapshot_ladder
+from bot.domain.ladder import Ladder, Target, snapshot_ladder
 from bot.domain.permissions import Act
 from bot.domain.records import DomainError, RecordKind, is_open
 from bot.domain.schedule import initial_work
 from bot.services.permissions import Permissions
 from bot.services.records import Change, Happened, NotFound, RecordService, ThreadEvent
-from bot.slack.blocks import pages
-from bot.slack.blocks.records import escape
-from bot.slack.cards import as_dicts
 from store import queries
 from store.db import transaction
 from store.models import DueWork, Record
 
-log = logging.getLogger("baton.escalation")
+if TYPE_CHECKING:
+    from bot.services.delivery import Delivery
 
 BATON = "baton"  # the actor of what the engine does by itself
+
+
+class MissingRow(RuntimeError):
+    """A record or due item read a moment ago is gone, or belongs to another workspace:
+    an invariant broken (records and due work are never deleted)."""
 
 
 class Roster(Protocol):
@@ -46,17 +52,64 @@ class ConfiguredRoster:
         return self._user
 
 
+@dataclass(frozen=True)
+class Audience:
+    """Whom a page names: people (user IDs) and user groups (S… IDs). Nobody named means
+    the whole channel (@here). bot/slack/blocks/pages.py's mention() writes it for Slack."""
+
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    @property
+    def channel(self) -> bool:
+        """Nobody named (no coordinator set, no manager): the page is the channel's."""
+        return not self.users and not self.groups
+
+
+@dataclass(frozen=True)
+class PageView:
+    """What a page message shows: its audience and tier, and its items (due work and
+    record, in message order), as of `now`. `notice`: a page rerouted from a channel Baton
+    could not post in keeps saying so."""
+
+    audience: Audience
+    tier: int
+    tier_name: str
+    items: tuple[tuple[DueWork, Record], ...]
+    now: datetime
+    notice: str | None = None
+
+
+def ladder_of(record: Record) -> Ladder:
+    """The ladder the record started with (its stored snapshot)."""
+    if record.ladder is None:
+        raise MissingRow(f"record {record.id} has no ladder snapshot")
+    return snapshot_ladder(record.ladder)
+
+
+def _no_manager(user: str) -> bool:
+    return False
+
+
+def _no_members(group: str) -> frozenset[str]:
+    return frozenset()
+
+
 class Authority:
-    """Resolves page targets to mentions and decides who may acknowledge a page."""
+    """Resolves page targets to the people and groups a page names, and decides who may
+    acknowledge a page."""
 
     def __init__(self, roster: Roster, managers: Sequence[str], *,
-                 is_manager: Callable[[str], bool],
-                 group_members: Callable[[str], frozenset[str]]) -> None:
+                 is_manager: Callable[[str], bool] = _no_manager,
+                 group_members: Callable[[str], frozenset[str]] = _no_members) -> None:
+        """`managers`: user IDs and user group IDs (S…) of the managers; `is_manager` and
+        `group_members` (a user group's members, cached by Permissions) default to
+        nobody's."""
         self.roster = roster
         self._managers = frozenset(m for m in managers if not m.startswith("S"))
-        self._manager_groups = sorted(m for m in managers if m.startswith("S"))
+        self._manager_groups = tuple(sorted(m for m in managers if m.startswith("S")))
         self._is_manager = is_manager
-        self.group_members = group_members  # a user group's members (cached by Permissions)
+        self.group_members = group_members
 
     def people(self, target: Target, record: Record, *, now: datetime) -> list[str]:
         """The user IDs a target names for this record (empty for a group or @here)."""
@@ -71,16 +124,16 @@ class Authority:
             return [who] if who else []
         return []
 
-    def mention(self, target: Target, record: Record, *, now: datetime) -> str:
+    def audience(self, target: Target, record: Record, *, now: datetime) -> Audience:
+        """Whom a page to `target` names for this record: a user group; the managers'
+        people and groups when the record has no manager of its own; else its people (none:
+        the whole channel)."""
         if target.kind == "usergroup":
-            return f"<!subteam^{target.id}>"
-        people = self.people(target, record, now=now)
+            return Audience(groups=(target.id,))
+        people = tuple(self.people(target, record, now=now))
         if target.kind == "manager" and not record.manager_id and self._manager_groups:
-            return " ".join([*(f"<@{u}>" for u in people),
-                             *(f"<!subteam^{g}>" for g in self._manager_groups)])
-        if not people:
-            return "here"  # nobody named (no coordinator set, no manager): the channel
-        return " ".join(f"<@{u}>" for u in people)
+            return Audience(users=people, groups=self._manager_groups)
+        return Audience(users=people)
 
     def may_acknowledge(self, user: str, target: Target, record: Record, *,
                         now: datetime) -> bool:
@@ -95,22 +148,25 @@ class Authority:
             return user in people
         # Nobody named: only a page that went to the whole channel (@here) is anyone's.
         # Managers named only as user groups were mentioned as groups: theirs, checked above.
-        return self.mention(target, record, now=now) == "here"
-
-    def who_may(self, target: Target, record: Record, *, now: datetime) -> str:
-        named = self.mention(target, record, now=now)
-        return ("anyone in the channel" if named == "here" else named) + " or a manager"
+        return self.audience(target, record, now=now).channel
 
 
 class EscalationService:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, client: WebClient,
-                 authority: Authority, records: RecordService) -> None:
+    def __init__(self, *, sessions: sessionmaker[Session], clock: Clock, delivery: Delivery,
+                 authority: Authority, records: RecordService,
+                 permissions: Permissions) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._client = client
+        self._delivery = delivery
         self.authority = authority
         self._records = records
-        self.permissions: Permissions = None  # type: ignore[assignment]  # set by Baton
+        self.permissions = permissions
+
+    def _who_may(self, audience: Audience) -> str:
+        """"Only … can …": whoever the page names, or a manager."""
+        named = ("anyone in the channel" if audience.channel
+                 else self._delivery.mention(audience))
+        return named + " or a manager"
 
     def acknowledge_page(self, *, team_id: str, work_id: int, actor: str) -> DueWork:
         now = self._clock.now()
@@ -121,8 +177,9 @@ class EscalationService:
             if work is None or work.kind != "page":
                 raise NotFound("That page no longer exists.")
             record = queries.get_record(s, team_id=team_id, record_id=work.record_id)
-            assert record is not None
-        ladder = snapshot_ladder(record.ladder)
+            if record is None:
+                raise MissingRow(f"due work {work_id} has no record {work.record_id}")
+        ladder = ladder_of(record)
         tier = ladder.tier(work.tier)
         if (work.tier or 1) < (record.escalation_tier or 1) and not work.acked_by:
             raise DomainError(
@@ -131,16 +188,19 @@ class EscalationService:
         if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
             self.permissions.refuse(
                 Act.ACK_PAGE, team_id=team_id, actor=actor, record=record,
-                who=self.authority.who_may(tier.target, record, now=now),
-                what=f"acknowledge tier {work.tier} ({escape(tier.name)})")
+                who=self._who_may(self.authority.audience(tier.target, record, now=now)),
+                what=f"acknowledge tier {work.tier} ({self._delivery.quote(tier.name)})")
         with transaction(self._sessions) as s:
             # The record first, then its due work (see queries.records_by_ids).
-            record = queries.records_by_ids(s, ids=[record.id], lock=True).get(record.id)
-            work = queries.get_work(s, work_id=work_id, team_id=team_id)
-            assert work is not None and record is not None and record.team_id == team_id
+            locked = queries.records_by_ids(s, ids=[record.id], lock=True).get(record.id)
+            acked = queries.get_work(s, work_id=work_id, team_id=team_id)
+            if acked is None or locked is None or locked.team_id != team_id:
+                raise MissingRow(f"page {work_id} or its record {record.id} is gone")
+            record, work = locked, acked
             if work.acked_by:
+                by = self._delivery.mention(Audience(users=(work.acked_by,)))
                 raise DomainError(f"This page for {record.reference} was already acknowledged "
-                                  f"by <@{work.acked_by}>.")
+                                  f"by {by}.")
             work.acked_by, work.acked_at = actor, now
             # Acknowledging stops the climb; if nothing follows, the ladder resumes later.
             queries.cancel_work(s, record_id=record.id, kinds=("page", "ack_timeout"))
@@ -164,22 +224,11 @@ class EscalationService:
             record = queries.get_record(s, team_id=team_id, record_id=record_id)
         if record is None:
             raise NotFound("That record no longer exists.")
-        if record.escalation_tier:
-            # Recording the interim action stops the climb: only whoever may acknowledge the
-            # tier now paged (or a manager) may do that.
-            tier = snapshot_ladder(record.ladder).tier(record.escalation_tier)
-            if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
-                self.permissions.refuse(
-                    Act.ACT_ON_RECORD, team_id=team_id, actor=actor, record=record,
-                    who=self.authority.who_may(tier.target, record, now=now),
-                    what=f"record the interim action while it is escalated to tier "
-                         f"{record.escalation_tier} ({escape(tier.name)})", field="text")
-        else:
-            self.permissions.require(Act.ACT_ON_RECORD, team_id=team_id, actor=actor,
-                                     record=record, field="text")
+        self._require_interim(record, team_id=team_id, actor=actor, now=now)
         with transaction(self._sessions) as s:
             record = queries.get_record(s, team_id=team_id, record_id=record_id)
-            assert record is not None
+            if record is None:
+                raise MissingRow(f"record {record_id} is gone")
             if not is_open(record.status):
                 raise DomainError(f"{record.reference} is {record.status}; nothing to record.")
             before = record.interim_action
@@ -201,7 +250,7 @@ class EscalationService:
                                   after=next_review.isoformat())
                 record.due_at = next_review
                 for planned in initial_work(kind=RecordKind.DEPENDENCY, due_at=next_review,
-                                            now=now, ladder=snapshot_ladder(record.ladder),
+                                            now=now, ladder=ladder_of(record),
                                             tz=ZoneInfo(record.tz or "UTC")):
                     queries.add_work(s, record=record, kind=planned.kind, due_at=planned.due_at,
                                      now=now, reason=planned.reason)
@@ -211,31 +260,43 @@ class EscalationService:
         return Change(record, ThreadEvent(Happened.INTERIM_ACTION, actor, text=text,
                                           review_moved=moved), page_at=page_at)
 
+    def _require_interim(self, record: Record, *, team_id: str, actor: str,
+                         now: datetime) -> None:
+        """Refused (audited) unless `actor` may record the interim action on `record`."""
+        if record.escalation_tier:
+            # Recording the interim action stops the climb: only whoever may acknowledge the
+            # tier now paged (or a manager) may do that.
+            tier = ladder_of(record).tier(record.escalation_tier)
+            if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
+                self.permissions.refuse(
+                    Act.ACT_ON_RECORD, team_id=team_id, actor=actor, record=record,
+                    who=self._who_may(self.authority.audience(tier.target, record, now=now)),
+                    what=f"record the interim action while it is escalated to tier "
+                         f"{record.escalation_tier} ({self._delivery.quote(tier.name)})",
+                    field="text")
+        else:
+            self.permissions.require(Act.ACT_ON_RECORD, team_id=team_id, actor=actor,
+                                     record=record, field="text")
+
     def refresh_page(self, *, channel: str | None, ts: str | None) -> None:
-        """Re-render a page message in place from the database."""
+        """Re-render a page message in place from the database (through Delivery)."""
         if not channel or not ts:
             return
         now = self._clock.now()
         with self._sessions() as s:
             works = queries.work_in_message(s, channel_id=channel, message_ts=ts)
             records = queries.records_by_ids(s, ids=[w.record_id for w in works])
-            items = [(w, records[w.record_id]) for w in works]
+            items = tuple((w, records[w.record_id]) for w in works)
             if not items:
                 return
             first_work, first_record = items[0]
-            tier = snapshot_ladder(first_record.ladder).tier(first_work.tier)
-            mention = self.authority.mention(tier.target, first_record, now=now)
+            tier = ladder_of(first_record).tier(first_work.tier)
             # A page rerouted from a channel Baton could not post in keeps saying so.
-            blocks = pages.page_blocks(target=mention, tier_name=tier.name,
-                                       tier=first_work.tier or 1, items=items, now=now,
-                                       late=False, notice=first_work.text)
-            text = pages.page_text(mention, tier.name, first_work.tier or 1, len(items),
-                                   late=False)
-        try:
-            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=as_dicts(blocks))
-        except SlackApiError as exc:
-            log.warning("could not update page %s/%s: %s", channel, ts,
-                        exc.response.get("error"))
+            page = PageView(audience=self.authority.audience(tier.target, first_record,
+                                                             now=now),
+                            tier=first_work.tier or 1, tier_name=tier.name, items=items,
+                            now=now, notice=first_work.text)
+        self._delivery.refresh_page(channel=channel, ts=ts, page=page)
 
     # --- per-channel ladders ---
 

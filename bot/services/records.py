@@ -96,6 +96,9 @@ class Change:
 
 CHANGED_MEANWHILE = ("Someone changed that record at the same moment; nothing was saved. "
                      "Look at the card and try again.")
+# The one wording of an outage, wherever a person meets it (handlers.common says it too).
+DATABASE_DOWN = ("The database is not answering right now; nothing was saved. "
+                 "Try again in a minute.")
 
 
 class RecordService:
@@ -127,10 +130,7 @@ class RecordService:
         except OperationalError as exc:
             if lost_a_race(exc):
                 raise TryAgain(CHANGED_MEANWHILE) from None
-            raise TryAgain(
-                "The database is not answering right now; nothing was saved. "
-                "Try again in a minute."
-            ) from None
+            raise TryAgain(DATABASE_DOWN) from None
 
     # --- creating ---
 
@@ -286,8 +286,7 @@ class RecordService:
             with core_transaction(self._sessions) as conn:
                 queries.set_card(conn, record_id=record_id, channel=channel, ts=ts)
         except OperationalError:
-            raise TryAgain("The database is not answering right now; try again in a minute.") \
-                from None
+            raise TryAgain(DATABASE_DOWN) from None
 
     @staticmethod
     def _load(s: Session, *, team_id: str, ref: str | int) -> Record:

@@ -14,6 +14,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.services.records import Change, RecordService
 from bot.slack.blocks import records as blocks
+from store.models import Record
 
 log = logging.getLogger("baton.cards")
 
@@ -23,14 +24,14 @@ HISTORY_PAGE = 200  # messages a conversations.history page (Slack advises at mo
 HISTORY_PAGES = 10
 
 
-def card_metadata(record: Any) -> dict[str, Any]:
+def card_metadata(record: Record) -> dict[str, Any]:
     """Slack message metadata naming the card's record: how a redone request finds a card
     its first attempt posted but did not live to save."""
     return {"event_type": CARD_EVENT, "event_payload": {
         "team": record.team_id, "record_id": record.id, "record": record.reference}}
 
 
-def is_card_of(message: dict[str, Any], record: Any, *, bot_id: str | None = None) -> bool:
+def is_card_of(message: dict[str, Any], record: Record, *, bot_id: str | None = None) -> bool:
     """A bot's message (Baton's own, given its ``bot_id``: another app in the channel could
     post the same metadata) whose metadata names this record (of this workspace)."""
     meta = message.get("metadata")
@@ -53,7 +54,7 @@ class Cards:
         self._client = client
         self._records = records
 
-    def post(self, record: Any, *, adopt: bool = False) -> str | None:
+    def post(self, record: Record, *, adopt: bool = False) -> str | None:
         """Post the record card in its channel and remember where it is.
 
         adopt: a request redone after its process died, whose first attempt may have got
@@ -81,11 +82,11 @@ class Cards:
         self._remember(record, str(resp["channel"]), ts)
         return ts
 
-    def _remember(self, record: Any, channel: str, ts: str) -> None:
+    def _remember(self, record: Record, channel: str, ts: str) -> None:
         self._records.set_card(record_id=record.id, channel=channel, ts=ts)
         record.card_channel, record.card_ts = channel, ts
 
-    def find_posted(self, record: Any) -> tuple[str, str] | None:
+    def find_posted(self, record: Record) -> tuple[str, str] | None:
         """(channel, ts) of the record's card if Slack has it: the bot's message carrying
         the record's metadata, among the channel's messages since the record was made.
         None when Slack has none, or Baton may not read the channel (no channels:history /

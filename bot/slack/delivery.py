@@ -6,6 +6,7 @@ workspace's client; the services never see either.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -15,11 +16,16 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain.roster import Row
 from bot.services.delivery import Undelivered
+from bot.services.escalation import Audience, PageView
+from bot.slack.blocks import pages
 from bot.slack.blocks import partner_trends as notices
 from bot.slack.blocks import roster as roster_blocks
+from bot.slack.blocks.records import escape
 from bot.slack.cards import as_dicts
 from bot.slack.clients import team_scope
 from store.models import SystemicPattern
+
+page_log = logging.getLogger("baton.escalation")  # as when escalation edited pages itself
 
 
 class SlackDelivery:
@@ -29,6 +35,24 @@ class SlackDelivery:
         self._client = client
 
     # --- pages and reminders (escalation, the time engine) ---
+
+    def refresh_page(self, *, channel: str, ts: str, page: PageView) -> None:
+        mention = pages.mention(page.audience)
+        blocks = pages.page_blocks(target=mention, tier_name=page.tier_name, tier=page.tier,
+                                   items=page.items, now=page.now, late=False,
+                                   notice=page.notice)
+        text = pages.page_text(mention, page.tier_name, page.tier, len(page.items), late=False)
+        try:
+            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=as_dicts(blocks))
+        except SlackApiError as exc:
+            page_log.warning("could not update page %s/%s: %s", channel, ts,
+                        exc.response.get("error"))
+
+    def mention(self, audience: Audience) -> str:
+        return pages.mention(audience)
+
+    def quote(self, text: str) -> str:
+        return escape(text)
 
     # --- huddle roster, digest, nudges, App Home and systemic-pattern notices ---
 

@@ -10,7 +10,14 @@ Doing a request twice is safe by design: a record's request key (the trigger or 
 makes a second /handoff answer with the record the first one made, and a second click finds
 the record already changed and says so; a card the first attempt got to Slack is found
 there and adopted, not posted again (bot/slack/cards.py). What can repeat is a reply the first
-attempt had already sent before the process died."""
+attempt had already sent before the process died.
+
+This module is the whole of it: what is saved (Received) and how it is signed, the saving
+after the 200 (Inbox.release, on a saver thread, in batches) and the forgetting once the
+work has run, the take-over of a dead process's requests (Inbox.recover) and the replay
+itself, which checks a row's signature again and hands its request to the app as HTTP
+(`serve`: over_http) or as a Socket Mode envelope (`socket`: in_socket_mode). The SQL is in
+store/inbox.py; the worker pool the work runs on is bot/web/workers.py."""
 
 from __future__ import annotations
 
@@ -24,18 +31,27 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, Protocol
 
+from slack_bolt import App, BoltContext
+from slack_bolt.request import BoltRequest
+from slack_bolt.request.internals import build_context
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.settings import Settings
+from bot.slack import wire
+from bot.slack.clients import team_scope
+from bot.web.parsing import malformed, parse_slack_body, team_of
+from bot.web.signature import Signatures
+from bot.web.workers import Held, Workers
 from store import inbox as q
 from store.db import core_transaction, transaction
 from store.models import ReceivedRequest
 
 log = logging.getLogger("baton.inbox")
 
-Replay = Callable[[ReceivedRequest], None]
 FORGET_EVERY = 0.05  # seconds: finished requests are deleted in batches this far apart
 MAX_AGE = timedelta(minutes=30)  # Slack's response_url lives this long: older is not redone
 
@@ -73,6 +89,17 @@ class NotFromSlack(Exception):
     """A saved request whose Slack signature does not hold: never acted on."""
 
 
+# What Slack sends that defers work: saved once answered. Not a form's submission: most
+# forms write before their 200 (their errors go back in it), and redoing one would write
+# twice.
+_KEPT = ("block_actions", "event_callback", "shortcut", "message_action")
+
+
+def kept(body: dict[str, Any]) -> bool:
+    """A request saved once answered (see _KEPT)."""
+    return "command" in body or body.get("type") in _KEPT
+
+
 # --- requests that came without a signature (Socket Mode): Baton signs what it saves ---
 #
 # A Socket Mode envelope arrives on a WebSocket Baton opened with its app-level token: Slack
@@ -86,6 +113,12 @@ class NotFromSlack(Exception):
 
 BATON_SIGNED = "baton-sm1"  # the scheme; a signature is "baton-sm1:<key name>=<hex>"
 KEY_NAMES = ("signing_secret", "app_token")
+
+
+def saved_keys(settings: Settings) -> dict[str, str]:
+    """The secrets a saved request's signature may be checked with."""
+    return {"signing_secret": settings.secret("slack_signing_secret"),
+            "app_token": settings.secret("slack_app_token")}
 
 
 def baton_signed(signature: str) -> bool:
@@ -113,17 +146,83 @@ def saved_signature_holds(signature: str, keys: dict[str, str], *, team_id: str 
     return hmac.compare_digest(_mac(key, team_id=team_id, body=body, stamp=stamp), given)
 
 
+class SavedRow(Protocol):
+    """What genuine() reads of a received_requests row."""
+
+    @property
+    def body(self) -> str: ...
+    @property
+    def signature(self) -> str: ...
+    @property
+    def signed_at(self) -> str: ...
+    @property
+    def team_id(self) -> str | None: ...
+
+
+def genuine(row: SavedRow, keys: dict[str, str]) -> bool:
+    """A saved request signed by Slack (its age aside) or, for one that came without a
+    signature (Socket Mode), by Baton with a secret of its own."""
+    raw, signature, stamp = str(row.body), str(row.signature), str(row.signed_at)
+    if baton_signed(signature):
+        return saved_signature_holds(signature, keys, team_id=row.team_id, body=raw,
+                                     stamp=stamp)
+    secret = keys.get("signing_secret")
+    return bool(secret) and Signatures(secret or "").holds(stamp, raw.encode(), signature)
+
+
+# --- the replay: how a saved request is handed to the app again ---
+
+Redo = Callable[[ReceivedRequest, dict[str, Any]], None]
+"""Hand a saved request (its signature checked, its body parsed) to the app's listeners."""
+
+
+def over_http(app: App, secret: str) -> Redo:
+    """As Slack sent it over HTTP (`serve`), signed anew: its signature was checked when it
+    came in and again before this, and may be older than Bolt's five minutes."""
+
+    def redo(row: ReceivedRequest, body: dict[str, Any]) -> None:
+        raw = str(row.body)
+        headers = wire.signed_headers(raw, secret, content_type=row.content_type
+                                      or "application/x-www-form-urlencoded")
+        req = BoltRequest(body=raw, headers=dict(headers))
+        if req.body != body:
+            req.body = body
+            req.context = build_context(BoltContext({}), body)
+        app.dispatch(req)
+
+    return redo
+
+
+def in_socket_mode(app: App) -> Redo:
+    """As a Socket Mode request (`socket`): one this or another `baton socket` saved
+    (Baton's signature), or one `serve` saved (Slack's, when the signing secret is set here
+    too)."""
+
+    def redo(row: ReceivedRequest, body: dict[str, Any]) -> None:
+        app.dispatch(BoltRequest(mode="socket_mode", body=body))
+
+    return redo
+
+
 class Inbox:
+    """received_requests, as this process uses it: requests saved once answered (release),
+    forgotten once their work has run (finish), and those of dead processes redone
+    (recover) through `redo`, when this process redoes requests at all (the console does
+    not: None)."""
+
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, *, worker: str,
-                 is_dead: Callable[[str], bool], lease: timedelta = timedelta(minutes=10),
-                 max_attempts: int = 3) -> None:
+                 is_dead: Callable[[str], bool], workers: Workers,
+                 keys: dict[str, str] | None = None, redo: Redo | None = None,
+                 lease: timedelta = timedelta(minutes=10), max_attempts: int = 3) -> None:
         self._sessions = sessions
         self._clock = clock
         self.worker = worker
         self._is_dead = is_dead
+        self._workers = workers
+        self._keys = dict(keys or {})
+        self._redo = redo
         self._lease = lease
         self._max_attempts = max_attempts
-        self.replay: Replay | None = None  # set by the app: hands a request to its listener
         # Finished, but the database could not be told (it was down): told again each sweep.
         # Until then the rows stay ours, so no other process redoes what was answered.
         self._to_forget: set[int] = set()
@@ -131,6 +230,10 @@ class Inbox:
         self._wake = threading.Event()
         self._forgetter: threading.Thread | None = None
         self._closed = False
+        # Answered requests waiting for the saver thread, each with the work it deferred.
+        self._saving = threading.Condition()
+        self._to_save: list[tuple[Held, Received]] = []
+        self._saver: threading.Thread | None = None
 
     @contextmanager
     def _one_statement(self) -> Iterator[Connection]:
@@ -144,6 +247,46 @@ class Inbox:
         else:
             with core_transaction(self._sessions) as conn:
                 yield conn
+
+    # --- saving what was answered, and forgetting it once done ---
+
+    def release(self, held: Held, *, keep: Received | None = None) -> None:
+        """Queue the work a request deferred. With `keep`, the request is saved first (its
+        200 is out by now), so that the work is done even if this process dies: on the
+        saver thread, in batches, so the server's thread is free at once (waitress sends the
+        response only once the request's thread is done with it). A request that has its
+        row already (a saved one, redone) is forgotten once its work has run."""
+        if keep is not None and held and held.request_id is None:
+            with self._saving:
+                self._to_save.append((held, keep))
+                if self._saver is None or not self._saver.is_alive():
+                    self._saver = threading.Thread(target=self._save_loop, daemon=True,
+                                                   name="baton-saver")
+                    self._saver.start()
+                self._saving.notify()
+            return
+        self._queue(held)
+
+    def _save_loop(self) -> None:
+        while True:
+            with self._saving:
+                while not self._to_save:
+                    self._saving.wait()
+                batch, self._to_save = self._to_save, []
+            try:
+                ids = self.receive_many([k for _, k in batch])
+                for (held, _), request_id in zip(batch, ids, strict=True):
+                    held.request_id = request_id
+            except Exception as exc:  # noqa: BLE001 - the work still runs, and tells its sender
+                log.warning("could not save %d answered request(s) (%s); doing their work "
+                            "unsaved", len(batch), type(exc).__name__)
+            for held, _ in batch:
+                self._queue(held)
+
+    def _queue(self, held: Held) -> None:
+        request_id = held.request_id
+        self._workers.release(held, finished=None if request_id is None else
+                              lambda: self.finish(request_id))
 
     def receive_many(self, requests: list[Received]) -> list[int]:
         """Save answered requests in one statement; their ids in the same order. Raises
@@ -204,6 +347,8 @@ class Inbox:
         self._wake.set()
         self._forget()
 
+    # --- redoing what a dead process left ---
+
     def recover(self) -> int:
         """Renew this process's lease on the requests it is doing; take over and redo those
         of processes that died (on this host: at once; elsewhere: once their lease is past).
@@ -212,7 +357,7 @@ class Inbox:
         now = self._clock.now()
         with self._one_statement() as conn:
             q.renew_requests(conn, worker=self.worker, now=now)
-        if self.replay is None:
+        if self._redo is None:
             return 0
         with self._sessions() as s:
             candidates = q.unfinished(s, not_by=self.worker)
@@ -241,7 +386,7 @@ class Inbox:
             log.warning("redoing received request %d, answered 200 by %s at %s, which did "
                         "not finish it", request_id, owner, received_at.isoformat())
             try:
-                self.replay(row)
+                self.replay(row, self._redo)
                 redone += 1
             except NotFromSlack:
                 with transaction(self._sessions) as s:
@@ -251,3 +396,24 @@ class Inbox:
             except Exception:
                 log.exception("redoing received request %d failed", request_id)
         return redone
+
+    def replay(self, row: ReceivedRequest, redo: Redo) -> None:
+        """Hand a saved request to its listener again. Slack's own signature (or Baton's,
+        for a Socket Mode request) is checked again: a row nobody but Slack or Baton signed
+        is never acted on, whoever could write to the table. Its row is deleted once the
+        work it defers has run."""
+        if not genuine(row, self._keys):
+            raise NotFromSlack(f"received request {row.id}")
+        body = parse_slack_body(str(row.body), row.content_type)
+        problem = malformed(body)
+        if problem is not None:
+            raise NotFromSlack(f"received request {row.id}: {problem}")
+        # The workspace the signed body names: the row's own column is not under the signature.
+        with team_scope(team_of(body) or row.team_id), redo_scope(), \
+                self._workers.hold_deferred(row.id) as held:
+            try:
+                redo(row, body)
+            except BaseException:
+                self._queue(held)
+                raise
+        self._queue(held)

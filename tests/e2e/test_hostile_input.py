@@ -35,7 +35,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.app import GENERIC_FORM_ERROR
 from bot.console.emulator import Call
 from bot.domain.drafts import build_handoff
 from bot.domain.grammar import KEYS
@@ -45,6 +44,7 @@ from bot.slack.blocks import pages
 from bot.slack.blocks import records as blocks
 from bot.slack.blocks import roster as roster_blocks
 from bot.slack.ids import ActionId, GovernanceAction
+from bot.web.answers import GENERIC_FORM_ERROR
 from handlers.common import GENERIC
 from store import audit
 from store.models import AuditEvent, CoordinatorAssignment, PartnerAgency, Record
@@ -727,7 +727,7 @@ def test_no_token_or_signing_secret_reaches_any_log_record(serve_factory, databa
     """At DEBUG, through start-up, commands, a modal, a forged request, Slack failures
     with retries, the time engine and tokens someone pasted into a record: no log record
     (message, arguments or traceback) carries a token or the signing secret."""
-    from bot.app import make_client
+    from bot.slack.clients import make_client
 
     caplog.set_level(logging.DEBUG)
     baton = serve_factory(database_url, SLACK_BOT_TOKEN=BOT_TOKEN,

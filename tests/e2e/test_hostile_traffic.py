@@ -1,6 +1,6 @@
 """`serve` under hostile traffic: idle and trickling connections, oversized and unsigned
 bodies, a database that takes no writes. Everything runs on the server `baton serve` runs
-(bot.app.make_server, via the serve_factory fixture)."""
+(bot.web.server.make_server, via the serve_factory fixture)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from sqlalchemy import event, text
 from sqlalchemy import select as sql_select
 from sqlalchemy.engine import make_url
 
-from bot.app import Health
 from bot.slack import wire
+from bot.web.wsgi import Health
 from scheduler.wake import BACKOFF_MAX, Waker
 from store.db import make_engine
 from store.models import DueWork
@@ -216,16 +216,16 @@ def test_the_body_limit_is_a_setting(serve_factory, sqlite_url):
 
 def test_an_unsigned_body_is_refused_before_it_is_parsed(serve_factory, sqlite_url,
                                                         monkeypatch):
-    import bot.app
+    import bot.web.wsgi
 
     parsed: list[int] = []
-    real = bot.app.parse_slack_body
+    real = bot.web.wsgi.parse_slack_body
 
     def counting(text_: str, content_type: str | None) -> dict:
         parsed.append(len(text_))
         return real(text_, content_type)
 
-    monkeypatch.setattr(bot.app, "parse_slack_body", counting)
+    monkeypatch.setattr(bot.web.wsgi, "parse_slack_body", counting)
     baton = serve_factory(sqlite_url)
     body = "command=/handoff&text=x&" + "&".join(f"k{i}=v" for i in range(100_000))
     assert len(body) < 1024 * 1024
@@ -255,7 +255,7 @@ class WallClock:
 
 
 def test_signatures_are_checked_on_the_injected_wall_clock(serve_factory, sqlite_url):
-    """Slack's timestamps are checked against the wall clock given to wsgi_app (not the
+    """Slack's timestamps are checked against the wall clock given to bot.app.wsgi_app (not the
     runtime's clock, which tests set to 2026): within five minutes of it, not beyond."""
     stamp = 1_700_000_000  # November 2023
     wall = WallClock(stamp + 200)
@@ -329,19 +329,19 @@ def test_healthz_is_503_while_the_database_takes_no_writes(serve_factory, databa
 
 def test_the_write_probe_is_rate_limited_and_its_answer_reused(serve_factory, database_url,
                                                               caplog, monkeypatch):
-    import bot.app
+    import bot.web.wsgi
 
     baton = serve_factory(database_url)
     now = [1000.0]
     health = Health(baton.sessions, baton.clock, every=5, by="test", monotonic=lambda: now[0])
     probes: list[float] = []  # write transactions begun (on SQLite a refused one never
-    real = bot.app.transaction  # gets as far as its statement)
+    real = bot.web.wsgi.transaction  # gets as far as its statement)
 
     def counting(sessions: Any) -> Any:
         probes.append(now[0])
         return real(sessions)
 
-    monkeypatch.setattr(bot.app, "transaction", counting)
+    monkeypatch.setattr(bot.web.wsgi, "transaction", counting)
     caplog.set_level(logging.WARNING, logger="baton")
     assert health.state() == "writable" and len(probes) == 1
     for _ in range(20):  # a load balancer checking hard: one write all the same

@@ -9,9 +9,9 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import BUSY
 from bot.slack import wire
 from bot.slack.ids import ActionId
+from bot.web.shedding import BUSY
 from store.models import Record
 
 HANDOFF = ("person: P-1042 to: Northside Home Care contact: intake desk 555-0100 "

@@ -1,7 +1,7 @@
 """`baton socket` end to end: a real `baton socket` process (python -m bot.cli socket) connects
-to the emulator's Socket Mode server (bot/console/emulator/socket_mode.py) with an app-level token and is
-driven through a /handoff, a card button, a form and its field errors, a refresh and an
-abrupt drop of its connection; and SIGKILLed with acknowledged commands unfinished.
+to the emulator's Socket Mode server (bot/console/emulator/socket_mode.py) with an app-level
+token and is driven through a /handoff, a card button, a form and its field errors, a refresh
+and an abrupt drop of its connection; and SIGKILLed with acknowledged commands unfinished.
 
 slack_sdk's own SocketModeClient (Bolt's SocketModeHandler) is the client throughout: the
 emulator is what the protocol tests check. Nothing sleeps to wait for an event: each wait is
@@ -30,12 +30,11 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.response import SocketModeResponse
 from sqlalchemy import func, insert, select
 
-from bot.app import genuine
 from bot.console.emulator import SlackEmulator
 from bot.console.emulator.socket_mode import SocketModeServer, accept_key
 from bot.slack import wire
 from bot.slack.ids import ActionId
-from bot.web.inbox import sign_saved
+from bot.web.inbox import genuine, sign_saved
 from store.models import ReceivedRequest, Record
 from tests.conftest import ALICE, BOB, CHANNEL, SECRET, TEAM
 from tests.e2e.fault_kit import ROOT, SEED_TEAM, ServeProcess, db, fault_slack, serve_env

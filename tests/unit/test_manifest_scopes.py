@@ -15,7 +15,7 @@ import yaml
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.console.emulator import _CONVERSATION_SCOPES, METHOD_SCOPES
+from bot.console.emulator.scopes import _CONVERSATION_SCOPES, METHOD_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("bot", "handlers", "scheduler", "store")
@@ -73,8 +73,8 @@ def scopes_for(method: str) -> set[str]:
         kinds = _CONVERSATION_SCOPES[method]
         return {kinds["public"], kinds["private"]}
     assert method in METHOD_SCOPES, (
-        f"Baton calls {method}: add its scope (or () for none) to bot.emulator.METHOD_SCOPES, "
-        "from Slack's method page")
+        f"Baton calls {method}: add its scope (or () for none) to METHOD_SCOPES in "
+        "bot/console/emulator/scopes.py, from Slack's method page")
     needed = METHOD_SCOPES[method]
     return {needed[0]} if needed else set()  # several: any one will do, the first is Baton's
 

@@ -20,19 +20,17 @@ The protocol, as Slack documents it and slack_sdk's clients speak it:
 - An envelope not acknowledged in time is delivered again with ``retry_attempt`` counted up
   and ``retry_reason`` set (here: only when `redeliver_after` is given).
 
-The WebSocket itself is RFC 6455: the HTTP/1.1 upgrade with Sec-WebSocket-Accept, text
-frames (fragmented ones reassembled), ping/pong, the close handshake; frames from the
-client must be masked, the server's are not. `drop()` cuts connections abruptly (a TCP
-reset, no close frame), as a network failure would.
+The WebSocket itself is RFC 6455 (frames: bot/console/emulator/websocket.py): the HTTP/1.1
+upgrade with Sec-WebSocket-Accept, text frames (fragmented ones reassembled), ping/pong, the
+close handshake; frames from the client must be masked, the server's are not. `drop()` cuts
+connections abruptly (a TCP reset, no close frame), as a network failure would.
 
 Stdlib only, like the emulator.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import itertools
 import json
 import logging
@@ -47,77 +45,26 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Ack", "Connection", "Delivery", "SocketModeServer"]
+from bot.console.emulator.websocket import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    Closed,
+    accept_key,
+    encode_frame,
+    read_frame,
+)
+
+__all__ = ["Ack", "Connection", "Delivery", "SocketModeServer", "accept_key"]
 
 log = logging.getLogger(__name__)
 
-_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-_MAX_MESSAGE = 16 * 1024 * 1024
 DISCONNECT_REASONS = ("warning", "refresh_requested", "link_disabled")
 # Which envelopes may carry an answer in their acknowledgement.
 _ACCEPTS_RESPONSE = {"slash_commands": True, "events_api": False}
-
-
-def accept_key(key: str) -> str:
-    """Sec-WebSocket-Accept for a client's Sec-WebSocket-Key."""
-    return base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
-
-
-def encode_frame(opcode: int, data: bytes, *, fin: bool = True,
-                 mask: bytes | None = None) -> bytes:
-    """One frame; a server's are unmasked (`mask` is for clients, e.g. tests)."""
-    head = bytes([(0x80 if fin else 0) | opcode])
-    flag = 0x80 if mask is not None else 0
-    n = len(data)
-    if n < 126:
-        head += bytes([flag | n])
-    elif n < 1 << 16:
-        head += bytes([flag | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([flag | 127]) + struct.pack("!Q", n)
-    if mask is None:
-        return head + data
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-
-
-class _Closed(Exception):
-    pass
-
-
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    chunks, left = [], n
-    while left:
-        chunk = sock.recv(min(left, 65536))
-        if not chunk:
-            raise _Closed("the peer closed the connection")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(sock: socket.socket, *, require_mask: bool) -> tuple[bool, int, bytes]:
-    """(fin, opcode, unmasked payload) of the next frame. Raises ValueError on a protocol
-    error (the caller closes with 1002), _Closed when the peer went away."""
-    b1, b2 = _read_exact(sock, 2)
-    if b1 & 0x70:
-        raise ValueError("reserved bits set without an extension")
-    fin, opcode, masked, n = bool(b1 & 0x80), b1 & 0x0F, bool(b2 & 0x80), b2 & 0x7F
-    if require_mask and not masked:
-        raise ValueError("a client frame must be masked")
-    if n == 126:
-        (n,) = struct.unpack("!H", _read_exact(sock, 2))
-    elif n == 127:
-        (n,) = struct.unpack("!Q", _read_exact(sock, 8))
-    if opcode >= 0x8 and (n > 125 or not fin):
-        raise ValueError("a control frame must be short and unfragmented")
-    if n > _MAX_MESSAGE:
-        raise ValueError("frame too large")
-    mask = _read_exact(sock, 4) if masked else b""
-    data = _read_exact(sock, n)
-    if masked:
-        data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-    return fin, opcode, data
 
 
 @dataclass(frozen=True)
@@ -528,7 +475,7 @@ class SocketModeServer:
         while conn.open:
             try:
                 fin, opcode, data = read_frame(conn.sock, require_mask=True)
-            except (_Closed, OSError):
+            except (Closed, OSError):
                 return
             except ValueError as exc:
                 log.debug("socket mode protocol error: %s", exc)
@@ -575,7 +522,7 @@ class SocketModeServer:
             envelope_id = message.get("envelope_id")
             delivery = self._deliveries.get(envelope_id) if isinstance(envelope_id, str) \
                 else None
-            if delivery is None:
+            if delivery is None or not isinstance(envelope_id, str):
                 self.unknown_acks.append(message)
             else:
                 delivery.acked = True

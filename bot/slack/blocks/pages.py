@@ -1,12 +1,14 @@
-"""Block Kit for what the time engine sends: reminders to owners and pages to escalation
-tiers. Pure functions of records and due work."""
+"""Block Kit for pages and reminders: what the time engine sends (scheduler/engine.py,
+scheduler/sending.py) to owners and escalation tiers, the page SlackDelivery re-renders in
+place (bot/slack/delivery.py), their thread lines, the interim-action modal and the
+`/baton ladder` view. Pure functions of records, due work and ladders."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -20,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.ladder import Ladder, LadderConfig
 from bot.domain.records import RecordKind, Risk
 from bot.domain.times import format_duration
 from bot.slack.blocks.records import (
@@ -32,6 +35,10 @@ from bot.slack.blocks.records import (
     user,
 )
 from bot.slack.ids import INPUT, ActionId, ViewId
+from store.models import DueWork, Record
+
+if TYPE_CHECKING:
+    from bot.services.escalation import Audience
 
 # 50 blocks a message: a header and a footer, then two blocks a record.
 PAGE_GROUP = 20
@@ -45,11 +52,11 @@ REASON_TEXT = {
 }
 
 
-def _risk(record: Any) -> str:
+def _risk(record: Record) -> str:
     return Risk(record.risk).label if record.risk else "not rated"
 
 
-def reminder_text(record: Any, now: datetime) -> str:
+def reminder_text(record: Record, now: datetime) -> str:
     left = format_duration(record.due_at - now) if record.due_at > now else "no time"
     what = ("response deadline" if record.kind == RecordKind.HANDOFF else "next review")
     return (f":alarm_clock: *{record.reference}* ({escape(record.person_ref)}, "
@@ -57,7 +64,7 @@ def reminder_text(record: Any, now: datetime) -> str:
             f"{slack_date(record.due_at)}.")
 
 
-def reminder_blocks(record: Any, now: datetime) -> list[Block]:
+def reminder_blocks(record: Record, now: datetime) -> list[Block]:
     return [
         SectionBlock(text=MarkdownTextObject(text=fit(reminder_text(record, now), SECTION_LIMIT,
                                                       ref=record.reference))),
@@ -65,11 +72,20 @@ def reminder_blocks(record: Any, now: datetime) -> list[Block]:
     ]
 
 
+def mention(audience: Audience) -> str:
+    """Whom a page names, in mrkdwn: its people's and groups' mentions, or "here" (nobody
+    named: the whole channel; page_text writes it <!here>)."""
+    if audience.channel:
+        return "here"
+    return " ".join([*(f"<@{u}>" for u in audience.users),
+                     *(f"<!subteam^{g}>" for g in audience.groups)])
+
+
 def target_mention(target: str) -> str:
     return "<!here>" if target == "here" else target
 
 
-def page_row(record: Any, work: Any, now: datetime) -> str:
+def page_row(record: Record, work: DueWork, now: datetime) -> str:
     since = record.due_at if work.reason != "safeguard" else (record.safeguard_until or now)
     late_by = format_duration(max(now - since, now - now))
     kind = "Handoff" if record.kind == RecordKind.HANDOFF else "Dependency"
@@ -83,13 +99,13 @@ def page_row(record: Any, work: Any, now: datetime) -> str:
         lines.append(f"Missing: {escape(clip(record.missing_action or '', 300))}")
     if record.interim_action:
         lines.append(f"Interim action: {escape(clip(record.interim_action, 300))}")
-    if work.acked_by:
+    if work.acked_by and work.acked_at is not None:  # set together, on acknowledging
         lines.append(f":white_check_mark: Acknowledged by {user(work.acked_by)} at "
                      f"{slack_date(work.acked_at, '{time}')}")
     return fit("\n".join(lines), SECTION_LIMIT, ref=record.reference)
 
 
-def page_buttons(record: Any, work: Any) -> list[ButtonElement]:
+def page_buttons(record: Record, work: DueWork) -> list[ButtonElement]:
     value = str(work.id)
     buttons = []
     if not work.acked_by:
@@ -156,7 +172,7 @@ def card_unpostable_note(error: str, *, needed: str | None = None) -> str:
 
 
 def page_blocks(*, target: str, tier_name: str, tier: int,
-                items: Sequence[tuple[Any, Any]], now: datetime, late: bool,
+                items: Sequence[tuple[DueWork, Record]], now: datetime, late: bool,
                 notice: str | None = None) -> list[Block]:
     """One message for every record due for this channel and tier at once. `notice`: a
     page rerouted from a channel Baton could not post in says so under its header."""
@@ -174,7 +190,7 @@ def page_blocks(*, target: str, tier_name: str, tier: int,
     return blocks
 
 
-def interim_modal(record: Any) -> View:
+def interim_modal(record: Record) -> View:
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(
             text=fit(f"*{record.reference}* {escape(record.person_ref)} → "
@@ -196,13 +212,28 @@ def interim_modal(record: Any) -> View:
                 private_metadata=json.dumps({"record": record.id}))
 
 
-def overdue_line(record: Any) -> str:
+def paged_line(tier: int, tier_name: str, where: str, *,
+               unreachable: tuple[str, str] | None = None) -> str:
+    """The thread line for a page that went out `where` ("in <#C…>", "by DM to <@U…>");
+    `unreachable`: the channel it could not be posted in, and why."""
+    line = f"escalation tier {tier} ({escape(tier_name)}) paged {where}"
+    if unreachable is not None:
+        line += f" (Baton could not post in <#{unreachable[0]}>: {unreachable[1]})"
+    return line + "."
+
+
+def reminder_line(record: Record, left: str) -> str:
+    """The card thread's line for a reminder sent to the owner, `left` before its time."""
+    return f"Reminder sent to <@{record.owner_id}>: {left} left."
+
+
+def overdue_line(record: Record) -> str:
     return "The response deadline passed with no partner acknowledgement: marked overdue."
 
 
-def ladder_blocks(config: Any, *, chosen: str | None) -> list[Block]:
+def ladder_blocks(config: LadderConfig, *, chosen: str | None) -> list[Block]:
     """`/baton ladder`: the ladder new records in this channel start with, and the others."""
-    def describe(ladder: Any) -> str:
+    def describe(ladder: Ladder) -> str:
         lines = [f"*{ladder.name}* · reminders "
                  + (", ".join(_short_duration(d) for d in ladder.remind_before) or "none")
                  + f" before the deadline · an acknowledged page climbs again after "
@@ -233,5 +264,5 @@ def ladder_blocks(config: Any, *, chosen: str | None) -> list[Block]:
     return out
 
 
-def _short_duration(td: Any) -> str:
+def _short_duration(td: timedelta) -> str:
     return format_duration(td)

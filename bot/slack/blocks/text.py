@@ -4,8 +4,9 @@ Block Kit builder in bot/slack/blocks/ writes its text through these."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
+
+from bot.domain import slack_ids
 
 # Slack's Block Kit limits, in characters. Anything longer is refused by Slack outright
 # (invalid_blocks), so every free text passes through fit() or clip() on its way in.
@@ -84,7 +85,7 @@ def slack_date(when: datetime, fmt: str = "{date_short_pretty} at {time}") -> st
     return f"<!date^{int(when.timestamp())}^{fmt}|{fallback}>"
 
 
-_USER_ID = re.compile(r"[UWB][A-Z0-9]{2,}")
+_USER_ID = slack_ids.MENTIONABLE_ID  # people and bots: what a mention can show
 
 
 def user(user_id: str | None) -> str:
