@@ -14,17 +14,15 @@ from slack_bolt import BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError
 from bot.domain.slack_ids import FIELD_ERROR_LIMIT
+from bot.services.failures import database_unreachable, lost_a_race
 from bot.services.records import CHANGED_MEANWHILE, DATABASE_DOWN
 from bot.slack.blocks.records import clip
 from bot.slack.cards import Replies
 from bot.web.answers import GENERIC_FORM_ERROR
-from store.db import lost_a_race
 
 log = logging.getLogger("baton.handlers")
 
@@ -39,17 +37,6 @@ class MalformedPayload(ValueError):
     (handlers/context.py reads each request once). The edge (bot/app.py's malformed) turns
     such requests away before Bolt sees them; this is the one clear error for one that got
     past it."""
-
-
-def database_unreachable(exc: BaseException) -> bool:
-    """The database is down or unreachable (refused, dropped, timed out, no pooled
-    connection free), as opposed to a bug: the transaction rolled back and trying again
-    later will do."""
-    if lost_a_race(exc):
-        return False  # a clash with another writer: said as such (see guarded)
-    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 # What typed text may not carry into the database: C0 and C1 control characters other than

@@ -12,10 +12,9 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
+from bot.services import workspaces
 from bot.slack.clients import Installations
 from handlers.context import Services, services, slack
-from store import queries
-from store.db import transaction
 
 log = logging.getLogger("baton.installs")
 
@@ -27,9 +26,8 @@ def suspend(baton: Services, team_id: str, reason: str) -> int:
     # Slack told this process the workspace is gone: its engine's "resume what an earlier
     # process left suspended" at its first sweep must not undo this.
     baton.engine.keep_suspended()
-    with transaction(baton.sessions) as s:
-        count = queries.suspend_team_work(s, team_id=team_id, reason=reason,
-                                          now=baton.clock.now())
+    count = workspaces.suspend(sessions=baton.sessions, team_id=team_id, reason=reason,
+                               now=baton.clock.now())
     log.warning("workspace %s: %s; %d due items suspended until it installs Baton again",
                 team_id, reason, count)
     return count
@@ -37,8 +35,7 @@ def suspend(baton: Services, team_id: str, reason: str) -> int:
 
 def resume(baton: Services, team_id: str) -> int:
     """Installed (again): what was suspended is due once more, at once if its time came."""
-    with transaction(baton.sessions) as s:
-        count = queries.resume_team_work(s, team_id=team_id, now=baton.clock.now())
+    count = workspaces.resume(sessions=baton.sessions, team_id=team_id, now=baton.clock.now())
     if count:
         log.info("workspace %s installed Baton again: %d due items resumed", team_id, count)
         baton.poke()

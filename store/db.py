@@ -17,6 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -88,6 +90,17 @@ def lost_a_race(exc: BaseException) -> bool:
     serialization failure, 40001, or a deadlock, 40P01): nothing is wrong with the database,
     and the same request again will do."""
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40001", "40P01")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """The database is down or unreachable (refused, dropped, timed out, no pooled
+    connection free), as opposed to a bug: the transaction rolled back and trying again
+    later will do."""
+    if lost_a_race(exc):
+        return False  # a clash with another writer: said as such (see guarded)
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 @contextmanager

@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from bot.services.failures import database_unreachable
 from bot.services.records import CHANGED_MEANWHILE
-from handlers.common import DATABASE_DOWN, GENERIC, database_unreachable, guarded
+from handlers.common import DATABASE_DOWN, GENERIC, guarded
 
 
 class _PgError(Exception):
