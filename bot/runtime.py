@@ -6,8 +6,6 @@ bot/web/inbox.py's)."""
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
@@ -25,6 +22,7 @@ from bot.domain.permissions import Act, Role
 from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
 from bot.services.coordination import Coordination, RotaRoster
+from bot.services.directory import UserDirectory
 from bot.services.escalation import Authority, EscalationService, Roster
 from bot.services.partner_trends import Governance
 from bot.services.permissions import Permissions
@@ -32,6 +30,7 @@ from bot.services.records import Change, RecordService
 from bot.settings import Settings
 from bot.slack.clients import team_scope
 from bot.slack.delivery import SlackDelivery
+from bot.slack.lookup import SlackLookup
 from bot.web.inbox import Inbox, Received, Redo, saved_keys
 from bot.web.workers import Held, Workers
 from scheduler.engine import Engine, Pacer, worker_is_dead
@@ -40,52 +39,6 @@ from store import queries
 log = logging.getLogger("baton")
 
 TRENDS_EVERY = timedelta(minutes=5)
-
-
-class UserDirectory:
-    """Slack users as users.info describes them, cached: their own time zones, so deadlines
-    are read as they meant, and whether they are workspace admins (for roles)."""
-
-    def __init__(self, client: WebClient, *, default_tz: str, ttl: float = 3600.0) -> None:
-        self._client = client
-        self._default = ZoneInfo(default_tz)
-        self._ttl = ttl
-        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-
-    def _user(self, user_id: str, max_age: float) -> dict[str, Any]:
-        """users.info's user, asked again once the cached copy is older than `max_age`.
-        Raises what the call raises; a failure is not cached."""
-        now = time.monotonic()  # cache age only; never a deadline
-        with self._lock:
-            hit = self._cache.get(user_id)
-        if hit and now - hit[0] < max_age:
-            return hit[1]
-        user = dict(self._client.users_info(user=user_id).get("user") or {})
-        with self._lock:
-            self._cache[user_id] = (now, user)
-        return user
-
-    def tz(self, user_id: str) -> ZoneInfo:
-        try:
-            name = self._user(user_id, self._ttl).get("tz")
-            return ZoneInfo(name) if name else self._default
-        except (SlackApiError, ValueError, KeyError) as exc:
-            log.warning("users.info failed for %s (%s); using %s", user_id, exc, self._default)
-            return self._default
-
-    def is_admin(self, user_id: str, *, max_age: float = 60.0) -> bool:
-        """A workspace admin or owner, as Slack said at most `max_age` seconds ago (else,
-        when Slack can't be asked, as it last said)."""
-        try:
-            user = self._user(user_id, max_age)
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("users.info %s failed (%s); using the last known answer", user_id,
-                        type(exc).__name__)
-            with self._lock:
-                hit = self._cache.get(user_id)
-            user = hit[1] if hit else {}
-        return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
 
 @dataclass
@@ -112,16 +65,17 @@ class Baton:
     _trends_at: datetime | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.records = RecordService(self.sessions, self.clock, self.settings.ladders)
         self.rota = (self.roster if isinstance(self.roster, RotaRoster) else
                      RotaRoster(self.sessions, tz=ZoneInfo(self.settings.default_timezone),
                                 fallback=self.settings.coordinator))
         roles = self.settings.roles
-        self.directory = UserDirectory(self.client, default_tz=self.settings.default_timezone)
-        self.permissions = Permissions(self.client, roles, sessions=self.sessions,
+        lookup = SlackLookup(self.client)
+        self.directory = UserDirectory(lookup, default_tz=self.settings.default_timezone)
+        self.permissions = Permissions(lookup, roles, sessions=self.sessions,
                                        clock=self.clock, coordinator_of=self.rota.coordinator,
                                        slack_admin=self.directory.is_admin)
-        self.records.permissions = self.permissions
+        self.records = RecordService(self.sessions, self.clock, self.settings.ladders,
+                                     permissions=self.permissions)
         authority = Authority(self.roster, sorted(roles.of(Role.MANAGER)),
                               is_manager=self.permissions.is_manager,
                               group_members=self.permissions.group_members)
@@ -141,15 +95,17 @@ class Baton:
         self.inbox = Inbox(self.sessions, self.clock, worker=self.engine.worker,
                            is_dead=worker_is_dead, workers=self.workers,
                            keys=saved_keys(self.settings), redo=self.redo)
-        self.governance = Governance(self.sessions, self.clock, self.engine_client,
-                                     self.settings)
+        # What a person asks for goes out on the client that retries; what the sweep sends
+        # by itself, on the engine's (the next sweep tries again).
+        asked, swept = SlackDelivery(self.client), SlackDelivery(self.engine_client)
+        self.governance = Governance(self.sessions, self.clock, swept, self.settings,
+                                     permissions=self.permissions)
         self.coordination = Coordination(
-            sessions=self.sessions, clock=self.clock, client=self.engine_client,
+            sessions=self.sessions, clock=self.clock, delivery=asked, engine_delivery=swept,
             records=self.records, roster=self.rota, calendar=self.calendar,
-            digest_time=self.settings.digest_time,
+            digest_time=self.settings.digest_time, permissions=self.permissions,
             coordination_channel=lambda team: self.settings.channel_for(
                 team, "coordination_channel"))
-        self.coordination.permissions = self.governance.permissions = self.permissions
 
     def start_engine(self) -> None:
         """Start waking the time engine (serve, socket and console do; tests sweep by hand)."""

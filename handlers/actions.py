@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.services.records import Change
+from bot.services.records import Change, Happened, ThreadEvent
 from bot.slack.blocks import pages
 from bot.slack.blocks import records as blocks
 from bot.slack.cards import Cards, Replies
@@ -64,7 +64,7 @@ def page_ack(ack: Ack, context: BoltContext) -> None:
         page = s.escalation.acknowledge_page(team_id=req.team_id, work_id=work_id, actor=user)
         record = s.records.get(team_id=req.team_id, ref=page.record_id)
         Cards(s.client, s.records).changed(
-            Change(record, f"Escalation tier {page.tier} acknowledged by <@{user}>."))
+            Change(record, ThreadEvent(Happened.PAGE_ACKNOWLEDGED, user, tier=page.tier)))
         s.poke()
 
     s.defer(work)

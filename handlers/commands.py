@@ -22,8 +22,9 @@ from bot.domain.records import DomainError, RecordKind, read_risk
 from bot.domain.slack_ids import CHANNEL_ID
 from bot.report import write_report
 from bot.services.records import Change
-from bot.slack.blocks import pages
+from bot.slack.blocks import pages, partner_trends
 from bot.slack.blocks import records as blocks
+from bot.slack.blocks import roster as roster_blocks
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId
 from bot.web.inbox import redoing
@@ -194,12 +195,13 @@ def _mine(run: Invocation) -> None:
 
 def _partner(run: Invocation) -> None:
     run.say(f"Partner figures: {blocks.escape(run.rest[:80])}",
-            run.services.governance.partner_figures(run.team, run.rest))
+            partner_trends.partner_page(
+                run.services.governance.partner_figures(run.team, run.rest)))
 
 
 def _huddle(run: Invocation) -> None:
     s = run.services
-    total = s.coordination.post_huddle(s.client, team_id=run.team, channel_id=run.channel,
+    total = s.coordination.post_huddle(team_id=run.team, channel_id=run.channel,
                                        actor=run.user)
     if total == 0:
         run.say("Nothing is open in this channel; the roster I posted is empty.")
@@ -264,19 +266,20 @@ def _coordinator(run: Invocation) -> None:
     asked = grammar.read_coordinator(run.rest, caller=user)
     who = asked.user_id or user
     if asked.kind == "describe":
-        run.say(s.coordination.describe(team_id=team))
+        run.say(roster_blocks.rota_week(s.coordination.describe(team_id=team)))
     elif asked.kind == "cover":
         start, end = (grammar.read_rota_day(text, now=s.clock.now(), tz=s.rota.tz,
                                             calendar=s.calendar)
                       for text in (asked.cover_from, asked.cover_to))
-        run.say(s.coordination.set_cover(team_id=team, actor=user, user_id=who, start=start,
-                                         end=end))
+        run.say(roster_blocks.rota_set_line(s.coordination.set_cover(
+            team_id=team, actor=user, user_id=who, start=start, end=end)))
     elif asked.kind == "day":
         today = s.clock.now().astimezone(s.rota.tz).date()
-        run.say(s.coordination.set_day(team_id=team, actor=user, user_id=who, day=today))
+        run.say(roster_blocks.rota_set_line(s.coordination.set_day(
+            team_id=team, actor=user, user_id=who, day=today)))
     else:
-        run.say(s.coordination.set_weekly(team_id=team, actor=user, user_id=who,
-                                          days=list(asked.weekdays)))
+        run.say(roster_blocks.rota_set_line(s.coordination.set_weekly(
+            team_id=team, actor=user, user_id=who, days=list(asked.weekdays))))
 
 
 def _record_command(run: Invocation) -> None:
@@ -298,7 +301,7 @@ def _record_command(run: Invocation) -> None:
     else:
         change = s.records.cancel(team_id=team, ref=ref, actor=user, reason=tail)
     Cards(s.client, s.records).changed(change)
-    run.say(f":white_check_mark: {change.record.reference}: {change.line}")
+    run.say(f":white_check_mark: {change.record.reference}: {blocks.change_line(change)}")
 
 
 # `/baton WORD …`: the function that does WORD (anything else: _unknown).

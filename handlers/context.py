@@ -35,7 +35,7 @@ SERVICES = "services"  # context["services"]: the runtime, as Services
 
 
 class Directory(Protocol):
-    """Slack users' own time zones (bot/runtime.py's UserDirectory)."""
+    """Slack users' own time zones (bot/services/directory.py's UserDirectory)."""
 
     def tz(self, user_id: str) -> ZoneInfo: ...
 

@@ -99,17 +99,16 @@ def _after_assign(s: Services, change: Change, *, team: str, user: str,
     Cards(s.client, s.records).changed(change)
     surface, channel, ts = meta.get("surface"), meta.get("channel"), meta.get("ts")
     if surface == "huddle" and channel and ts:
-        s.coordination.refresh_huddle(s.client, team_id=team, channel=str(channel), ts=str(ts))
+        s.coordination.refresh_huddle(team_id=team, channel=str(channel), ts=str(ts))
     elif surface == "home":
-        s.coordination.publish_home(s.client, team_id=team, user_id=user)
+        s.coordination.publish_home(team_id=team, user_id=user)
 
 
 def home_opened(event: dict[str, Any], context: BoltContext) -> None:
     if event.get("tab", "home") != "home":
         return
     s, req = services(context), slack(context)
-    s.defer(s.coordination.publish_home, s.client, team_id=req.team_id,
-            user_id=event.get("user", ""))
+    s.defer(s.coordination.publish_home, team_id=req.team_id, user_id=event.get("user", ""))
 
 
 def register(app: App) -> None:

@@ -432,7 +432,7 @@ class Engine:
                                       before=before, after=record.status,
                                       note="response deadline passed with no acknowledgement")
                     # The card is edited after the commit; its thread hears why, paced.
-                    changes.append(Change(record, ""))
+                    changes.append(Change(record))
                     self._plan_line(s, record, record.card_channel, record.card_ts,
                                     pages.overdue_line(record), now=now)
                     page = True

@@ -13,5 +13,16 @@ def quoted(text: str, limit: int = 40) -> str:
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"“{text}”"
+    return f"“{escaped(text)}”"
+
+
+def escaped(text: str | None) -> str:
+    """Text named in an error message (a partner's name), with &, < and > escaped."""
+    if not text:
+        return ""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(user_id: str | None) -> str:
+    """A person named in an error message (or an audit note), as Slack shows a user ID."""
+    return f"<@{user_id}>"

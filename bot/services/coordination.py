@@ -15,20 +15,18 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.domain.permissions import Act, Role
+from bot.domain.quoting import mention
 from bot.domain.records import OPEN_STATUSES, DomainError, is_open
 from bot.domain.roster import Row, flags_for, sort_rows
-from bot.domain.rota import Assignment, coordinator_on, describe_days
+from bot.domain.rota import Assignment, coordinator_on
 from bot.domain.times import WorkingCalendar
-from bot.services.records import Change, NotFound, RecordService
-from bot.slack.blocks import roster as roster_blocks
-from bot.slack.cards import as_dicts
-from bot.slack.clients import team_scope
+from bot.services.delivery import Delivery, Undelivered
+from bot.services.permissions import Permissions
+from bot.services.records import Change, Happened, NotFound, RecordService, ThreadEvent
 from store import queries
 from store.db import transaction
 from store.models import CoordinatorAssignment
@@ -70,16 +68,44 @@ class Roster:
     total: int  # open records before the limit
 
 
+@dataclass(frozen=True)
+class RotaSet:
+    """Who was just named coordinator of the day, and when: one `day`, a cover from `day`
+    to `until`, or every one of `weekdays` (0 is Monday)."""
+
+    user_id: str
+    day: date | None = None
+    until: date | None = None
+    weekdays: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RotaDay:
+    """One day of the rota as Coordination.describe tells it."""
+
+    day: date
+    assignment: Assignment | None  # the rota's choice, if it names anyone
+    fallback: str | None  # the configured coordinator, when the rota names nobody
+    working: bool  # a working day
+    today: bool
+
+
 class Coordination:
-    def __init__(self, *, sessions: sessionmaker[Session], clock: Clock, client: WebClient,
-                 records: RecordService, roster: RotaRoster, calendar: WorkingCalendar,
-                 digest_time: time,
+    """`delivery` sends what a person asked for (the huddle, the App Home), `engine_delivery`
+    what the sweep sends by itself (the digest, the "no coordinator" notice), which is tried
+    again on the next sweep rather than retried on the spot."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], clock: Clock, delivery: Delivery,
+                 engine_delivery: Delivery, records: RecordService, roster: RotaRoster,
+                 calendar: WorkingCalendar, digest_time: time,
+                 permissions: Permissions | None = None,
                  coordination_channel: Callable[[str], str | None] | None = None) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._client = client
+        self._delivery = delivery
+        self._engine_delivery = engine_delivery
         self._records = records
-        self.permissions: Any = None  # bot.permissions.Permissions, set by Baton
+        self._permissions = permissions  # None: anyone may set the rota
         self.roster = roster
         self._calendar = calendar
         self._digest_time = digest_time
@@ -87,20 +113,21 @@ class Coordination:
 
     # --- the rota ---
 
-    def set_day(self, *, team_id: str, actor: str, user_id: str, day: date) -> str:
+    def set_day(self, *, team_id: str, actor: str, user_id: str, day: date) -> RotaSet:
         self.require_rota_change(team_id=team_id, actor=actor, user_id=user_id)
         self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="date", date_from=day)
-        return f"<@{user_id}> is coordinator of the day on {day:%a %d %b %Y}."
+        return RotaSet(user_id, day=day)
 
-    def set_weekly(self, *, team_id: str, actor: str, user_id: str, days: list[int]) -> str:
+    def set_weekly(self, *, team_id: str, actor: str, user_id: str,
+                   days: list[int]) -> RotaSet:
         self.require_rota_change(team_id=team_id, actor=actor, user_id=user_id)
         for d in days:
             self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="weekday",
                          weekday=d)
-        return f"<@{user_id}> is coordinator of the day every {describe_days(days)}."
+        return RotaSet(user_id, weekdays=tuple(days))
 
     def set_cover(self, *, team_id: str, actor: str, user_id: str, start: date,
-                  end: date) -> str:
+                  end: date) -> RotaSet:
         self.require_rota_change(team_id=team_id, actor=actor, user_id=user_id)
         today = self._today()
         if end < start:
@@ -112,21 +139,20 @@ class Coordination:
             raise DomainError("Cover is for an absence: give at most a year.")
         self._assign(team_id=team_id, actor=actor, user_id=user_id, kind="cover",
                      date_from=start, date_to=end)
-        return (f"<@{user_id}> covers as coordinator of the day from {start:%a %d %b} to "
-                f"{end:%a %d %b %Y}.")
+        return RotaSet(user_id, day=start, until=end)
 
     def require_rota_change(self, *, team_id: str, actor: str, user_id: str) -> None:
         """Managers and admins set the rota (refused, and audited, for anyone else); with a
         coordinators list, only those on it (or managers) can be named."""
-        if self.permissions is None:
+        if self._permissions is None:
             return
-        self.permissions.require(Act.SET_ROTA, team_id=team_id, actor=actor)
-        roles = self.permissions.roles
+        self._permissions.require(Act.SET_ROTA, team_id=team_id, actor=actor)
+        roles = self._permissions.roles
         if roles.configured(Role.COORDINATOR):
-            theirs = self.permissions.roles_of(user_id)
+            theirs = self._permissions.roles_of(user_id)
             if not theirs & {Role.COORDINATOR, Role.MANAGER}:
-                raise DomainError(f"<@{user_id}> is not on the coordinators list, so can't be "
-                                  "coordinator of the day. Nothing was changed.")
+                raise DomainError(f"{mention(user_id)} is not on the coordinators list, so "
+                                  "can't be coordinator of the day. Nothing was changed.")
 
     def _assign(self, *, team_id: str, actor: str, user_id: str, kind: str,
                 weekday: int | None = None, date_from: date | None = None,
@@ -142,21 +168,17 @@ class Coordination:
                                   "from": date_from.isoformat() if date_from else None,
                                   "to": date_to.isoformat() if date_to else None})
 
-    def describe(self, *, team_id: str) -> str:
+    def describe(self, *, team_id: str) -> list[RotaDay]:
         """Who it is today, and the next seven days."""
         today = self._today()
-        lines = []
+        days = []
         for offset in range(8):
             day = today + timedelta(days=offset)
-            chosen = self.roster.assignment(team_id=team_id, day=day)
-            who = (f"<@{chosen.user_id}>" + (" (cover)" if chosen.kind == "cover" else "")
-                   if chosen else (f"<@{self.roster.fallback}> (configured)"
-                                   if self.roster.fallback else "_nobody_"))
-            closed = "" if self._calendar.is_working_day(day) else " · not a working day"
-            label = "Today" if offset == 0 else f"{day:%a %d %b}"
-            lines.append(f"{'*' if offset == 0 else ''}{label}{'*' if offset == 0 else ''}: "
-                         f"{who}{closed}")
-        return "*Coordinator of the day*\n" + "\n".join(lines)
+            days.append(RotaDay(day=day, assignment=self.roster.assignment(team_id=team_id,
+                                                                            day=day),
+                                fallback=self.roster.fallback,
+                                working=self._calendar.is_working_day(day), today=offset == 0))
+        return days
 
     def _today(self) -> date:
         return self._clock.now().astimezone(self.roster.tz).date()
@@ -206,9 +228,8 @@ class Coordination:
                               kind="next_action_assigned", field="next_action",
                               before=before, after={"owner": owner, "action": action,
                                                     "due": due.isoformat()})
-        line = (f"Next action for <@{owner}> by {roster_blocks.slack_date(due)}: "
-                f"{roster_blocks.escape(action)} (set by <@{actor}>).")
-        return Change(record, line)
+        return Change(record, ThreadEvent(Happened.NEXT_ACTION, actor, text=action, owner=owner,
+                                          due=due))
 
     def note(self, *, team_id: str, actor: str, kind: str, field: str | None = None,
              after: Any = None) -> None:
@@ -219,40 +240,34 @@ class Coordination:
 
     # --- the huddle and the App Home ---
 
-    def post_huddle(self, client: WebClient, *, team_id: str, channel_id: str,
-                    actor: str) -> int:
+    def post_huddle(self, *, team_id: str, channel_id: str, actor: str) -> int:
         """Post the channel's roster; the huddle itself goes in the audit trail (seed 004:
         "huddle logs, attendance, actions closed")."""
         roster = self.roster_rows(team_id=team_id, channel_id=channel_id)
         now = self._clock.now()
-        text, block_list = roster_blocks.huddle(roster.rows, total=roster.total, now=now,
-                                                channel=channel_id)
-        resp = client.chat_postMessage(channel=channel_id, text=text,
-                                       blocks=as_dicts(block_list))
+        ts = self._delivery.post_huddle(channel_id=channel_id, rows=roster.rows,
+                                        total=roster.total, now=now)
         with transaction(self._sessions) as s:
             queries.add_event(s, record=None, team_id=team_id, at=now, actor=actor,
                               kind="huddle_posted", after={
-                                  "channel": channel_id, "ts": str(resp["ts"]),
+                                  "channel": channel_id, "ts": ts,
                                   "records": [r.record.reference for r in roster.rows]})
         return roster.total
 
-    def refresh_huddle(self, client: WebClient, *, team_id: str, channel: str,
-                       ts: str) -> None:
+    def refresh_huddle(self, *, team_id: str, channel: str, ts: str) -> None:
         roster = self.roster_rows(team_id=team_id, channel_id=channel)
-        text, block_list = roster_blocks.huddle(roster.rows, total=roster.total,
-                                                now=self._clock.now(), channel=channel)
-        client.chat_update(channel=channel, ts=ts, text=text, blocks=as_dicts(block_list))
+        self._delivery.update_huddle(channel_id=channel, ts=ts, rows=roster.rows,
+                                     total=roster.total, now=self._clock.now())
 
-    def publish_home(self, client: WebClient, *, team_id: str, user_id: str) -> None:
+    def publish_home(self, *, team_id: str, user_id: str) -> None:
         team = self.roster_rows(team_id=team_id)
         mine = [r for r in team.rows
                 if user_id in (r.record.owner_id, r.record.manager_id,
                                r.record.next_action_owner)]
         now = self._clock.now()
-        view = roster_blocks.home_view(
+        self._delivery.publish_home(
             user_id=user_id, mine=mine, team=team.rows, team_total=team.total,
             coordinator=self.roster.coordinator(team_id=team_id, when=now), now=now)
-        client.views_publish(user_id=user_id, view=view.to_dict())
 
     # --- the morning digest (the engine calls tick on every sweep) ---
 
@@ -269,8 +284,7 @@ class Coordination:
         sent = 0
         for team in teams:
             try:
-                with team_scope(team):
-                    sent += self._digest_for(team, local.date())
+                sent += self._digest_for(team, local.date())
             except Exception:
                 log.exception("morning digest for %s failed; it will be tried again", team)
         return sent
@@ -284,12 +298,14 @@ class Coordination:
             if not queries.claim_notice(s, team_id=team_id, kind=kind, key=key, now=now,
                                         retry_after=NOTICE_RETRY):
                 return 0
+        channel: str | None
+        ts: str | None
         try:
             if coordinator:
                 channel, ts = self._send_digest(team_id, coordinator, day)
             else:
                 channel, ts = self._send_no_coordinator(team_id, day)
-        except (SlackApiError, SlackClientError, OSError):
+        except Undelivered:
             with transaction(self._sessions) as s:
                 queries.release_notice(s, team_id=team_id, kind=kind, key=key)
             raise
@@ -298,21 +314,17 @@ class Coordination:
                                 channel_id=channel, message_ts=ts)
             queries.add_event(s, record=None, team_id=team_id, at=now, actor="baton",
                               kind=f"{kind}_sent", note=f"{day.isoformat()}"
-                              + (f", to <@{coordinator}>" if coordinator else ""))
+                              + (f", to {mention(coordinator)}" if coordinator else ""))
         return 1
 
-    def digest_blocks(self, *, team_id: str, coordinator: str, day: date) -> tuple[str, Any]:
-        roster = self.roster_rows(team_id=team_id)
-        rows = [r for r in roster.rows if r.flags]
-        return roster_blocks.digest(rows, coordinator=coordinator, day=day,
-                                    now=self._clock.now())
+    def digest_rows(self, *, team_id: str) -> list[Row]:
+        """The digest's rows: every open record with a risk flag, highest risk first."""
+        return [r for r in self.roster_rows(team_id=team_id).rows if r.flags]
 
     def _send_digest(self, team_id: str, coordinator: str, day: date) -> tuple[str, str]:
-        text, block_list = self.digest_blocks(team_id=team_id, coordinator=coordinator, day=day)
-        dm = self._client.conversations_open(users=coordinator)
-        resp = self._client.chat_postMessage(channel=dm["channel"]["id"], text=text,
-                                             blocks=as_dicts(block_list))
-        return str(resp["channel"]), str(resp["ts"])
+        return self._engine_delivery.post_digest(
+            team_id=team_id, coordinator=coordinator, rows=self.digest_rows(team_id=team_id),
+            day=day, now=self._clock.now())
 
     def _send_no_coordinator(self, team_id: str, day: date) -> tuple[str | None, str | None]:
         named = self._channel(team_id)
@@ -322,10 +334,10 @@ class Coordination:
             with self._sessions() as s:
                 channels = queries.open_channels(s, team_id=team_id,
                                                  statuses=sorted(OPEN_STATUSES))
-        text = roster_blocks.no_coordinator_text(day)
         first: tuple[str | None, str | None] = (None, None)
         for channel in channels:
-            resp = self._client.chat_postMessage(channel=channel, text=text)
+            sent = self._engine_delivery.post_no_coordinator(team_id=team_id, channel_id=channel,
+                                                            day=day)
             if first[0] is None:
-                first = (str(resp["channel"]), str(resp["ts"]))
+                first = sent
         return first

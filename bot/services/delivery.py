@@ -7,7 +7,12 @@ renders (bot/slack/blocks/) and sends (chat.postMessage, chat.update, DMs, App H
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
+
+from bot.domain.roster import Row
+from store.models import SystemicPattern
 
 if TYPE_CHECKING:
     from bot.services.escalation import Audience, PageView
@@ -35,3 +40,51 @@ class Delivery(Protocol):
         ...
 
     # --- huddle roster, digest, nudges, App Home and systemic-pattern notices ---
+
+    def post_huddle(self, *, channel_id: str, rows: Sequence[Row], total: int,
+                    now: datetime) -> str:
+        """Post a channel's huddle roster (rows highest risk first, `total` before any limit);
+        the message's ts."""
+        ...
+
+    def update_huddle(self, *, channel_id: str, ts: str, rows: Sequence[Row], total: int,
+                      now: datetime) -> None:
+        """Re-render a posted huddle roster in place."""
+        ...
+
+    def publish_home(self, *, user_id: str, mine: Sequence[Row], team: Sequence[Row],
+                     team_total: int, coordinator: str | None, now: datetime) -> None:
+        """Publish a person's App Home: their open records, then the team's."""
+        ...
+
+    def post_digest(self, *, team_id: str, coordinator: str, rows: Sequence[Row], day: date,
+                    now: datetime) -> tuple[str, str]:
+        """DM the coordinator of the day their morning digest (in `team_id`'s workspace);
+        (channel, ts). Raises Undelivered when Slack refused it or could not be reached."""
+        ...
+
+    def post_no_coordinator(self, *, team_id: str, channel_id: str,
+                            day: date) -> tuple[str, str]:
+        """Tell a channel of `team_id` nobody is coordinator of the day; (channel, ts).
+        Raises Undelivered when Slack refused it or could not be reached."""
+        ...
+
+    def post_notice(self, pattern: SystemicPattern) -> tuple[str, str]:
+        """Post a systemic-pattern notice to its channel (pattern.channel_id); (channel, ts).
+        Raises Undelivered when it could not be posted."""
+        ...
+
+    def update_notice(self, pattern: SystemicPattern) -> None:
+        """Re-render a posted notice in place (its classification). Raises Undelivered when
+        it could not be updated."""
+        ...
+
+
+class Undelivered(Exception):
+    """Slack refused a message or could not be reached. `error` is Slack's error code (e.g.
+    channel_not_found) or, when Slack never answered, the failure's type name; str() is the
+    failure's own message."""
+
+    def __init__(self, message: str, *, error: str) -> None:
+        super().__init__(message)
+        self.error = error

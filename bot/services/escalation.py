@@ -22,8 +22,7 @@ from bot.domain.permissions import Act
 from bot.domain.records import DomainError, RecordKind, is_open
 from bot.domain.schedule import initial_work
 from bot.services.permissions import Permissions
-from bot.services.records import Change, NotFound, RecordService
-from bot.slack.blocks.records import escape  # the Change line only (helper "services")
+from bot.services.records import Change, Happened, NotFound, RecordService, ThreadEvent
 from store import queries
 from store.db import transaction
 from store.models import DueWork, Record
@@ -240,7 +239,7 @@ class EscalationService:
                               after=text)
             # A recorded interim action or next step is an answer: the ladder stops here.
             queries.cancel_work(s, record_id=record.id, kinds=("page", "ack_timeout"))
-            line = f"Interim action recorded by <@{actor}>: {escape(text)}"
+            moved = False  # the next review, by this interim action
             if next_review is not None and record.kind == RecordKind.DEPENDENCY:
                 # Only the review moves; a safeguard's own deadline stays as it was.
                 queries.cancel_work(s, record_id=record.id, kinds=("deadline",), reason="review")
@@ -255,10 +254,11 @@ class EscalationService:
                                             tz=ZoneInfo(record.tz or "UTC")):
                     queries.add_work(s, record=record, kind=planned.kind, due_at=planned.due_at,
                                      now=now, reason=planned.reason)
-                line += " Next review moved."
+                moved = True
             latest = queries.latest_page(s, record_id=record.id)
             page_at = (latest.channel_id, latest.message_ts) if latest else None
-        return Change(record, line, page_at=page_at)
+        return Change(record, ThreadEvent(Happened.INTERIM_ACTION, actor, text=text,
+                                          review_moved=moved), page_at=page_at)
 
     def _require_interim(self, record: Record, *, team_id: str, actor: str,
                          now: datetime) -> None:

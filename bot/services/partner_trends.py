@@ -19,38 +19,39 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.models.blocks import Block
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.domain.permissions import Act
-from bot.domain.records import DomainError
-from bot.domain.trends import (
-    WINDOWS,
-    RepeatedMisses,
-    figures,
-    missed_acknowledgement,
-    partner_totals,
-    repeated_misses,
-    route_trends,
-)
-from bot.settings import Settings
-from bot.slack.blocks import partner_trends as render
-from bot.slack.blocks.records import clip, escape
-from bot.slack.cards import as_dicts
-from bot.slack.ids import (
+from bot.domain.governance import (
     FIELD_CLASSIFICATION,
     FIELD_CORRECTIVE_ROUTE,
     FIELD_OWNER,
     FIELD_REVIEW_DUE,
     Classification,
     CorrectiveRoute,
+    route_label,
 )
+from bot.domain.permissions import Act
+from bot.domain.quoting import escaped, mention, quoted
+from bot.domain.records import DomainError
+from bot.domain.trends import (
+    WINDOWS,
+    RepeatedMisses,
+    RouteTrend,
+    figures,
+    missed_acknowledgement,
+    partner_totals,
+    repeated_misses,
+    route_trends,
+)
+from bot.services.delivery import Delivery, Undelivered
+from bot.services.permissions import Permissions
+from bot.settings import Settings
 from store import queries
 from store import trends as tq
 from store.db import transaction
@@ -59,7 +60,20 @@ from store.models import SystemicPattern
 log = logging.getLogger("baton.governance")
 
 BATON = "baton"  # the actor of what Baton does by itself
-SEND_ERRORS = (SlackApiError, SlackClientError, OSError, ValueError)
+CONTRACT_IMPACT_LIMIT = 1000  # characters of the director's contract impact that are kept
+
+
+@dataclass(frozen=True)
+class PartnerFigures:
+    """`/baton partner NAME`: one partner's figures over the rolling windows, all routes
+    (None when nothing was logged with it in the last 90 days) and each route, and its
+    systemic-pattern notices."""
+
+    partner: str  # the display name
+    totals: RouteTrend | None
+    trends: list[RouteTrend]
+    patterns: list[SystemicPattern]
+    now: datetime
 
 
 # SQLite: one lock per database in this process, held from "is it still unposted?" to
@@ -68,21 +82,21 @@ _POST_LOCKS: dict[int, threading.Lock] = {}
 _POST_LOCKS_GUARD = threading.Lock()
 
 
-def _post_lock(engine: Any) -> threading.Lock:
+def _post_lock(engine: Engine) -> threading.Lock:
     with _POST_LOCKS_GUARD:
         return _POST_LOCKS.setdefault(id(engine), threading.Lock())
 
 
 class Governance:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, client: WebClient,
-                 settings: Settings) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, delivery: Delivery,
+                 settings: Settings, *, permissions: Permissions) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._client = client
+        self._delivery = delivery
         self._settings = settings
+        self._permissions = permissions
         self._sweeping = threading.Lock()
         self._warned_no_channel = False
-        self.permissions: Any = None  # bot.permissions.Permissions, set by Baton
 
     # --- the sweep ---
 
@@ -215,16 +229,11 @@ class Governance:
 
     def _send(self, pattern: SystemicPattern) -> tuple[str, str] | None:
         try:
-            resp = self._client.chat_postMessage(
-                channel=str(pattern.channel_id), text=render.notice_text(pattern),
-                blocks=as_dicts(render.notice_blocks(pattern)), unfurl_links=False)
-        except SEND_ERRORS as exc:
-            error = exc.response.get("error") if isinstance(exc, SlackApiError) else \
-                type(exc).__name__
+            return self._delivery.post_notice(pattern)
+        except Undelivered as exc:
             log.warning("systemic-pattern notice %s not posted to %s (%s); the next sweep "
-                        "tries again", pattern.id, pattern.channel_id, error)
+                        "tries again", pattern.id, pattern.channel_id, exc.error)
             return None
-        return str(resp["channel"]), str(resp["ts"])
 
     # --- the accountable director's classification ---
 
@@ -238,8 +247,8 @@ class Governance:
     def classifiable(self, pattern_id: int, *, team_id: str, actor: str) -> SystemicPattern:
         """The pattern, if `actor` may classify it now (before opening the modal)."""
         row = self.pattern(pattern_id, team_id=team_id)
-        self.permissions.require(Act.CLASSIFY, team_id=team_id, actor=actor,
-                                 channel_id=row.channel_id)
+        self._permissions.require(Act.CLASSIFY, team_id=team_id, actor=actor,
+                                  channel_id=row.channel_id)
         if row.classification:
             raise _already(row)
         return row
@@ -254,8 +263,8 @@ class Governance:
         classified once: a second classification is refused. DomainError.field names the
         input at fault (the modal's block ids)."""
         now = self._clock.now()
-        self.permissions.require(Act.CLASSIFY, team_id=team_id, actor=actor,
-                                 field=FIELD_CLASSIFICATION)
+        self._permissions.require(Act.CLASSIFY, team_id=team_id, actor=actor,
+                                  field=FIELD_CLASSIFICATION)
         try:
             chosen = Classification(classification)
         except ValueError:
@@ -283,7 +292,10 @@ class Governance:
         if review_due <= now:
             raise DomainError(f"The review deadline {review_due:%Y-%m-%d} has already passed: "
                               "choose a later date.", field=FIELD_REVIEW_DUE)
-        impact = clip(" ".join((contract_impact or "").split()), 1000) or None
+        typed = " ".join((contract_impact or "").split())
+        if len(typed) > CONTRACT_IMPACT_LIMIT:
+            typed = typed[: CONTRACT_IMPACT_LIMIT - 1] + "…"
+        impact = typed or None
         with transaction(self._sessions) as s:
             row = tq.get_pattern(s, pattern_id=pattern_id, team_id=team_id)
             if row is None:
@@ -309,7 +321,7 @@ class Governance:
                 kind="pattern_classified", field=f"systemic_pattern:{row.id}",
                 before={key: None for key in after}, after=after,
                 note=f"{row.evidence.get('partner', '')} · "
-                     f"{render.route_label(row.route)}")
+                     f"{route_label(row.route)}")
             s.refresh(row)
         if update_message:
             self.refresh_notice(pattern_id)
@@ -321,16 +333,14 @@ class Governance:
             row = tq.get_pattern(s, pattern_id=pattern_id)
             if row is None or not row.channel_id or not row.message_ts:
                 return
-            text, blocks = render.notice_text(row), as_dicts(render.notice_blocks(row))
         try:
-            self._client.chat_update(channel=row.channel_id, ts=row.message_ts, text=text,
-                                     blocks=blocks)
-        except SEND_ERRORS as exc:
+            self._delivery.update_notice(row)
+        except Undelivered as exc:
             log.warning("could not update systemic-pattern notice %s: %s", pattern_id, exc)
 
     # --- /baton partner NAME ---
 
-    def partner_figures(self, team_id: str, name: str) -> list[Block]:
+    def partner_figures(self, team_id: str, name: str) -> PartnerFigures:
         """One partner's figures, per route, over the rolling 30 and 90 days."""
         name = " ".join(name.split())
         if not name:
@@ -345,27 +355,29 @@ class Governance:
                 if len(matches) == 1:
                     partner = matches[0]
                 elif matches:
-                    listed = ", ".join(escape(p.display_name) for p in matches[:5])
-                    raise DomainError(f"“{escape(clip(name, 60))}” matches several partners: "
+                    # DomainError's text is mrkdwn (bot/domain/quoting.py): names escaped.
+                    listed = ", ".join(escaped(p.display_name) for p in matches[:5])
+                    raise DomainError(f"{quoted(name, 60)} matches several partners: "
                                       f"{listed}. Give more of the name.")
                 else:
                     known = tq.partner_names(s, team_id=team_id)
-                    hint = (f" Known partners include {', '.join(escape(n) for n in known)}."
+                    hint = (f" Known partners include {', '.join(escaped(n) for n in known)}."
                             if known else " No partner has been named on a record yet.")
-                    raise DomainError(f"No partner agency called “{escape(clip(name, 60))}” in "
+                    raise DomainError(f"No partner agency called {quoted(name, 60)} in "
                                       f"this workspace.{hint}")
             facts = tq.record_facts(s, team_id=team_id, since=since, partner_id=partner.id)
             pages = tq.page_facts(s, team_id=team_id, since=since, partner_id=partner.id)
             patterns = tq.patterns_for_partner(s, team_id=team_id, partner_id=partner.id)
             display = partner.display_name
-        return render.partner_blocks(
-            display, partner_totals(facts, pages, now=now),
-            route_trends(facts, pages, now=now), patterns, now=now)
+        return PartnerFigures(partner=display, totals=partner_totals(facts, pages, now=now),
+                              trends=list(route_trends(facts, pages, now=now)),
+                              patterns=list(patterns), now=now)
 
 
 def _already(row: SystemicPattern) -> DomainError:
     label = Classification(row.classification).label if row.classification else "?"
     when = f" on {row.classified_at:%Y-%m-%d}" if row.classified_at else ""
-    return DomainError(f"This pattern was already classified {label} by <@{row.classified_by}>"
-                       f"{when}. Nothing was changed.", field=FIELD_CLASSIFICATION)
+    return DomainError(f"This pattern was already classified {label} by "
+                       f"{mention(row.classified_by)}{when}. Nothing was changed.",
+                       field=FIELD_CLASSIFICATION)
 

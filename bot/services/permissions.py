@@ -2,7 +2,8 @@
 leaves an audit event, and changes nothing.
 
 Roles come from the config file's [roles] (user IDs and user group IDs; a group's members
-are looked up with usergroups.users.list and cached for a minute). Until the file names any
+are looked up with usergroups.users.list, through bot/services/directory.py's Lookup, and
+cached for a minute). Until the file names any
 admin, the workspace's Slack admins and owners are Baton's admins; until it names any
 manager, they are its managers too, so a fresh install is never locked out and never open
 to all.
@@ -11,21 +12,20 @@ to all.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Protocol
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.domain.permissions import Act, Actor, Role, RoleConfig, allowed, who_may
 from bot.domain.records import DomainError
+from bot.services.directory import Answers, Lookup, LookupFailed
 from store import queries
 from store.db import transaction
+from store.models import Record
 
 log = logging.getLogger("baton.permissions")
 
@@ -38,49 +38,48 @@ class Refused(DomainError):
         self.act = act
 
 
-def record_people(record: Any) -> frozenset[str]:
+def record_people(record: Record) -> frozenset[str]:
     """Whose record it is: its owner, who logged it, its management owner and whoever holds
     its next action."""
-    people = {record.owner_id, record.created_by, getattr(record, "manager_id", None),
-              getattr(record, "next_action_owner", None)}
+    people = {record.owner_id, record.created_by, record.manager_id, record.next_action_owner}
     return frozenset(p for p in people if p)
 
 
+class CoordinatorOf(Protocol):
+    """Who is coordinator of the day in a workspace at a moment (RotaRoster.coordinator)."""
+
+    def __call__(self, *, team_id: str, when: datetime) -> str | None: ...
+
+
 class Permissions:
-    def __init__(self, client: WebClient, roles: RoleConfig, *, sessions: sessionmaker[Session],
-                 clock: Clock, coordinator_of: Any,
-                 slack_admin: Callable[[str], bool], ttl: float = 60.0) -> None:
-        self._client = client
+    def __init__(self, lookup: Lookup, roles: RoleConfig, *, sessions: sessionmaker[Session],
+                 clock: Clock, coordinator_of: CoordinatorOf,
+                 slack_admin: Callable[[str], bool], ttl: float = 60.0,
+                 timer: Callable[[], float] = time.monotonic) -> None:
+        self._lookup = lookup
         self.roles = roles
         self._sessions = sessions
         self._clock = clock
-        self._coordinator_of = coordinator_of  # (team_id=, when=) -> user id or None
+        self._coordinator_of = coordinator_of
         self.slack_admin = slack_admin  # a workspace admin or owner (users.info, cached)
-        self._ttl = ttl
-        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
-        self._lock = threading.Lock()
+        self._groups: Answers[str, frozenset[str]] = Answers(ttl=ttl, timer=timer)
 
     # --- lookups, cached ---
 
-    def _cached(self, key: tuple[str, str], fetch: Any, default: Any) -> Any:
-        now = time.monotonic()  # cache age only
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit and now - hit[0] < self._ttl:
-            return hit[1]
-        try:
-            value = fetch()
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("role lookup %s failed (%s); using the last known answer", key[0],
-                        type(exc).__name__)
-            return hit[1] if hit else default
-        with self._lock:
-            self._cache[key] = (now, value)
-        return value
-
     def group_members(self, group_id: str) -> frozenset[str]:
-        return self._cached(("group", group_id), lambda: frozenset(
-            self._client.usergroups_users_list(usergroup=group_id)["users"]), frozenset())
+        """A user group's members, as Slack said within the ttl (else, when Slack can't be
+        asked, as it last said; nobody when it never has)."""
+        hit = self._groups.fresh(group_id)
+        if hit is not None:
+            return hit
+        try:
+            members = self._lookup.group_members(group_id)
+        except LookupFailed as exc:
+            log.warning("role lookup %s failed (%s); using the last known answer", "group",
+                        exc.kind)
+            return self._groups.last(group_id) or frozenset()
+        self._groups.put(group_id, members)
+        return members
 
     def _in(self, user: str, ids: Iterable[str]) -> bool:
         return any(i == user or (i.startswith("S") and user in self.group_members(i))
@@ -109,7 +108,7 @@ class Permissions:
 
     # --- deciding ---
 
-    def require(self, act: Act, *, team_id: str, actor: str, record: Any = None,
+    def require(self, act: Act, *, team_id: str, actor: str, record: Record | None = None,
                 channel_id: str | None = None, extra: str | None = None,
                 field: str | None = None) -> None:
         """Raise Refused (after writing the refusal to the audit trail) unless allowed.
@@ -125,7 +124,8 @@ class Permissions:
         self.refuse(act, team_id=team_id, actor=actor, record=record, channel_id=channel_id,
                     who=who_may(act, record_people=people, extra=extra), field=field)
 
-    def refuse(self, act: Act, *, team_id: str, actor: str, who: str, record: Any = None,
+    def refuse(self, act: Act, *, team_id: str, actor: str, who: str,
+               record: Record | None = None,
                channel_id: str | None = None, what: str | None = None,
                field: str | None = None) -> None:
         """Write the refusal to the audit trail and raise Refused saying who may."""

@@ -2,7 +2,8 @@
 
 Services take a session factory and a clock; they know nothing of Slack. Every change
 writes its audit events in the same transaction as the change, so an error leaves
-nothing half-written.
+nothing half-written, and returns a Change: the record, and the facts of what happened
+(a ThreadEvent), which bot/slack/blocks/records.change_line puts into words.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,7 +38,7 @@ from bot.domain.records import (
     transition,
 )
 from bot.domain.schedule import initial_work
-from bot.slack.blocks.records import escape
+from bot.services.permissions import Permissions
 from store import queries
 from store.db import core_transaction, lost_a_race, transaction
 from store.models import AuditEvent, Dependency, Handoff, PartnerAgency, Record
@@ -50,10 +52,43 @@ class TryAgain(DomainError):
     """The database is unavailable or the record changed under us; nothing was saved."""
 
 
+class Happened(StrEnum):
+    """What a change to a record was, as the card's thread is told it."""
+
+    LOGGED = "logged"
+    ACKNOWLEDGED = "acknowledged"  # the partner confirmed receipt
+    RESPONDED = "responded"  # the partner's response (acknowledging first when need be)
+    RESOLVED = "resolved"  # a dependency's outcome
+    CLOSED = "closed"  # a handoff's outcome
+    CANCELLED = "cancelled"
+    INTERIM_ACTION = "interim_action"
+    NEXT_ACTION = "next_action"
+    PAGE_ACKNOWLEDGED = "page_acknowledged"
+
+
+@dataclass(frozen=True)
+class ThreadEvent:
+    """The facts of one change, for the one line added to the card's thread. Text is as
+    typed: bot/slack/blocks/records.change_line renders (and escapes) it."""
+
+    what: Happened
+    actor: str
+    text: str | None = None  # the outcome, reason, response, interim or next action
+    category: ResponseCategory | None = None  # a partner response's category
+    late: bool = False  # acknowledged after the response deadline
+    implied_ack: bool = False  # the response also recorded the acknowledgement
+    owner: str | None = None  # who holds the next action
+    due: datetime | None = None  # when the next action is due
+    tier: int | None = None  # the escalation tier acknowledged
+    review_moved: bool = False  # the interim action moved the next review
+
+
 @dataclass(frozen=True)
 class Change:
+    """A record as a use case left it, and what its card's thread is to be told."""
+
     record: Record
-    line: str  # the one line added to the card's thread
+    event: ThreadEvent | None = None  # what the card's thread is told; None: nothing
     created: bool = False
     next_due: datetime | None = None  # the soonest work this change scheduled
     page_at: tuple[str | None, str | None] | None = None  # a page message to refresh
@@ -68,20 +103,21 @@ DATABASE_DOWN = ("The database is not answering right now; nothing was saved. "
 
 class RecordService:
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock,
-                 ladders: LadderConfig | None = None) -> None:
+                 ladders: LadderConfig | None = None, *,
+                 permissions: Permissions | None = None) -> None:
         self._sessions = session_factory
         self._clock = clock
         self._ladders = ladders or LadderConfig()
         self._partners: dict[tuple[str, str], tuple[int, str, str]] = {}
-        self.permissions: Any = None  # bot.permissions.Permissions, set by Baton
+        self._permissions = permissions  # None: nobody is refused (tests of the rules alone)
 
     def require_on_record(self, *, team_id: str, ref: str | int, actor: str) -> Record:
         """The record, if `actor` may change it; else Refused (audited), nothing changed."""
         with self._sessions() as s:
             record = self._load(s, team_id=team_id, ref=ref)
-        if self.permissions is not None:
-            self.permissions.require(Act.ACT_ON_RECORD, team_id=team_id, actor=actor,
-                                     record=record, channel_id=record.channel_id)
+        if self._permissions is not None:
+            self._permissions.require(Act.ACT_ON_RECORD, team_id=team_id, actor=actor,
+                                      record=record, channel_id=record.channel_id)
         return record
 
     @contextmanager
@@ -188,12 +224,13 @@ class RecordService:
             if request_key:
                 existing = self.by_request(team_id=team_id, request_key=request_key)
                 if existing is not None:
-                    return Change(existing, "", created=False)
+                    return Change(existing, created=False)
             raise
         soonest = min(p.due_at for p in plan)
         if record.risk == Risk.SAME_DAY and kind is RecordKind.DEPENDENCY:
             soonest = now  # the coordinator's nudge
-        return Change(record, f"Logged by <@{actor}>.", created=True, next_due=soonest)
+        return Change(record, ThreadEvent(Happened.LOGGED, actor), created=True,
+                      next_due=soonest)
 
     def _partner(self, s: Session, *, team_id: str, name: str,
                  now: datetime) -> tuple[int, PartnerAgency]:
@@ -283,8 +320,7 @@ class RecordService:
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="acknowledged", after={"acknowledged_at": now.isoformat()},
                               note="late" if late else None)
-        suffix = " (late: after the response deadline)" if late else ""
-        return Change(record, f"Partner acknowledged receipt, recorded by <@{actor}>{suffix}.")
+        return Change(record, ThreadEvent(Happened.ACKNOWLEDGED, actor, late=late))
 
     def respond(
         self, *, team_id: str, ref: str | int, actor: str, category: ResponseCategory,
@@ -298,7 +334,7 @@ class RecordService:
             )
         self.require_on_record(team_id=team_id, ref=ref, actor=actor)
         now = self._clock.now()
-        lines = []
+        implied = False
         with self._tx() as s:
             record = self._load(s, team_id=team_id, ref=ref)
             self._require_kind(record, RecordKind.HANDOFF, "given a partner response")
@@ -310,7 +346,7 @@ class RecordService:
                 record.acknowledged_by = actor
                 queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                                   kind="acknowledged", note="implied by the partner's response")
-                lines.append("Partner acknowledged receipt.")
+                implied = True
             before = {"category": record.response_category, "text": record.response_text}
             self._move(s, record, Action.RESPOND, actor=actor, now=now)
             record.response_category = category.value
@@ -318,9 +354,8 @@ class RecordService:
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="responded", field="response", before=before,
                               after={"category": category.value, "text": text})
-        lines.append(f"Partner response: *{category.label}*" + (f": {escape(text)}" if text else "")
-                     + f", recorded by <@{actor}>.")
-        return Change(record, " ".join(lines))
+        return Change(record, ThreadEvent(Happened.RESPONDED, actor, text=text,
+                                          category=category, implied_ack=implied))
 
     def resolve(self, *, team_id: str, ref: str | int, actor: str, outcome: str) -> Change:
         outcome = " ".join(outcome.split())
@@ -337,8 +372,8 @@ class RecordService:
             kind = "resolved" if record.kind == RecordKind.DEPENDENCY else "closed"
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind=kind, field="outcome", after=outcome)
-        verb = "Resolved" if record.kind == RecordKind.DEPENDENCY else "Closed"
-        return Change(record, f"{verb} by <@{actor}>: {escape(outcome)}")
+        what = Happened.RESOLVED if record.kind == RecordKind.DEPENDENCY else Happened.CLOSED
+        return Change(record, ThreadEvent(what, actor, text=outcome))
 
     def cancel(self, *, team_id: str, ref: str | int, actor: str, reason: str) -> Change:
         reason = " ".join(reason.split())
@@ -354,7 +389,7 @@ class RecordService:
             record.closed_at = now
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="cancelled", field="cancel_reason", after=reason)
-        return Change(record, f"Cancelled by <@{actor}>: {escape(reason)}")
+        return Change(record, ThreadEvent(Happened.CANCELLED, actor, text=reason))
 
     @staticmethod
     def _require_kind(record: Record, kind: RecordKind, what: str) -> None:
@@ -364,7 +399,7 @@ class RecordService:
 
     @staticmethod
     def _move(
-        s: Session, record: Record, action: Action, *, actor: str, now: Any,
+        s: Session, record: Record, action: Action, *, actor: str, now: datetime,
         note: str | None = None,
     ) -> None:
         before = record.status

@@ -131,10 +131,11 @@ class Cards:
                 channel=record.card_channel, ts=record.card_ts,
                 text=blocks.card_text(record), blocks=as_dicts(blocks.record_card(record)),
             )
-            if change.line:
+            line = blocks.change_line(change)
+            if line:
                 self._client.chat_postMessage(
                     channel=record.card_channel, thread_ts=record.card_ts,
-                    text=blocks.fit(f"{record.reference}: {change.line}", blocks.SECTION_LIMIT,
+                    text=blocks.fit(f"{record.reference}: {line}", blocks.SECTION_LIMIT,
                                     ref=record.reference),
                 )
         except Exception as exc:  # noqa: BLE001 - the card is a view; the database has it all

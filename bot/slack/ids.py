@@ -3,6 +3,21 @@ registered listeners are checked against these by a test."""
 
 from enum import StrEnum
 
+# The classification modal's inputs: each block_id names the argument of Governance.classify
+# it feeds (every input's action_id is INPUT); these and the choices are the domain's,
+# re-exported so that every id is here. isort would split the `X as X` re-exports apart.
+# isort: off
+from bot.domain.governance import (
+    FIELD_CLASSIFICATION as FIELD_CLASSIFICATION,
+    FIELD_CONTRACT_IMPACT as FIELD_CONTRACT_IMPACT,
+    FIELD_CORRECTIVE_ROUTE as FIELD_CORRECTIVE_ROUTE,
+    FIELD_OWNER as FIELD_OWNER,
+    FIELD_REVIEW_DUE as FIELD_REVIEW_DUE,
+    Classification as Classification,
+    CorrectiveRoute as CorrectiveRoute,
+)
+# isort: on
+
 COMMANDS = ("/handoff", "/dependency", "/baton")
 
 
@@ -40,42 +55,5 @@ class GovernanceAction(StrEnum):
 class GovernanceView(StrEnum):
     CLASSIFY = "pattern_classify"
 
-
-class Classification(StrEnum):
-    """The accountable director's reading of a repeated route failure (seed 002, Ex. 3)."""
-
-    CASE_LEVEL = "case-level"
-    SYSTEMIC = "systemic"
-
-    @property
-    def label(self) -> str:
-        return {"case-level": "Case-level", "systemic": "Systemic"}[self.value]
-
-
-class CorrectiveRoute(StrEnum):
-    """The proposed corrective routes the seed names for a pathway recovery action plan."""
-
-    JOINT_REVIEW = "joint_review"
-    PROTOCOL_REVISION = "protocol_revision"
-    SENIOR_PARTNER_MEETING = "senior_partner_meeting"
-    COMMISSIONER_INTERVENTION = "commissioner_intervention"
-
-    @property
-    def label(self) -> str:
-        return {
-            "joint_review": "Joint review",
-            "protocol_revision": "Protocol revision",
-            "senior_partner_meeting": "Senior partner meeting",
-            "commissioner_intervention": "Commissioner intervention",
-        }[self.value]
-
-
-# The classification modal's inputs: the block_id names the field (and the argument of
-# Governance.classify it feeds); every input's action_id is bot.ids.INPUT.
-FIELD_CLASSIFICATION = "classification"
-FIELD_CORRECTIVE_ROUTE = "corrective_route"
-FIELD_OWNER = "owner_id"
-FIELD_REVIEW_DUE = "review_due"
-FIELD_CONTRACT_IMPACT = "contract_impact"
 
 ACTIONS_BLOCK = "pattern"  # f"{ACTIONS_BLOCK}:{pattern_id}" on the notice's buttons

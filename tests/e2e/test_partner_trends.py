@@ -21,7 +21,10 @@ from bot.domain.records import DomainError
 from bot.services.partner_trends import Governance
 from bot.services.permissions import Permissions, Refused
 from bot.slack import wire
+from bot.slack.blocks import partner_trends as render
+from bot.slack.delivery import SlackDelivery
 from bot.slack.ids import GovernanceAction
+from bot.slack.lookup import SlackLookup
 from store.models import AuditEvent, SystemicPattern
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, blocks_of
 
@@ -140,7 +143,8 @@ def test_two_replicas_sweeping_at_once_post_one_notice(baton):
     log_handoffs(baton)
     baton.clock.set(ny(23, 12))
     runtime = baton.runtime
-    replicas = [Governance(baton.sessions, baton.clock, runtime.client, runtime.settings)
+    replicas = [Governance(baton.sessions, baton.clock, SlackDelivery(runtime.client),
+                           runtime.settings, permissions=runtime.permissions)
                 for _ in range(2)]
     start = threading.Barrier(2)
     posted: list[int] = []
@@ -315,12 +319,13 @@ def test_classification_refuses_bad_input_and_non_managers(baton):
             gov.classify(row.id, **{**good, **change})
         assert caught.value.field == field, change
     # With managers named in [roles], only they classify: Bob's Slack admin no longer counts.
-    strict = Governance(baton.sessions, baton.clock, baton.runtime.client,
-                        baton.runtime.settings)
-    strict.permissions = Permissions(
-        baton.runtime.client, RoleConfig({Role.MANAGER: frozenset({DIRECTOR})}),
-        sessions=baton.sessions, clock=baton.clock, coordinator_of=lambda **_: None,
-        slack_admin=baton.runtime.directory.is_admin)
+    strict = Governance(baton.sessions, baton.clock, SlackDelivery(baton.runtime.client),
+                        baton.runtime.settings, permissions=Permissions(
+                            SlackLookup(baton.runtime.client),
+                            RoleConfig({Role.MANAGER: frozenset({DIRECTOR})}),
+                            sessions=baton.sessions, clock=baton.clock,
+                            coordinator_of=lambda **_: None,
+                            slack_admin=baton.runtime.directory.is_admin))
     with pytest.raises(Refused, match="Only a manager"):
         strict.classify(row.id, **good)
     assert events(baton, "refused")[-1].actor == BOB
@@ -334,7 +339,8 @@ def test_partner_figures_per_route_for_30_and_90_days(baton):
     baton.runtime.engine.run_due()  # overdue, pages to tiers 1 and 2 (the built-in ladder)
     gov = baton.runtime.governance
     gov.sweep(TEAM)
-    blocks = gov.partner_figures(TEAM, "northside")  # part of the name is enough
+    figures = gov.partner_figures(TEAM, "northside")  # part of the name is enough
+    blocks = render.partner_page(figures)
     dicts = [b.to_dict() for b in blocks]  # slack_sdk validates each block
     assert dicts[0]["text"]["text"] == "Partner trends: Northside Home Care"
     text = flat(dicts)

@@ -4,7 +4,7 @@ pattern rows. Person references only, never names; free text escaped."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,9 +25,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.governance import route_label
 from bot.domain.times import format_duration
 from bot.domain.trends import Figures, RouteTrend
-from bot.slack.blocks.records import FIELD_LIMIT, SECTION_LIMIT, clip, escape, fit, slack_date, user
+from bot.services.partner_trends import PartnerFigures
+from bot.slack.blocks.text import FIELD_LIMIT, SECTION_LIMIT, clip, escape, fit, slack_date, user
 from bot.slack.ids import (
     ACTIONS_BLOCK,
     FIELD_CLASSIFICATION,
@@ -41,15 +43,11 @@ from bot.slack.ids import (
     GovernanceAction,
     GovernanceView,
 )
+from store.models import SystemicPattern
 
-NO_ROUTE = "no route given"
 MAX_LISTED = 20  # affected records listed in a notice; the rest are counted
 MAX_ROUTES = 40  # routes in `/baton partner NAME` (50 blocks a message)
 MAX_PEOPLE = 12
-
-
-def route_label(route: str | None) -> str:
-    return route or NO_ROUTE
 
 
 def pattern_title(partner: str, route: str | None) -> str:
@@ -84,7 +82,7 @@ def miss_line(miss: dict[str, Any]) -> str:
     return head + f"never acknowledged; cancelled *{delay}* after the deadline"
 
 
-def notice_text(pattern: Any) -> str:
+def notice_text(pattern: SystemicPattern) -> str:
     """Notification fallback: the route and the count, nothing more."""
     ev = pattern.evidence or {}
     return (f"{escape(pattern_title(ev.get('partner', ''), ev.get('route')))}: "
@@ -92,7 +90,7 @@ def notice_text(pattern: Any) -> str:
             f"{pattern.window_days} days")
 
 
-def notice_blocks(pattern: Any) -> list[Block]:
+def notice_blocks(pattern: SystemicPattern) -> list[Block]:
     """The systemic-pattern notice for the governance channel: affected route, records with
     dates and delay durations, repeat frequency, service impact, and the classification
     control (or, once classified, the director's decision)."""
@@ -157,8 +155,8 @@ def notice_blocks(pattern: Any) -> list[Block]:
     return blocks
 
 
-def classified_line(pattern: Any) -> str:
-    label = Classification(pattern.classification).label
+def classified_line(pattern: SystemicPattern) -> str:
+    label = Classification(pattern.classification or "").label  # shown once classified
     route = (CorrectiveRoute(pattern.corrective_route).label if pattern.corrective_route
              else "none proposed")
     review = slack_date(pattern.review_due, "{date_short_pretty}") if pattern.review_due \
@@ -169,7 +167,7 @@ def classified_line(pattern: Any) -> str:
             f"review by {review}")
 
 
-def classify_modal(pattern: Any, *, chosen: Classification) -> View:
+def classify_modal(pattern: SystemicPattern, *, chosen: Classification) -> View:
     ev = pattern.evidence or {}
     classes = [Option(value=c.value, label=c.label) for c in Classification]
     routes = [Option(value=r.value, label=r.label) for r in CorrectiveRoute]
@@ -203,7 +201,7 @@ def classify_modal(pattern: Any, *, chosen: Classification) -> View:
 
 # --- /baton partner NAME ---
 
-def _per_window(trend: RouteTrend, text: Any) -> str:
+def _per_window(trend: RouteTrend, text: Callable[[Figures], str]) -> str:
     return " · ".join(f"{days} d: {text(f)}" for days, f in sorted(trend.windows.items()))
 
 
@@ -231,7 +229,7 @@ def _fields(trend: RouteTrend) -> list[MarkdownTextObject]:
     ]
 
 
-def pattern_history_line(pattern: Any) -> str:
+def pattern_history_line(pattern: SystemicPattern) -> str:
     ev = pattern.evidence or {}
     head = (f"• {slack_date(pattern.detected_at, '{date_short}')}: "
             f"{escape(route_label(ev.get('route')))}, {pattern.misses} missed")
@@ -241,7 +239,7 @@ def pattern_history_line(pattern: Any) -> str:
 
 
 def partner_blocks(partner: str, totals: RouteTrend | None, trends: Sequence[RouteTrend],
-                   patterns: Sequence[Any], *, now: datetime) -> list[Block]:
+                   patterns: Sequence[SystemicPattern], *, now: datetime) -> list[Block]:
     """One partner's figures, all routes first, then each route, for each rolling window."""
     blocks: list[Block] = [
         HeaderBlock(text=clip(f"Partner trends: {partner}", 150)),
@@ -269,3 +267,9 @@ def partner_blocks(partner: str, totals: RouteTrend | None, trends: Sequence[Rou
         blocks.append(SectionBlock(text=MarkdownTextObject(text=fit("\n".join(lines),
                                                                      SECTION_LIMIT))))
     return blocks
+
+
+def partner_page(figures: PartnerFigures) -> list[Block]:
+    """`/baton partner NAME`: Governance.partner_figures, rendered."""
+    return partner_blocks(figures.partner, figures.totals, figures.trends, figures.patterns,
+                          now=figures.now)

@@ -1,10 +1,10 @@
-"""Block Kit rendering: pure functions from records to slack_sdk block models."""
+"""Block Kit rendering: pure functions from records to slack_sdk block models, and the
+line a change adds to its card's thread. Text goes through bot/slack/blocks/text.py."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -25,24 +25,34 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.domain import slack_ids
 from bot.domain.grammar import DEPENDENCY_KEYS, HANDOFF_KEYS, KEYS, Key
 from bot.domain.records import RecordKind, ResponseCategory, Risk, is_open
+from bot.services.records import Change, Happened
 from bot.slack.ids import INPUT, ActionId, ViewId
+from store.models import AuditEvent, Record
 
-# Slack's Block Kit limits, in characters. Anything longer is refused by Slack outright
-# (invalid_blocks), so every free text passes through fit() or clip() on its way in.
-SECTION_LIMIT = 3000  # a section's text, and a context element's
-FIELD_LIMIT = 2000  # each of a section's fields (at most 10)
-HEADER_LIMIT = 150  # a header block's plain text
-BUTTON_TEXT_LIMIT = 75
-BUTTON_VALUE_LIMIT = 2000
-OPTION_TEXT_LIMIT = 75  # a select option's text
-MODAL_TITLE_LIMIT = 24  # a modal's title, submit and close labels
-MESSAGE_BLOCKS = 50  # blocks in a message
-VIEW_BLOCKS = 100  # blocks in a modal or the App Home
-MESSAGE_TEXT_LIMIT = 40_000  # a message's text (msg_too_long beyond)
-REPLY_TEXT_LIMIT = 4000  # what Baton lets one ephemeral reply's text run to
+# isort: off
+# The text helpers, re-exported: pages, cards, handlers and tests import them from here too.
+from bot.slack.blocks.text import (
+    SECTION_LIMIT as SECTION_LIMIT,
+    FIELD_LIMIT as FIELD_LIMIT,
+    HEADER_LIMIT as HEADER_LIMIT,
+    BUTTON_TEXT_LIMIT as BUTTON_TEXT_LIMIT,
+    BUTTON_VALUE_LIMIT as BUTTON_VALUE_LIMIT,
+    OPTION_TEXT_LIMIT as OPTION_TEXT_LIMIT,
+    MODAL_TITLE_LIMIT as MODAL_TITLE_LIMIT,
+    MESSAGE_BLOCKS as MESSAGE_BLOCKS,
+    VIEW_BLOCKS as VIEW_BLOCKS,
+    MESSAGE_TEXT_LIMIT as MESSAGE_TEXT_LIMIT,
+    REPLY_TEXT_LIMIT as REPLY_TEXT_LIMIT,
+    chunks as chunks,
+    clip as clip,
+    escape as escape,
+    fit as fit,
+    slack_date as slack_date,
+    user as user,
+)
+# isort: on
 
 STATUS_BADGE = {
     "pending": ":hourglass_flowing_sand: Pending",
@@ -56,91 +66,17 @@ STATUS_BADGE = {
 }
 
 
-def escape(text: str | None) -> str:
-    """Free text into mrkdwn: nobody's text can become a mention, a link or <!channel>."""
-    if not text:
-        return ""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int) -> str:
-    """Plain text (headers, buttons, modal errors) cut to `limit` characters."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def fit(text: str, limit: int, *, ref: str | None = None) -> str:
-    """mrkdwn shortened to Slack's `limit`, the one way every rendering module does it.
-
-    Text that fits is returned as it is. Otherwise it is cut at a point that splits neither
-    an escape (`&lt;`) nor one of Baton's own tokens (`<@U…>`, `<!date^…>`), and ends with a
-    pointer to the full text: `/baton show REF` when there is a record, else an ellipsis."""
-    if len(text) <= limit:
-        return text
-    tail = f"… _(cut short: `/baton show {ref}` has it all)_" if ref else "…"
-    if len(tail) >= limit:
-        tail = "…"
-    cut = text[: limit - len(tail)]
-    amp = cut.rfind("&", max(0, len(cut) - 5))
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]  # an entity cut in half would show as "&am"
-    lt = cut.rfind("<")
-    if lt != -1 and ">" not in cut[lt:]:
-        cut = cut[:lt]  # user text is escaped, so a raw "<" opens one of Baton's tokens
-    return cut.rstrip() + tail
-
-
-def chunks(text: str, limit: int) -> list[str]:
-    """mrkdwn split into pieces of at most `limit` characters, at line ends where it can be
-    and never inside an escape or a token, for text that must be shown whole."""
-    out: list[str] = []
-    while len(text) > limit:
-        piece = text[:limit]
-        newline = piece.rfind("\n")
-        if newline > limit // 2:
-            piece = piece[: newline + 1]
-        else:
-            amp = piece.rfind("&", max(0, len(piece) - 5))
-            if amp > 0 and ";" not in piece[amp:]:
-                piece = piece[:amp]
-            lt = piece.rfind("<")
-            if lt > 0 and ">" not in piece[lt:]:
-                piece = piece[:lt]
-        out.append(piece)
-        text = text[len(piece):]
-    if text:
-        out.append(text)
-    return out
-
-
-def slack_date(when: datetime, fmt: str = "{date_short_pretty} at {time}") -> str:
-    """Slack's date token: every reader sees it in their own time zone."""
-    fallback = when.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(when.timestamp())}^{fmt}|{fallback}>"
-
-
-_USER_ID = slack_ids.MENTIONABLE_ID  # people and bots: what a mention can show
-
-
-def user(user_id: str | None) -> str:
-    """A mention of a Slack user ID; anything that is not one is shown, escaped, as text."""
-    if user_id == "baton":  # what the time engine did by itself
-        return "Baton"
-    if not user_id:
-        return "—"
-    return f"<@{user_id}>" if _USER_ID.fullmatch(user_id) else escape(user_id)
-
-
 def _field(label: str, value: str, ref: str | None = None) -> MarkdownTextObject:
     return MarkdownTextObject(text=fit(f"*{label}*\n{value}", FIELD_LIMIT, ref=ref))
 
 
-def record_title(record: Any) -> str:
+def record_title(record: Record) -> str:
     """Plain text (the card's header); escape() it on the way into mrkdwn."""
     kind = "Handoff" if record.kind == RecordKind.HANDOFF else "Dependency"
     return f"{kind} {record.reference} · {record.person_ref}"
 
 
-def record_fields(record: Any) -> list[MarkdownTextObject]:
+def record_fields(record: Record) -> list[MarkdownTextObject]:
     risk = Risk(record.risk).label if record.risk else "not rated"
     ref = record.reference
     if record.kind == RecordKind.HANDOFF:
@@ -172,7 +108,7 @@ def record_fields(record: Any) -> list[MarkdownTextObject]:
     return fields[:10]  # a section holds at most 10 fields
 
 
-def _long_texts(record: Any, *, whole: bool = False) -> list[tuple[str, str]]:
+def _long_texts(record: Record, *, whole: bool = False) -> list[tuple[str, str]]:
     """The record's free-text paragraphs, labelled, escaped, in card order; `whole` adds
     the partner's response, which the card shows (shortened) among its fields."""
     out: list[tuple[str, str]] = []
@@ -189,7 +125,7 @@ def _long_texts(record: Any, *, whole: bool = False) -> list[tuple[str, str]]:
     return out
 
 
-def record_card(record: Any) -> list[Block]:
+def record_card(record: Record) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=clip(record_title(record), HEADER_LIMIT))]
     texts = _long_texts(record)
     fields_at = 2 if record.kind == RecordKind.DEPENDENCY else 0
@@ -209,7 +145,7 @@ def record_card(record: Any) -> list[Block]:
     return blocks
 
 
-def record_buttons(record: Any) -> list[ButtonElement]:
+def record_buttons(record: Record) -> list[ButtonElement]:
     value = str(record.id)
     if record.kind == RecordKind.HANDOFF:
         buttons = []
@@ -229,19 +165,19 @@ def record_buttons(record: Any) -> list[ButtonElement]:
     return buttons
 
 
-def card_text(record: Any) -> str:
+def card_text(record: Record) -> str:
     """Notification fallback text: no free text, nothing that can leak beyond the codes."""
     return f"{escape(record_title(record))} — {record.status} — due {slack_date(record.due_at)}"
 
 
-def confirmation(record: Any) -> str:
+def confirmation(record: Record) -> str:
     what = "Response deadline" if record.kind == RecordKind.HANDOFF else "Next review"
     return (f":white_check_mark: Logged *{record.reference}* for {escape(record.person_ref)} with "
             f"{escape(record.partner.display_name)}. {what}: {slack_date(record.due_at)}, "
             f"owner {user(record.owner_id)}.")
 
 
-def record_line(record: Any) -> str:
+def record_line(record: Record) -> str:
     badge = STATUS_BADGE.get(record.status, record.status)
     risk = f" · {Risk(record.risk).label}" if record.risk else ""
     line = (f"*{record.reference}* {escape(record.person_ref)} → "
@@ -250,7 +186,7 @@ def record_line(record: Any) -> str:
     return fit(line, SECTION_LIMIT, ref=record.reference)
 
 
-def record_list(title: str, records: Sequence[Any], empty: str) -> list[Block]:
+def record_list(title: str, records: Sequence[Record], empty: str) -> list[Block]:
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{title}*"))]
     if not records:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=empty)))
@@ -278,7 +214,7 @@ def record_list(title: str, records: Sequence[Any], empty: str) -> list[Block]:
     return blocks
 
 
-def _event_text(event: Any) -> str:
+def _event_text(event: AuditEvent) -> str:
     parts = [slack_date(event.at, "{date_short} {time}"), user(event.actor), f"*{event.kind}*"]
     if event.field and event.kind not in ("created",):
         parts.append(f"`{event.field}`")
@@ -296,7 +232,7 @@ def _short(value: Any) -> str:
     return clip(text, 200)
 
 
-def record_detail(record: Any, events: Sequence[Any]) -> list[Block]:
+def record_detail(record: Record, events: Sequence[AuditEvent]) -> list[Block]:
     """`/baton show REF`: the card with every free text whole (the card itself shortens
     them and points here), then the audit trail, within one message's 50 blocks."""
     blocks: list[Block] = [HeaderBlock(text=clip(record_title(record), HEADER_LIMIT)),
@@ -436,7 +372,7 @@ def create_modal(kind: RecordKind, fields: dict[str, str], *, owner: str | None,
                 private_metadata=json.dumps({"channel": channel_id}))
 
 
-def response_modal(record: Any) -> View:
+def response_modal(record: Record) -> View:
     options = [Option(value=c.value, label=c.label) for c in ResponseCategory]
     return View(
         type="modal", callback_id=ViewId.RESPONSE, title="Record response", submit="Record",
@@ -455,7 +391,7 @@ def response_modal(record: Any) -> View:
     )
 
 
-def reason_modal(record: Any, *, resolve: bool) -> View:
+def reason_modal(record: Record, *, resolve: bool) -> View:
     if resolve:
         title = "Resolve" if record.kind == RecordKind.DEPENDENCY else "Close handoff"
         label, callback, submit = "Outcome", ViewId.RESOLVE, "Resolve"
@@ -473,6 +409,41 @@ def reason_modal(record: Any, *, resolve: bool) -> View:
                                                      max_length=1000)),
         ],
     )
+
+
+def change_line(change: Change) -> str:
+    """The one line a change adds to its card's thread (and to the reply that confirms it);
+    empty when the change tells the thread nothing."""
+    event = change.event
+    if event is None:
+        return ""
+    by, text = f"<@{event.actor}>", escape(event.text)
+    match event.what:
+        case Happened.LOGGED:
+            return f"Logged by {by}."
+        case Happened.ACKNOWLEDGED:
+            late = " (late: after the response deadline)" if event.late else ""
+            return f"Partner acknowledged receipt, recorded by {by}{late}."
+        case Happened.RESPONDED:
+            label = event.category.label if event.category else ""
+            line = (f"Partner response: *{label}*" + (f": {text}" if event.text else "")
+                    + f", recorded by {by}.")
+            return f"Partner acknowledged receipt. {line}" if event.implied_ack else line
+        case Happened.RESOLVED:
+            return f"Resolved by {by}: {text}"
+        case Happened.CLOSED:
+            return f"Closed by {by}: {text}"
+        case Happened.CANCELLED:
+            return f"Cancelled by {by}: {text}"
+        case Happened.INTERIM_ACTION:
+            moved = " Next review moved." if event.review_moved else ""
+            return f"Interim action recorded by {by}: {text}{moved}"
+        case Happened.NEXT_ACTION:
+            due = slack_date(event.due) if event.due else ""
+            return f"Next action for <@{event.owner}> by {due}: {text} (set by {by})."
+        case Happened.PAGE_ACKNOWLEDGED:
+            return f"Escalation tier {event.tier} acknowledged by {by}."
+    return ""
 
 
 def plain(text: str) -> PlainTextObject:

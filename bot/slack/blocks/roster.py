@@ -1,4 +1,5 @@
-"""Block Kit for the huddle roster, the coordinator's digest and nudges, and the App Home."""
+"""Block Kit for the huddle roster, the coordinator's digest and nudges, the App Home, and
+the replies of `/baton coordinator` (the rota)."""
 
 from __future__ import annotations
 
@@ -24,16 +25,12 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.roster import Flag, Row
-from bot.slack.blocks.records import (
-    SECTION_LIMIT,
-    STATUS_BADGE,
-    VIEW_BLOCKS,
-    escape,
-    fit,
-    slack_date,
-    user,
-)
+from bot.domain.rota import describe_days
+from bot.services.coordination import RotaDay, RotaSet
+from bot.slack.blocks.records import STATUS_BADGE
+from bot.slack.blocks.text import SECTION_LIMIT, VIEW_BLOCKS, escape, fit, slack_date, user
 from bot.slack.ids import INPUT, ActionId, ViewId
+from store.models import Record
 
 __all__ = ["escape", "slack_date"]
 
@@ -41,7 +38,7 @@ MESSAGE_ROWS = 20  # 2 blocks a row keeps a message inside Slack's 50 blocks
 HOME_ROWS = 40  # the App Home allows 100 blocks
 
 
-def _partner(record: Any) -> str:
+def _partner(record: Record) -> str:
     partner = getattr(record, "partner", None)
     return escape(partner.display_name) if partner is not None else "—"
 
@@ -143,20 +140,20 @@ def no_coordinator_text(day: date) -> str:
             "`/baton coordinator @someone`.")
 
 
-def nudge_page(record: Any, *, tier: int, waited: str) -> str:
+def nudge_page(record: Record, *, tier: int, waited: str) -> str:
     return (f":bell: Coordinator nudge: the tier {tier} page for *{record.reference}* "
             f"({escape(record.person_ref)} → {_partner(record)}) has waited {waited} with no "
             "acknowledgement. Check someone has it.")
 
 
-def nudge_same_day(record: Any) -> str:
+def nudge_same_day(record: Record) -> str:
     return (f":rotating_light: Coordinator nudge: a new *same-day risk* dependency "
             f"*{record.reference}* ({escape(record.person_ref)} → {_partner(record)}) was "
             f"logged by {user(record.created_by)}. Interim safeguard: "
             f"{escape(record.interim_safeguard) or '_none recorded_'}.")
 
 
-def nudge_section(text: str, record: Any) -> SectionBlock:
+def nudge_section(text: str, record: Record) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=fit(text, SECTION_LIMIT,
                                                          ref=record.reference)),
                         accessory=ButtonElement(
@@ -184,7 +181,32 @@ def home_view(*, user_id: str, mine: Sequence[Row], team: Sequence[Row], team_to
     return View(type="home", blocks=out[:VIEW_BLOCKS])
 
 
-def assign_modal(record: Any, *, meta: dict[str, Any]) -> View:
+def rota_set_line(change: RotaSet) -> str:
+    """The reply to `/baton coordinator …`: who is now coordinator of the day, and when."""
+    who = f"<@{change.user_id}>"
+    if change.weekdays:
+        return f"{who} is coordinator of the day every {describe_days(change.weekdays)}."
+    if change.day is not None and change.until is not None:
+        return (f"{who} covers as coordinator of the day from {change.day:%a %d %b} to "
+                f"{change.until:%a %d %b %Y}.")
+    return f"{who} is coordinator of the day on {change.day:%a %d %b %Y}."
+
+
+def rota_week(days: Sequence[RotaDay]) -> str:
+    """`/baton coordinator`: who it is today, and the next seven days."""
+    lines = []
+    for d in days:
+        chosen = d.assignment
+        who = (f"<@{chosen.user_id}>" + (" (cover)" if chosen.kind == "cover" else "")
+               if chosen else (f"<@{d.fallback}> (configured)" if d.fallback else "_nobody_"))
+        closed = "" if d.working else " · not a working day"
+        label = "Today" if d.today else f"{d.day:%a %d %b}"
+        star = "*" if d.today else ""
+        lines.append(f"{star}{label}{star}: {who}{closed}")
+    return "*Coordinator of the day*\n" + "\n".join(lines)
+
+
+def assign_modal(record: Record, *, meta: dict[str, Any]) -> View:
     current = record.next_action_owner
     return View(
         type="modal", callback_id=ViewId.ASSIGN_NEXT, title="Assign next action",
