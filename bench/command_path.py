@@ -32,7 +32,7 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import wire  # noqa: E402
+from bot.slack import wire  # noqa: E402
 from store import audit  # noqa: E402
 from store.db import make_engine, migrate  # noqa: E402
 from store.models import PartnerAgency, Record, ReferenceCounter  # noqa: E402

@@ -323,7 +323,9 @@ def make_time_engine(db_engine: SAEngine, slack: Emulated, clock: Clock, *,
     settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_API_URL": slack.base_url})
     client = make_client(settings, interactive=False)
     sessions = make_session_factory(db_engine)
-    authority = Authority(client, ConfiguredRoster(None), [])
+    # No managers, no user groups, no coordinator: what the bench pages (tier 1) is the owner.
+    authority = Authority(ConfiguredRoster(None), [], is_manager=lambda user: False,
+                          group_members=lambda group: frozenset())
     return CountingEngine(sessions=sessions, client=client, clock=clock, authority=authority,
                   records=RecordService(sessions, clock), pacer=Pacer(0), batch=batch)
 

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.command_path import Emulated, free_port, pct, seed, wait_healthy  # noqa: E402
-from bot import wire  # noqa: E402
+from bot.slack import wire  # noqa: E402
 from bot.domain.ladder import LadderConfig  # noqa: E402
 from store.db import make_engine  # noqa: E402
 from store.models import DueWork, Record  # noqa: E402

@@ -74,7 +74,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from command_path import cpu_seconds, free_port, pct  # noqa: E402
 
-from bot import wire  # noqa: E402
+from bot.slack import wire  # noqa: E402
 from bot.domain.ladder import DEFAULT_LADDER  # noqa: E402
 from bot.slack.ids import ActionId  # noqa: E402
 from store import audit  # noqa: E402
