@@ -11,8 +11,8 @@
    lag = when the emulator received the tier-1 page minus when the deadline fell due.
 4. Peak RSS of this process.
 
-The Slack emulator runs in a helper process (bench/_engine_emulator.py), so it neither shares
-this interpreter's lock nor counts in its RSS.
+The Slack emulator runs in a helper process (bench/emulator_proc.py --watch pages), so it
+neither shares this interpreter's lock nor counts in its RSS.
 
     python bench/engine.py [--records 1000000] [--database-url URL] [--quick]
                            [--lag-records 10000] [--spread-seconds 180]
@@ -30,7 +30,6 @@ import argparse
 import logging
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +47,7 @@ from sqlalchemy import create_engine, func, insert, make_url, select, text, upda
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import emulator_proc  # noqa: E402
 from bot.app import make_client  # noqa: E402
 from bot.clock import Clock, FixedClock, SystemClock  # noqa: E402
 from bot.domain.ladder import DEFAULT_LADDER, shift  # noqa: E402
@@ -198,17 +198,10 @@ def background_due(t0: datetime) -> Callable[[int], datetime]:
 # --- the Slack emulator (helper process) ---
 
 class Emulated:
-    """bench/_engine_emulator.py, seen from here."""
+    """bench/emulator_proc.py --watch pages, seen from here."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "_engine_emulator.py"), TEAM],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        assert self.proc.stdout is not None and self.proc.stdin is not None
-        first = self.proc.stdout.readline().split()
-        if len(first) != 2 or first[0] != "URL":
-            raise SystemExit(f"the emulator did not start: {first}")
-        self.base_url = first[1]
+        self.proc, self.base_url = emulator_proc.start("pages", TEAM)
         self._cond = threading.Condition()
         self.posts = 0  # every chat.postMessage answered
         self.page_posts = 0  # top-level messages carrying page rows
@@ -267,9 +260,7 @@ class Emulated:
                 self._cond.wait(timeout=1.0)
 
     def stop(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(15)
+        emulator_proc.close(self.proc, timeout=15)
         self._reader.join(5)
 
 
