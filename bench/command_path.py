@@ -28,6 +28,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import insert
@@ -59,7 +60,7 @@ class Emulated:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def seed(url: str, n: int) -> float:
@@ -94,7 +95,7 @@ def seed(url: str, n: int) -> float:
     return time.monotonic() - started
 
 
-def wait_healthy(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
+def wait_healthy(port: int, path: str, proc: subprocess.Popen[Any]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -38,11 +38,11 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine as SAEngine
-from sqlalchemy import create_engine, func, insert, make_url, select, text, update
+from sqlalchemy import Table, create_engine, func, insert, make_url, select, text, update
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -159,7 +159,8 @@ class Seeder:
         last = first + count - 1
         remind = [-offset for offset in DEFAULT_LADDER.remind_before]
         for start in range(first, last + 1, BATCH):
-            records, works = [], []
+            records: list[dict[str, Any]] = []
+            works: list[dict[str, Any]] = []
             for i in range(start, min(start + BATCH, last + 1)):
                 due_at = due(i)
                 records.append(self.record(i, due_at, i % CHANNELS))
@@ -174,7 +175,7 @@ class Seeder:
                 print(f"    ... {done:,} records", flush=True)
         self.next_id = last + 1
         with self.engine.begin() as c:
-            c.execute(update(ReferenceCounter.__table__).values(last=last))
+            c.execute(update(cast(Table, ReferenceCounter.__table__)).values(last=last))
             if self.engine.dialect.name == "postgresql":
                 c.execute(text("SELECT setval(pg_get_serial_sequence('records', 'id'), :n)"),
                           {"n": last})

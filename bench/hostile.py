@@ -309,7 +309,7 @@ def main() -> None:
     emu, base_url = emulator_proc.start("cards", TEAM, [USER])
     slack = Emulated(base_url)
     out = emu.stdout
-    threading.Thread(target=lambda: [None for _ in out], daemon=True).start()
+    threading.Thread(target=lambda: [None for _ in out or ()], daemon=True).start()
     try:
         tmp = tempfile.mkdtemp(prefix="baton-hostile-")
         url = f"sqlite:///{tmp}/bench.db"

@@ -16,11 +16,9 @@ from bench.load.database import Databases, seed  # noqa: E402
 from bench.load.procs import cleanup  # noqa: E402
 from bench.load.runner import run  # noqa: E402
 
-__doc__ = bench.load.__doc__
-
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(bench.load.__doc__ or "").split("\n\n")[0])
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/baton_load",
                     help="recreated for each run (its seeded copy is <name>_seed)")
     ap.add_argument("--seconds", type=float, default=None, help="load per run (default 60)")

@@ -6,19 +6,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine as SAEngine
-from sqlalchemy import create_engine, insert, make_url, select, text, update
+from sqlalchemy import Table, create_engine, insert, make_url, select, text, update
 
-from bench.load.config import (
-    BATCH,
-    CHANNELS,
-    LADDER,
-    PARTNERS,
-    TEAM,
-    TZ_NAME,
-)
+from bench.load.config import BATCH, CHANNELS, LADDER, PARTNERS, TEAM, TZ_NAME
 from store import audit
 from store.db import make_engine, migrate
 from store.models import DueWork, PartnerAgency, Record, ReferenceCounter
@@ -207,7 +200,7 @@ def add_due(engine: SAEngine, count: int, *, first_due: datetime, spread: float,
     seconds, written while `serve` runs (numbers taken from the counter as Baton takes
     them). Returns (record id, due at, channel, owner) for each."""
     now = datetime.now(UTC)
-    table = ReferenceCounter.__table__
+    table = cast(Table, ReferenceCounter.__table__)
     with engine.begin() as c:
         last = c.execute(update(table).where(table.c.team_id == TEAM, table.c.kind == "handoff")
                          .values(last=table.c.last + count).returning(table.c.last)).scalar_one()
@@ -224,8 +217,9 @@ def add_due(engine: SAEngine, count: int, *, first_due: datetime, spread: float,
                 "created_by": users[(j + 3) % len(users)], "created_at": now, "updated_at": now,
                 "receiving_contact": "intake desk", "ladder": LADDER, "tz": TZ_NAME,
                 "risk": "short-term", "version": 1})
-        ids = list(c.scalars(insert(Record.__table__).returning(
-            Record.__table__.c.id, sort_by_parameter_order=True), rows))
+        records = cast(Table, Record.__table__)
+        ids = list(c.scalars(insert(records).returning(
+            records.c.id, sort_by_parameter_order=True), rows))
         c.execute(insert(DueWork), [_work(rid, "deadline", r["due_at"], reason="overdue")
                                     | {"created_at": now} for rid, r in zip(ids, rows,
                                                                            strict=True)])

@@ -17,11 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.command_path import free_port
-from bench.load.config import (
-    ROOT,
-    SECRET,
-    TOKEN,
-)
+from bench.load.config import ROOT, SECRET, TOKEN
 
 if TYPE_CHECKING:
     from bench.load.database import Databases

@@ -11,14 +11,7 @@ from sqlalchemy import Engine as SAEngine
 from sqlalchemy import func, select
 
 from bench.command_path import pct
-from bench.load.config import (
-    ANSWER_WAIT,
-    LABEL,
-    MIX,
-    REPLIES,
-    TARGET_P99_MS,
-    TEAM,
-)
+from bench.load.config import ANSWER_WAIT, LABEL, MIX, REPLIES, TARGET_P99_MS, TEAM
 from bench.load.measure import Run
 from store import audit
 from store.db import make_session_factory
@@ -114,7 +107,7 @@ def report(r: Run, db: SAEngine) -> None:
     created, last = r.created, r.last_created
     expected = sum(len(t.ms.get(k, [])) for k in REPLIES)
     answered = sum(sum(r.replies.get(k, Counter()).values()) for k in REPLIES)
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for c_ in r.replies.values():
         totals.update(c_)
     done = (f"all of it done {r.drained:.1f} s after the load stopped" if r.drained is not None

@@ -14,9 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench.command_path import cpu_seconds
-from bench.load.config import (
-    MIX,
-)
+from bench.load.config import MIX
 from bench.load.database import Databases, Seeded, add_due
 from bench.load.measure import DbWaits, Run, Tally, wait_settled
 from bench.load.procs import Replica, start_replica, stop, wait_healthy
@@ -72,7 +70,7 @@ def run(dbs: Databases, seeded: Seeded, *, replicas: int, clients: int, seconds:
                           spread=spread, users=users)
             slack.give_cards(db, [(rid, channel) for rid, _, channel, _ in due])
             with db.connect() as c:
-                traffic.cards.update((rid, (channel, ts)) for rid, channel, ts in c.execute(
+                traffic.cards.update((rid, (channel, ts)) for rid, channel, ts in c.execute(  # type: ignore[misc]
                     select(Record.id, Record.card_channel, Record.card_ts)
                     .where(Record.id.in_([d[0] for d in due]))))
             mono_now, wall_now = time.monotonic(), datetime.now(UTC)
@@ -114,9 +112,9 @@ def run(dbs: Databases, seeded: Seeded, *, replicas: int, clients: int, seconds:
         after = slack.stats()
         replies: dict[str, Counter[str]] = {}
         for kind, counts in after["replies"].items():
-            c = Counter(counts)
-            c.subtract(before["replies"].get(kind, {}))
-            replies[kind] = +c
+            delta = Counter(counts)
+            delta.subtract(before["replies"].get(kind, {}))
+            replies[kind] = +delta
         api_errors = Counter(after["api_errors"])
         api_errors.subtract(before["api_errors"])
         with db.connect() as c:  # at the same moment as the emulator's counters

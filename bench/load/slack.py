@@ -10,17 +10,14 @@ import random
 import threading
 import time
 from collections import defaultdict, deque
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from sqlalchemy import Engine as SAEngine
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import Table, bindparam, text, update
 
 from bench import emulator_proc
-from bench.load.config import (
-    TEAM,
-    TOKEN,
-)
+from bench.load.config import TEAM, TOKEN
 from bench.load.procs import spawn, stop
 from store.models import DueWork
 
@@ -90,7 +87,8 @@ class Emulated:
                 self._cards.pop(channel, None)
                 self.proc.stdin.write(f"CARDS {channel} {len(rids)}\n")
                 self.proc.stdin.flush()
-                if not self._cond.wait_for(lambda ch=channel: ch in self._cards, timeout=60):
+                if not self._cond.wait_for(lambda ch=channel: ch in self._cards,  # type: ignore[misc]
+                                           timeout=60):
                     raise SystemExit("the Slack emulator did not make the cards")
                 made = self._cards.pop(channel)
             ids += rids
@@ -143,7 +141,7 @@ class Emulated:
                     rows += [{"wid": wid, "ch": r["channel"], "mts": r["ts"]}
                              for wid in ids[k:k + 20]]
                     self.page_ts.update((wid, (r["channel"], r["ts"])) for wid in ids[k:k + 20])
-        table = DueWork.__table__
+        table = cast(Table, DueWork.__table__)
         if rows:
             with engine.begin() as c:
                 c.execute(update(table).where(table.c.id == bindparam("wid"))

@@ -7,15 +7,9 @@ import asyncio
 import random
 import time
 from collections import defaultdict, deque
+from typing import Any
 
-from bench.load.config import (
-    ANSWER_WAIT,
-    CHANNELS,
-    MIX,
-    PARTNERS,
-    SECRET,
-    TEAM,
-)
+from bench.load.config import ANSWER_WAIT, CHANNELS, MIX, PARTNERS, SECRET, TEAM
 from bench.load.database import Seeded
 from bench.load.measure import Tally
 from bench.load.slack import Emulated
@@ -128,7 +122,7 @@ class Traffic:
         the reply to its response_url, or for a button the card (or page) edited."""
         user = self.users[k % len(self.users)]
         key = f"{kind}.{k}.{seq}.{int(time.monotonic() * 1000)}"  # the emulator times replies
-        common = {"team": TEAM, "trigger_id": f"{self.salt}{tag}.{k}.{seq}",
+        common: dict[str, Any] = {"team": TEAM, "trigger_id": f"{self.salt}{tag}.{k}.{seq}",
                   "response_url": self.slack.response_base + key}
         if (kind == "partner_ack" and not self.seeded.pending) or (
                 kind == "page_ack" and not self.seeded.pages and not self.slack.live):
