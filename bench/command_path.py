@@ -8,6 +8,9 @@ long a queue it can build). The same run measures a bare Bolt app
 that only acks, with default settings and with process_before_response=True (the floor).
 
     python bench/command_path.py [--requests 2000] [--records 100000] [--database-url URL]
+                                 [--quick]
+
+--quick: 200 requests a run, 2,000 records (a check that it runs, in seconds).
 
 Targets: p50 to the 200 < 3 ms, p99 < 15 ms; p99 to the card < 100 ms.
 """
@@ -25,6 +28,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import insert
@@ -32,6 +36,7 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import emulator_proc  # noqa: E402
 from bot.slack import wire  # noqa: E402
 from store import audit  # noqa: E402
 from store.db import make_engine, migrate  # noqa: E402
@@ -49,13 +54,13 @@ class Emulated:
         self.base_url = base_url
 
     def response_url(self, key: str) -> str:
-        return self.base_url.replace("/api/", f"/response/{key}")  # as SlackEmulator.response_url
+        return emulator_proc.response_url(self.base_url, key)
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def seed(url: str, n: int) -> float:
@@ -90,7 +95,7 @@ def seed(url: str, n: int) -> float:
     return time.monotonic() - started
 
 
-def wait_healthy(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
+def wait_healthy(port: int, path: str, proc: subprocess.Popen[Any]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -186,10 +191,17 @@ def line(name: str, to_200: list[float], to_card: list[float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=2000)
-    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--requests", type=int, default=None,
+                    help="per run (default 2,000; 200 with --quick)")
+    ap.add_argument("--records", type=int, default=None,
+                    help="stored (default 100,000; 2,000 with --quick)")
     ap.add_argument("--database-url", default=None)
+    ap.add_argument("--quick", action="store_true",
+                    help="a check that it runs (a few seconds), not figures to compare")
     args = ap.parse_args()
+    args.requests = args.requests or (200 if args.quick else 2000)
+    args.records = args.records or (2000 if args.quick else 100_000)
+    warm = 40 if args.quick else 200
 
     tmp = tempfile.mkdtemp(prefix="baton-bench-")
     url = args.database_url or f"sqlite:///{tmp}/bench.db"
@@ -197,12 +209,9 @@ def main() -> None:
     print(f"  seeded in {seed(url, args.records):.1f} s")
 
     card_times: dict[str, float] = {}
-    users = ",".join(f"U0BENCH{k:03d}" for k in range(CLIENTS))
-    emu_proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_emulator_proc.py"), TEAM,
-                                 users], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert emu_proc.stdout is not None and emu_proc.stdin is not None
-    first = emu_proc.stdout.readline().split()
-    slack = Emulated(first[1])
+    users = [f"U0BENCH{k:03d}" for k in range(CLIENTS)]
+    emu_proc, base_url = emulator_proc.start("cards", TEAM, users)
+    slack = Emulated(base_url)
 
     def read_cards() -> None:
         assert emu_proc.stdout is not None
@@ -224,7 +233,7 @@ def main() -> None:
                                 stderr=subprocess.PIPE)
         try:
             wait_healthy(port, "/healthz", proc)
-            drive(port, slack, 200, label="warm", card_times=card_times)  # warm caches, pools
+            drive(port, slack, warm, label="warm", card_times=card_times)  # warm caches, pools
             card_times.clear()
             CARD_SEEN.clear()
             cpu_before, wall_before = cpu_seconds(proc.pid), time.monotonic()
@@ -247,7 +256,7 @@ def main() -> None:
                                     cwd=ROOT, stderr=subprocess.PIPE)
             try:
                 wait_healthy(port, "/", proc)
-                drive(port, slack, 200, label="warm", card_times=None)
+                drive(port, slack, warm, label="warm", card_times=None)
                 to_200, _ = drive(port, slack, args.requests, label=mode, card_times=None)
                 results.append(line(f"bare Bolt app, ack only ({mode})", to_200, []))
             finally:
@@ -255,8 +264,7 @@ def main() -> None:
                 proc.wait(10)
 
     finally:
-        emu_proc.stdin.close()
-        emu_proc.wait(10)
+        emulator_proc.close(emu_proc)
 
     print(f"{CLIENTS} concurrent clients, {args.requests} signed /handoff requests each run, "
           f"{args.records:,} records stored")

@@ -11,8 +11,8 @@
    lag = when the emulator received the tier-1 page minus when the deadline fell due.
 4. Peak RSS of this process.
 
-The Slack emulator runs in a helper process (bench/_engine_emulator.py), so it neither shares
-this interpreter's lock nor counts in its RSS.
+The Slack emulator runs in a helper process (bench/emulator_proc.py --watch pages), so it
+neither shares this interpreter's lock nor counts in its RSS.
 
     python bench/engine.py [--records 1000000] [--database-url URL] [--quick]
                            [--lag-records 10000] [--spread-seconds 180]
@@ -30,7 +30,6 @@ import argparse
 import logging
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,15 +38,16 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine as SAEngine
-from sqlalchemy import create_engine, func, insert, make_url, select, text, update
+from sqlalchemy import Table, create_engine, func, insert, make_url, select, text, update
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import emulator_proc  # noqa: E402
 from bot.clock import Clock, FixedClock, SystemClock  # noqa: E402
 from bot.domain.ladder import DEFAULT_LADDER, shift  # noqa: E402
 from bot.services.escalation import Authority, ConfiguredRoster  # noqa: E402
@@ -159,7 +159,8 @@ class Seeder:
         last = first + count - 1
         remind = [-offset for offset in DEFAULT_LADDER.remind_before]
         for start in range(first, last + 1, BATCH):
-            records, works = [], []
+            records: list[dict[str, Any]] = []
+            works: list[dict[str, Any]] = []
             for i in range(start, min(start + BATCH, last + 1)):
                 due_at = due(i)
                 records.append(self.record(i, due_at, i % CHANNELS))
@@ -174,7 +175,7 @@ class Seeder:
                 print(f"    ... {done:,} records", flush=True)
         self.next_id = last + 1
         with self.engine.begin() as c:
-            c.execute(update(ReferenceCounter.__table__).values(last=last))
+            c.execute(update(cast(Table, ReferenceCounter.__table__)).values(last=last))
             if self.engine.dialect.name == "postgresql":
                 c.execute(text("SELECT setval(pg_get_serial_sequence('records', 'id'), :n)"),
                           {"n": last})
@@ -198,17 +199,10 @@ def background_due(t0: datetime) -> Callable[[int], datetime]:
 # --- the Slack emulator (helper process) ---
 
 class Emulated:
-    """bench/_engine_emulator.py, seen from here."""
+    """bench/emulator_proc.py --watch pages, seen from here."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "_engine_emulator.py"), TEAM],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        assert self.proc.stdout is not None and self.proc.stdin is not None
-        first = self.proc.stdout.readline().split()
-        if len(first) != 2 or first[0] != "URL":
-            raise SystemExit(f"the emulator did not start: {first}")
-        self.base_url = first[1]
+        self.proc, self.base_url = emulator_proc.start("pages", TEAM)
         self._cond = threading.Condition()
         self.posts = 0  # every chat.postMessage answered
         self.page_posts = 0  # top-level messages carrying page rows
@@ -267,9 +261,7 @@ class Emulated:
                 self._cond.wait(timeout=1.0)
 
     def stop(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(15)
+        emulator_proc.close(self.proc, timeout=15)
         self._reader.join(5)
 
 
@@ -323,7 +315,9 @@ def make_time_engine(db_engine: SAEngine, slack: Emulated, clock: Clock, *,
     settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_API_URL": slack.base_url})
     client = make_client(settings, interactive=False)
     sessions = make_session_factory(db_engine)
-    authority = Authority(client, ConfiguredRoster(None), [])
+    # No managers, no user groups, no coordinator: what the bench pages (tier 1) is the owner.
+    authority = Authority(ConfiguredRoster(None), [], is_manager=lambda user: False,
+                          group_members=lambda group: frozenset())
     return CountingEngine(sessions=sessions, client=client, clock=clock, authority=authority,
                   records=RecordService(sessions, clock), pacer=Pacer(0), batch=batch)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import os
 import socket
 import subprocess
@@ -33,11 +32,13 @@ from sqlalchemy import insert, text, update
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import emulator_proc  # noqa: E402
 from bench.command_path import Emulated, free_port, pct, seed, wait_healthy  # noqa: E402
 from bot.domain.ladder import LadderConfig  # noqa: E402
 from bot.slack import wire  # noqa: E402
 from store.db import make_engine  # noqa: E402
 from store.models import DueWork, Record  # noqa: E402
+from tests.fakes.traffic import one_request  # noqa: E402
 
 SECRET = "bench-secret"
 TEAM = "T0BENCH"
@@ -74,15 +75,7 @@ class Serve:
 
     def request(self, method: str, path: str, body: bytes = b"",
                 headers: dict[str, str] | None = None) -> tuple[int, float]:
-        t0 = time.monotonic()
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            resp.read()
-            return resp.status, time.monotonic() - t0
-        finally:
-            conn.close()
+        return one_request(self.port, method, path, body, headers, timeout=30)
 
     def command(self, slack: Emulated, n: int) -> tuple[int, float]:
         body = wire.slash_command("/baton", "help", user=USER, channel="C0BENCH01", team=TEAM,
@@ -313,11 +306,10 @@ def main() -> None:
     args = ap.parse_args()
     n, rounds, seconds = (50, 2, 16.0) if args.quick else (1000, 10, 120.0)
 
-    emu = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_emulator_proc.py"), TEAM,
-                            USER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert emu.stdout is not None and emu.stdin is not None
-    slack = Emulated(emu.stdout.readline().split()[1])
-    threading.Thread(target=lambda: [None for _ in emu.stdout], daemon=True).start()
+    emu, base_url = emulator_proc.start("cards", TEAM, [USER])
+    slack = Emulated(base_url)
+    out = emu.stdout
+    threading.Thread(target=lambda: [None for _ in out or ()], daemon=True).start()
     try:
         tmp = tempfile.mkdtemp(prefix="baton-hostile-")
         url = f"sqlite:///{tmp}/bench.db"
@@ -336,8 +328,7 @@ def main() -> None:
             print("log lines per minute with the database unwritable: skipped (give "
                   "--admin-url postgresql://…)")
     finally:
-        emu.stdin.close()
-        emu.wait(10)
+        emulator_proc.close(emu)
 
 
 if __name__ == "__main__":

@@ -15,31 +15,13 @@ from scheduler.engine import Engine, Pacer
 from store.db import transaction
 from store.models import AuditEvent, DueWork, Record
 from tests.conftest import ALICE, BOB, CHANNEL, blocks_of
+from tests.fakes.ladder import DIRECTORS, at, serve_with_ladder, two_tier_ladder
 
 ESCALATION = "C0ESCAL01"
 MANAGER = "U0MGR0001"
-DIRECTORS = "S0DIRECT1"
 DIRECTOR = "U0DIR0001"
 
-LADDER = f"""
-channel_post_interval = 0
-managers = ["{MANAGER}"]
-
-[ladder.default]
-remind_before = ["24h", "2h"]
-ack_timeout = "6h"
-
-[[ladder.default.tiers]]
-name = "Service Manager"
-page = "<@{BOB}>"
-after = "0m"
-
-[[ladder.default.tiers]]
-name = "Operations Director"
-page = "<!subteam^{DIRECTORS}>"
-channel = "{ESCALATION}"
-after = "4h"
-
+URGENT = """
 [ladder.urgent]
 remind_before = ["30m"]
 ack_timeout = "1h"
@@ -48,10 +30,9 @@ ack_timeout = "1h"
 name = "Coordinator of the day"
 page = "coordinator"
 after = "0m"
-
-[roles]
-admins = ["{MANAGER}"]  # the manager is also Baton's admin here
 """
+LADDER = two_tier_ladder(remind_before=("24h", "2h"), tier2_channel=ESCALATION, manager=MANAGER,
+                         more=URGENT)
 
 HANDOFF = ("person: P-1042 to: Northside Home Care contact: intake desk 555-0100 "
            "due: tomorrow 5pm risk: short-term")
@@ -61,19 +42,11 @@ DEADLINE = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
 
 @pytest.fixture
 def baton(serve_factory, database_url, tmp_path, slack):
-    cfg = tmp_path / "baton.toml"
-    cfg.write_text(LADDER)
-    slack.add_usergroup(DIRECTORS, "directors", [DIRECTOR])
-    return serve_factory(database_url, BATON_CONFIG=str(cfg))
+    return serve_with_ladder(serve_factory, database_url, tmp_path, slack, LADDER, [DIRECTOR])
 
 
 def sweep(baton) -> int:
     return baton.runtime.engine.run_due()
-
-
-def at(baton, when: datetime) -> int:
-    baton.clock.set(when)
-    return sweep(baton)
 
 
 def posts(baton, channel: str, *, threads: bool = False) -> list:
@@ -554,7 +527,7 @@ def test_a_click_at_the_deadline_and_the_engine_never_deadlock(baton, caplog):
     updates the record and then cancels its due work; the engine, handling the deadline it
     claimed, must not hold that due work while it waits for the record. Here the click's
     transaction holds the record when the engine starts; the other way round PostgreSQL
-    found a deadlock and rolled one of them back (bench/load.py saw it at 50 clients)."""
+    found a deadlock and rolled one of them back (bench/load saw it at 50 clients)."""
     from sqlalchemy import text
 
     baton.command("/handoff", HANDOFF)

@@ -5,7 +5,6 @@ bodies, a database that takes no writes. Everything runs on the server `baton se
 from __future__ import annotations
 
 import contextlib
-import http.client
 import logging
 import os
 import select
@@ -30,6 +29,7 @@ from scheduler.wake import BACKOFF_MAX, Waker
 from store.db import make_engine
 from store.models import DueWork
 from tests.conftest import ALICE, CHANNEL, PG_URL, SECRET, TEAM, _pg_available
+from tests.fakes.traffic import one_request
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDOFF = ("person: P-1042 to: Northside Home Care contact: intake desk 555-0100 "
@@ -43,20 +43,6 @@ def pct(values: list[float], p: float) -> float:
 
 def _port(baton: Any) -> int:
     return int(baton.url.rsplit(":", 1)[1])
-
-
-def _one_request(port: int, method: str, path: str, body: bytes = b"",
-                 headers: dict[str, str] | None = None) -> tuple[int, float]:
-    """One request on a connection of its own (a new client, as Slack's are), timed."""
-    t0 = time.monotonic()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status, time.monotonic() - t0
-    finally:
-        conn.close()
 
 
 class Slowloris(threading.Thread):
@@ -116,11 +102,11 @@ def test_idle_and_trickling_connections_do_not_starve_slack(serve_factory, sqlit
             body = wire.slash_command("/baton", "help", user=ALICE, channel=CHANNEL, team=TEAM,
                                       trigger_id=f"hostile-{i}",
                                       response_url=baton.slack.response_url(f"h{i}"))
-            status, took = _one_request(port, "POST", "/slack/events", body.encode(),
-                                        wire.signed_headers(body, SECRET))
+            status, took = one_request(port, "POST", "/slack/events", body.encode(),
+                                       wire.signed_headers(body, SECRET))
             assert status == 200
             commands.append(took)
-            status, took = _one_request(port, "GET", "/healthz")
+            status, took = one_request(port, "GET", "/healthz")
             assert status == 200
             health.append(took)
         print(f"\nwith 300 idle connections and a slowloris: signed /baton help p50 "

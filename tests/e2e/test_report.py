@@ -27,33 +27,13 @@ from bot.report import ReportSummary, write_report
 from store import audit
 from store.models import AuditEvent, DueWork, Record
 from tests.conftest import BOB, CHANNEL, START, TEAM
+from tests.fakes.ladder import at, serve_with_ladder, two_tier_ladder
 
 OTHER_CHANNEL = "C0OTHER01"
 MANAGER = "U0MGR0001"
-DIRECTORS = "S0DIRECT1"
 NY = ZoneInfo("America/New_York")
 
-LADDER = f"""
-channel_post_interval = 0
-managers = ["{MANAGER}"]
-
-[ladder.default]
-remind_before = ["2h"]
-ack_timeout = "6h"
-
-[[ladder.default.tiers]]
-name = "Service Manager"
-page = "<@{BOB}>"
-after = "0m"
-
-[[ladder.default.tiers]]
-name = "Operations Director"
-page = "<!subteam^{DIRECTORS}>"
-after = "4h"
-
-[roles]
-admins = ["{MANAGER}"]  # the manager is also Baton's admin here
-"""
+LADDER = two_tier_ladder(manager=MANAGER)
 
 # The report's period: the week of Monday 2026-11-23 in New York; generated on Wednesday noon.
 WEEK_START = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
@@ -67,15 +47,7 @@ SAFEGUARD = "temporary hold <b>on start</b> & family informed"
 
 @pytest.fixture
 def baton(serve_factory, database_url, tmp_path, slack):
-    cfg = tmp_path / "baton.toml"
-    cfg.write_text(LADDER)
-    slack.add_usergroup(DIRECTORS, "directors", ["U0DIR0001"])
-    return serve_factory(database_url, BATON_CONFIG=str(cfg))
-
-
-def at(baton, when: datetime) -> None:
-    baton.clock.set(when)
-    baton.runtime.engine.run_due()
+    return serve_with_ladder(serve_factory, database_url, tmp_path, slack, LADDER, ["U0DIR0001"])
 
 
 def handoff(person: str, partner: str, due: str, extra: str = "") -> str:

@@ -17,32 +17,14 @@ from store import queries
 from store.db import transaction
 from store.models import AuditEvent, DueWork, Record
 from tests.conftest import ALICE, BOB, CHANNEL, TEAM, blocks_of
+from tests.fakes.ladder import at, ladder_config, two_tier_ladder
 
 ESCALATION = "C0ESCAL01"
 COORDINATION = "C0COORD01"
 TIER1 = "C0PAGE001"  # tier 1's channel; each test makes it unreachable its own way
-DIRECTORS = "S0DIRECT1"
 COORDINATOR = "U0COORD01"
 
-LADDER = f"""
-channel_post_interval = 0
-
-[ladder.default]
-remind_before = ["2h"]
-ack_timeout = "6h"
-
-[[ladder.default.tiers]]
-name = "Service Manager"
-page = "<@{BOB}>"
-channel = "{TIER1}"
-after = "0m"
-
-[[ladder.default.tiers]]
-name = "Operations Director"
-page = "<!subteam^{DIRECTORS}>"
-channel = "{ESCALATION}"
-after = "4h"
-"""
+LADDER = two_tier_ladder(tier1_channel=TIER1, tier2_channel=ESCALATION)
 
 HANDOFF = ("person: P-1042 to: Northside Home Care contact: intake desk 555-0100 "
            "due: tomorrow 5pm risk: short-term")
@@ -52,9 +34,7 @@ DEADLINE = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)  # Tuesday 17:00 EST
 @pytest.fixture
 def start(serve_factory, database_url, tmp_path, slack):
     """Baton with the ladder above; `coordination` and `coordinator` as the test needs."""
-    cfg = tmp_path / "baton.toml"
-    cfg.write_text(LADDER)
-    slack.add_usergroup(DIRECTORS, "directors", [BOB])
+    cfg = ladder_config(tmp_path, slack, LADDER, [BOB])
     slack.add_user(COORDINATOR, name="cora")
 
     def go(*, coordination: bool = True, coordinator: bool = True, ladder: str | None = None):
@@ -71,11 +51,6 @@ def start(serve_factory, database_url, tmp_path, slack):
         return baton
 
     return go
-
-
-def at(baton, when: datetime) -> int:
-    baton.clock.set(when)
-    return baton.runtime.engine.run_due()
 
 
 def posted(baton, channel: str | None = None) -> list:

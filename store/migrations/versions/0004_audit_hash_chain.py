@@ -4,15 +4,21 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-22
 
-Existing events are chained in id order, workspace by workspace, with the same function
-Baton seals new ones with, so a database upgraded from 0003 verifies clean.
+Existing events are chained in id order, workspace by workspace, with the hashing Baton
+seals new ones with (bot/domain/audit_chain.py, "baton-audit-v1"), so a database upgraded from
+0003 verifies clean. That hashing is frozen here, copied as it was when this migration was
+written: a migration must mean the same thing for ever, whatever the live code becomes.
+tests/unit/test_migration_0004_frozen.py checks the copy still agrees with the live one; if
+the live hashing changes, add a new migration rather than editing this one.
 """
-from datetime import UTC
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-
-from bot.domain.audit_chain import GENESIS, seal
 
 revision = "0004"
 down_revision = "0003"
@@ -20,6 +26,47 @@ branch_labels = None
 depends_on = None
 
 TS = sa.DateTime(timezone=True)
+
+# --- the hash chain as of this migration (a frozen copy; never edit) ---
+
+GENESIS = "0" * 64  # the "hash" before a workspace's first event
+VERSION = "baton-audit-v1"
+LINKED = ("team_id", "seq", "record_id", "record_ref", "at", "actor", "kind", "field",
+          "before", "after", "note")
+
+
+def _at(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime for an audit event; use aware UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(event: Mapping[str, Any]) -> bytes:
+    """The bytes a link hashes: the linked fields only, keys sorted, no whitespace."""
+    body = {k: (_at(event[k]) if k == "at" else event.get(k)) for k in LINKED}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def link_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{VERSION}\n{prev_hash}\n".encode("ascii"))
+    digest.update(canonical(event))
+    return digest.hexdigest()
+
+
+def seal(head_hash: str, last_seq: int, events: Iterable[dict[str, Any]]) -> tuple[str, int]:
+    """Number and link `events` (in order, in place) after a chain whose head is
+    (`head_hash`, `last_seq`). Returns the new head."""
+    for event in events:
+        last_seq += 1
+        event["seq"] = last_seq
+        event["prev_hash"] = head_hash
+        head_hash = event["hash"] = link_hash(head_hash, event)
+    return head_hash, last_seq
+
+
+# --- the migration ---
 
 
 def upgrade() -> None:
