@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from bench import emulator_proc  # noqa: E402
 from bot.clock import Clock, FixedClock, SystemClock  # noqa: E402
 from bot.domain.ladder import DEFAULT_LADDER, shift  # noqa: E402
-from bot.services.escalation import Authority, ConfiguredRoster  # noqa: E402
+from bot.services.escalation import Authority, ConfiguredCoordinator  # noqa: E402
 from bot.services.records import RecordService  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.slack.clients import make_client  # noqa: E402
@@ -316,7 +316,7 @@ def make_time_engine(db_engine: SAEngine, slack: Emulated, clock: Clock, *,
     client = make_client(settings, interactive=False)
     sessions = make_session_factory(db_engine)
     # No managers, no user groups, no coordinator: what the bench pages (tier 1) is the owner.
-    authority = Authority(ConfiguredRoster(None), [], is_manager=lambda user: False,
+    authority = Authority(ConfiguredCoordinator(None), [], is_manager=lambda user: False,
                           group_members=lambda group: frozenset())
     return CountingEngine(sessions=sessions, client=client, clock=clock, authority=authority,
                   records=RecordService(sessions, clock), pacer=Pacer(0), batch=batch)

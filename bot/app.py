@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.redact import install_redaction
 from bot.runtime import Baton
-from bot.services.coordination import RotaRoster
-from bot.services.escalation import Roster
+from bot.services.coordination import RotaCoordinator
+from bot.services.escalation import CoordinatorOfTheDay
 from bot.settings import Settings
 from bot.slack.cards import Replies
 from bot.slack.clients import Installations, make_client, workspace_client
@@ -41,7 +41,7 @@ def build_app(
     clock: Clock,
     token_verification: bool = True,
     engine_client: WebClient | None = None,
-    roster: Roster | None = None,
+    roster: CoordinatorOfTheDay | None = None,
     redo: Literal["http", "socket"] | None = "http",
 ) -> tuple[App, Baton]:
     """The Bolt app with its listeners, and the runtime they use. `redo` is how this
@@ -77,7 +77,7 @@ def build_app(
     baton = Baton(settings=settings, client=client, sessions=session_factory, clock=clock,
                   engine_client=engine_client or make_client(settings, token=client.token,
                                                              interactive=False),
-                  roster=roster or RotaRoster(session_factory,
+                  roster=roster or RotaCoordinator(session_factory,
                                               tz=ZoneInfo(settings.default_timezone),
                                               fallback=settings.coordinator),
                   workers=Workers(settings.workers, max_backlog=settings.max_backlog),

@@ -21,9 +21,9 @@ from bot.domain.drafts import DraftContext, build_dependency, build_handoff
 from bot.domain.permissions import Act, Role
 from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
-from bot.services.coordination import Coordination, RotaRoster
+from bot.services.coordination import Coordination, RotaCoordinator
 from bot.services.directory import UserDirectory
-from bot.services.escalation import Authority, EscalationService, Roster
+from bot.services.escalation import Authority, CoordinatorOfTheDay, EscalationService
 from bot.services.partner_trends import Governance
 from bot.services.permissions import Permissions
 from bot.services.records import Change, RecordService
@@ -48,13 +48,13 @@ class Baton:
     sessions: sessionmaker[Session]
     clock: Clock
     engine_client: WebClient
-    roster: Roster
+    roster: CoordinatorOfTheDay
     workers: Workers  # the pool deferred work runs on (bot/web/workers.py)
     redo: Redo | None = None  # how saved requests are redone here (bot/web/inbox.py)
     records: RecordService = field(init=False)
     escalation: EscalationService = field(init=False)
     engine: Engine = field(init=False)
-    rota: RotaRoster = field(init=False)
+    rota: RotaCoordinator = field(init=False)
     coordination: Coordination = field(init=False)
     governance: Governance = field(init=False)
     inbox: Inbox = field(init=False)
@@ -65,8 +65,8 @@ class Baton:
     _trends_at: datetime | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.rota = (self.roster if isinstance(self.roster, RotaRoster) else
-                     RotaRoster(self.sessions, tz=ZoneInfo(self.settings.default_timezone),
+        self.rota = (self.roster if isinstance(self.roster, RotaCoordinator) else
+                     RotaCoordinator(self.sessions, tz=ZoneInfo(self.settings.default_timezone),
                                 fallback=self.settings.coordinator))
         roles = self.settings.roles
         lookup = SlackLookup(self.client)

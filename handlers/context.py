@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.domain import slack_ids
 from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
-from bot.services.coordination import Coordination, RotaRoster
+from bot.services.coordination import Coordination, RotaCoordinator
 from bot.services.escalation import EscalationService
 from bot.services.partner_trends import Governance
 from bot.services.records import Change, RecordService
@@ -66,7 +66,7 @@ class Services(Protocol):
     @property
     def governance(self) -> Governance: ...
     @property
-    def rota(self) -> RotaRoster: ...
+    def rota(self) -> RotaCoordinator: ...
     @property
     def directory(self) -> Directory: ...
     @property

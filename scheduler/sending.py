@@ -21,7 +21,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.clock import Clock
 from bot.domain.schedule import is_late
-from bot.services.escalation import Roster
+from bot.services.escalation import CoordinatorOfTheDay
 from bot.slack.blocks import pages
 from bot.slack.cards import as_dicts
 from bot.slack.clients import NotInstalled
@@ -197,7 +197,7 @@ class PageSender:
     """Posts a page (one message for a group of records due for one channel and tier) and,
     when Slack will not take it in that channel, reroutes it."""
 
-    def __init__(self, sender: Sender, roster: Roster, clock: Clock, *,
+    def __init__(self, sender: Sender, roster: CoordinatorOfTheDay, clock: Clock, *,
                  coordination_channel: Callable[[str], str | None]) -> None:
         self._sender = sender
         self._roster = roster

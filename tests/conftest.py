@@ -205,7 +205,7 @@ def slack(clock: FixedClock) -> Iterator[SlackEmulator]:
 
 
 @dataclass
-class Baton:
+class Served:
     """A running `serve`: Baton's WSGI app on waitress, talking to the emulator."""
 
     url: str
@@ -287,7 +287,7 @@ def _serve_until_closed(server: Any) -> None:
 def serve_factory(slack: SlackEmulator, clock: FixedClock) -> Iterator[Any]:
     started: list[tuple[Any, Any, Any, httpx.Client]] = []
 
-    def start(database_url: str, *, wall_clock: Any = None, **extra: Any) -> Baton:
+    def start(database_url: str, *, wall_clock: Any = None, **extra: Any) -> Served:
         settings = make_settings(database_url, slack, **extra)
         engine = make_engine(database_url)
         sessions = make_session_factory(engine)
@@ -301,7 +301,7 @@ def serve_factory(slack: SlackEmulator, clock: FixedClock) -> Iterator[Any]:
         thread.start()
         http = httpx.Client(timeout=10)
         started.append((server, runtime, engine, http))
-        return Baton(f"http://127.0.0.1:{port}", slack, sessions, engine, clock, runtime, http)
+        return Served(f"http://127.0.0.1:{port}", slack, sessions, engine, clock, runtime, http)
 
     yield start
     for server, runtime, engine, http in started:
@@ -312,7 +312,7 @@ def serve_factory(slack: SlackEmulator, clock: FixedClock) -> Iterator[Any]:
 
 
 @pytest.fixture
-def baton(serve_factory: Any, database_url: str) -> Baton:
+def baton(serve_factory: Any, database_url: str) -> Served:
     return serve_factory(database_url)
 
 

@@ -1,7 +1,7 @@
 """Coordinator of the day, the huddle roster and the morning digest.
 
 The rota lives in the database (rows only added, so who was coordinator on any day stays
-auditable); the ladder's "coordinator" target resolves through RotaRoster. The digest and
+auditable); the ladder's "coordinator" target resolves through RotaCoordinator. The digest and
 the "no coordinator today" notice are claimed in the notices table before they are sent, so
 several replicas send each once.
 """
@@ -42,7 +42,7 @@ def _assignment(row: CoordinatorAssignment) -> Assignment:
                       weekday=row.weekday, date_from=row.date_from, date_to=row.date_to)
 
 
-class RotaRoster:
+class RotaCoordinator:
     """The coordinator of the day from the rota; the configured one when it names nobody.
     "Today" is the agency's day (default_timezone), the same for everyone in the team."""
 
@@ -63,7 +63,7 @@ class RotaRoster:
 
 
 @dataclass(frozen=True)
-class Roster:
+class HuddleRows:
     rows: list[Row]
     total: int  # open records before the limit
 
@@ -96,7 +96,7 @@ class Coordination:
     again on the next sweep rather than retried on the spot."""
 
     def __init__(self, *, sessions: sessionmaker[Session], clock: Clock, delivery: Delivery,
-                 engine_delivery: Delivery, records: RecordService, roster: RotaRoster,
+                 engine_delivery: Delivery, records: RecordService, roster: RotaCoordinator,
                  calendar: WorkingCalendar, digest_time: time,
                  permissions: Permissions | None = None,
                  coordination_channel: Callable[[str], str | None] | None = None) -> None:
@@ -186,7 +186,7 @@ class Coordination:
     # --- the roster ---
 
     def roster_rows(self, *, team_id: str, channel_id: str | None = None,
-                    user_id: str | None = None, limit: int = ROSTER_LIMIT) -> Roster:
+                    user_id: str | None = None, limit: int = ROSTER_LIMIT) -> HuddleRows:
         now = self._clock.now()
         local = now.astimezone(self.roster.tz)
         day_end = datetime.combine(local.date(), self._calendar.end_of_day,
@@ -200,7 +200,7 @@ class Coordination:
             unacked = queries.unacknowledged_pages(s, record_ids=[r.id for r in records])
         rows = [Row(r, flags_for(r, now=now, day_end=day_end,
                                  unacknowledged_page=r.id in unacked)) for r in records]
-        return Roster(sort_rows(rows), total=len(records))
+        return HuddleRows(sort_rows(rows), total=len(records))
 
     def assign_next_action(self, *, team_id: str, record_id: int, actor: str, owner: str,
                            action: str, due: datetime) -> Change:

@@ -38,11 +38,11 @@ class MissingRow(RuntimeError):
     an invariant broken (records and due work are never deleted)."""
 
 
-class Roster(Protocol):
+class CoordinatorOfTheDay(Protocol):
     def coordinator(self, *, team_id: str, when: datetime) -> str | None: ...
 
 
-class ConfiguredRoster:
+class ConfiguredCoordinator:
     """The coordinator of the day from settings, until a rota names one."""
 
     def __init__(self, user_id: str | None) -> None:
@@ -99,7 +99,7 @@ class Authority:
     """Resolves page targets to the people and groups a page names, and decides who may
     acknowledge a page."""
 
-    def __init__(self, roster: Roster, managers: Sequence[str], *,
+    def __init__(self, roster: CoordinatorOfTheDay, managers: Sequence[str], *,
                  is_manager: Callable[[str], bool] = _no_manager,
                  group_members: Callable[[str], frozenset[str]] = _no_members) -> None:
         """`managers`: user IDs and user group IDs (S…) of the managers; `is_manager` and

@@ -46,7 +46,7 @@ def record_people(record: Record) -> frozenset[str]:
 
 
 class CoordinatorOf(Protocol):
-    """Who is coordinator of the day in a workspace at a moment (RotaRoster.coordinator)."""
+    """Who is coordinator of the day in a workspace at a moment (RotaCoordinator.coordinator)."""
 
     def __call__(self, *, team_id: str, when: datetime) -> str | None: ...
 
