@@ -42,7 +42,7 @@ def build_app(
     token_verification: bool = True,
     engine_client: WebClient | None = None,
     roster: CoordinatorOfTheDay | None = None,
-    redo: Literal["http", "socket"] | None = "http",
+    redo: Literal["http", "socket"] | None = None,
 ) -> tuple[App, Baton]:
     """The Bolt app with its listeners, and the runtime they use. `redo` is how this
     process hands a saved request whose process died to the app again (bot/web/inbox.py):

@@ -6,8 +6,7 @@ bot/web/inbox.py's)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,8 +30,8 @@ from bot.settings import Settings
 from bot.slack.clients import team_scope
 from bot.slack.delivery import SlackDelivery
 from bot.slack.lookup import SlackLookup
-from bot.web.inbox import Inbox, Received, Redo, saved_keys
-from bot.web.workers import Held, Workers
+from bot.web.inbox import Inbox, Redo, saved_keys
+from bot.web.workers import Workers
 from scheduler.engine import Engine, Pacer, worker_is_dead
 from store import queries
 
@@ -138,12 +137,6 @@ class Baton:
     def overloaded(self) -> bool:
         return self.workers.overloaded()
 
-    def note_shed(self) -> None:
-        self.workers.note_shed()
-
-    def tell_busy(self, response_url: str, text: str) -> None:
-        self.workers.tell_busy(response_url, text)
-
     def sweep_now(self, timeout: float = 30.0) -> bool:
         """Sweep (and do the housekeeping) at once and wait for it: the console's `clock`."""
         return self._waker is not None and self._waker.sweep_now(timeout)
@@ -184,18 +177,6 @@ class Baton:
     def defer(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """Run the slow part after Slack has its 200 (Workers.defer)."""
         self.workers.defer(fn, *args, **kwargs)
-
-    @contextmanager
-    def hold_deferred(self, request_id: int | None = None) -> Iterator[Held]:
-        """Collect work deferred while a request is being answered (Workers.hold_deferred);
-        release() queues it."""
-        with self.workers.hold_deferred(request_id) as held:
-            yield held
-
-    def release(self, held: Held, *, keep: Received | None = None) -> None:
-        """Queue the work a request deferred, saving the request first with `keep`
-        (Inbox.release)."""
-        self.inbox.release(held, keep=keep)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until deferred work has finished (the console and shutdown use this)."""

@@ -34,7 +34,7 @@ GENERIC = (":warning: Something went wrong on Baton's side and nothing was saved
 
 class MalformedPayload(ValueError):
     """A request that lacks what every request of its kind from Slack carries
-    (handlers/context.py reads each request once). The edge (bot/app.py's malformed) turns
+    (handlers/context.py reads each request once). The edge (bot/web/parsing.py's malformed) turns
     such requests away before Bolt sees them; this is the one clear error for one that got
     past it."""
 
@@ -138,7 +138,7 @@ def error_handler(tell: Callable[[dict[str, Any], str], None]) -> Callable[..., 
     """The app's one @app.error handler, for what fails in a listener (or the middleware)
     itself, before or without deferring: logged, and Slack answered 200 all the same (a 500
     shows people only "dispatch_failed"). A form's submitter is told in the form; anyone
-    else through `tell(body, text)` (bot/app.py: ephemerally, where the request says how),
+    else through `tell(body, text)` (bot/web/answers.py: ephemerally, where the request says how),
     in failure_text's words."""
 
     def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> BoltResponse:

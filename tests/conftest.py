@@ -292,7 +292,7 @@ def serve_factory(slack: SlackEmulator, clock: FixedClock) -> Iterator[Any]:
         engine = make_engine(database_url)
         sessions = make_session_factory(engine)
         app, runtime = build_app(settings, client=make_client(settings), session_factory=sessions,
-                                 clock=clock)
+                                 clock=clock, redo="http")
         # The same server `baton serve` runs (bot.web.server.make_server: its limits and deadlines).
         server = make_server(wsgi_app(app, runtime, sessions, wall_clock=wall_clock), settings,
                              host="127.0.0.1", port=0, threads=8)

@@ -16,6 +16,13 @@ def quoted(text: str, limit: int = 40) -> str:
     return f"“{escaped(text)}”"
 
 
+def named(text: str, limit: int) -> str:
+    """A name as typed, in quotes, cut to `limit` characters and escaped; its spacing kept
+    (quoted() tidies spacing; a name someone typed is echoed as typed)."""
+    cut = text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"“{escaped(cut)}”"
+
+
 def escaped(text: str | None) -> str:
     """Text named in an error message (a partner's name), with &, < and > escaped."""
     if not text:

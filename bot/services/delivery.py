@@ -1,8 +1,11 @@
 """The one narrow interface through which the use cases reach Slack.
 
 Services decide *what* people are told and record that it was told; they never build Block
-Kit, write mrkdwn or hold a WebClient. bot/slack/delivery.py implements this Protocol: it
-renders (bot/slack/blocks/) and sends (chat.postMessage, chat.update, DMs, App Home).
+Kit or hold a WebClient, and what they hand over is facts, not mrkdwn. bot/slack/delivery.py
+implements this Protocol: it renders (bot/slack/blocks/) and sends (chat.postMessage,
+chat.update, DMs, App Home). One exception, by the domain's own rule: a DomainError's text
+is the sentence a person sees, so a name or person it quotes goes through
+bot/domain/quoting.py (escaped, named, mention) when the error is raised.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from bot.domain.governance import (
     route_label,
 )
 from bot.domain.permissions import Act
-from bot.domain.quoting import escaped, mention, quoted
+from bot.domain.quoting import escaped, mention, named
 from bot.domain.records import DomainError
 from bot.domain.trends import (
     WINDOWS,
@@ -357,13 +357,13 @@ class Governance:
                 elif matches:
                     # DomainError's text is mrkdwn (bot/domain/quoting.py): names escaped.
                     listed = ", ".join(escaped(p.display_name) for p in matches[:5])
-                    raise DomainError(f"{quoted(name, 60)} matches several partners: "
+                    raise DomainError(f"{named(name, 60)} matches several partners: "
                                       f"{listed}. Give more of the name.")
                 else:
                     known = tq.partner_names(s, team_id=team_id)
                     hint = (f" Known partners include {', '.join(escaped(n) for n in known)}."
                             if known else " No partner has been named on a record yet.")
-                    raise DomainError(f"No partner agency called {quoted(name, 60)} in "
+                    raise DomainError(f"No partner agency called {named(name, 60)} in "
                                       f"this workspace.{hint}")
             facts = tq.record_facts(s, team_id=team_id, since=since, partner_id=partner.id)
             pages = tq.page_facts(s, team_id=team_id, since=since, partner_id=partner.id)

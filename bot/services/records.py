@@ -286,7 +286,9 @@ class RecordService:
             with core_transaction(self._sessions) as conn:
                 queries.set_card(conn, record_id=record_id, channel=channel, ts=ts)
         except OperationalError:
-            raise TryAgain(DATABASE_DOWN) from None
+            # The record is saved and its card posted: only the card's place was not kept.
+            raise TryAgain("The database is not answering right now; try again in a "
+                           "minute.") from None
 
     @staticmethod
     def _load(s: Session, *, team_id: str, ref: str | int) -> Record:
