@@ -93,7 +93,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def _build(settings: Settings, engine: Any, *,
            redo: Literal["http", "socket"]) -> tuple[Any, Any]:
-    from slack_sdk.errors import SlackApiError
+    from slack_sdk.errors import SlackApiError, SlackClientError
 
     from bot.app import build_app
     from bot.clock import SystemClock
@@ -106,6 +106,9 @@ def _build(settings: Settings, engine: Any, *,
                          redo=redo)
     except SlackApiError as exc:
         raise Exit(f"SLACK_BOT_TOKEN: Slack refused it ({exc.response.get('error')})") from None
+    except (SlackClientError, OSError) as exc:  # no answer at all: DNS, refused, timed out
+        raise Exit(f"SLACK_API_URL: Slack could not be reached at {settings.slack_api_url} "
+                   f"({type(exc).__name__}); check the network, or try again") from None
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -114,15 +117,24 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from store.db import make_session_factory
 
     settings.require_credentials()  # one bot token, or the install flow's client ID/secret
-    port = args.port or settings.port
+    port = args.port if args.port is not None else settings.port
+    if not 1 <= port <= 65535:
+        raise Exit(f"--port {port}: a port is a number from 1 to 65535")
     _sole_writer(settings)
     engine = _engine(settings, threads=args.threads)
     app, baton = _build(settings, engine, redo="http")
-    logging.getLogger("baton").info("serving Slack on http://%s:%s/slack/events", args.host, port)
     # Hostile traffic (idle and trickling connections, oversized bodies) is bounded by
     # bot.web.server.server_options; the tests' server is made the same way.
-    server = make_server(wsgi_app(app, baton, make_session_factory(engine)), settings,
-                         host=args.host, port=port, threads=args.threads)
+    try:
+        server = make_server(wsgi_app(app, baton, make_session_factory(engine)), settings,
+                             host=args.host, port=port, threads=args.threads)
+    except OSError as exc:
+        baton.close(drain=0)
+        raise Exit(f"--port {port}: cannot listen on {args.host}:{port} "
+                   f"({exc.strerror or exc}); is another baton serve using it?") from None
+    bound = server.effective_listen[0][1]  # where it listens, said once it does
+    logging.getLogger("baton").info("serving Slack on http://%s:%s/slack/events", args.host,
+                                    bound)
 
     def stop(*_: Any) -> None:
         server.close()

@@ -33,6 +33,10 @@ DEFAULT_SCOPES = ("chat:write,chat:write.public,commands,users:read,im:write,use
                   "files:write,channels:history,groups:history")
 
 
+# The databases Baton runs on, with the drivers it installs (the first is the one it uses).
+_DATABASES = {"sqlite": ("pysqlite",), "postgresql": ("psycopg",)}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
@@ -122,6 +126,28 @@ class Settings(BaseSettings):
             ) from None
         return v
 
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, v: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(v)
+        except ArgumentError:
+            raise ValueError("not a database URL: use sqlite:///baton.db or "
+                             "postgresql://user@host/baton") from None
+        backend, _, driver = url.drivername.partition("+")  # read, not loaded
+        if backend == "postgres":
+            raise ValueError("write postgresql://, not postgres:// (SQLAlchemy's spelling)")
+        if backend not in _DATABASES:
+            raise ValueError(f"Baton keeps its data in SQLite or PostgreSQL, not {backend}: "
+                             "use sqlite:///baton.db or postgresql://user@host/baton")
+        if driver and driver not in _DATABASES[backend]:
+            raise ValueError(f"the {driver} driver is not one Baton installs: write "
+                             f"{backend}:// (Baton uses {_DATABASES[backend][0]})")
+        return v
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, v: str) -> str:
@@ -205,6 +231,26 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise SettingsError(f"BATON_CONFIG: {path} is not valid TOML ({exc})") from None
 
 
+# Tables the file may hold besides the settings themselves (each read by its own parser,
+# which names its own bad keys).
+_TABLES = ("ladder", "ladder_for_risk", "roles", "workspaces")
+
+
+def _refuse_unknown_keys(data: Mapping[str, Any]) -> None:
+    """A mistyped key must not be ignored: `end_of_dya` would leave the default in force
+    with nobody told. SettingsError names the key and the nearest valid one."""
+    import difflib
+
+    known = sorted({*Settings.model_fields, *_TABLES})
+    for key in data:
+        if key in known:
+            continue
+        near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = (f"did you mean `{near[0]}`?" if near else
+                "it is not a setting; README's “Running it for real” lists them")
+        raise SettingsError(f"BATON_CONFIG: unknown key `{key}`: {hint}")
+
+
 _TEAM = slack_ids.TEAM_ID
 _CHANNEL = slack_ids.POSTING_CHANNEL_ID  # a channel to post in: never a DM
 _PER_WORKSPACE = ("governance_channel", "coordination_channel")
@@ -239,6 +285,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     config_path = env.get("BATON_CONFIG")
     if config_path:
         data = _read_toml(config_path)
+        _refuse_unknown_keys(data)
     values: dict[str, Any] = {k: v for k, v in data.items() if not isinstance(v, dict)}
     for name, field in Settings.model_fields.items():
         alias = field.validation_alias
@@ -252,7 +299,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         loc = ".".join(str(p) for p in err["loc"]) or "settings"
         bad = Settings.model_fields.get(str(err["loc"][0])) if err["loc"] else None
         named = (bad.validation_alias if bad and bad.validation_alias else loc)
-        raise SettingsError(f"{named}: {err['msg']}") from None
+        raise SettingsError(f"{named}: {err['msg'].removeprefix('Value error, ')}") from None
     object.__setattr__(settings, "_config_data", data)
     object.__setattr__(settings, "_workspaces", _read_workspaces(data.get("workspaces", {})))
     try:

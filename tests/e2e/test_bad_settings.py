@@ -1,0 +1,111 @@
+"""A bad setting, an unusable port or an unreachable Slack at start: one line naming it, exit
+code 2, never a traceback (issue 13, item 6). Each case is a real `baton` process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from bot.console.emulator import SlackEmulator
+
+BATON = [sys.executable, "-m", "bot.cli"]
+
+
+def _run(args: list[str], env: dict[str, str], cwd: os.PathLike[str] | str) -> \
+        subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run(BATON + args, env={**base, **env}, capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
+
+
+def _refused(r: subprocess.CompletedProcess[str]) -> str:
+    """The one line Baton said, after checking it said only that and exited 2."""
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("baton: "), r.stderr
+    return last
+
+
+@pytest.mark.parametrize("url, says", [
+    ("mysql://baton@db/baton", "DATABASE_URL: Baton keeps its data in SQLite or PostgreSQL, "
+                               "not mysql"),
+    ("postgres://baton@db/baton", "DATABASE_URL: write postgresql://, not postgres://"),
+    ("garbage", "DATABASE_URL: not a database URL: use sqlite:///baton.db or postgresql://"),
+    ("postgresql+asyncpg://baton@db/baton", "DATABASE_URL: the asyncpg driver is not one "
+                                            "Baton installs"),
+])
+def test_a_database_url_baton_cannot_use_is_one_line(tmp_path, url, says):
+    r = _run(["migrate"], {"DATABASE_URL": url}, tmp_path)
+    assert _refused(r).startswith("baton: " + says)
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())  # nothing was created
+
+
+@pytest.mark.parametrize("toml, says", [
+    ('end_of_dya = "17:00"\n', "BATON_CONFIG: unknown key `end_of_dya`: did you mean "
+                               "`end_of_day`?"),
+    ('[role]\nmanagers = ["U0MANAGER1"]\n', "BATON_CONFIG: unknown key `role`: did you mean "
+                                            "`roles`?"),
+    ("zzzqqq = 1\n", "BATON_CONFIG: unknown key `zzzqqq`: it is not a setting"),
+])
+def test_an_unknown_key_in_the_config_file_is_refused_with_the_nearest(tmp_path, toml, says):
+    config = tmp_path / "baton.toml"
+    config.write_text(toml, encoding="utf-8")
+    r = _run(["migrate"], {"BATON_CONFIG": str(config),
+                           "DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}, tmp_path)
+    assert _refused(r).startswith("baton: " + says)
+    assert not (tmp_path / "b.db").exists()
+
+
+def test_a_known_config_key_still_works(tmp_path):
+    config = tmp_path / "baton.toml"
+    config.write_text('end_of_day = "16:30"\n[roles]\nadmins = ["U0ADMIN01"]\n',
+                      encoding="utf-8")
+    r = _run(["migrate"], {"BATON_CONFIG": str(config),
+                           "DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}, tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def _migrated(tmp_path) -> dict[str, str]:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/b.db", "SLACK_BOT_TOKEN": "xoxb-1",
+           "SLACK_SIGNING_SECRET": "s"}
+    assert _run(["migrate"], env, tmp_path).returncode == 0
+    return env
+
+
+def test_a_port_out_of_range_is_refused_before_anything_starts(tmp_path):
+    env = _migrated(tmp_path)
+    r = _run(["serve", "--port", "99999"], env, tmp_path)
+    assert _refused(r) == "baton: --port 99999: a port is a number from 1 to 65535"
+    assert "serving Slack" not in r.stderr
+
+
+def test_a_port_in_use_is_one_line_naming_it(tmp_path):
+    env = _migrated(tmp_path)
+    with SlackEmulator() as slack, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = _run(["serve", "--host", "127.0.0.1", "--port", str(port)],
+                 {**env, "SLACK_API_URL": slack.base_url}, tmp_path)
+    line = _refused(r)
+    assert line.startswith(f"baton: --port {port}: cannot listen on 127.0.0.1:{port}")
+    assert "serving Slack" not in r.stderr
+
+
+def test_slack_unreachable_at_start_is_one_line_not_a_traceback(tmp_path):
+    env = _migrated(tmp_path)
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/api/"
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    r = _run(["serve", "--host", "127.0.0.1", "--port", str(port)],
+             {**env, "SLACK_API_URL": dead}, tmp_path)
+    assert _refused(r).startswith(f"baton: SLACK_API_URL: Slack could not be reached at {dead}")
