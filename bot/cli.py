@@ -118,8 +118,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.require_credentials()  # one bot token, or the install flow's client ID/secret
     port = args.port if args.port is not None else settings.port
-    if not 1 <= port <= 65535:
-        raise Exit(f"--port {port}: a port is a number from 1 to 65535")
+    if not 0 <= port <= 65535:  # 0: any free port (serve says which once it listens)
+        raise Exit(f"--port {port}: a port is a number from 1 to 65535 (0 for any free one)")
     _sole_writer(settings)
     engine = _engine(settings, threads=args.threads)
     app, baton = _build(settings, engine, redo="http")

@@ -81,7 +81,8 @@ def _migrated(tmp_path) -> dict[str, str]:
 def test_a_port_out_of_range_is_refused_before_anything_starts(tmp_path):
     env = _migrated(tmp_path)
     r = _run(["serve", "--port", "99999"], env, tmp_path)
-    assert _refused(r) == "baton: --port 99999: a port is a number from 1 to 65535"
+    assert _refused(r) == ("baton: --port 99999: a port is a number from 1 to 65535 (0 for any "
+                           "free one)")
     assert "serving Slack" not in r.stderr
 
 
