@@ -6,20 +6,16 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 
 import pytest
 
 from bot.console.emulator import SlackEmulator
-
-BATON = [sys.executable, "-m", "bot.cli"]
+from tests.fakes.cli import run_baton
 
 
 def _run(args: list[str], env: dict[str, str], cwd: os.PathLike[str] | str) -> \
         subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run(BATON + args, env={**base, **env}, capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
+    return run_baton(args, env, timeout=120, cwd=cwd)
 
 
 def _refused(r: subprocess.CompletedProcess[str]) -> str:

@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import httpx
@@ -14,14 +13,9 @@ import pytest
 
 from bot.console.emulator import SlackEmulator
 from store.db import head_revision
+from tests.fakes.cli import BATON, run_baton
 
-BATON = [sys.executable, "-m", "bot.cli"]
-
-
-def _run(args, env, **kw):
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run(BATON + args, env={**base, **env}, capture_output=True, text=True,
-                          timeout=60, **kw)
+_run = run_baton
 
 
 def _free_port() -> int:
