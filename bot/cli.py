@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from bot.domain.words import plural
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -267,7 +268,7 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
         with sessions() as s:
             report = audit.verify(s, team_id=team)
         if report.ok:
-            print(f"{team}: {report.events} events, chain intact. Head: {report.head_hash}")
+            print(f"{team}: {plural(report.events, 'event')}, chain intact. Head: {report.head_hash}")
             continue
         broken += 1
         b = report.broken
@@ -280,8 +281,8 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
                 report.kind or "", report.record_ref or "") if x)
         else:
             loc = f"the end of the chain (number {b.seq})"
-        print(f"{team}: BROKEN at {loc}: {b.reason}. The {report.events} events before it "
-              "verify.")
+        print(f"{team}: BROKEN at {loc}: {b.reason}. The "
+              f"{plural(report.events, 'event')} before it verify.")
     return 1 if broken else 0
 
 

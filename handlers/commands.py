@@ -181,14 +181,15 @@ def _unknown(run: Invocation) -> None:
 
 def _list(run: Invocation) -> None:
     records = run.services.records.open_in_channel(team_id=run.team, channel_id=run.channel)
-    run.say(f"{len(records)} open records in this channel",
+    run.say(f"{blocks.plural(len(records), 'open record')} in this channel",
             blocks.record_list("Open records in this channel, soonest deadline first",
                                records, "Nothing open here. :tada:"))
 
 
 def _mine(run: Invocation) -> None:
     records = run.services.records.open_for_user(team_id=run.team, user_id=run.user)
-    run.say(f"{len(records)} open records are yours",
+    run.say(f"{blocks.plural(len(records), 'open record')} "
+            + ("is yours" if len(records) == 1 else "are yours"),
             blocks.record_list("Your open records, soonest deadline first", records,
                                "Nothing open is yours."))
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.records import ResponseCategory, Risk
 from bot.domain.times import format_duration
+from bot.domain.words import plural
 from bot.report.charts import Chart, chart_svg, charts_for
 from bot.report.facts import Facts, RecordFacts, delay_text, escalation_verdict, tier_name
 from bot.report.formatting import esc, json_html, period_text, text_html, when_html
@@ -161,7 +162,7 @@ def _record_section(f: RecordFacts, tz: ZoneInfo, now: datetime) -> str:
             f"<h3>{esc(r.reference)} · {kind} · {esc(r.person_ref)} · "
             f"{esc(r.partner.display_name)}</h3>"
             f'<table class="fields">{rows}</table>'
-            f"<h4>Audit trail ({len(f.events)} events)</h4>{_trail_html(f.events, tz)}"
+            f"<h4>Audit trail ({plural(len(f.events), 'event')})</h4>{_trail_html(f.events, tz)}"
             "</section>")
 
 

@@ -28,6 +28,7 @@ from slack_sdk.models.views import View
 from bot.domain.grammar import DEPENDENCY_KEYS, HANDOFF_KEYS, KEYS, Key
 from bot.domain.records import RecordKind, ResponseCategory, Risk, is_open
 from bot.services.records import Change, Happened
+from bot.slack.blocks.audit import event_sentence
 from bot.slack.ids import INPUT, ActionId, ViewId
 from store.models import AuditEvent, Record
 
@@ -45,10 +46,12 @@ from bot.slack.blocks.text import (
     VIEW_BLOCKS as VIEW_BLOCKS,
     MESSAGE_TEXT_LIMIT as MESSAGE_TEXT_LIMIT,
     REPLY_TEXT_LIMIT as REPLY_TEXT_LIMIT,
+    channel as channel,
     chunks as chunks,
     clip as clip,
     escape as escape,
     fit as fit,
+    plural as plural,
     slack_date as slack_date,
     user as user,
 )
@@ -214,24 +217,6 @@ def record_list(title: str, records: Sequence[Record], empty: str) -> list[Block
     return blocks
 
 
-def _event_text(event: AuditEvent) -> str:
-    parts = [slack_date(event.at, "{date_short} {time}"), user(event.actor), f"*{event.kind}*"]
-    if event.field and event.kind not in ("created",):
-        parts.append(f"`{event.field}`")
-    if event.before not in (None, "", {}):
-        parts.append(f"{escape(_short(event.before))} →")
-    if event.after not in (None, "", {}) and event.kind != "created":
-        parts.append(escape(_short(event.after)))
-    if event.note:
-        parts.append(f"_({escape(event.note)})_")
-    return " ".join(parts)
-
-
-def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return clip(text, 200)
-
-
 def record_detail(record: Record, events: Sequence[AuditEvent]) -> list[Block]:
     """`/baton show REF`: the card with every free text whole (the card itself shortens
     them and points here), then the audit trail, within one message's 50 blocks."""
@@ -243,8 +228,8 @@ def record_detail(record: Record, events: Sequence[AuditEvent]) -> list[Block]:
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text=f"Logged by {user(record.created_by)} {slack_date(record.created_at)}")]))
     blocks.append(DividerBlock())
-    lines = [f"*Audit trail* ({len(events)} events)"]
-    lines += [fit(_event_text(e), SECTION_LIMIT) for e in events]
+    lines = [f"*Audit trail* ({plural(len(events), 'event')})"]
+    lines += [fit(event_sentence(e), SECTION_LIMIT) for e in events]
     for piece in chunks("\n".join(lines), SECTION_LIMIT):
         if len(blocks) >= MESSAGE_BLOCKS - 1:
             blocks.append(ContextBlock(elements=[MarkdownTextObject(
