@@ -268,7 +268,8 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
         with sessions() as s:
             report = audit.verify(s, team_id=team)
         if report.ok:
-            print(f"{team}: {plural(report.events, 'event')}, chain intact. Head: {report.head_hash}")
+            print(f"{team}: {plural(report.events, 'event')}, chain intact. "
+                  f"Head: {report.head_hash}")
             continue
         broken += 1
         b = report.broken

@@ -123,7 +123,8 @@ def notice_blocks(pattern: SystemicPattern) -> list[Block]:
             MarkdownTextObject(text=fit(f"*Affected route*\n{partner} · {route}", FIELD_LIMIT)),
             MarkdownTextObject(text=fit(
                 f"*Repeat frequency*\n{freq.get('in_window', len(misses))} missed in "
-                f"{plural(pattern.window_days, 'day')} · {freq.get('in_90_days', len(misses))} in 90 days",
+                f"{plural(pattern.window_days, 'day')} · "
+                f"{freq.get('in_90_days', len(misses))} in 90 days",
                 FIELD_LIMIT)),
         ]),
     ]
