@@ -5,6 +5,7 @@ through SUBCOMMANDS."""
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -302,6 +303,8 @@ def _record_command(run: Invocation) -> None:
     else:
         change = s.records.cancel(team_id=team, ref=ref, actor=user, reason=tail)
     Cards(s.client, s.records).changed(change)
+    # Its pages say what happened since they went out (a late acknowledgement, a close).
+    s.escalation.refresh_pages_of(change.record.id)
     run.say(f":white_check_mark: {change.record.reference}: {blocks.change_line(change)}")
 
 
@@ -320,10 +323,15 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
 }
 
 
+def _named(command: str) -> re.Pattern[str]:
+    """A command as typed in any case: `/Handoff` and `/BATON` are `/handoff` and `/baton`."""
+    return re.compile(rf"^{re.escape(command)}$", re.IGNORECASE)
+
+
 def register(app: App) -> None:
-    app.command("/handoff")(handoff)
-    app.command("/dependency")(dependency)
-    app.command("/baton")(baton_command)
+    app.command(_named("/handoff"))(handoff)
+    app.command(_named("/dependency"))(dependency)
+    app.command(_named("/baton"))(baton_command)
     app.action(ActionId.OPEN_FORM)(reopen)
 
 

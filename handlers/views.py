@@ -89,6 +89,8 @@ def change_view(ack: Ack, context: BoltContext) -> None:
         return
     ack()
     s.defer(Cards(s.client, s.records).changed, change)
+    # Its pages say what happened since they went out (a late acknowledgement, a close).
+    s.defer(s.escalation.refresh_pages_of, change.record.id)
 
 
 def interim(ack: Ack, context: BoltContext) -> None:

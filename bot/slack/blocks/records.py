@@ -238,6 +238,46 @@ def record_detail(record: Record, events: Sequence[AuditEvent]) -> list[Block]:
     return blocks
 
 
+# Every `/baton` sub-command, as `/baton help` lists it: (usage, what it does), by the word
+# handlers/commands.py's SUBCOMMANDS dispatches on (a test checks none is missing).
+BATON_HELP: dict[str, tuple[str, str]] = {
+    "list": ("/baton list", "this channel's open records, soonest deadline first"),
+    "mine": ("/baton mine", "the open records you own"),
+    "show": ("/baton show H-3", "a record in full, with its audit trail"),
+    # "edit": ("/baton edit H-3 risk: same-day", "change a logged record"),  ← its slot
+    "ack": ("/baton ack H-3", "the partner acknowledged the handoff"),
+    "respond": ("/baton respond H-3 accept|condition|clarify|decline TEXT",
+                "the partner's response: accept, accept with a condition, ask for "
+                "clarification, or decline with a reason"),
+    "resolve": ("/baton resolve D-2 OUTCOME", "close a dependency with its outcome"),
+    "close": ("/baton close H-3 OUTCOME", "close a handoff with its outcome"),
+    "cancel": ("/baton cancel H-3 REASON", "cancel a record logged in error"),
+    "ladder": ("/baton ladder", "who is paged, and when; admins: `/baton ladder use NAME`, "
+               "`/baton ladder reset`"),
+    "coordinator": ("/baton coordinator @someone [today|mon,wed]",
+                    "name the coordinator of the day (`/baton coordinator` shows the week; "
+                    "`/baton coordinator cover @someone from DATE to DATE`)"),
+    "huddle": ("/baton huddle", "post this channel's roster for the daily huddle"),
+    "partner": ("/baton partner NAME", "a partner's acknowledgement and response figures"),
+    "report": ("/baton report [from DATE to DATE]",
+               "the evidence report for this channel (default: the last 30 days)"),
+    "help": ("/baton help", "this help"),
+}
+
+COMMAND_NAMES = ("/handoff", "/dependency", "/baton")
+
+UNKNOWN_BUTTON = (":warning: That button is not one Baton knows (it may be on an old "
+                  "message): nothing was changed. `/baton show REF` has the record as it is "
+                  "now.")
+
+
+def unknown_command_text(typed: str) -> str:
+    """A slash command Baton has not got, answered with the ones it has (and help)."""
+    shown = escape(typed[:40]) or "that command"
+    return (f":warning: Baton has no `{shown}` command: its commands are `/handoff`, "
+            f"`/dependency` and `/baton`.\n\n{help_text()}")
+
+
 def help_text() -> str:
     def keys(ks: Sequence[Key]) -> str:
         out = []
@@ -266,10 +306,8 @@ def help_text() -> str:
         "`noon`, `in 2h`, `2 business days`, `2026-12-01 14:00`. A date alone means the end of "
         "that working day."),
         "",
-        ("*Everything else:* `/baton list` · `/baton mine` · `/baton show H-3` · "
-        "`/baton ack H-3` · `/baton respond H-3 accept|condition|clarify|decline TEXT` · "
-        "`/baton resolve D-2 OUTCOME` · `/baton cancel H-3 REASON` · "
-        "`/baton ladder` (who is paged, and when)"),
+        "*Everything else* (`/baton WORD`):",
+        *(f"• `{usage}` — {what}" for usage, what in BATON_HELP.values()),
         "",
         ("*Escalation:* Baton reminds the owner before the deadline. If the partner has not "
         "acknowledged by then, the handoff is overdue and the ladder's first tier is paged "
