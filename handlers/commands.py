@@ -29,7 +29,7 @@ from bot.slack.blocks import roster as roster_blocks
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId
 from bot.web.inbox import redoing
-from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape
+from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape, with_mentions
 from handlers.context import Services, SlackRequest, services, slack
 
 # Why files.completeUploadExternal refused the channel, as the requester is told.
@@ -69,6 +69,9 @@ def create(kind: RecordKind, s: Services, req: SlackRequest) -> None:
                          text=blocks.help_text())
             return
         fields = parse_fields(text, kind)
+        for key in ("owner", "manager"):  # "@jo" typed, not picked: the directory's jo
+            if fields.get(key):
+                fields[key] = with_mentions(fields[key], s.directory.by_handle)
         missing = missing_required(fields, kind)
         if missing:
             # The trigger_id expires 3 s after the command: open the modal first. Too late (a
@@ -265,7 +268,9 @@ def _report(run: Invocation) -> None:
 
 def _coordinator(run: Invocation) -> None:
     s, team, user = run.services, run.team, run.user
-    asked = grammar.read_coordinator(run.rest, caller=user)
+    # "@jo" typed as text (not picked from Slack's list): the directory's jo, if only one.
+    asked = grammar.read_coordinator(with_mentions(run.rest, s.directory.by_handle),
+                                     caller=user)
     who = asked.user_id or user
     if asked.kind == "describe":
         run.say(roster_blocks.rota_week(s.coordination.describe(team_id=team)))

@@ -26,7 +26,9 @@ def _field_errors(errors: dict[str, str], blocks_present: set[str]) -> dict[str,
     for name, message in errors.items():
         block = name if name in blocks_present or fallback is None else fallback
         # Slack shows the error under its field, so "due: …" need not name the field again.
-        text = field_error(message.replace("`", "").removeprefix(f"{name}: "))
+        # Under its field, the key need not be named: "due: …", "(`safeguard:`)".
+        text = field_error(message.replace(f" (`{name}:`)", "").replace("`", "")
+                           .removeprefix(f"{name}: "))
         out[block] = clip(f"{out[block]} {text}", FIELD_ERROR_LIMIT) if block in out else text
     return out
 

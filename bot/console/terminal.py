@@ -204,8 +204,10 @@ class Console:
         label = block["label"]["text"] + ("" if block.get("optional") else " *")
         initial = previous or element.get("initial_value") or element.get("initial_user") or ""
         if element["type"] == "static_select":
-            choices = "/".join(o["value"] for o in element["options"])
-            initial = previous or (element.get("initial_option") or {}).get("value", "")
+            # The choices as Slack shows them: their labels, not the values Baton stores.
+            choices = " / ".join(o["text"]["text"] for o in element["options"])
+            initial = previous or (element.get("initial_option") or {}).get("text", {}).get(
+                "text", "")
             label += f" ({choices})"
         if element["type"] == "users_select":
             label += " (a user ID, or `me`)"
@@ -221,6 +223,11 @@ class Console:
         answer = answer.strip()
         if element["type"] == "users_select" and answer.lower() == "me":
             return USER
+        if element["type"] == "static_select" and wire.chosen_option(element, answer) is None:
+            # Slack's list lets no one pick what is not on it: ask again.
+            self._print("  ! choose one of: "
+                        + ", ".join(o["text"]["text"] for o in element["options"]))
+            return self._prompt_field(block, previous)
         if element["type"] == "datepicker":
             return self._date(answer)
         return answer

@@ -250,7 +250,7 @@ def test_report_html_holds_every_record_escaped_with_its_evidence(baton, tmp_pat
     assert "<th>Escalation tier reached</th><td>2 (Operations Director)</td>" in h4
     assert "5h open past its deadline" in h4
     assert "Audit trail (" in h4 and "status_changed" in h4
-    assert "Request clarification: need the medication list" in sections["H-3"]
+    assert "Ask for clarification: need the medication list" in sections["H-3"]
     assert "Not needed: settled before the deadline" in sections["H-3"]
     assert "so far (still open past its deadline)" in sections["H-2"]
     d1 = sections["D-1"]

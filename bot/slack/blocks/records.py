@@ -344,6 +344,19 @@ def _risk_input(key: Key, initial: Risk | None, *, optional: bool) -> InputBlock
                                                   initial_option=chosen))
 
 
+def _safeguard_input(key: Key, initial: str | None, risk: Risk | None) -> InputBlock:
+    """The interim safeguard: required (Slack marks it so) when the risk is same-day, and
+    its label says when it is needed otherwise (the risk may still be changed to same-day
+    in the form)."""
+    same_day = risk is Risk.SAME_DAY
+    block = _text_input(key, initial, multiline=True, optional=not same_day,
+                        hint="A temporary hold, alternative support, internal review or "
+                             "commissioner notice.")
+    if not same_day:
+        block.label = plain(f"{key.label} (required for a same-day risk)")
+    return block
+
+
 PERSON_HINT = "A code such as P-1042, never a name."
 
 
@@ -373,9 +386,7 @@ def create_modal(kind: RecordKind, fields: dict[str, str], *, owner: str | None,
                         "absent discharge information"),
             _text_input(k["partner"], fields.get("partner")),
             _risk_input(k["risk"], risk, optional=False),
-            _text_input(k["safeguard"], fields.get("safeguard"), multiline=True,
-                        hint="Required for a same-day risk: temporary hold, alternative support, "
-                        "internal review or commissioner notice."),
+            _safeguard_input(k["safeguard"], fields.get("safeguard"), risk),
             _text_input(k["until"], fields.get("until"), hint="When the safeguard should end; "
                         "Baton escalates if it runs past. e.g. friday 5pm"),
             _text_input(k["route"], fields.get("route")),
