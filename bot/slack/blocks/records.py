@@ -306,7 +306,7 @@ def help_text() -> str:
         "`noon`, `in 2h`, `2 business days`, `2026-12-01 14:00`. A date alone means the end of "
         "that working day."),
         "",
-        "*Everything else* (`/baton WORD`):",
+        "*Everything else:*",
         *(f"• `{usage}` — {what}" for usage, what in BATON_HELP.values()),
         "",
         ("*Escalation:* Baton reminds the owner before the deadline. If the partner has not "
