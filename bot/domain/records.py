@@ -157,8 +157,7 @@ def read_category(text: str) -> ResponseCategory:
     cat = _CATEGORY_WORDS.get(words.replace(" ", "_")) or _CATEGORY_LABELS.get(words)
     if cat is None:
         raise DomainError(
-            "The partner's response must be accept, condition (accept with a condition), "
-            f"clarify (ask for clarification) or decline (with a reason){got(text)}.",
+            f"The partner's response must be accept, condition, clarify or decline{got(text)}.",
             field="category",
         )
     return cat
