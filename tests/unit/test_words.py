@@ -107,6 +107,10 @@ def test_baton_s_notes_name_channels_and_people_as_mentions_but_no_one_else_s_do
     nudged = event_sentence(event("coordinator_nudged", actor="baton",
                                   note="DM to <@U0COORD01>: page unacknowledged"))
     assert "DM to <@U0COORD01>" in nudged
+    rerouted = event_sentence(event("page_undeliverable", actor="baton",
+                                    note="Slack answered is_archived for channel C0TIER101 "
+                                         "(archived); sent instead in C0COORD01"))
+    assert "for <#C0TIER101> (archived); sent instead in <#C0COORD01>" in rerouted
     typed = event_sentence(event("refused", note="<@U0FAKE99> <!channel>"))
     assert "<@U0FAKE99>" not in typed and "&lt;@U0FAKE99&gt;" in typed
 

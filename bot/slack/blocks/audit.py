@@ -88,7 +88,7 @@ _TIMES = {"due", "due_at", "next_review_at", "review", "safeguard_until", "until
           "acknowledged_at", "closed_at", "from", "to"}
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 # Channel and user IDs Baton wrote into its own notes, bare or as tokens.
-_NOTE_CHANNEL = re.compile(r"\bchannel ([CG][A-Z0-9]{6,31})\b")
+_NOTE_CHANNEL = re.compile(r"\b(channel|in|to) ((?=[A-Z0-9]*\d)[CG][A-Z0-9]{6,31})\b")
 _NOTE_TOKEN = re.compile(r"&lt;([@#])([UWCG][A-Z0-9]{2,31})&gt;")
 WHEN = "{date_short} {time}"
 
@@ -176,7 +176,11 @@ def note_text(note: str | None, *, by_baton: bool = False) -> str:
     text = escape(note)
     if by_baton:
         text = _NOTE_TOKEN.sub(lambda m: f"<{m.group(1)}{m.group(2)}>", text)
-    return _NOTE_CHANNEL.sub(lambda m: f"<#{m.group(1)}>", text)
+    def one(m: re.Match[str]) -> str:
+        word, mention = m.group(1), f"<#{m.group(2)}>"
+        return mention if word == "channel" else f"{word} {mention}"
+
+    return _NOTE_CHANNEL.sub(one, text)
 
 
 def event_sentence(event: AuditEvent) -> str:
