@@ -112,7 +112,8 @@ def notice_blocks(pattern: SystemicPattern) -> list[Block]:
     blocks: list[Block] = [
         HeaderBlock(text=pattern_title(ev.get("partner", ""), ev.get("route"))),
         SectionBlock(text=MarkdownTextObject(text=fit(
-            f"*{partner}* on route *{route}* missed *{len(misses)}* acknowledgement deadlines "
+            f"*{partner}* on route *{route}* missed "
+            f"*{len(misses)}* acknowledgement deadline{'' if len(misses) == 1 else 's'} "
             + (f"since the last notice ({slack_date(since)})" if since else
                f"in the last {plural(pattern.window_days, 'day')}")
             + f" (threshold {ev.get('threshold', len(misses))}). Repeated missed response "
@@ -187,7 +188,8 @@ def classify_modal(pattern: SystemicPattern, *, chosen: Classification) -> View:
         blocks=[
             SectionBlock(text=MarkdownTextObject(text=fit(
                 f"*{escape(ev.get('partner', ''))}* · {escape(route_label(ev.get('route')))}"
-                f"\n{len(ev.get('misses', []))} missed acknowledgement deadlines · detected "
+                f"\n{plural(len(ev.get('misses', [])), 'missed acknowledgement deadline')}"
+                " · detected "
                 f"{slack_date(pattern.detected_at)}", SECTION_LIMIT))),
             InputBlock(block_id=FIELD_CLASSIFICATION, label="Classification",
                        element=StaticSelectElement(
@@ -271,7 +273,7 @@ def partner_blocks(partner: str, totals: RouteTrend | None, trends: Sequence[Rou
             fields=_fields(trend)))
     if len(trends) > MAX_ROUTES:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
-            text=f"…and {len(trends) - MAX_ROUTES} more routes")]))
+            text=f"…and {plural(len(trends) - MAX_ROUTES, 'more route')}")]))
     if patterns:
         lines = ["*Systemic-pattern notices*", *(pattern_history_line(p) for p in patterns)]
         blocks.append(SectionBlock(text=MarkdownTextObject(text=fit("\n".join(lines),
