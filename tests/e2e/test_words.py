@@ -137,3 +137,50 @@ def test_coordinator_typed_as_an_at_name_is_the_person_so_named(baton):
     assert "Pick the person from the list Slack shows as you type @" in reply
     baton.command("/handoff", HANDOFF + " owner: @alice")
     assert record(baton).owner_id == ALICE
+
+
+def _opened_view(baton) -> dict:
+    call = baton.slack.calls_to("views.open")[-1]
+    view = dict(call.json_param("view"))
+    view["id"] = call.response["view"]["id"]
+    return view
+
+
+def test_the_response_form_offers_what_it_then_takes(baton):
+    baton.command("/handoff", HANDOFF)
+    rec = record(baton)
+    baton.click(ActionId.RECORD_RESPONSE, str(rec.id), message_ts=rec.card_ts)
+    view = _opened_view(baton)
+    (select_,) = [b["element"] for b in view["blocks"] if b.get("block_id") == "category"]
+    assert [o["text"]["text"] for o in select_["options"]] == [
+        "Accept", "Accept with a condition", "Ask for clarification", "Decline with a reason"]
+    # Nothing chosen (Slack's client would not send it; a forged one): said plainly.
+    body = baton.submit(view, {"text": "start Monday"}).json()
+    assert body["response_action"] == "errors"
+    said = " ".join(body["errors"].values())
+    assert "“”" not in said and "got" not in said
+    # The option as Slack sends it back, picked by its words.
+    assert baton.submit(view, {"category": "Accept with a condition",
+                               "text": "start Monday"}).status_code == 200
+    rec = record(baton)
+    assert (rec.response_category, rec.response_text) == ("accept_with_condition",
+                                                          "start Monday")
+
+
+def test_the_same_day_safeguard_is_asked_for_whole_in_the_form(baton):
+    baton.command("/dependency", "person: P-1042 action: unsigned authorization "
+                                 "partner: County Managed Care risk: same-day")
+    view = _opened_view(baton)
+    (safeguard,) = [b for b in view["blocks"] if b.get("block_id") == "safeguard"]
+    assert safeguard["optional"] is False  # Slack marks it required
+    answers = {"person": "P-1042", "action": "unsigned authorization",
+               "partner": "County Managed Care", "risk": "short-term", "owner": ALICE,
+               "safeguard": ""}
+    # Left empty (as if the risk were changed to same-day in the form, or the request
+    # forged): refused under the field in a whole sentence, nothing saved.
+    body = baton.submit(view, {**answers, "risk": "same-day"}).json()
+    said = body["errors"]["safeguard"]
+    assert said == ("A same-day risk needs an interim safeguard: a temporary hold, "
+                    "alternative support, internal review or commissioner notice.")
+    with baton.sessions() as s:
+        assert s.scalars(select(Record)).all() == []
