@@ -89,6 +89,9 @@ def test_a_page_refreshed_after_a_late_acknowledgement_says_so(baton):
     buttons = [e["text"]["text"] for b in blocks_of(edits[-1]) if b["type"] == "actions"
                for e in b["elements"]]
     assert "Acknowledge" not in buttons  # nothing left to stop climbing
+    assert edits[-1].params["text"] == (":white_check_mark: Escalation tier 1, Service Manager: "
+                                        "nothing on this page needs you any more.")
+    assert "Acknowledge stops the climb" not in flat
 
 
 def test_a_climb_is_told_once_in_each_channel_saying_where_it_went(baton):

@@ -224,7 +224,11 @@ def test_a_page_after_a_late_acknowledgement_says_when_and_how_late() -> None:
     assert "no partner acknowledgement" not in row
     assert [b.text.text for b in pages.page_buttons(rec, work)] == ["Record interim action",
                                                                "Resolve"]
+    assert pages.needing([(work, rec)]) == 0
+    assert "needs you any more" in pages.page_text("<@U0BOB0001>", "Service Manager", 1, 0,
+                                                   late=False)
     still = _record(status="overdue", acknowledged_at=None)
+    assert pages.needing([(work, rec), (work, still)]) == 1
     assert pages.settled_text(still, work) is None
     assert "no partner acknowledgement" in pages.page_row(still, work, due + timedelta(hours=1))
 

@@ -146,7 +146,16 @@ def page_buttons(record: Record, work: DueWork) -> list[ButtonElement]:
     return buttons
 
 
+def needing(items: Sequence[tuple[DueWork, Record]]) -> int:
+    """How many of a page's records still need what it asks (not acknowledged by the
+    partner since, nor closed)."""
+    return sum(1 for work, record in items if settled_text(record, work) is None)
+
+
 def page_text(target: str, tier_name: str, tier: int, count: int, *, late: bool) -> str:
+    if count == 0:  # a page updated after the fact: every record on it is settled
+        return (f":white_check_mark: Escalation tier {tier}, {escape(tier_name)}: nothing on "
+                "this page needs you any more.")
     what = "record needs" if count == 1 else "records need"
     late_note = " (sent late: Baton was catching up)" if late else ""
     return (f"{target_mention(target)} :rotating_light: Escalation tier {tier}, "
@@ -205,7 +214,7 @@ def page_blocks(*, target: str, tier_name: str, tier: int,
     """One message for every record due for this channel and tier at once. `notice`: a
     page rerouted from a channel Baton could not post in says so under its header."""
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
-        text=page_text(target, tier_name, tier, len(items), late=late)))]
+        text=page_text(target, tier_name, tier, needing(items), late=late)))]
     if notice:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=fit(notice, SECTION_LIMIT))))
     for work, record in items:
@@ -213,8 +222,10 @@ def page_blocks(*, target: str, tier_name: str, tier: int,
         if record.status not in ("closed", "cancelled", "resolved"):
             blocks.append(ActionsBlock(block_id=f"page:{work.id}",
                                        elements=page_buttons(record, work)))
+    climbing = needing(items) > 0
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
-        text="Acknowledge stops the climb to the next tier. `/baton show REF` for the trail.")]))
+        text=("Acknowledge stops the climb to the next tier. " if climbing else "")
+        + "`/baton show REF` for the trail.")]))
     return blocks
 
 
