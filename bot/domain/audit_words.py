@@ -52,6 +52,7 @@ FIELD_WORDS = {
     "due_at": "due",
     "due": "due",
     "next_review_at": "next review",
+    "response_deadline": "response deadline",
     "review": "next review",
     "owner_id": "owner",
     "owner": "owner",
@@ -85,7 +86,7 @@ _PEOPLE = {"owner", "owner_id", "manager", "manager_id", "user", "acknowledged_b
 _CHANNELS = {"channel", "channel_id"}
 _RISKS = {"risk"}
 _CATEGORIES = {"category"}
-_TIMES = {"due", "due_at", "next_review_at", "review", "safeguard_until", "until",
+_TIMES = {"due", "due_at", "next_review_at", "response_deadline", "review", "safeguard_until", "until",
           "acknowledged_at", "closed_at", "from", "to"}
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 # Channel and user IDs Baton wrote into its own notes, bare or as tokens.

@@ -77,6 +77,11 @@ def test_a_change_of_fields_reads_as_a_sentence_field_by_field() -> None:
     assert (f"risk: Short-term → Same-day; due: {token(due)}" in line
             and f"→ {token(moved)}" in line)
     assert "note" not in line  # unchanged: not told
+    # An edit's events (one per field, named as bot/domain/edits.py's audit_field names it).
+    line = event_sentence(event("field_changed", field="response_deadline",
+                                before=due.isoformat(), after=moved.isoformat()))
+    assert line.endswith(f"changed response deadline: {token(due)}2026-12-02 15:00 UTC> → "
+                         f"{token(moved)}2026-12-03 15:00 UTC>")
 
 
 def test_the_next_action_event_is_no_longer_raw_json() -> None:
