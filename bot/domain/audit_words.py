@@ -86,8 +86,8 @@ _PEOPLE = {"owner", "owner_id", "manager", "manager_id", "user", "acknowledged_b
 _CHANNELS = {"channel", "channel_id"}
 _RISKS = {"risk"}
 _CATEGORIES = {"category"}
-_TIMES = {"due", "due_at", "next_review_at", "response_deadline", "review", "safeguard_until", "until",
-          "acknowledged_at", "closed_at", "from", "to"}
+_TIMES = {"due", "due_at", "next_review_at", "response_deadline", "review", "safeguard_until",
+          "until", "acknowledged_at", "closed_at", "from", "to"}
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 # Channel and user IDs Baton wrote into its own notes, bare or as tokens.
 _NOTE_CHANNEL = re.compile(r"\b(channel|in|to) ((?=[A-Z0-9]*\d)[CG][A-Z0-9]{6,31})\b")
