@@ -392,7 +392,9 @@ class Console:
         self._settle()
 
     def _when(self, when: datetime) -> str:
-        return f"{when.astimezone(self.tz):%a %d %b %H:%M %Z}"
+        local = when.astimezone(self.tz)
+        return f"{local:%a %d %b %H:%M}{local:%S}"[:-2 if not local.second else None] \
+            + f" {local:%Z}" if local.second else f"{local:%a %d %b %H:%M %Z}"
 
     def _trigger(self) -> str:
         return self.emulator.issue_trigger()
@@ -580,11 +582,12 @@ class Console:
         for block in blocks:
             kind = block.get("type")
             if kind == "header":
-                ref = _ref(block["text"]["text"]) or ref
+                ref = _ref(block["text"]["text"])
                 yield f"== {block['text']['text']} =="
             elif kind == "section":
                 text = block.get("text", {}).get("text", "") if block.get("text") else ""
-                ref = _ref(text) or ref
+                if _REF.search(text):
+                    ref = _ref(text)
                 if text:
                     yield from _plain(text, self.tz).splitlines()
                 for f in block.get("fields", []):
@@ -638,8 +641,10 @@ _REF = re.compile(r"\b([HD]-\d+)\b")
 
 
 def _ref(text: str) -> str:
-    found = _REF.findall(text)
-    return found[-1] if found else ""
+    """The one record a text is about; "" when it names none or several (a pattern notice
+    listing its records: its buttons are for the pattern, not one record)."""
+    found = set(_REF.findall(text))
+    return found.pop() if len(found) == 1 else ""
 
 
 def _secret(value: str) -> Any:
