@@ -8,6 +8,7 @@ happens at its own time, as it would have in a running Baton."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import sys
@@ -77,21 +78,20 @@ def console_roles() -> RoleConfig:
 
 
 HELP = """Console commands:
-  /handoff …, /dependency …, /baton …   a slash command, as typed in Slack, for example
-      /handoff person: P-1042 to: Northside Home Care contact: intake desk 555-0100 due: tomorrow 5pm
-      /baton list      /baton show H-1      /baton help
-      (@you, @manager, @sam … become Slack mentions, as Slack makes them)
-  click LABEL [REF]   press a button Baton posted: `click Acknowledge H-1`,
-                      `click "Record interim action" H-2`; `click 3` presses button [3]
-  as PERSON           switch who is typing (`as manager`, `as you`); `as` lists the people
-  clock               tell the console's time
-  clock +2h           move time on; every reminder, page, digest and partner check due in
-  clock monday 8:35am   between happens at its own time, in order (the clock only moves
-  clock next working day 8:35am   forward)
-  wait 30s            let 30 seconds pass (the same as `clock +30s`)
-  cancel              (inside a form) close it without submitting
-  help                this text
-  quit                leave"""
+  /handoff …  /dependency …  /baton …   a slash command, as you would type it in Slack:
+      /handoff person: P-1042 to: Northside Home Care contact: 555-0100 due: tomorrow 5pm
+      /baton list    /baton show H-1    /baton help   (@manager, @sam … become mentions)
+  click LABEL [REF]     press a button Baton posted: `click Acknowledge H-1`,
+                        `click "Record interim action" H-2`; `click 3` presses button [3]
+  as PERSON             switch who is typing: `as manager`, `as you`; `as` lists the people
+  clock                 tell the console's time
+  clock +2h             move time on; every reminder, page, nudge, digest and partner check
+  clock monday 8:35am   due on the way happens at its own time, in order (time only moves
+  clock next working day 8:35am                                              forward)
+  wait 30s              let 30 seconds pass (the same as `clock +30s`)
+  cancel                inside a form: close it without submitting
+  help                  this text
+  quit                  leave"""
 
 
 class MovableClock(Clock, Protocol):
@@ -117,6 +117,7 @@ class Lines:
     def __init__(self, read: Callable[[str], str | None], *, echo: bool) -> None:
         self._read = read
         self._echo = echo
+        self.scripted = echo  # a script's lines are echoed, and named by number
         self._back: list[str] = []
         self.number = 0  # of the last line read (a script's line number)
         self.echo: Callable[[str], None] = print  # where a script's lines are shown
@@ -148,10 +149,8 @@ def list_lines(content: Iterable[str], *, echo: bool = False) -> Lines:
 
 
 def terminal_lines() -> Lines:
-    try:  # line editing and history where the platform has it
+    with contextlib.suppress(ImportError):  # line editing and history, where there is one
         import readline  # noqa: F401 - importing it is what makes input() edit lines
-    except ImportError:
-        pass
 
     def read(prompt: str) -> str | None:
         try:
@@ -464,7 +463,7 @@ class Console:
         if text.startswith("/") or text.lower() in ("quit", "exit"):
             # A command where an answer was expected: stop here and run it, so nothing
             # after it is swallowed as answers.
-            where = f"line {self.lines.number}: " if self.lines.number else ""
+            where = f"line {self.lines.number}: " if self.lines.scripted else ""
             title = view.get("title", {}).get("text", "")
             opened = f"for {self._last_input}" if self._last_input else f"“{title}”"
             self._print(f"{where}the form {opened} was still asking for "

@@ -64,7 +64,8 @@ class Delivery(Protocol):
                     now: datetime, late: bool = False) -> tuple[str, str]:
         """DM the coordinator of the day their morning digest (in `team_id`'s workspace);
         (channel, ts). `late`: sent well after the digest time (caught up), so it says so
-        instead of greeting "Good morning". Raises Undelivered when Slack refused it or could not be reached."""
+        instead of greeting "Good morning". Raises Undelivered when Slack refused it or could
+        not be reached."""
         ...
 
     def post_no_coordinator(self, *, team_id: str, channel_id: str,

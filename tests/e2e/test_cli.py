@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -123,7 +124,7 @@ def test_console_clock_moves_forward_and_the_digest_arrives(tmp_path):
     assert sorted(p.name for p in (tmp_path / "files").glob("*/*")) == [
         "audit_events.csv", "escalations.csv", "records.csv", "report.html"]
     assert folder.startswith(str(tmp_path / "files"))
-    assert "P-1042" in open(f"{folder}/records.csv", encoding="utf-8").read()
+    assert "P-1042" in Path(folder, "records.csv").read_text(encoding="utf-8")
 
 
 def test_socket_mode_refuses_the_install_flow_settings(tmp_path):

@@ -43,13 +43,18 @@ HANDOFF = ("/handoff person: P-1042 to: Northside Home Care contact: intake desk
 
 def test_two_sessions_on_one_database_both_log_their_handoff(tmp_path):
     # The same start time twice: nothing the second session mints may repeat the first's.
+    # A command's trigger_id and a form's view ID are request keys: both ways, each session.
     start = datetime(2026, 12, 8, 9, 0, tzinfo=NY)
-    first = console_run(tmp_path, [HANDOFF.format(due="tomorrow 5pm"), "quit"], start)
-    second = console_run(tmp_path, [HANDOFF.format(due="tomorrow 5pm"), "/baton list", "quit"],
-                         start)
-    assert "== Handoff H-1 · P-1042 ==" in first
-    assert "== Handoff H-2 · P-1042 ==" in second
-    assert "Logged *H-2*" in second
+    form = ["/handoff person: P-1042 to: Northside Home Care", "", "", "intake 555-0100",
+            "tomorrow 5pm", "", "", "", ""]
+    first = console_run(tmp_path, [*form, HANDOFF.format(due="tomorrow 5pm"), "quit"], start)
+    second = console_run(tmp_path, [*form, HANDOFF.format(due="tomorrow 5pm"), "quit"], start)
+    for ref in ("H-1", "H-2"):
+        assert f"== Handoff {ref} · P-1042 ==" in first
+    for ref in ("H-3", "H-4"):
+        assert f"== Handoff {ref} · P-1042 ==" in second
+        assert f"Logged *{ref}*" in second
+    assert first.count("» submitted") == second.count("» submitted") == 1
 
 
 def test_clock_steps_through_every_due_moment_in_order(tmp_path):
