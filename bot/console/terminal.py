@@ -51,9 +51,13 @@ class Person:
     tz: str  # "" : the console's own zone (BATON_TIMEZONE)
     slack_admin: bool = False
 
-    def describe(self, tz: str) -> str:
-        roles = ", ".join(r.value for r in self.roles)
-        return f"{self.handle:<8} {roles:<20} {self.tz or tz}"
+    def describe(self, tz: str, roles: RoleConfig) -> str:
+        return f"{self.handle:<8} {', '.join(self.roles_in(roles)):<20} {self.tz or tz}"
+
+    def roles_in(self, config: RoleConfig) -> list[str]:
+        """Their roles under `config` (the console's own, or BATON_CONFIG's [roles])."""
+        return [r.value for r in Role if self.user_id in config.of(r)
+                or (r is Role.STAFF and not config.configured(Role.STAFF))]
 
 
 PEOPLE = (
@@ -170,6 +174,7 @@ class Console:
         self.lines = lines or terminal_lines()
         self.lines.echo = self._print
         self._printing = threading.Lock()  # Baton's threads and the typed lines take turns
+        self._heading = ""  # the time of the due moment being stepped through
         self.files_dir = Path(files_dir)
         self.tz = ZoneInfo(settings.default_timezone)
         self.emulator = SlackEmulator(team_id=TEAM).start()
@@ -188,6 +193,11 @@ class Console:
             "slack_signing_secret": _secret(SECRET),
             "slack_bot_token": _secret("xoxb-console"),
         })
+        if "channel_post_interval" not in settings.config_data:
+            # Baton paces its posts a second apart per channel on the real clock; while the
+            # console's clock steps through an afternoon that would be minutes of waiting.
+            # The emulator still answers a burst as Slack would.
+            settings = settings.model_copy(update={"channel_post_interval": 0.0})
         if not any(settings.roles.configured(r) for r in Role):
             object.__setattr__(settings, "_roles", console_roles())
         self.settings = settings
@@ -251,11 +261,12 @@ class Console:
             return
         self.person = person
         self._print(f"» you are now typing as @{person.handle} "
-                    f"({', '.join(r.value for r in person.roles)}, "
+                    f"({', '.join(person.roles_in(self.settings.roles)) or 'no role'}, "
                     f"{person.tz or self.tz.key})")
 
     def people_text(self) -> str:
-        rows = [f"  {p.describe(self.tz.key)}" + ("   ← typing now" if p == self.person else "")
+        rows = [f"  {p.describe(self.tz.key, self.settings.roles)}"
+                + ("   ← typing now" if p == self.person else "")
                 for p in PEOPLE]
         return "People in this workspace (`as NAME` switches who is typing):\n" + "\n".join(rows)
 
@@ -371,8 +382,9 @@ class Console:
             if nxt is None or nxt >= target:
                 break
             self._set(nxt)
-            self._print(f"» {self._when(nxt)}")
+            self._heading = f"» {self._when(nxt)}"  # shown above what happens then, if any
             self._sweep()
+            self._heading = ""
         self._set(target)
         self._sweep()
         self._print(f"» it is now {self._when(self.clock.now())}")
@@ -391,9 +403,9 @@ class Console:
         self._settle()
 
     def _when(self, when: datetime) -> str:
+        """The console's time: seconds shown when there are any (a ladder in seconds)."""
         local = when.astimezone(self.tz)
-        return f"{local:%a %d %b %H:%M}{local:%S}"[:-2 if not local.second else None] \
-            + f" {local:%Z}" if local.second else f"{local:%a %d %b %H:%M %Z}"
+        return local.strftime("%a %d %b %H:%M:%S %Z" if local.second else "%a %d %b %H:%M %Z")
 
     def _trigger(self) -> str:
         return self.emulator.issue_trigger()
@@ -615,6 +627,9 @@ class Console:
 
     def _print(self, text: str) -> None:
         with self._printing:
+            if self._heading:
+                print(self._heading, file=self.out)
+                self._heading = ""
             print(text, file=self.out, flush=True)
 
     def banner(self) -> str:
