@@ -399,8 +399,14 @@ class Console:
                 self.clock.advance(gap)
 
     def _sweep(self) -> None:
-        self.baton.sweep_now(trends=True)
-        self._settle()
+        """Run Baton at this moment until nothing due now is left (work that a sweep made
+        due at once, such as a tier-1 page with no delay, is done at this moment too)."""
+        for _ in range(3):
+            self.baton.sweep_now(trends=True)
+            self._settle()
+            ready = self.baton.engine.next_ready_at()
+            if ready is None or ready > self.clock.now():
+                return
 
     def _when(self, when: datetime) -> str:
         """The console's time: seconds shown when there are any (a ladder in seconds)."""
