@@ -192,7 +192,7 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console.terminal import run_console
 
     _sole_writer(settings)
-    return run_console(settings, script=args.script)
+    return run_console(settings, script=args.script, files_dir=args.files)
 
 
 def cmd_ladder(settings: Settings, args: argparse.Namespace) -> int:
@@ -310,6 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("socket", help="Socket Mode (SLACK_APP_TOKEN), no public URL needed")
     console = sub.add_parser("console", help="try Baton offline against a built-in Slack emulator")
     console.add_argument("--script", default=None, help="read lines from this file, not stdin")
+    console.add_argument("--files", default=None, metavar="DIR",
+                         help="save the files Baton uploads (reports) here "
+                              "(default ./baton-console-files)")
     sub.add_parser("ladder", help="print the escalation ladders in force (checks BATON_CONFIG)")
     report = sub.add_parser("report", help="write the commissioner's evidence report (CSV "
                             "files and one offline HTML file)")

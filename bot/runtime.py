@@ -137,9 +137,22 @@ class Baton:
     def overloaded(self) -> bool:
         return self.workers.overloaded()
 
-    def sweep_now(self, timeout: float = 30.0) -> bool:
-        """Sweep (and do the housekeeping) at once and wait for it: the console's `clock`."""
+    def sweep_now(self, timeout: float = 30.0, *, trends: bool = False) -> bool:
+        """Sweep (and do the housekeeping) at once and wait for it: the console's `clock`.
+        `trends`: look for systemic patterns on this sweep too, however recently the last
+        look was (the console steps from one due moment to the next, minutes apart)."""
+        if trends:
+            self._trends_at = None
         return self._waker is not None and self._waker.sweep_now(timeout)
+
+    def next_due_after(self, after: datetime) -> datetime | None:
+        """The next moment strictly after `after` at which Baton has something to do by
+        itself: due work in the database (reminders, deadlines, pages, nudges, thread
+        lines) or a working day's digest time. The console steps its clock through them."""
+        moments = [self.engine.next_ready_after(after),
+                   self.coordination.next_digest_at(after)]
+        found = [m for m in moments if m is not None]
+        return min(found) if found else None
 
     def poke(self, due: datetime | None = None) -> None:
         """New due work may be sooner than the engine's next wake: tell it."""

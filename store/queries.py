@@ -284,6 +284,14 @@ def next_ready_at(session: Session) -> datetime | None:
                           .order_by(DueWork.ready_at).limit(1))
 
 
+def next_ready_after(session: Session, *, after: datetime) -> datetime | None:
+    """The first moment strictly after `after` at which pending due work becomes ready
+    (the console steps its clock from one such moment to the next)."""
+    return session.scalar(select(DueWork.ready_at)
+                          .where(DueWork.state == "pending", DueWork.ready_at > after)
+                          .order_by(DueWork.ready_at).limit(1))
+
+
 def get_work(session: Session, *, work_id: int, team_id: str | None = None) -> DueWork | None:
     q = select(DueWork).where(DueWork.id == work_id)
     if team_id is not None:

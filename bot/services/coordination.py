@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ from bot.domain.quoting import mention
 from bot.domain.records import OPEN_STATUSES, DomainError, is_open
 from bot.domain.roster import Row, flags_for, sort_rows
 from bot.domain.rota import Assignment, coordinator_on
+from bot.domain.schedule import is_late
 from bot.domain.times import WorkingCalendar
 from bot.services.delivery import Delivery, Undelivered
 from bot.services.permissions import Permissions
@@ -322,9 +323,23 @@ class Coordination:
         return [r for r in self.roster_rows(team_id=team_id).rows if r.flags]
 
     def _send_digest(self, team_id: str, coordinator: str, day: date) -> tuple[str, str]:
+        now = self._clock.now()
+        due = datetime.combine(day, self._digest_time, tzinfo=self.roster.tz)
         return self._engine_delivery.post_digest(
             team_id=team_id, coordinator=coordinator, rows=self.digest_rows(team_id=team_id),
-            day=day, now=self._clock.now())
+            day=day, now=now, late=is_late(due, now))
+
+    def next_digest_at(self, after: datetime) -> datetime:
+        """The first digest time strictly after `after`: the digest time of a working day
+        (the console steps its clock to it, so the digest comes at its own time)."""
+        local = after.astimezone(self.roster.tz)
+        day = local.date()
+        for _ in range(400):  # a year of holidays at most
+            at = datetime.combine(day, self._digest_time, tzinfo=self.roster.tz)
+            if self._calendar.is_working_day(day) and at > after:
+                return at.astimezone(UTC)
+            day += timedelta(days=1)
+        raise ValueError("no working day within a year: check the holidays")
 
     def _send_no_coordinator(self, team_id: str, day: date) -> tuple[str | None, str | None]:
         named = self._channel(team_id)
