@@ -115,7 +115,7 @@ def unknown_key(word: str, keys: tuple[Key, ...], *, in_field: str | None,
     close = _close_keys(lowered, keys)
     if close:
         return DomainError(
-            f"unknown key `{word}:` — did you mean `{close[0]}:`? Nothing was logged. "
+            f"Unknown key `{word}:` — did you mean `{close[0]}:`? "
             f"(If `{word}:` is part of the text, leave out its colon.)",
             field=in_field,
         )
@@ -123,13 +123,12 @@ def unknown_key(word: str, keys: tuple[Key, ...], *, in_field: str | None,
     others = {k.name for ks in KEYS.values() for k in ks if len(k.name) > 2}
     if lowered in others - {k.name for k in keys}:
         return DomainError(
-            f"`{lowered}:` is not a key of {command}; its keys are {_key_list(keys)}. "
-            "Nothing was logged.",
+            f"`{lowered}:` is not a key of {command}; its keys are {_key_list(keys)}.",
             field=in_field,
         )
     if in_field is None or in_field not in FREE_TEXT:
         return DomainError(
-            f"unknown key `{word}:`; the keys are {_key_list(keys)}. Nothing was logged.",
+            f"Unknown key `{word}:`; the keys are {_key_list(keys)}.",
             field=in_field,
         )
     return None

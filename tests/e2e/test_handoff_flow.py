@@ -99,6 +99,18 @@ def test_text_before_first_key_is_refused(baton):
     assert _count(baton) == 0
 
 
+def test_a_typo_of_a_key_is_named_and_nothing_is_logged_or_opened(baton):
+    # The command: `contcat:` once vanished into the service's name and a form opened.
+    baton.command("/handoff", "person: P-3 to: Eastside Clinic contcat: 555-0111 "
+                  "due: tomorrow 5pm")
+    assert baton.last_reply() == (
+        ":warning: Couldn't log the handoff. Unknown key `contcat:` — did you mean "
+        "`contact:`? (If `contcat:` is part of the text, leave out its colon.)")
+    assert _count(baton) == 0 and _count(baton, AuditEvent) == 0
+    assert baton.slack.calls_to("views.open") == []
+    assert baton.slack.calls_to("chat.postMessage") == []
+
+
 def test_owner_mention_and_bob_time_zone(baton):
     # Bob (Los Angeles) logs it for Alice: the deadline is read in Bob's zone.
     baton.command("/handoff", HANDOFF.replace("short-term", f"emerging owner: <@{ALICE}|alice>"),

@@ -84,13 +84,13 @@ def test_a_typo_of_a_key_is_refused_with_the_nearest_key(text: str, typed: str,
     with pytest.raises(DomainError) as caught:
         parse_fields(text, H)
     assert str(caught.value).startswith(
-        f"unknown key `{typed}:` — did you mean `{meant}:`?")
+        f"Unknown key `{typed}:` — did you mean `{meant}:`?")
 
 
 def test_a_typo_in_a_dependency_is_refused_too() -> None:
-    with pytest.raises(DomainError, match="unknown key `reveiw:` — did you mean `review:`"):
+    with pytest.raises(DomainError, match="Unknown key `reveiw:` — did you mean `review:`"):
         parse_fields("person: P-1 action: x partner: MCO risk: emerging reveiw: friday", D)
-    with pytest.raises(DomainError, match="unknown key `parnter:` — did you mean `partner:`"):
+    with pytest.raises(DomainError, match="Unknown key `parnter:` — did you mean `partner:`"):
         parse_fields("person: P-1 action: unsigned authorization parnter: MCO", D)
 
 
@@ -111,7 +111,7 @@ def test_an_unknown_word_colon_where_no_text_belongs_lists_the_keys(text: str) -
     with pytest.raises(DomainError) as caught:
         parse_fields(text, H)
     message = str(caught.value)
-    assert message.startswith("unknown key `")
+    assert message.startswith("Unknown key `")
     assert "the keys are `person:`, `to:`, `contact:`, `due:`, `owner:`, `route:`, `risk:`, " \
         "`note:`" in message
 
