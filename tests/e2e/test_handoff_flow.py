@@ -111,6 +111,18 @@ def test_a_typo_of_a_key_is_named_and_nothing_is_logged_or_opened(baton):
     assert baton.slack.calls_to("chat.postMessage") == []
 
 
+def test_a_bare_weekend_date_moves_to_friday_and_the_confirmation_says_so(baton):
+    # Monday 23 Nov 2026; Saturday 28 Nov has no working hours: Friday's end of day.
+    baton.command("/handoff", HANDOFF.replace("tomorrow 5pm", "Nov 28"))
+    with baton.sessions() as s:
+        rec = s.scalars(select(Record)).one()
+    assert rec.due_at == datetime(2026, 11, 27, 22, 0, tzinfo=UTC)  # Fri 17:00 EST
+    reply = baton.last_reply()
+    assert "Logged *H-1*" in reply
+    assert reply.endswith("`due`: Sat 28 Nov is not a working day: read as Fri 27 Nov 17:00 "
+                          "(the working day before).")
+
+
 def test_owner_mention_and_bob_time_zone(baton):
     # Bob (Los Angeles) logs it for Alice: the deadline is read in Bob's zone.
     baton.command("/handoff", HANDOFF.replace("short-term", f"emerging owner: <@{ALICE}|alice>"),

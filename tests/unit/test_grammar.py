@@ -146,3 +146,28 @@ def test_prose_colons_in_a_dependency_stay_and_ext_is_not_next() -> None:
 def test_text_before_the_first_key_lists_the_keys() -> None:
     with pytest.raises(DomainError, match=r"The keys are `person:`, `to:`"):
         parse_fields("hello person: P-1", H)
+
+
+# --- drafts carry what the working-day rule did ---------------------------------------------
+
+
+def test_drafts_note_each_time_the_working_day_rule_moved() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.domain.drafts import DraftContext, build_dependency, build_handoff
+    from bot.domain.times import WorkingCalendar
+
+    ctx = DraftContext(caller="U0CALLER1", now=datetime(2026, 11, 23, 14, 0, tzinfo=UTC),
+                       tz=ZoneInfo("America/New_York"), calendar=WorkingCalendar(),
+                       person_pattern=r"P-\d+")
+    h = build_handoff({"person": "P-1", "to": "Acme", "contact": "desk", "due": "saturday"}, ctx)
+    assert h.response_deadline == datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
+    assert h.notes == ("`due`: Sat 28 Nov is not a working day: read as Fri 27 Nov 17:00 "
+                       "(the working day before).",)
+    d = build_dependency({"person": "P-1", "action": "x", "partner": "MCO", "risk": "same-day",
+                          "safeguard": "hold", "until": "sunday", "review": "tomorrow"}, ctx)
+    assert d.notes == ("`until`: Sun 29 Nov is not a working day: read as Fri 27 Nov 17:00 "
+                       "(the working day before).",)
+    assert build_handoff({"person": "P-1", "to": "Acme", "contact": "desk",
+                          "due": "friday"}, ctx).notes == ()
