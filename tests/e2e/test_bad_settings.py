@@ -4,13 +4,16 @@ code 2, never a traceback (issue 13, item 6). Each case is a real `baton` proces
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
+import time
 
+import httpx
 import pytest
 
 from bot.console.emulator import SlackEmulator
-from tests.fakes.cli import run_baton
+from tests.fakes.cli import BATON, run_baton
 
 
 def _run(args: list[str], env: dict[str, str], cwd: os.PathLike[str] | str) -> \
@@ -106,3 +109,50 @@ def test_slack_unreachable_at_start_is_one_line_not_a_traceback(tmp_path):
     r = _run(["serve", "--host", "127.0.0.1", "--port", str(port)],
              {**env, "SLACK_API_URL": dead}, tmp_path)
     assert _refused(r).startswith(f"baton: SLACK_API_URL: Slack could not be reached at {dead}")
+
+
+def _warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if " WARNING " in line or "Traceback" in line]
+
+
+def test_a_normal_serve_start_logs_no_warning(tmp_path):
+    # Bolt once read SLACK_BOT_TOKEN from the environment beside Baton's client and logged
+    # "As you gave `client` as well, `token` will be unused" at every start.
+    env = _migrated(tmp_path)
+    with SlackEmulator() as slack, socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+        free.close()
+        base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+        proc = subprocess.Popen(
+            [*BATON, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env={**base, **env, "SLACK_API_URL": slack.base_url, "BATON_LOG_LEVEL": "INFO"},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 60  # a process starting on a busy machine
+            status = None
+            while status != 200 and time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    status = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code
+                except httpx.TransportError:
+                    time.sleep(0.1)  # waiting for a process to bind, not for a deadline
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                _, stderr = proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, stderr = proc.communicate()
+    assert status == 200, stderr
+    assert "serving Slack" in stderr  # the log was captured: INFO lines are there
+    assert _warnings(stderr) == []
+    assert "will be unused" not in stderr
+
+
+def test_a_console_session_logs_no_warning(tmp_path):
+    script = tmp_path / "s.txt"
+    script.write_text("/baton help\nquit\n", encoding="utf-8")
+    r = _run(["console", "--script", str(script)],
+             {"DATABASE_URL": f"sqlite:///{tmp_path}/c.db"}, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert _warnings(r.stderr) == [] and "will be unused" not in r.stderr
