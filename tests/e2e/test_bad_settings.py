@@ -156,3 +156,65 @@ def test_a_console_session_logs_no_warning(tmp_path):
              {"DATABASE_URL": f"sqlite:///{tmp_path}/c.db"}, tmp_path)
     assert r.returncode == 0, r.stderr
     assert _warnings(r.stderr) == [] and "will be unused" not in r.stderr
+
+
+def _report(tmp_path, out: str) -> subprocess.CompletedProcess[str]:
+    env = _migrated(tmp_path)
+    return _run(["report", "--from", "2026-11-01", "--to", "2026-11-30", "--out", out], env,
+                tmp_path)
+
+
+def _files(tmp_path) -> set[str]:
+    """What is under tmp_path besides the database (and its lock file)."""
+    return {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+            if not p.name.startswith("b.db")}
+
+
+def test_report_out_under_a_file_is_one_line_naming_it(tmp_path):
+    (tmp_path / "afile").write_text("not a folder", encoding="utf-8")
+    out = tmp_path / "afile" / "report"
+    r = _report(tmp_path, str(out))
+    assert _refused(r) == (f"baton: --out {out}: cannot make that folder "
+                           f"({tmp_path / 'afile'} is a file, not a folder)")
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert _files(tmp_path) == {"afile"}  # nothing half-written
+    assert (tmp_path / "afile").read_text(encoding="utf-8") == "not a folder"
+
+
+def test_report_out_that_is_a_file_is_refused_and_the_file_kept(tmp_path):
+    (tmp_path / "report.html").write_text("mine", encoding="utf-8")
+    r = _report(tmp_path, str(tmp_path / "report.html"))
+    assert _refused(r) == f"baton: --out {tmp_path / 'report.html'}: that is a file, not a folder"
+    assert (tmp_path / "report.html").read_text(encoding="utf-8") == "mine"
+    assert _files(tmp_path) == {"report.html"}
+
+
+@pytest.mark.parametrize("out, says", [
+    ("/proc", "cannot write in that folder"),  # refuses writes even to root
+    ("/proc/baton-report", "cannot make that folder"),
+])
+def test_report_out_where_nothing_can_be_written_is_one_line(tmp_path, out, says):
+    r = _report(tmp_path, out)
+    assert _refused(r).startswith(f"baton: --out {out}: {says} (")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through a folder's permissions")
+def test_report_out_in_a_read_only_folder_is_one_line(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        r = _report(tmp_path, str(locked))
+        assert _refused(r) == (f"baton: --out {locked}: cannot write in that folder "
+                               "(permission denied)")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)
+
+
+def test_report_out_that_works_writes_its_four_files_and_no_leftovers(tmp_path):
+    r = _report(tmp_path, str(tmp_path / "out" / "nov"))
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "out" / "nov").iterdir()) == [
+        "audit_events.csv", "escalations.csv", "records.csv", "report.html"]
