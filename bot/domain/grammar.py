@@ -103,33 +103,43 @@ def _close_keys(word: str, keys: tuple[Key, ...]) -> list[str]:
     return sorted(scored, key=lambda n: -scored[n])
 
 
+class UnknownKey(DomainError):
+    """A `word:` refused by unknown_key: `word` as typed, `meant` the nearest key or None."""
+
+    def __init__(self, message: str, *, word: str, meant: str | None,
+                 field: str | None) -> None:
+        super().__init__(message, field=field)
+        self.word = word
+        self.meant = meant
+
+
 def _key_list(keys: tuple[Key, ...]) -> str:
     return ", ".join(f"`{k.name}:`" for k in keys)
 
 
 def unknown_key(word: str, keys: tuple[Key, ...], *, in_field: str | None,
-                command: str) -> DomainError | None:
+                command: str) -> UnknownKey | None:
     """The refusal for `word:` (not a key of `keys`) found in the value of `in_field` (None:
     before the first key), or None when it is text. The rule is in the module docstring."""
     lowered = word.lower()
     close = _close_keys(lowered, keys)
     if close:
-        return DomainError(
+        return UnknownKey(
             f"Unknown key `{word}:` — did you mean `{close[0]}:`? "
             f"(If `{word}:` is part of the text, leave out its colon.)",
-            field=in_field,
+            word=word, meant=close[0], field=in_field,
         )
     # A key of the other command (`note:` in a /dependency); `to` is too common a word.
     others = {k.name for ks in KEYS.values() for k in ks if len(k.name) > 2}
     if lowered in others - {k.name for k in keys}:
-        return DomainError(
+        return UnknownKey(
             f"`{lowered}:` is not a key of {command}; its keys are {_key_list(keys)}.",
-            field=in_field,
+            word=word, meant=None, field=in_field,
         )
     if in_field is None or in_field not in FREE_TEXT:
-        return DomainError(
+        return UnknownKey(
             f"Unknown key `{word}:`; the keys are {_key_list(keys)}.",
-            field=in_field,
+            word=word, meant=None, field=in_field,
         )
     return None
 

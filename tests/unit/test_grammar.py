@@ -1,6 +1,6 @@
 import pytest
 
-from bot.domain.grammar import missing_required, parse_fields, read_user
+from bot.domain.grammar import UnknownKey, missing_required, parse_fields, read_user
 from bot.domain.records import DomainError, RecordKind
 
 H, D = RecordKind.HANDOFF, RecordKind.DEPENDENCY
@@ -81,10 +81,11 @@ def test_read_user_from_escaped_mention_bare_id_or_me():
 )
 def test_a_typo_of_a_key_is_refused_with_the_nearest_key(text: str, typed: str,
                                                           meant: str) -> None:
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(UnknownKey) as caught:
         parse_fields(text, H)
     assert str(caught.value).startswith(
         f"Unknown key `{typed}:` — did you mean `{meant}:`?")
+    assert (caught.value.word, caught.value.meant) == (typed, meant)
 
 
 def test_a_typo_in_a_dependency_is_refused_too() -> None:
