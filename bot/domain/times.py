@@ -458,9 +458,14 @@ def _read_next_weekday(cleaned: str, ctx: _Context) -> datetime | None:
     if not m:
         return None
     day = _next_week_day(m["day"], ctx)
-    if not m["at"]:
+    at = m["at"]
+    if not at:
         return ctx.bare_day(day)
-    return _wall_to_utc(datetime.combine(day, _clock_time(m["at"], ctx)), ctx.tz)
+    if at in ("noon", "midday") or re.fullmatch(_EOD_WORDS, at) or _CLOCK.fullmatch(at):
+        return _wall_to_utc(datetime.combine(day, _clock_time(at, ctx)), ctx.tz)
+    # Anything else after the day ("9am EST"): dateparser reads it on that date.
+    return _read_with_dateparser(f"{_MONTHS[day.month - 1].lower()} {day.day} {day.year} {at}",
+                                 ctx)
 
 
 def _read_first_thing(cleaned: str, ctx: _Context) -> datetime | None:

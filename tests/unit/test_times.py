@@ -724,6 +724,7 @@ def test_3p_alone_is_today_or_tomorrow() -> None:
         ("next week monday 9am", SAT_NOON, utc(2026, 12, 7, 14)),
         ("next thu noon", WED_3PM, utc(2026, 12, 10, 17)),
         ("next wed eod", WED_3PM, utc(2026, 12, 9, 22)),
+        ("next fri at 5pm PST", WED_3PM, utc(2026, 12, 12, 1)),  # a zone named: honoured
     ],
 )
 def test_next_weekday_names_a_day_of_next_week(text: str, now: datetime,
