@@ -27,8 +27,8 @@ Rules a reader of this module should know (each has a test in tests/unit/test_ti
 * "next monday", "next tue 9am" name a day of next week (Monday to Sunday): "next friday"
   on a Wednesday is nine days away, not two; on a Sunday "next monday" is tomorrow.
 * "first thing tomorrow" (or "first thing monday", "monday first thing") is the start of
-  the working day, WorkingCalendar.start_of_day (09:00); on a day that is not a working day
-  it is the start of the next working day.
+  the working day, WorkingCalendar.start_of_day (09:00); under the working-day rule, on a
+  day that is not a working day it is the start of the next working day, with a note.
 * The working-day rule (read_deadline; read_time leaves days as they are): a day without a
   time, other than today, that is not a working day (a weekend or a configured holiday)
   moves to the end of the working day before, and the Reading's note says so: "Sat 5 Dec is
@@ -478,11 +478,11 @@ def _read_first_thing(cleaned: str, ctx: _Context) -> datetime | None:
         day = ctx.today
         if _wall_clock(ctx.local_now) >= ctx.calendar.start_of_day:
             day += timedelta(days=1)
-    if ctx.calendar.workdays:
+    if ctx.working_days and ctx.calendar.workdays:
         asked = day
         while not ctx.calendar.is_working_day(day):
             day += timedelta(days=1)
-        if day != asked and ctx.working_days:
+        if day != asked:
             ctx.notes.append(
                 f"{_day(asked, ctx.today)} is not a working day: read as {_day(day, ctx.today)} "
                 f"{ctx.calendar.start_of_day:%H:%M} (first thing on the next working day).")

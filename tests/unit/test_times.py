@@ -748,6 +748,7 @@ def test_first_thing_on_a_weekend_is_the_next_working_days_start() -> None:
     assert reading.note == ("Sat 5 Dec is not a working day: read as Mon 7 Dec 09:00 "
                             "(first thing on the next working day).")
     assert read("first thing tomorrow", SUN_11AM) == utc(2026, 12, 7, 14)
+    assert read("first thing tomorrow", FRI_4PM) == utc(2026, 12, 5, 14)  # read_time: as typed
 
 
 def test_first_thing_alone_and_with_a_day() -> None:
