@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -170,13 +170,15 @@ class Baton:
             change = self.records.create_handoff(
                 team_id=team, channel_id=channel, actor=user, draft=h, request_key=request_key,
                 tz=self.directory.tz(h.owner_id).key)
+            notes = h.notes
         else:
             d = build_dependency(fields, ctx)
             change = self.records.create_dependency(
                 team_id=team, channel_id=channel, actor=user, draft=d, request_key=request_key,
                 tz=self.directory.tz(d.owner_id).key)
+            notes = d.notes
         self.poke(change.next_due)
-        return change
+        return replace(change, notes=notes) if notes else change
 
     def draft_context(self, user_id: str) -> DraftContext:
         return DraftContext(

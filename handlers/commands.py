@@ -385,11 +385,14 @@ def _publish(cards: Cards, replies: Replies, change: Change, *, user: str,
     """The new record's card in its channel, and the confirmation to its author (with why
     the card could not be posted, when it could not)."""
     record = change.record
+    # How a typed time was read (a weekend day moved to the working day before) follows the
+    # confirmation, one line each.
+    confirmed = "\n".join((blocks.confirmation(record), *change.notes))
     try:
         cards.post(record, adopt=adopt)
-        text = blocks.confirmation(record)
+        text = confirmed
     except SlackApiError as exc:
-        text = (f"{blocks.confirmation(record)}\n"
+        text = (f"{confirmed}\n"
                 + pages.card_unpostable_note(str(exc.response.get("error") or ""),
                                              needed=exc.response.get("needed")))
     replies.send(user=user, channel=record.channel_id, response_url=response_url, text=text)

@@ -8,7 +8,7 @@ from slack_bolt import Ack, App, BoltContext
 from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError, RecordKind, read_category
 from bot.domain.slack_ids import CHANNEL_ID, FIELD_ERROR_LIMIT
-from bot.domain.times import TimeReadError, read_time
+from bot.domain.times import TimeReadError, read_deadline
 from bot.services.records import Change
 from bot.slack.blocks.records import clip
 from bot.slack.cards import Cards, Replies
@@ -98,13 +98,14 @@ def interim(ack: Ack, context: BoltContext) -> None:
     try:
         if not isinstance(record_id, int):
             raise DomainError("This form lost its record; open it again.", field="text")
-        review = None
+        review, note = None, ""
         if values.get("review", "").strip():
             try:
-                review = read_time(values["review"], now=s.clock.now(), tz=s.directory.tz(user),
-                                   calendar=s.calendar)
+                reading = read_deadline(values["review"], now=s.clock.now(),
+                                        tz=s.directory.tz(user), calendar=s.calendar)
             except TimeReadError as exc:
                 raise DomainError(str(exc), field="review") from None
+            review, note = reading.when, reading.note
         change = s.escalation.record_interim(team_id=req.team_id, record_id=record_id,
                                              actor=user, text=values.get("text", ""),
                                              next_review=review)
@@ -115,9 +116,18 @@ def interim(ack: Ack, context: BoltContext) -> None:
     ack()
     s.poke()
     s.defer(Cards(s.client, s.records).changed, change)
+    if note:  # how the next review was read (a weekend day moved): told to the person
+        _tell_note(s, user=user, channel=change.record.channel_id, text=f"`review`: {note}")
     if change.page_at:  # after the ack: the page edit may wait on Slack
         channel, ts = change.page_at
         s.defer(s.escalation.refresh_page, channel=channel, ts=ts)
+
+
+def _tell_note(s: Services, *, user: str, channel: str, text: str) -> None:
+    """After the ack, an ephemeral line to the person who submitted a form."""
+    replies = Replies(s.client)
+    s.defer(guarded(replies, user=user, channel=channel, response_url=None)(
+        lambda: replies.send(user=user, channel=channel, text=text)))
 
 
 def register(app: App) -> None:

@@ -92,6 +92,8 @@ class Change:
     created: bool = False
     next_due: datetime | None = None  # the soonest work this change scheduled
     page_at: tuple[str | None, str | None] | None = None  # a page message to refresh
+    # Told to the person with the confirmation: how a typed time was read (drafts' notes).
+    notes: tuple[str, ...] = ()
 
 
 CHANGED_MEANWHILE = ("Someone changed that record at the same moment; nothing was saved. "

@@ -278,9 +278,11 @@ def help_text() -> str:
         keys(DEPENDENCY_KEYS),
         "• `owner:` defaults to you. A same-day risk needs an interim safeguard.",
         "",
-        ("*Times* are read in your Slack time zone: `tomorrow 5pm`, `friday 9am`, `EOD`, `COB`, "
-        "`noon`, `in 2h`, `2 business days`, `2026-12-01 14:00`. A date alone means the end of "
-        "that working day."),
+        ("*Times* are read in your Slack time zone: `tomorrow 5pm` (`tmrw 5p`), `friday 9am`, "
+        "`next tue 9am`, `first thing tomorrow`, `noon`, `in 2h`, `2 business days`, `EOD`, "
+        "`end of week`, or a date and time such as `Dec 14 2pm`. A date alone means the end of "
+        "that working day; a weekend day or holiday means the working day before, and Baton "
+        "says so."),
         "",
         ("*Everything else:* `/baton list` · `/baton mine` · `/baton show H-3` · "
         "`/baton ack H-3` · `/baton respond H-3 accept|condition|clarify|decline TEXT` · "
@@ -335,8 +337,8 @@ def create_modal(kind: RecordKind, fields: dict[str, str], *, owner: str | None,
             _text_input(k["to"], fields.get("to")),
             _text_input(k["contact"], fields.get("contact"), hint="Who at the receiving service, "
                         "and how to reach them."),
-            _text_input(k["due"], fields.get("due"), hint="tomorrow 5pm · friday 9am · EOD · "
-                        "in 2h · 2 business days · 2026-12-01 14:00"),
+            _text_input(k["due"], fields.get("due"), hint="tomorrow 5pm · fri 3p · next tue 9am · "
+                        "first thing tomorrow · in 2h · 2 business days"),
             _user_input(k["owner"], owner, optional=False),
             _text_input(k["route"], fields.get("route")),
             _risk_input(k["risk"], risk, optional=True),
