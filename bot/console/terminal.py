@@ -467,7 +467,8 @@ class Console:
             initial = NAMES.get(initial, initial)
         if element["type"] == "datepicker":
             initial = previous or element.get("initial_date", "")
-            label += " (a date: 2026-12-04, friday, in 2 weeks)"
+            ahead = (self.clock.now().astimezone(self.tz) + timedelta(days=7)).date()
+            label += f" (a date: {ahead.isoformat()}, friday, in 2 weeks)"  # always ahead
         shown = f" [{_plain(initial, self.tz)}]" if initial else ""
         while True:
             answer = self.lines.next(f"    {label}{shown}: ")
