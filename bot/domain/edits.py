@@ -7,13 +7,15 @@ logging), and the difference from what the record holds. The service
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.domain.drafts import LONG_TEXT, SHORT_TEXT, DraftContext, DraftErrors
-from bot.domain.grammar import KEYS, parse_fields, read_user
+from bot.domain.grammar import KEYS, key_index, parse_fields, read_user
+from bot.domain.quoting import quoted
 from bot.domain.records import DomainError, RecordKind, Risk, read_risk
 from bot.domain.times import TimeReadError, read_time
 
@@ -75,10 +77,19 @@ def read_edit(text: str, kind: RecordKind, reference: str) -> dict[str, str]:
     try:
         fields = parse_fields(text, kind)
     except DomainError as exc:
-        if exc.field is None:  # text before the first key
-            raise DomainError(f"{exc} Keys you can edit on {reference}: "
-                              f"{editable_keys_text(kind)}.") from None
-        raise
+        if exc.field is not None:
+            raise
+        # Text before the first key this kind knows: another kind's key, or not a key.
+        first = re.match(r"\s*([\w-]+)\s*:", text)
+        word = first.group(1).lower() if first else ""
+        other = {w: name for k in RecordKind for w, name in key_index(KEYS[k]).items()}
+        if word in other:
+            key = other[word]
+            raise DomainError(f"`{key}:` is not a key a {kind.value} can edit; you can edit "
+                              f"{editable_keys_text(kind)}.", field=key) from None
+        placed = quoted(text.strip(), 40)
+        raise DomainError(f"I couldn't place {placed}: start with a key, e.g. {USAGE}. Keys "
+                          f"you can edit on {reference}: {editable_keys_text(kind)}.") from None
     for key in fields:
         if key in _FIXED:
             raise DomainError(
