@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.domain.edits import FieldChange
 from bot.domain.ladder import Ladder, Target, snapshot_ladder
 from bot.domain.permissions import Act
-from bot.domain.edits import FieldChange
 from bot.domain.records import DomainError, RecordKind, Risk, is_open
 from bot.domain.schedule import initial_work
 from bot.services.permissions import Permissions

@@ -85,7 +85,7 @@ def test_every_bad_value_is_named_at_once():
 
 
 def test_an_empty_value_is_an_error_typed_and_a_clearing_in_the_form():
-    with pytest.raises(DraftErrors, match="`route` .* has no value"):
+    with pytest.raises(DraftErrors, match=r"`route` .* has no value"):
         build_edits({"route": ""}, H, CTX)
     assert build_edits({"route": ""}, H, CTX, blank_clears=True).values == {"route": None}
     with pytest.raises(DraftErrors, match="can't be empty"):

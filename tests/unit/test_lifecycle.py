@@ -88,7 +88,7 @@ def test_the_whole_transition_table(kind, table):
 
 def test_closing_a_handoff_never_acknowledged_says_what_to_do():
     for current in ("pending", "overdue"):
-        with pytest.raises(DomainError, match="Partner acknowledged.*or cancel it with a reason"):
+        with pytest.raises(DomainError, match=r"Partner acknowledged.*or cancel it with a reason"):
             transition(H, "H-3", current, Action.CLOSE)
 
 

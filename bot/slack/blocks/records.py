@@ -26,7 +26,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.domain.edits import EDITABLE, current_values, fingerprint, form_text, label
+from bot.domain.edits import EDITABLE, current_values, fingerprint, form_text
+from bot.domain.edits import label as key_label
 from bot.domain.grammar import DEPENDENCY_KEYS, HANDOFF_KEYS, KEYS, Key
 from bot.domain.records import RecordKind, ResponseCategory, Risk, is_open
 from bot.services.records import Change, Happened
@@ -482,7 +483,7 @@ def change_words(change: Change) -> str:
     kind = RecordKind(change.record.kind)
     parts = []
     for c in event.changes:
-        name = label(kind, c.key).lower()
+        name = key_label(kind, c.key).lower()
         if c.key in _SAID_CHANGED and c.after:
             parts.append(f"{name} {'updated' if c.before else 'added'}")
         else:
