@@ -384,3 +384,50 @@ def test_the_interim_action_form_re_rates_the_risk(laddered):
     assert baton.submit(view, {"text": "partner called back", "risk": "same-day"},
                         user=BOB).text == ""
     assert len(events(baton, "field_changed")) == 1
+
+
+def test_moving_a_review_already_escalated_starts_its_climb_again(laddered):
+    baton = laddered
+    review = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # Monday 11:00 in New York
+    baton.command("/dependency", "person: P-7 action: signed authorization partner: County "
+                                 "risk: short-term review: today 11am")
+    at(baton, review)
+    (page,) = pages_in(baton, CHANNEL)
+    assert "tier 1" in page.params["text"] and record(baton, "D-1").escalation_tier == 1
+    with baton.sessions() as s:
+        climb = [(w.tier, w.due_at) for w in s.scalars(
+            select(DueWork).where(DueWork.state == "pending", DueWork.kind == "page"))]
+    assert climb == [(2, review + timedelta(hours=4))]
+    baton.clock.advance(timedelta(minutes=30))
+    baton.command("/baton", "edit D-1 review: tomorrow 11am")
+    rec = record(baton, "D-1")
+    assert rec.due_at == review + timedelta(days=1) and rec.escalation_tier is None
+    with baton.sessions() as s:
+        pending = sorted((w.kind, w.tier, w.due_at) for w in s.scalars(
+            select(DueWork).where(DueWork.state == "pending", DueWork.kind != "thread_line")))
+    # The tier-2 page due at +4h is gone; the new review's deadline (and reminder) wait.
+    assert ("page", 2, review + timedelta(hours=4)) not in pending
+    assert ("deadline", None, review + timedelta(days=1)) in pending
+    at(baton, review + timedelta(hours=5))
+    assert len(pages_in(baton, CHANNEL)) == 1
+    at(baton, review + timedelta(days=1))
+    _first, again = pages_in(baton, CHANNEL)
+    assert "tier 1" in again.params["text"]
+    # The new page can be acknowledged: it is the climb's latest.
+    work_id = next(int(b["block_id"].split(":")[1]) for b in blocks_of(again)
+                   if b["type"] == "actions" and b.get("block_id", "").startswith("page:"))
+    baton.click(ActionId.PAGE_ACK, str(work_id), user=BOB, message_ts=again.response["ts"])
+    assert [e.actor for e in events(baton, "page_acknowledged")] == [BOB]
+
+
+def test_the_interim_form_wont_rate_a_dependency_same_day_without_a_safeguard(laddered):
+    baton = laddered
+    baton.command("/dependency", "person: P-7 action: signed authorization partner: County "
+                                 "risk: short-term review: today 11am")
+    at(baton, datetime(2026, 11, 23, 16, 0, tzinfo=UTC))
+    baton.click(ActionId.INTERIM, str(record(baton, "D-1").id), user=BOB)
+    view = opened_view(baton)
+    body = baton.submit(view, {"text": "chased county", "risk": "same-day"}, user=BOB).json()
+    assert body["response_action"] == "errors" and "interim safeguard" in body["errors"]["risk"]
+    rec = record(baton, "D-1")
+    assert (rec.risk, rec.interim_action) == ("short-term", None)

@@ -509,7 +509,8 @@ def edit_reply(change: Change) -> str:
             out.append(f"Reminders and escalation now count from {slack_date(record.due_at)}; "
                        "those for the old time are cancelled.")
     if "until" in keys:
-        out.append("The safeguard's end check moved with it." if record.safeguard_until
+        out.append(f"Baton checks the safeguard's end at {slack_date(record.safeguard_until)} "
+                   "and escalates if it runs past." if record.safeguard_until
                    else "No safeguard end is checked any more.")
     if "risk" in keys:
         out.append(f"{record.reference} keeps the escalation ladder it started with; a new "
