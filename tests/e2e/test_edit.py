@@ -431,3 +431,32 @@ def test_the_interim_form_wont_rate_a_dependency_same_day_without_a_safeguard(la
     assert body["response_action"] == "errors" and "interim safeguard" in body["errors"]["risk"]
     rec = record(baton, "D-1")
     assert (rec.risk, rec.interim_action) == ("short-term", None)
+
+
+def test_emptying_a_box_in_the_form_removes_the_field_and_its_check(baton):
+    baton.command("/dependency", "person: P-7 action: signed authorization partner: County "
+                                 "risk: short-term safeguard: daily call until: tomorrow 5pm "
+                                 "route: county portal")
+    rec = record(baton, "D-1")
+    baton.click(ActionId.EDIT, str(rec.id), message_ts=rec.card_ts)
+    view = opened_view(baton)
+    boxes = inputs(view)
+    assert boxes["until"]["initial_value"] == "2026-11-24 17:00"
+    assert boxes["safeguard"]["initial_value"] == "daily call"
+    assert boxes["review"]["initial_value"] == "2026-11-24 17:00"  # the default review
+    answers = {"risk": "short-term", "safeguard": "daily call", "until": "",
+               "route": "county portal", "review": "2026-11-24 17:00", "manager": "",
+               "owner": ALICE}
+    assert baton.submit(view, answers).text == ""
+    rec = record(baton, "D-1")
+    assert rec.safeguard_until is None and rec.interim_safeguard == "daily call"
+    (ev,) = events(baton, "field_changed")
+    assert (ev.field, ev.before, ev.after) == ("safeguard_until", DEADLINE.isoformat(), None)
+    with baton.sessions() as s:
+        checks = [w.state for w in s.scalars(select(DueWork).where(
+            DueWork.reason == "safeguard"))]
+    assert checks == ["cancelled"]
+    assert "No safeguard end is checked any more" in baton.last_reply()
+    # A required box emptied is refused under it, nothing saved.
+    body = baton.submit(view, {**answers, "until": "", "review": ""}).json()
+    assert body["response_action"] == "errors" and "can't be empty" in body["errors"]["review"]
