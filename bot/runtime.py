@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.domain.drafts import DraftContext, build_dependency, build_handoff
+from bot.domain.edits import build_edits, changed_in_form, read_edit
 from bot.domain.permissions import Act, Role
 from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
@@ -179,6 +180,28 @@ class Baton:
             notes = d.notes
         self.poke(change.next_due)
         return replace(change, notes=notes) if notes else change
+
+    def edit_record(self, ref: str | int, *, team: str, user: str, text: str | None = None,
+                    form: dict[str, str] | None = None,
+                    opened: dict[str, str] | None = None) -> Change:
+        """Edit a record: `text` as typed after `/baton edit REF`, or the Edit form's boxes
+        (`form`) with the fingerprints it was opened with (`opened`: untouched boxes are
+        not read). Times are read in the caller's zone, as at logging. The changes are
+        applied by RecordService.apply_edit, the one path every edit takes."""
+        record = self.records.get(team_id=team, ref=ref)
+        kind = RecordKind(record.kind)
+        ctx = self.draft_context(user)
+        if text is not None:
+            edits = build_edits(read_edit(text, kind, record.reference), kind, ctx)
+        else:
+            edits = build_edits(changed_in_form(form or {}, opened or {}, kind), kind, ctx,
+                                blank_clears=True)
+        new_owner = edits.values.get("owner")
+        change = self.records.apply_edit(
+            team_id=team, ref=record.id, actor=user, edits=edits,
+            owner_tz=self.directory.tz(new_owner).key if new_owner else None)
+        self.poke(change.next_due)
+        return replace(change, notes=edits.notes) if edits.notes else change
 
     def draft_context(self, user_id: str) -> DraftContext:
         return DraftContext(

@@ -304,6 +304,17 @@ def _record_command(run: Invocation) -> None:
     run.say(f":white_check_mark: {change.record.reference}: {blocks.change_line(change)}")
 
 
+def _edit(run: Invocation) -> None:
+    """`/baton edit REF key: value …`: the card edited in place, its thread told what
+    changed and by whom; the editor told what it means for the deadlines."""
+    s = run.services
+    ref, tail = grammar.read_record_command(run.word, run.rest)
+    change = s.edit_record(ref, team=run.team, user=run.user, text=tail)
+    if change.event is not None:
+        Cards(s.client, s.records).changed(change)
+    run.say(blocks.edit_reply(change))
+
+
 # `/baton WORD …`: the function that does WORD (anything else: _unknown).
 SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
     "": _help,
@@ -315,6 +326,7 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
     "report": _report,
     "coordinator": _coordinator,
     "huddle": _huddle,
+    "edit": _edit,
     **dict.fromkeys(grammar.RECORD_SUBCOMMANDS, _record_command),
 }
 

@@ -81,6 +81,10 @@ class Services(Protocol):
     def create_record(self, kind: RecordKind, fields: dict[str, str], *, team: str,
                       channel: str, user: str, request_key: str | None) -> Change: ...
 
+    def edit_record(self, ref: str | int, *, team: str, user: str, text: str | None = None,
+                    form: dict[str, str] | None = None,
+                    opened: dict[str, str] | None = None) -> Change: ...
+
 
 class SlackRequest(BaseModel):
     """The parts of a Slack request the listeners read. `kind` is "command" for a slash

@@ -6,11 +6,11 @@ from __future__ import annotations
 from slack_bolt import Ack, App, BoltContext
 
 from bot.domain.drafts import DraftErrors
-from bot.domain.records import DomainError, RecordKind, read_category
+from bot.domain.records import DomainError, RecordKind, read_category, read_risk
 from bot.domain.slack_ids import CHANNEL_ID, FIELD_ERROR_LIMIT
 from bot.domain.times import TimeReadError, read_deadline
 from bot.services.records import Change
-from bot.slack.blocks.records import clip
+from bot.slack.blocks.records import clip, edit_reply
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ViewId
 from handlers.commands import _publish
@@ -91,6 +91,32 @@ def change_view(ack: Ack, context: BoltContext) -> None:
     s.defer(Cards(s.client, s.records).changed, change)
 
 
+def edit(ack: Ack, context: BoltContext) -> None:
+    """The card's Edit form: the boxes changed are applied as `/baton edit` applies them."""
+    s, req = services(context), slack(context)
+    values, user, record_id = req.form, req.user_id, req.form_ref("record")
+    opened = req.metadata.get("opened")
+    present = set(values)
+    try:
+        if not isinstance(record_id, int) or not isinstance(opened, dict):
+            raise DomainError("This form lost its record; open it again from the card.")
+        change = s.edit_record(record_id, team=req.team_id, user=user, form=values,
+                               opened={str(k): str(v) for k, v in opened.items()})
+    except DraftErrors as exc:
+        ack(response_action="errors", errors=_field_errors(exc.errors, present))
+        return
+    except DomainError as exc:
+        ack(response_action="errors", errors=_field_errors({exc.field or "": str(exc)}, present))
+        return
+    ack()
+    replies = Replies(s.client)
+    if change.event is not None:
+        s.defer(Cards(s.client, s.records).changed, change)
+    s.defer(guarded(replies, user=user, channel=change.record.channel_id, response_url=None)(
+        lambda: replies.send(user=user, channel=change.record.channel_id,
+                             text=edit_reply(change))))
+
+
 def interim(ack: Ack, context: BoltContext) -> None:
     """The interim safeguard form, from the escalation page."""
     s, req = services(context), slack(context)
@@ -106,15 +132,16 @@ def interim(ack: Ack, context: BoltContext) -> None:
             except TimeReadError as exc:
                 raise DomainError(str(exc), field="review") from None
             review, note = reading.when, reading.note
+        risk = read_risk(values["risk"]) if values.get("risk", "").strip() else None
         change = s.escalation.record_interim(team_id=req.team_id, record_id=record_id,
                                              actor=user, text=values.get("text", ""),
-                                             next_review=review)
+                                             next_review=review, risk=risk)
     except DomainError as exc:
         block = exc.field if exc.field in values else "text"
         ack(response_action="errors", errors={block: field_error(str(exc))})
         return
     ack()
-    s.poke()
+    s.poke(change.next_due)
     s.defer(Cards(s.client, s.records).changed, change)
     if note:  # how the next review was read (a weekend day moved): told to the person
         _tell_note(s, user=user, channel=change.record.channel_id, text=f"`review`: {note}")
@@ -132,6 +159,7 @@ def _tell_note(s: Services, *, user: str, channel: str, text: str) -> None:
 
 def register(app: App) -> None:
     app.view(ViewId.INTERIM)(interim)
+    app.view(ViewId.EDIT)(edit)
     app.view(ViewId.CREATE_HANDOFF)(create_handoff)
     app.view(ViewId.CREATE_DEPENDENCY)(create_dependency)
     for callback in (ViewId.RESPONSE, ViewId.RESOLVE, ViewId.CANCEL):

@@ -243,6 +243,15 @@ def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None
     return cast("CursorResult[Any]", session.execute(q)).rowcount or 0
 
 
+def has_pending_work(session: Session, *, record_id: int, kinds: Sequence[str]) -> bool:
+    """Whether any of these kinds of work is still to be sent for the record."""
+    return session.scalar(
+        select(DueWork.id).where(DueWork.record_id == record_id,
+                                 DueWork.kind.in_(list(kinds)),
+                                 DueWork.state.in_(("pending", "claimed", "suspended")))
+        .limit(1)) is not None
+
+
 def raise_escalation_tier(session: Session, *, record_id: int, tier: int) -> None:
     # A plain UPDATE: the engine must not bump the version a person's click checks against.
     session.execute(

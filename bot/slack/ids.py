@@ -30,6 +30,7 @@ class ActionId(StrEnum):
     INTERIM = "record_interim_open"
     ASSIGN_NEXT = "roster_assign_next_action"
     OPEN_FORM = "record_form_open"  # the form a late trigger_id could not open, with the draft
+    EDIT = "record_edit_open"
 
 
 class ViewId(StrEnum):
@@ -39,6 +40,7 @@ class ViewId(StrEnum):
     RESOLVE = "record_resolve"
     CANCEL = "record_cancel"
     INTERIM = "record_interim"
+    EDIT = "record_edit"
     ASSIGN_NEXT = "roster_assign_next_action"
 
 

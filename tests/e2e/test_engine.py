@@ -93,7 +93,7 @@ def test_reminders_at_each_offset_by_dm_and_in_the_card_thread(baton):
     assert "1d left" in dm.params["text"]
     buttons = [e["text"]["text"] for b in blocks_of(dm) if b["type"] == "actions"
                for e in b["elements"]]
-    assert buttons == ["Partner acknowledged", "Record response", "Cancel"]
+    assert buttons == ["Partner acknowledged", "Record response", "Edit", "Cancel"]
     thread = baton.slack.thread(CHANNEL, card_ts)
     assert "Reminder sent to <@U0ALICE01>" in thread[-1]["text"]
 

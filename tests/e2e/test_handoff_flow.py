@@ -48,7 +48,7 @@ def test_handoff_command_creates_record_card_and_confirmation(baton):
     assert f"<!date^{int(rec.due_at.timestamp())}^" in flat
     actions = next(b for b in blocks_of(post) if b["type"] == "actions")
     assert [e["text"]["text"] for e in actions["elements"]] == [
-        "Partner acknowledged", "Record response", "Cancel"]
+        "Partner acknowledged", "Record response", "Edit", "Cancel"]
     assert rec.card_ts == post.response["ts"]
     assert "Logged *H-1*" in baton.last_reply()
 
@@ -144,7 +144,7 @@ def test_dependency_command(baton):
     assert rec.due_at == datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
     (post,) = baton.slack.calls_to("chat.postMessage")
     actions = next(b for b in blocks_of(post) if b["type"] == "actions")
-    assert [e["text"]["text"] for e in actions["elements"]] == ["Resolve", "Cancel"]
+    assert [e["text"]["text"] for e in actions["elements"]] == ["Resolve", "Edit", "Cancel"]
     assert "Interim safeguard" in str(blocks_of(post))
 
 
