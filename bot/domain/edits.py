@@ -77,6 +77,11 @@ def read_edit(text: str, kind: RecordKind, reference: str) -> dict[str, str]:
     try:
         fields = parse_fields(text, kind)
     except UnknownKey as exc:
+        other = {w: name for k in RecordKind for w, name in key_index(KEYS[k]).items()}
+        if exc.word.lower() in other:  # the other kind's key: say it is not for this one
+            key = other[exc.word.lower()]
+            raise DomainError(f"`{key}:` is not a key a {kind.value} can edit; you can edit "
+                              f"{editable_keys_text(kind)}.", field=key) from None
         if exc.meant:
             raise  # "unknown key `contcat:` — did you mean `contact:`?" says it best
         raise DomainError(f"Unknown key `{exc.word}:`. Keys you can edit on {reference}: "

@@ -79,7 +79,7 @@ def test_every_bad_value_is_named_at_once():
                     CTX)
     errors = err.value.errors
     assert set(errors) == {"due", "risk", "owner", "route"}
-    assert "past" in errors["due"]
+    assert "can't be used" in errors["due"] and "passed" in errors["due"]
     assert "same-day, short-term or emerging" in errors["risk"]
     assert "@mention" in errors["owner"]
     assert "201 characters" in errors["route"]
