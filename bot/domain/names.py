@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
+from pathlib import Path
 
 # The free-text fields of the logging grammar (bot/domain/grammar.py's keys) that the guard
 # reads; `person` has its own check, the partner is the directory's, the rest are times,
@@ -92,7 +93,7 @@ class NameLists:
 def name_lists() -> NameLists:
     """philter-lite's lists, read once (about a quarter of a second and 40 MB)."""
     path = metadata.distribution("philter-lite").locate_file("philter_lite/filters/set.toml")
-    text = path.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    text = Path(str(path)).read_text(encoding="utf-8")
     # The file is three long string arrays; reading them directly takes a quarter of a
     # second where tomllib takes seven. Anything unexpected: tomllib.
     sets = {name: body for name, body in _LIST.findall(text)}
