@@ -34,8 +34,8 @@ from pathlib import Path
 # The free-text fields of the logging grammar (bot/domain/grammar.py's keys) that the guard
 # reads; `person` has its own check, the partner is the directory's, the rest are times,
 # users and ratings.
-FREE_TEXT_FIELDS = ("note", "contact", "safeguard", "action", "route", "text", "outcome",
-                    "reason")
+FREE_TEXT_FIELDS = ("note", "contact", "safeguard", "action", "route", "text", "response",
+                    "outcome", "reason")
 
 TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sr", "sra", "mister"})
 # After a title, these are not a name: "Dr. Office", "Dr On call".
