@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain import commands as grammar
 from bot.domain.grammar import KEYS, missing_required, parse_fields, read_user
-from bot.domain.records import DomainError, RecordKind, read_risk
+from bot.domain.records import Action, DomainError, RecordKind, read_risk
 from bot.domain.slack_ids import CHANNEL_ID
 from bot.report import write_report
 from bot.services.guard import Findings, NeedsConfirmation, read_choices
@@ -426,19 +426,19 @@ def _record_command(run: Invocation) -> None:
         change = s.records.acknowledge(team_id=team, ref=ref, actor=user)
     elif run.word == "respond":
         category, answer = grammar.read_response(tail)
-        found = _check_text(run, "response", answer)
+        found = _check_text(run, ref, Action.RESPOND, "response", answer)
         if found is None:
             return
         change = s.records.respond(team_id=team, ref=ref, actor=user, category=category,
                                    text=answer, overrides=found)
     elif run.word in ("resolve", "close"):
-        found = _check_text(run, "outcome", tail)
+        found = _check_text(run, ref, Action.RESOLVE, "outcome", tail)
         if found is None:
             return
         change = s.records.resolve(team_id=team, ref=ref, actor=user, outcome=tail,
                                    overrides=found)
     else:
-        found = _check_text(run, "reason", tail)
+        found = _check_text(run, ref, Action.CANCEL, "reason", tail)
         if found is None:
             return
         change = s.records.cancel(team_id=team, ref=ref, actor=user, reason=tail,
@@ -447,9 +447,12 @@ def _record_command(run: Invocation) -> None:
     run.say(f":white_check_mark: {change.record.reference}: {blocks.change_line(change)}")
 
 
-def _check_text(run: Invocation, name: str, text: str | None) -> Findings | None:
+def _check_text(run: Invocation, ref: str, action: Action, name: str,
+                text: str | None) -> Findings | None:
     """The name guard on a typed response, outcome or reason: what was found and confirmed
-    (to audit), or None after warning (nothing saved; "Post anyway" runs it again)."""
+    (to audit), or None after warning (nothing saved; "Post anyway" runs it again). What
+    would be refused anyway is refused first."""
+    run.services.records.precheck(team_id=run.team, ref=ref, actor=run.user, action=action)
     try:
         return run.services.guard.check(run.team, {name: text}, confirmed=run.confirmed)
     except NeedsConfirmation as exc:

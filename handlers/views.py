@@ -8,7 +8,7 @@ import logging
 from slack_bolt import Ack, App, BoltContext
 
 from bot.domain.drafts import DraftErrors
-from bot.domain.records import DomainError, RecordKind, read_category
+from bot.domain.records import Action, DomainError, RecordKind, read_category
 from bot.domain.slack_ids import CHANNEL_ID, FIELD_ERROR_LIMIT
 from bot.domain.times import TimeReadError, read_time
 from bot.services.guard import Findings, NeedsConfirmation
@@ -83,8 +83,11 @@ def _ask_in_form(ack: Ack, req: SlackRequest, exc: NeedsConfirmation) -> None:
     ack(response_action="update", view=form_with_warning(req.view, req.form, exc.findings))
 
 
-def _guarded_text(s: Services, req: SlackRequest, name: str, text: str) -> Findings:
-    """The name guard on a form's free text; NeedsConfirmation unless the tick box says."""
+def _guarded_text(s: Services, req: SlackRequest, record_id: int, action: Action, name: str,
+                  text: str) -> Findings:
+    """The name guard on a form's free text; NeedsConfirmation unless the tick box says.
+    What would be refused anyway is refused first."""
+    s.records.precheck(team_id=req.team_id, ref=record_id, actor=req.user_id, action=action)
     return s.guard.check(req.team_id, {name: text}, confirmed=confirmed_in_form(req.form))
 
 
@@ -100,15 +103,15 @@ def change_view(ack: Ack, context: BoltContext) -> None:
         change: Change
         if req.callback_id == ViewId.RESPONSE:
             category = read_category(values.get("category", ""))
-            found = _guarded_text(s, req, "response", text)
+            found = _guarded_text(s, req, record_id, Action.RESPOND, "response", text)
             change = s.records.respond(team_id=team, ref=record_id, actor=user,
                                        category=category, text=text, overrides=found)
         elif req.callback_id == ViewId.RESOLVE:
-            found = _guarded_text(s, req, "outcome", text)
+            found = _guarded_text(s, req, record_id, Action.RESOLVE, "outcome", text)
             change = s.records.resolve(team_id=team, ref=record_id, actor=user, outcome=text,
                                        overrides=found)
         else:
-            found = _guarded_text(s, req, "reason", text)
+            found = _guarded_text(s, req, record_id, Action.CANCEL, "reason", text)
             change = s.records.cancel(team_id=team, ref=record_id, actor=user, reason=text,
                                       overrides=found)
     except NeedsConfirmation as exc:

@@ -121,6 +121,16 @@ class RecordService:
                                       record=record, channel_id=record.channel_id)
         return record
 
+    def precheck(self, *, team_id: str, ref: str | int, actor: str, action: Action) -> Record:
+        """Refuse now what `action` would be refused (permission, lifecycle), so that a
+        warning is never asked about a change that cannot be made; nothing changed."""
+        record = self.require_on_record(team_id=team_id, ref=ref, actor=actor)
+        if action is Action.RESPOND:
+            self._require_kind(record, RecordKind.HANDOFF, "given a partner response")
+        else:
+            transition(RecordKind(record.kind), record.reference, record.status, action)
+        return record
+
     @contextmanager
     def _tx(self) -> Iterator[Session]:
         try:
