@@ -139,9 +139,14 @@ def interim(ack: Ack, context: BoltContext) -> None:
                                    calendar=s.calendar)
             except TimeReadError as exc:
                 raise DomainError(str(exc), field="review") from None
+        found = s.guard.check(req.team_id, {"interim_action": values.get("text", "")},
+                              confirmed=confirmed_in_form(values))
         change = s.escalation.record_interim(team_id=req.team_id, record_id=record_id,
                                              actor=user, text=values.get("text", ""),
-                                             next_review=review)
+                                             next_review=review, overrides=found)
+    except NeedsConfirmation as exc:
+        _ask_in_form(ack, req, exc)
+        return
     except DomainError as exc:
         block = exc.field if exc.field in values else "text"
         ack(response_action="errors", errors={block: field_error(str(exc))})

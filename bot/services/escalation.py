@@ -21,8 +21,16 @@ from bot.domain.ladder import Ladder, Target, snapshot_ladder
 from bot.domain.permissions import Act
 from bot.domain.records import DomainError, RecordKind, is_open
 from bot.domain.schedule import initial_work
+from bot.services.guard import Findings
 from bot.services.permissions import Permissions
-from bot.services.records import Change, Happened, NotFound, RecordService, ThreadEvent
+from bot.services.records import (
+    Change,
+    Happened,
+    NotFound,
+    RecordService,
+    ThreadEvent,
+    audit_overrides,
+)
 from store import queries
 from store.db import transaction
 from store.models import DueWork, Record
@@ -215,7 +223,8 @@ class EscalationService:
         return work
 
     def record_interim(self, *, team_id: str, record_id: int, actor: str, text: str,
-                       next_review: datetime | None = None) -> Change:
+                       next_review: datetime | None = None,
+                       overrides: Findings | None = None) -> Change:
         text = " ".join(text.split())
         if not text:
             raise DomainError("Say what the interim action or next step is.", field="text")
@@ -237,6 +246,8 @@ class EscalationService:
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="interim_action", field="interim_action", before=before,
                               after=text)
+            if overrides:
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
             # A recorded interim action or next step is an answer: the ladder stops here.
             queries.cancel_work(s, record_id=record.id, kinds=("page", "ack_timeout"))
             moved = False  # the next review, by this interim action
