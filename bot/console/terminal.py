@@ -190,6 +190,14 @@ class Console:
             body = wire.view_submission(view=view, values=wire.state_for(view, answers),
                                         user=USER, team=TEAM)
             _status, text = self._dispatch(body)
+            updated = _updated_view(text)
+            if updated is not None:  # the form again: a warning to answer (Post anyway)
+                for block in updated.get("blocks", []):
+                    if block.get("type") == "section" and block.get("block_id") == "guard_warning":
+                        self._print(_plain(block["text"]["text"], self.tz))
+                updated["id"] = view.get("id")
+                self._fill(updated)
+                return
             errors = _errors(text)
             if not errors:
                 self._print("» submitted")
@@ -209,6 +217,8 @@ class Console:
             label += f" ({choices})"
         if element["type"] == "users_select":
             label += " (a user ID, or `me`)"
+        if element["type"] == "checkboxes":
+            label += " (yes to tick, Enter to leave it)"
         if element["type"] == "datepicker":
             initial = previous or element.get("initial_date", "")
             label += " (a date: 2026-12-04, friday, in 2 weeks)"
@@ -334,6 +344,17 @@ def _secret(value: str) -> Any:
 
 def _channel(channel: str) -> str:
     return CHANNELS.get(channel, channel)
+
+
+def _updated_view(body: str) -> dict[str, Any] | None:
+    import json
+
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        return None
+    view = data.get("view") if data.get("response_action") == "update" else None
+    return view if isinstance(view, dict) else None
 
 
 def _errors(body: str) -> dict[str, str]:

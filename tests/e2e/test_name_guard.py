@@ -181,3 +181,27 @@ def test_a_name_in_a_reason_is_asked_about(baton):
     assert rec.cancel_reason == "Ms Tran at intake withdrew the referral"
     override = [e for e in _events(baton) if e.kind == "name_warning_overridden"]
     assert [(e.field, e.record_ref) for e in override] == [("reason", "H-1")]
+
+
+def test_the_interim_action_form_asks_too(baton):
+    baton.command("/handoff", HANDOFF)
+    with baton.sessions() as s:
+        rec = s.scalars(select(Record)).one()
+    baton.click(ActionId.INTERIM, str(rec.id))
+    call = baton.slack.calls_to("views.open")[-1]
+    view = dict(call.json_param("view"))
+    view["id"] = call.response["view"]["id"]
+    resp = baton.submit(view, {"text": "Mrs Kowalski next door checks in twice a day"})
+    body = resp.json()
+    assert body["response_action"] == "update"
+    assert "“Mrs Kowalski”" in str(body["view"]["blocks"])
+    with baton.sessions() as s:
+        assert s.scalars(select(Record)).one().interim_action is None
+    shown = dict(body["view"], id=view["id"])
+    resp = baton.submit(shown, {"text": "Mrs Kowalski next door checks in twice a day",
+                                GuardBlock.CONFIRM: "names"})
+    assert resp.text == ""
+    with baton.sessions() as s:
+        assert s.scalars(select(Record)).one().interim_action.startswith("Mrs Kowalski")
+    override = [e for e in _events(baton) if e.kind == "name_warning_overridden"]
+    assert [e.field for e in override] == ["interim_action"]
