@@ -16,10 +16,15 @@ from bot.slack.ids import INPUT, ActionId, GuardBlock
 NOT_POSTED = "Nothing has been posted yet."
 
 
+SHOWN_PER_FIELD = 8  # words listed per field; the rest counted
+
+
 def _names_lines(findings: Findings) -> list[str]:
     lines = []
     for name, words in findings.names.items():
-        listed = ", ".join(f"“{escape(w)}”" for w in words)
+        listed = ", ".join(f"“{escape(clip(w, 60))}”" for w in words[:SHOWN_PER_FIELD])
+        if len(words) > SHOWN_PER_FIELD:
+            listed += f" and {len(words) - SHOWN_PER_FIELD} more"
         lines.append(f"• `{name}`: {listed} "
                      f"{'looks like a' if len(words) == 1 else 'look like'} person's "
                      f"name{'' if len(words) == 1 else 's'}.")
