@@ -88,13 +88,19 @@ def test_edit_opens_the_form_prefilled_and_cancel_saves_nothing(baton):
 
 
 def test_a_partner_from_the_directory_is_never_flagged(baton):
-    # Jordan Valley Clinic is in the workspace's partner directory once it has been logged.
+    # Partners are in the workspace's directory once a record names them.
     baton.command("/handoff", HANDOFF.replace("Northside Home Care", "Jordan Valley Clinic"))
-    assert _count(baton) == 1
+    baton.command("/handoff", HANDOFF.replace("Northside Home Care", "Grace Lee Homecare")
+                  .replace("P-1042", "P-5"))
+    assert _count(baton) == 2
     baton.command("/handoff", HANDOFF.replace("P-1042", "P-7")
-                  + " note: Jordan Valley Clinic intake will call the family")
-    assert _count(baton) == 2  # logged at once: no warning
-    assert "Logged *H-2*" in baton.last_reply()
+                  + " note: Jordan Valley Clinic and Grace Lee Homecare both called")
+    assert _count(baton) == 3  # logged at once: no warning
+    assert "Logged *H-3*" in baton.last_reply()
+    # The same words outside the partner's name are a likely name.
+    baton.command("/handoff", HANDOFF.replace("P-1042", "P-8") + " note: Grace Lee called")
+    assert _count(baton) == 3
+    assert "“Grace Lee”" in _last_warning(baton)[0]
 
 
 def test_a_second_open_record_for_the_same_person_and_partner_warns_with_a_link(baton):
