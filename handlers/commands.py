@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -450,11 +450,19 @@ def _record_command(run: Invocation) -> None:
 def _check_text(run: Invocation, ref: str, action: Action, name: str,
                 text: str | None) -> Findings | None:
     """The name guard on a typed response, outcome or reason: what was found and confirmed
-    (to audit), or None after warning (nothing saved; "Post anyway" runs it again). What
-    would be refused anyway is refused first."""
+    (to audit), or None after warning. What would be refused anyway is refused first."""
     run.services.records.precheck(team_id=run.team, ref=ref, actor=run.user, action=action)
+    return ask_first(run, {name: text})
+
+
+def ask_first(run: Invocation, fields: Mapping[str, str | None]) -> Findings | None:
+    """The name guard on a `/baton` sub-command's free text ({field: text}): what was found
+    and confirmed by "Post anyway" (pass it to the service, which audits it with the change:
+    bot/services/records.py's audit_overrides), or None after the warning was sent (nothing
+    saved; "Post anyway" runs `/baton WORD REST` again, with run.confirmed set). For
+    `/baton edit` too."""
     try:
-        return run.services.guard.check(run.team, {name: text}, confirmed=run.confirmed)
+        return run.services.guard.check(run.team, fields, confirmed=run.confirmed)
     except NeedsConfirmation as exc:
         log.info("asked %s before /baton %s: %s", run.user, run.word, exc.findings.describe())
         warn(run.services, exc.findings, user=run.user, channel=run.channel,
