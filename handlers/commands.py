@@ -166,6 +166,10 @@ def warn(s: Services, found: Findings, *, user: str, channel: str, response_url:
                                                                edit=edit)))
 
 
+# The `/baton` sub-commands whose warning "Post anyway" may run again (ask_first's callers).
+GUARDED_SUBCOMMANDS = frozenset({"respond", "resolve", "close", "cancel", "edit"})
+
+
 def guard_proceed(ack: Ack, context: BoltContext) -> None:
     """"Post anyway" / "Log anyway": what was typed, logged as typed; the choice audited."""
     ack()
@@ -180,9 +184,11 @@ def guard_proceed(ack: Ack, context: BoltContext) -> None:
             log_typed(RecordKind(verb), s, text=text, team=req.team_id, user=req.user_id,
                       channel=channel, trigger_id=req.trigger_id or "",
                       response_url=req.response_url, request_key=key, confirmed=ok)
-        else:
+        elif verb in GUARDED_SUBCOMMANDS:
             run = Invocation(s, req, verb, text, channel_id=channel, confirmed=ok)
             SUBCOMMANDS.get(verb, _unknown)(run)
+        else:  # a button Baton did not make
+            raise DomainError("That button has lost what you typed; run the command again.")
 
     s.defer(work)
 
