@@ -204,6 +204,12 @@ def guard_edit(ack: Ack, context: BoltContext) -> None:
              what="open the form")
     def work() -> None:
         verb, text, channel, _, _ = read_guard_value(value)
+        if verb in EDITABLE_IN_A_FORM:
+            view = _record_form(s, req.team_id, req.user_id, verb, text)
+            open_form(s.client, replies, trigger_id=req.trigger_id or "", view=view.to_dict(),
+                      user=req.user_id, channel=channel, response_url=req.response_url,
+                      again=(ActionId.GUARD_EDIT, value), kept=" with what you typed")
+            return
         if verb not in (RecordKind.HANDOFF, RecordKind.DEPENDENCY):
             raise DomainError("Run the command again with your changes.")
         kind = RecordKind(verb)
@@ -216,6 +222,20 @@ def guard_edit(ack: Ack, context: BoltContext) -> None:
                   again=(ActionId.OPEN_FORM, draft), kept=_kept(cut))
 
     s.defer(work)
+
+
+# `/baton` sub-commands whose warning's Edit opens the card's form for the same change.
+EDITABLE_IN_A_FORM = frozenset({"respond", "resolve", "close", "cancel"})
+
+
+def _record_form(s: Services, team: str, user: str, verb: str, text: str) -> Any:
+    """The Record-response, Resolve or Cancel form for `/baton VERB REF TEXT`, prefilled."""
+    ref, tail = grammar.read_record_command(verb, text)
+    record = s.records.require_on_record(team_id=team, ref=ref, actor=user)
+    if verb == "respond":
+        category, answer = grammar.read_response(tail)
+        return blocks.response_modal(record, category=category, text=answer)
+    return blocks.reason_modal(record, resolve=verb != "cancel", text=tail)
 
 
 def guard_cancel(ack: Ack, context: BoltContext) -> None:
@@ -458,21 +478,23 @@ def _check_text(run: Invocation, ref: str, action: Action, name: str,
     """The name guard on a typed response, outcome or reason: what was found and confirmed
     (to audit), or None after warning. What would be refused anyway is refused first."""
     run.services.records.precheck(team_id=run.team, ref=ref, actor=run.user, action=action)
-    return ask_first(run, {name: text})
+    return ask_first(run, {name: text}, edit=True)
 
 
-def ask_first(run: Invocation, fields: Mapping[str, str | None]) -> Findings | None:
+def ask_first(run: Invocation, fields: Mapping[str, str | None], *,
+              edit: bool = False) -> Findings | None:
     """The name guard on a `/baton` sub-command's free text ({field: text}): what was found
     and confirmed by "Post anyway" (pass it to the service, which audits it with the change:
     bot/services/records.py's audit_overrides), or None after the warning was sent (nothing
-    saved; "Post anyway" runs `/baton WORD REST` again, with run.confirmed set). For
+    saved; "Post anyway" runs `/baton WORD REST` again, with run.confirmed set; `edit`
+    offers an Edit button too, which opens the form for the word (guard_edit)). For
     `/baton edit` too."""
     try:
         return run.services.guard.check(run.team, fields, confirmed=run.confirmed)
     except NeedsConfirmation as exc:
         log.info("asked %s before /baton %s: %s", run.user, run.word, exc.findings.describe())
         warn(run.services, exc.findings, user=run.user, channel=run.channel,
-             response_url=run.req.response_url, edit=False,
+             response_url=run.req.response_url, edit=edit,
              value=guard_value(run.word, run.rest, run.channel, None, exc.findings.kinds))
         return None
 

@@ -179,7 +179,12 @@ def test_a_name_in_a_reason_is_asked_about(baton):
         assert s.scalars(select(Record)).one().status == "pending"
     text, buttons = _last_warning(baton)
     assert "“Ms Tran”" in text and "`reason`" in text
-    assert list(buttons) == ["Post anyway", "Cancel"]
+    assert list(buttons) == ["Edit", "Post anyway", "Cancel"]
+    baton.click(*buttons["Edit"])  # the card's Cancel form, with what was typed
+    view = baton.slack.calls_to("views.open")[-1].json_param("view")
+    assert view["callback_id"] == "record_cancel"
+    (reason,) = [b for b in view["blocks"] if b["type"] == "input"]
+    assert reason["element"]["initial_value"] == "Ms Tran at intake withdrew the referral"
     baton.click(*buttons["Post anyway"])
     with baton.sessions() as s:
         rec = s.scalars(select(Record)).one()
@@ -211,3 +216,19 @@ def test_the_interim_action_form_asks_too(baton):
         assert s.scalars(select(Record)).one().interim_action.startswith("Mrs Kowalski")
     override = [e for e in _events(baton) if e.kind == "name_warning_overridden"]
     assert [e.field for e in override] == ["interim_action"]
+
+
+def test_edit_on_a_response_opens_the_response_form_prefilled(baton):
+    baton.command("/handoff", HANDOFF)
+    baton.command("/baton", "respond H-1 condition Dr. Patel must sign the orders first")
+    text, buttons = _last_warning(baton)
+    assert "“Dr. Patel”" in text and "`response`" in text
+    baton.click(*buttons["Edit"])
+    view = baton.slack.calls_to("views.open")[-1].json_param("view")
+    assert view["callback_id"] == "record_response"
+    assert block_kit_problem(view["blocks"], pointer="/view/blocks") is None
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    assert inputs["category"]["initial_option"]["value"] == "accept_with_condition"
+    assert inputs["text"]["initial_value"] == "Dr. Patel must sign the orders first"
+    with baton.sessions() as s:
+        assert s.scalars(select(Record)).one().response_text is None  # nothing saved
