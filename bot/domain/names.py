@@ -35,7 +35,7 @@ from pathlib import Path
 # reads; `person` has its own check, the partner is the directory's, the rest are times,
 # users and ratings.
 FREE_TEXT_FIELDS = ("note", "contact", "safeguard", "action", "route", "text", "response",
-                    "outcome", "reason", "interim_action", "next_action")
+                    "outcome", "reason", "interim_action", "next_action", "contract_impact")
 
 TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sr", "sra", "mister"})
 # After a title, these are not a name: "Dr. Office", "Dr On call".
