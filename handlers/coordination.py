@@ -13,8 +13,10 @@ from slack_bolt import Ack, App, BoltContext
 from bot.domain.grammar import read_user
 from bot.domain.records import DomainError
 from bot.domain.times import TimeReadError, read_deadline
+from bot.services.guard import NeedsConfirmation
 from bot.services.records import Change
 from bot.slack.blocks import roster as roster_blocks
+from bot.slack.blocks.guard import confirmed_in_form, form_with_warning
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId, ViewId
 from handlers.common import field_error, guarded, open_form, row_id
@@ -82,9 +84,16 @@ def assign_submit(ack: Ack, context: BoltContext) -> None:
             record_id = req.form_ref("record")
             if record_id is None:
                 raise DomainError("This form lost its record; open it again.", field="text")
+            found = s.guard.check(team, {"next_action": values.get("text", "")},
+                                  confirmed=confirmed_in_form(values))
             change = s.coordination.assign_next_action(
                 team_id=team, record_id=record_id, actor=user, owner=owner,
-                action=values.get("text", ""), due=due)
+                action=values.get("text", ""), due=due, overrides=found)
+        except NeedsConfirmation as exc:
+            log.info("asked %s in a form before posting: %s", user, exc.findings.describe())
+            ack(response_action="update", view=form_with_warning(req.view, values,
+                                                                 exc.findings))
+            return
         except DomainError as exc:
             errors[exc.field if exc.field in ("owner", "text", "due") else "text"] = str(exc)
     if errors or change is None:

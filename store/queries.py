@@ -8,7 +8,17 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, bindparam, delete, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -138,6 +148,25 @@ def open_records(
     if user_id is not None:
         q = q.where((Record.owner_id == user_id) | (Record.manager_id == user_id))
     return list(session.scalars(q.order_by(Record.due_at, Record.id).limit(limit)))
+
+
+def partner_names(session: Session, *, team_id: str, limit: int = 5000) -> list[str]:
+    """The workspace's partner directory: every partner name Baton has been given."""
+    return list(session.scalars(
+        select(PartnerAgency.display_name).where(PartnerAgency.team_id == team_id)
+        .order_by(PartnerAgency.id).limit(limit)))
+
+
+def open_record_for(session: Session, *, team_id: str, person_ref: str, partner: str,
+                    statuses: Sequence[str]) -> Record | None:
+    """The oldest open record for this person reference (case and spacing aside) with this
+    partner (its normalised key), or None."""
+    return session.scalar(
+        select(Record).join(PartnerAgency, PartnerAgency.id == Record.partner_id)
+        .where(Record.team_id == team_id, Record.status.in_(list(statuses)),
+               func.lower(func.trim(Record.person_ref)) == person_ref.strip().lower(),
+               PartnerAgency.key == partner_key(partner))
+        .order_by(Record.id).limit(1))
 
 
 def events_for(session: Session, *, record_id: int) -> list[AuditEvent]:

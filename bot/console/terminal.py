@@ -444,6 +444,14 @@ class Console:
             body = wire.view_submission(view=view, values=wire.state_for(view, answers),
                                         user=self.user, team=TEAM)
             _status, text = self._dispatch(body)
+            updated = _updated_view(text)
+            if updated is not None:  # the form again: a warning to answer (Post anyway)
+                for block in updated.get("blocks", []):
+                    if block.get("type") == "section" and block.get("block_id") == "guard_warning":
+                        self._print(_plain(block["text"]["text"], self.tz))
+                updated["id"] = view.get("id")
+                self._fill(updated)
+                return
             errors = _errors(text)
             if not errors:
                 self._print("» submitted")
@@ -465,6 +473,8 @@ class Console:
         if element["type"] == "users_select":
             label += " (a person: me, @manager, sam …)"
             initial = NAMES.get(initial, initial)
+        if element["type"] == "checkboxes":
+            label += " (yes to tick, Enter to leave it)"
         if element["type"] == "datepicker":
             initial = previous or element.get("initial_date", "")
             ahead = (self.clock.now().astimezone(self.tz) + timedelta(days=7)).date()
@@ -676,6 +686,17 @@ def _secret(value: str) -> Any:
 
 def _channel(channel: str) -> str:
     return CHANNELS.get(channel, "a channel" if channel.startswith(("C", "G")) else channel)
+
+
+def _updated_view(body: str) -> dict[str, Any] | None:
+    import json
+
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        return None
+    view = data.get("view") if data.get("response_action") == "update" else None
+    return view if isinstance(view, dict) else None
 
 
 def _errors(body: str) -> dict[str, str]:

@@ -26,8 +26,16 @@ from bot.domain.rota import Assignment, coordinator_on
 from bot.domain.schedule import is_late
 from bot.domain.times import WorkingCalendar
 from bot.services.delivery import Delivery, Undelivered
+from bot.services.guard import Findings
 from bot.services.permissions import Permissions
-from bot.services.records import Change, Happened, NotFound, RecordService, ThreadEvent
+from bot.services.records import (
+    Change,
+    Happened,
+    NotFound,
+    RecordService,
+    ThreadEvent,
+    audit_overrides,
+)
 from store import queries
 from store.db import transaction
 from store.models import CoordinatorAssignment
@@ -204,7 +212,8 @@ class Coordination:
         return HuddleRows(sort_rows(rows), total=len(records))
 
     def assign_next_action(self, *, team_id: str, record_id: int, actor: str, owner: str,
-                           action: str, due: datetime) -> Change:
+                           action: str, due: datetime,
+                           overrides: Findings | None = None) -> Change:
         action = " ".join(action.split())
         if not action:
             raise DomainError("Say what the next action is.", field="text")
@@ -229,6 +238,8 @@ class Coordination:
                               kind="next_action_assigned", field="next_action",
                               before=before, after={"owner": owner, "action": action,
                                                     "due": due.isoformat()})
+            if overrides:
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
         return Change(record, ThreadEvent(Happened.NEXT_ACTION, actor, text=action, owner=owner,
                                           due=due))
 

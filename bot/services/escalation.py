@@ -22,6 +22,7 @@ from bot.domain.ladder import Ladder, Target, snapshot_ladder
 from bot.domain.permissions import Act
 from bot.domain.records import DomainError, RecordKind, Risk, is_open
 from bot.domain.schedule import initial_work
+from bot.services.guard import Findings
 from bot.services.permissions import Permissions
 from bot.services.records import (
     Change,
@@ -29,6 +30,7 @@ from bot.services.records import (
     NotFound,
     RecordService,
     ThreadEvent,
+    audit_overrides,
     write_changes,
 )
 from store import queries
@@ -224,7 +226,8 @@ class EscalationService:
 
     def record_interim(self, *, team_id: str, record_id: int, actor: str, text: str,
                        next_review: datetime | None = None,
-                       risk: Risk | None = None) -> Change:
+                       risk: Risk | None = None,
+                       overrides: Findings | None = None) -> Change:
         """The interim action or next step, from a page's form; the next review may move
         and the continuity risk be re-rated there (an audited `field_changed`)."""
         text = " ".join(text.split())
@@ -259,6 +262,8 @@ class EscalationService:
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="interim_action", field="interim_action", before=before,
                               after=text)
+            if overrides:
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
             # A recorded interim action or next step is an answer: the ladder stops here.
             queries.cancel_work(s, record_id=record.id, kinds=("page", "ack_timeout"))
             moved = False  # the next review, by this interim action

@@ -48,6 +48,7 @@ from bot.domain.records import (
     transition,
 )
 from bot.domain.schedule import Planned, initial_work
+from bot.services.guard import Findings
 from bot.services.permissions import Permissions
 from store import queries
 from store.db import core_transaction, lost_a_race, transaction
@@ -134,6 +135,16 @@ class RecordService:
                                       record=record, channel_id=record.channel_id)
         return record
 
+    def precheck(self, *, team_id: str, ref: str | int, actor: str, action: Action) -> Record:
+        """Refuse now what `action` would be refused (permission, lifecycle), so that a
+        warning is never asked about a change that cannot be made; nothing changed."""
+        record = self.require_on_record(team_id=team_id, ref=ref, actor=actor)
+        if action is Action.RESPOND:
+            self._require_kind(record, RecordKind.HANDOFF, "given a partner response")
+        else:
+            transition(RecordKind(record.kind), record.reference, record.status, action)
+        return record
+
     @contextmanager
     def _tx(self) -> Iterator[Session]:
         try:
@@ -150,11 +161,12 @@ class RecordService:
 
     def create_handoff(
         self, *, team_id: str, channel_id: str, actor: str, draft: HandoffDraft,
-        request_key: str | None, tz: str = "UTC",
+        request_key: str | None, tz: str = "UTC", overrides: Findings | None = None,
     ) -> Change:
         return self._create(
             Handoff, team_id=team_id, channel_id=channel_id, actor=actor,
             request_key=request_key, tz=tz, partner=draft.receiving_service,
+            overrides=overrides,
             fields={
                 "person_ref": draft.person_ref,
                 "receiving_contact": draft.receiving_contact,
@@ -169,11 +181,11 @@ class RecordService:
 
     def create_dependency(
         self, *, team_id: str, channel_id: str, actor: str, draft: DependencyDraft,
-        request_key: str | None, tz: str = "UTC",
+        request_key: str | None, tz: str = "UTC", overrides: Findings | None = None,
     ) -> Change:
         return self._create(
             Dependency, team_id=team_id, channel_id=channel_id, actor=actor,
-            request_key=request_key, tz=tz, partner=draft.partner,
+            request_key=request_key, tz=tz, partner=draft.partner, overrides=overrides,
             fields={
                 "person_ref": draft.person_ref,
                 "missing_action": draft.missing_action,
@@ -191,6 +203,7 @@ class RecordService:
     def _create(
         self, model: type[Handoff] | type[Dependency], *, team_id: str, channel_id: str,
         actor: str, request_key: str | None, tz: str, partner: str, fields: dict[str, Any],
+        overrides: Findings | None = None,
     ) -> Change:
         now = self._clock.now()
         kind = RecordKind.HANDOFF if model is Handoff else RecordKind.DEPENDENCY
@@ -222,6 +235,8 @@ class RecordService:
                     s, record=record, team_id=team_id, at=now, actor=actor, kind="created",
                     after=snapshot(record),
                 )
+                if overrides:
+                    audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
                 # Every deadline goes into the database in the same transaction as the record.
                 plan = initial_work(kind=RecordKind(record.kind), due_at=record.due_at,
                                     now=now, ladder=ladder, tz=ZoneInfo(tz),
@@ -340,7 +355,7 @@ class RecordService:
 
     def respond(
         self, *, team_id: str, ref: str | int, actor: str, category: ResponseCategory,
-        text: str | None,
+        text: str | None, overrides: Findings | None = None,
     ) -> Change:
         text = " ".join((text or "").split()) or None
         if category.needs_text and not text:
@@ -370,10 +385,13 @@ class RecordService:
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="responded", field="response", before=before,
                               after={"category": category.value, "text": text})
+            if overrides:
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
         return Change(record, ThreadEvent(Happened.RESPONDED, actor, text=text,
                                           category=category, implied_ack=implied))
 
-    def resolve(self, *, team_id: str, ref: str | int, actor: str, outcome: str) -> Change:
+    def resolve(self, *, team_id: str, ref: str | int, actor: str, outcome: str,
+                overrides: Findings | None = None) -> Change:
         outcome = " ".join(outcome.split())
         if not outcome:
             raise DomainError("Say what the outcome was, e.g. `/baton resolve D-3 authorization "
@@ -388,10 +406,13 @@ class RecordService:
             kind = "resolved" if record.kind == RecordKind.DEPENDENCY else "closed"
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind=kind, field="outcome", after=outcome)
+            if overrides:
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
         what = Happened.RESOLVED if record.kind == RecordKind.DEPENDENCY else Happened.CLOSED
         return Change(record, ThreadEvent(what, actor, text=outcome))
 
-    def cancel(self, *, team_id: str, ref: str | int, actor: str, reason: str) -> Change:
+    def cancel(self, *, team_id: str, ref: str | int, actor: str, reason: str,
+               overrides: Findings | None = None) -> Change:
         reason = " ".join(reason.split())
         if not reason:
             raise DomainError("Cancelling needs a reason, e.g. `/baton cancel H-3 referral "
@@ -405,12 +426,14 @@ class RecordService:
             record.closed_at = now
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="cancelled", field="cancel_reason", after=reason)
+            if overrides:
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
         return Change(record, ThreadEvent(Happened.CANCELLED, actor, text=reason))
 
     # --- editing ---
 
     def apply_edit(self, *, team_id: str, ref: str | int, actor: str, edits: Edits,
-                   owner_tz: str | None = None) -> Change:
+                   owner_tz: str | None = None, overrides: Findings | None = None) -> Change:
         """The one way a record's fields change after logging (`/baton edit` and the card's
         Edit form both come here, with the changes already read: bot/domain/edits.py).
         Refused (audited) unless `actor` may change the record; refused for a record no
@@ -440,6 +463,8 @@ class RecordService:
                     "and log a new handoff.", field="due")
             check_result(kind, {**current, **{c.key: c.after for c in changes}})
             nudged = write_changes(s, record, changes, actor=actor, now=now, note="edited")
+            if overrides:  # "Post anyway" after the name guard's warning, audited with it
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
             if "owner" in keys and owner_tz:
                 record.tz = owner_tz  # reminders' offsets follow the owner's zone
             soonest = self._reschedule(s, record, keys, now=now)
@@ -508,6 +533,22 @@ class RecordService:
         queries.add_event(s, record=record, team_id=record.team_id, at=now, actor=actor,
                           kind="status_changed", field="status", before=before,
                           after=record.status, note=note)
+
+
+def audit_overrides(s: Session, *, record: Record, actor: str, at: datetime,
+                    found: Findings) -> None:
+    """The person's "post anyway" after a warning, in the record's audit trail. A likely name
+    is recorded by the fields it was in, never by the words: the trail goes to
+    commissioners, and the words may be a person's name (the text itself is in the record,
+    where the person chose to put it)."""
+    if found.names:
+        queries.add_event(s, record=record, team_id=record.team_id, at=at, actor=actor,
+                          kind="name_warning_overridden", field=",".join(sorted(found.names)),
+                          after={"fields": sorted(found.names)})
+    if found.duplicate:
+        queries.add_event(s, record=record, team_id=record.team_id, at=at, actor=actor,
+                          kind="duplicate_warning_overridden", field="person_ref",
+                          after={"open_record": found.duplicate.reference})
 
 
 _SNAPSHOT_FIELDS = (

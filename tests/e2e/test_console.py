@@ -45,14 +45,20 @@ def test_two_sessions_on_one_database_both_log_their_handoff(tmp_path):
     # The same start time twice: nothing the second session mints may repeat the first's.
     # A command's trigger_id and a form's view ID are request keys: both ways, each session.
     start = datetime(2026, 12, 8, 9, 0, tzinfo=NY)
-    form = ["/handoff person: P-1042 to: Northside Home Care", "", "", "intake 555-0100",
-            "tomorrow 5pm", "", "", "", ""]
-    first = console_run(tmp_path, [*form, HANDOFF.format(due="tomorrow 5pm"), "quit"], start)
-    second = console_run(tmp_path, [*form, HANDOFF.format(due="tomorrow 5pm"), "quit"], start)
-    for ref in ("H-1", "H-2"):
-        assert f"== Handoff {ref} · P-1042 ==" in first
-    for ref in ("H-3", "H-4"):
-        assert f"== Handoff {ref} · P-1042 ==" in second
+    # Four people: the same person and partner twice would be asked about (a duplicate).
+    def form(person: str) -> list[str]:
+        return [f"/handoff person: {person} to: Northside Home Care", "", "",
+                "intake 555-0100", "tomorrow 5pm", "", "", "", ""]
+
+    def typed(person: str) -> str:
+        return HANDOFF.format(due="tomorrow 5pm").replace("P-1042", person)
+
+    first = console_run(tmp_path, [*form("P-1042"), typed("P-1043"), "quit"], start)
+    second = console_run(tmp_path, [*form("P-1044"), typed("P-1045"), "quit"], start)
+    for ref, person in (("H-1", "P-1042"), ("H-2", "P-1043")):
+        assert f"== Handoff {ref} · {person} ==" in first
+    for ref, person in (("H-3", "P-1044"), ("H-4", "P-1045")):
+        assert f"== Handoff {ref} · {person} ==" in second
         assert f"Logged *{ref}*" in second
     assert first.count("» submitted") == second.count("» submitted") == 1
 

@@ -384,8 +384,12 @@ def create_modal(kind: RecordKind, fields: dict[str, str], *, owner: str | None,
                 private_metadata=json.dumps({"channel": channel_id}))
 
 
-def response_modal(record: Record) -> View:
+def response_modal(record: Record, *, category: ResponseCategory | None = None,
+                   text: str = "") -> View:
+    """The Record-response form; prefilled with a category and text when given (the
+    name guard's Edit, with what was typed)."""
     options = [Option(value=c.value, label=c.label) for c in ResponseCategory]
+    chosen = next((o for o in options if category and o.value == category.value), None)
     return View(
         type="modal", callback_id=ViewId.RESPONSE, title="Record response", submit="Record",
         close="Cancel", private_metadata=json.dumps({"record": record.id}),
@@ -394,16 +398,18 @@ def response_modal(record: Record) -> View:
                 text=f"*{record.reference}* {escape(record.person_ref)} → "
                      f"{escape(record.partner.display_name)}")),
             InputBlock(block_id="category", label="Partner response category",
-                       element=StaticSelectElement(action_id=INPUT, options=options)),
+                       element=StaticSelectElement(action_id=INPUT, options=options,
+                                                   initial_option=chosen)),
             InputBlock(block_id="text", label="Condition, clarification requested, or reason",
                        optional=True, hint="Needed for everything but a plain accept.",
                        element=PlainTextInputElement(action_id=INPUT, multiline=True,
-                                                     max_length=1000)),
+                                                     max_length=1000,
+                                                     initial_value=text[:1000] or None)),
         ],
     )
 
 
-def reason_modal(record: Record, *, resolve: bool) -> View:
+def reason_modal(record: Record, *, resolve: bool, text: str = "") -> View:
     if resolve:
         title = "Resolve" if record.kind == RecordKind.DEPENDENCY else "Close handoff"
         label, callback, submit = "Outcome", ViewId.RESOLVE, "Resolve"
@@ -418,7 +424,8 @@ def reason_modal(record: Record, *, resolve: bool) -> View:
                      f"{escape(record.partner.display_name)}")),
             InputBlock(block_id="text", label=label,
                        element=PlainTextInputElement(action_id=INPUT, multiline=True,
-                                                     max_length=1000)),
+                                                     max_length=1000,
+                                                     initial_value=text[:1000] or None)),
         ],
     )
 
