@@ -18,7 +18,7 @@ from bot.redact import install_redaction
 from bot.runtime import Baton
 from bot.services.coordination import RotaCoordinator
 from bot.services.escalation import CoordinatorOfTheDay
-from bot.settings import Settings
+from bot.settings import Settings, settings_hidden_from_libraries
 from bot.slack.cards import Replies
 from bot.slack.clients import Installations, make_client, workspace_client
 from bot.slack.install import install_flow
@@ -68,21 +68,24 @@ def build_app(
             settings, session_factory, on_installed=lambda team: installs.resume(baton, team))
         client = workspace_client(settings, installations, interactive=True)
         engine_client = workspace_client(settings, installations, interactive=False)
-    app = App(
-        client=client,
-        oauth_settings=oauth_settings,
-        signing_secret=settings.secret("slack_signing_secret") or "unused-in-socket-mode",
-        # Listeners ack at once and hand the rest to Baton's own workers, so Bolt never polls
-        # for the ack (its default runner checks every 10 ms).
-        process_before_response=True,
-        # The WSGI app (bot/web/wsgi.py) checks every request's signature on the raw bytes
-        # before anything parses it (bot/web/signature.py, on a wall clock tests can
-        # inject); Bolt checking again on its own clock would only disagree with it. Socket
-        # Mode needs none; the console signs.
-        request_verification_enabled=False,
-        token_verification_enabled=token_verification,
-        logger=logging.getLogger("baton.bolt"),
-    )
+    # Bolt would read SLACK_BOT_TOKEN from the environment itself and then warn that the
+    # client wins: Baton's client already carries the token (bot/settings.py).
+    with settings_hidden_from_libraries():
+        app = App(
+            client=client,
+            oauth_settings=oauth_settings,
+            signing_secret=settings.secret("slack_signing_secret") or "unused-in-socket-mode",
+            # Listeners ack at once and hand the rest to Baton's own workers, so Bolt never polls
+            # for the ack (its default runner checks every 10 ms).
+            process_before_response=True,
+            # The WSGI app (bot/web/wsgi.py) checks every request's signature on the raw bytes
+            # before anything parses it (bot/web/signature.py, on a wall clock tests can
+            # inject); Bolt checking again on its own clock would only disagree with it. Socket
+            # Mode needs none; the console signs.
+            request_verification_enabled=False,
+            token_verification_enabled=token_verification,
+            logger=logging.getLogger("baton.bolt"),
+        )
     baton = Baton(settings=settings, client=client, sessions=session_factory, clock=clock,
                   engine_client=engine_client or make_client(settings, token=client.token,
                                                              interactive=False),

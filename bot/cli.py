@@ -6,7 +6,9 @@ import argparse
 import logging
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from bot.domain.words import plural
@@ -193,7 +195,7 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console.terminal import run_console
 
     _sole_writer(settings)
-    return run_console(settings, script=args.script)
+    return run_console(settings, script=args.script, files_dir=args.files)
 
 
 def cmd_ladder(settings: Settings, args: argparse.Namespace) -> int:
@@ -243,13 +245,40 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     start = datetime.combine(first, datetime.min.time(), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(),
                            tzinfo=tz).astimezone(UTC)
-    summary = write_report(sessions, team_id=team, start=start, end=end,
-                           channel_id=args.channel, out_dir=Path(args.out),
-                           now=SystemClock().now(), tz=tz)
+    out = Path(args.out)
+    _writable_folder(out)
+    try:
+        summary = write_report(sessions, team_id=team, start=start, end=end,
+                               channel_id=args.channel, out_dir=out,
+                               now=SystemClock().now(), tz=tz)
+    except OSError as exc:  # the folder was writable a moment ago: full, or taken away
+        raise Exit(f"--out {out}: the report could not be written there ({_os_reason(exc)}); "
+                   "nothing of it was kept") from None
     print(summary.headline_text())
     for path in summary.paths:
         print(f"wrote {path}")
     return 0
+
+
+def _os_reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+def _writable_folder(out: Path) -> None:
+    """`--out` is a folder Baton can make and write in, or one line (Exit) says why."""
+    if out.exists() and not out.is_dir():
+        raise Exit(f"--out {out}: that is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else _os_reason(exc)
+        raise Exit(f"--out {out}: cannot make that folder ({why})") from None
+    try:  # a folder that exists may still refuse writes (permissions, a read-only mount)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise Exit(f"--out {out}: cannot write in that folder ({_os_reason(exc)})") from None
 
 
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
@@ -312,6 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("socket", help="Socket Mode (SLACK_APP_TOKEN), no public URL needed")
     console = sub.add_parser("console", help="try Baton offline against a built-in Slack emulator")
     console.add_argument("--script", default=None, help="read lines from this file, not stdin")
+    console.add_argument("--files", default=None, metavar="DIR",
+                         help="save the files Baton uploads (reports) here "
+                              "(default ./baton-console-files)")
     sub.add_parser("ladder", help="print the escalation ladders in force (checks BATON_CONFIG)")
     report = sub.add_parser("report", help="write the commissioner's evidence report (CSV "
                             "files and one offline HTML file)")

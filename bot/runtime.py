@@ -6,8 +6,8 @@ bot/web/inbox.py's)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.domain.drafts import DraftContext, build_dependency, build_handoff
+from bot.domain.edits import build_edits, changed_in_form, read_edit
 from bot.domain.permissions import Act, Role
-from bot.domain.records import RecordKind
+from bot.domain.records import Action, RecordKind
 from bot.domain.times import WorkingCalendar
 from bot.services.coordination import Coordination, RotaCoordinator
 from bot.services.directory import UserDirectory
 from bot.services.escalation import Authority, CoordinatorOfTheDay, EscalationService
+from bot.services.guard import CHOICES, Guard
 from bot.services.partner_trends import Governance
 from bot.services.permissions import Permissions
 from bot.services.records import Change, RecordService
@@ -58,6 +60,7 @@ class Baton:
     governance: Governance = field(init=False)
     inbox: Inbox = field(init=False)
     permissions: Permissions = field(init=False)
+    guard: Guard = field(init=False)
     directory: UserDirectory = field(init=False)
     calendar: WorkingCalendar = field(init=False)
     _waker: Any = field(init=False, default=None)
@@ -75,6 +78,7 @@ class Baton:
                                        slack_admin=self.directory.is_admin)
         self.records = RecordService(self.sessions, self.clock, self.settings.ladders,
                                      permissions=self.permissions)
+        self.guard = Guard(self.sessions)
         authority = Authority(self.roster, sorted(roles.of(Role.MANAGER)),
                               is_manager=self.permissions.is_manager,
                               group_members=self.permissions.group_members)
@@ -137,9 +141,22 @@ class Baton:
     def overloaded(self) -> bool:
         return self.workers.overloaded()
 
-    def sweep_now(self, timeout: float = 30.0) -> bool:
-        """Sweep (and do the housekeeping) at once and wait for it: the console's `clock`."""
+    def sweep_now(self, timeout: float = 30.0, *, trends: bool = False) -> bool:
+        """Sweep (and do the housekeeping) at once and wait for it: the console's `clock`.
+        `trends`: look for systemic patterns on this sweep too, however recently the last
+        look was (the console steps from one due moment to the next, minutes apart)."""
+        if trends:
+            self._trends_at = None
         return self._waker is not None and self._waker.sweep_now(timeout)
+
+    def next_due_after(self, after: datetime) -> datetime | None:
+        """The next moment strictly after `after` at which Baton has something to do by
+        itself: due work in the database (reminders, deadlines, pages, nudges, thread
+        lines) or a working day's digest time. The console steps its clock through them."""
+        moments = [self.engine.next_ready_after(after),
+                   self.coordination.next_digest_at(after)]
+        found = [m for m in moments if m is not None]
+        return min(found) if found else None
 
     def poke(self, due: datetime | None = None) -> None:
         """New due work may be sooner than the engine's next wake: tell it."""
@@ -147,23 +164,68 @@ class Baton:
             self._waker.poke(due)
 
     def create_record(self, kind: RecordKind, fields: dict[str, str], *, team: str,
-                      channel: str, user: str, request_key: str | None) -> Change:
+                      channel: str, user: str, request_key: str | None,
+                      confirmed: Collection[str] = ()) -> Change:
         """Validate typed or submitted fields (DraftErrors names each bad one) and log the
-        record, its deadlines read in the caller's zone and its offsets in the owner's."""
+        record, its deadlines read in the caller's zone and its offsets in the owner's.
+        A likely person name in its free text, or an open record for the same person and
+        partner, stops it first with NeedsConfirmation (nothing saved) unless `confirmed`
+        holds that choice (bot/services/guard.py); a confirmed warning is audited."""
         self.permissions.require(Act.CREATE, team_id=team, actor=user, channel_id=channel)
+        if request_key and self.records.by_request(team_id=team, request_key=request_key):
+            confirmed = CHOICES  # a retry: its record exists, and is answered as it is
         ctx = self.draft_context(user)
         if kind is RecordKind.HANDOFF:
             h = build_handoff(fields, ctx)
+            found = self.guard.check(
+                team, {"contact": h.receiving_contact, "route": h.route, "note": h.note},
+                confirmed=confirmed, known=[h.receiving_service], person_ref=h.person_ref,
+                partner=h.receiving_service)
             change = self.records.create_handoff(
                 team_id=team, channel_id=channel, actor=user, draft=h, request_key=request_key,
-                tz=self.directory.tz(h.owner_id).key)
+                tz=self.directory.tz(h.owner_id).key, overrides=found)
+            notes = h.notes
         else:
             d = build_dependency(fields, ctx)
+            found = self.guard.check(
+                team, {"action": d.missing_action, "safeguard": d.interim_safeguard,
+                       "route": d.route}, confirmed=confirmed, known=[d.partner],
+                person_ref=d.person_ref, partner=d.partner)
             change = self.records.create_dependency(
                 team_id=team, channel_id=channel, actor=user, draft=d, request_key=request_key,
-                tz=self.directory.tz(d.owner_id).key)
+                tz=self.directory.tz(d.owner_id).key, overrides=found)
+            notes = d.notes
         self.poke(change.next_due)
-        return change
+        return replace(change, notes=notes) if notes else change
+
+    def edit_record(self, ref: str | int, *, team: str, user: str, text: str | None = None,
+                    form: dict[str, str] | None = None,
+                    opened: dict[str, str] | None = None,
+                    confirmed: Collection[str] = ()) -> Change:
+        """Edit a record: `text` as typed after `/baton edit REF`, or the Edit form's boxes
+        (`form`) with the fingerprints it was opened with (`opened`: untouched boxes are
+        not read). Times are read in the caller's zone, as at logging. The new free text
+        passes the name guard as at logging (NeedsConfirmation unless `confirmed`), after
+        the checks that would refuse the edit anyway. The changes are applied by
+        RecordService.apply_edit, the one path every edit takes."""
+        record = self.records.get(team_id=team, ref=ref)
+        kind = RecordKind(record.kind)
+        ctx = self.draft_context(user)
+        if text is not None:
+            edits = build_edits(read_edit(text, kind, record.reference), kind, ctx)
+        else:
+            edits = build_edits(changed_in_form(form or {}, opened or {}, kind), kind, ctx,
+                                blank_clears=True)
+        self.records.precheck(team_id=team, ref=record.id, actor=user, action=Action.EDIT)
+        # The partner directory (this record's partner among it) is never flagged.
+        found = self.guard.check(team, edits.free_text(), confirmed=confirmed)
+        new_owner = edits.values.get("owner")
+        change = self.records.apply_edit(
+            team_id=team, ref=record.id, actor=user, edits=edits,
+            owner_tz=self.directory.tz(new_owner).key if new_owner else None,
+            overrides=found)
+        self.poke(change.next_due)
+        return replace(change, notes=edits.notes) if edits.notes else change
 
     def draft_context(self, user_id: str) -> DraftContext:
         return DraftContext(

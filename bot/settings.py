@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -309,3 +311,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     except (LadderError, RolesError) as exc:
         raise SettingsError(str(exc)) from None
     return settings
+
+
+# Settings Baton has read that a library would read from the environment again by itself:
+# slack_bolt's App falls back to SLACK_BOT_TOKEN when it is given no token, and then, as
+# Baton always gives it a client built from these settings, logs "As you gave `client` as
+# well, `token` will be unused" at every start.
+_READ_AGAIN_BY_LIBRARIES = ("SLACK_BOT_TOKEN",)
+_hiding = threading.Lock()
+
+
+@contextmanager
+def settings_hidden_from_libraries() -> Iterator[None]:
+    """Build a library object (Bolt's App) that must take Baton's settings from Baton, not
+    from the environment behind its back: the variables above are out of os.environ inside
+    the block and put back as they were after it."""
+    with _hiding:
+        kept = {name: os.environ.pop(name) for name in _READ_AGAIN_BY_LIBRARIES
+                if name in os.environ}
+        try:
+            yield
+        finally:
+            os.environ.update(kept)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App, BoltContext
 
+from bot.domain.records import Action, RecordKind, transition
 from bot.services.records import Change, Happened, ThreadEvent
 from bot.slack.blocks import pages
 from bot.slack.blocks import records as blocks
@@ -31,7 +32,7 @@ def partner_ack(ack: Ack, context: BoltContext) -> None:
 
 
 def open_modal(ack: Ack, context: BoltContext) -> None:
-    """Respond, Resolve and Cancel on the card: the form for it."""
+    """Respond, Resolve, Cancel and Edit on the card: the form for it."""
     ack()
     s, req = services(context), slack(context)
     replies = Replies(s.client)
@@ -45,6 +46,10 @@ def open_modal(ack: Ack, context: BoltContext) -> None:
                                              actor=req.user_id)
         if action_id == ActionId.RECORD_RESPONSE:
             view = blocks.response_modal(record)
+        elif action_id == ActionId.EDIT:
+            # A closed record's card has no buttons; an old message's button may still.
+            transition(RecordKind(record.kind), record.reference, record.status, Action.EDIT)
+            view = blocks.edit_modal(record, tz=s.directory.tz(req.user_id))
         else:
             view = blocks.reason_modal(record, resolve=action_id == ActionId.RESOLVE)
         open_form(s.client, replies, trigger_id=req.trigger_id or "", view=view.to_dict(),
@@ -96,5 +101,6 @@ def register(app: App) -> None:
     app.action(ActionId.PARTNER_ACK)(partner_ack)
     app.action(ActionId.PAGE_ACK)(page_ack)
     app.action(ActionId.INTERIM)(interim)
-    for action_id in (ActionId.RECORD_RESPONSE, ActionId.RESOLVE, ActionId.CANCEL):
+    for action_id in (ActionId.RECORD_RESPONSE, ActionId.RESOLVE, ActionId.CANCEL,
+                      ActionId.EDIT):
         app.action(action_id)(open_modal)

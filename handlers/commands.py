@@ -5,9 +5,10 @@ through SUBCOMMANDS."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,10 +20,12 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain import commands as grammar
 from bot.domain.grammar import KEYS, missing_required, parse_fields, read_user
-from bot.domain.records import DomainError, RecordKind, read_risk
+from bot.domain.records import Action, DomainError, RecordKind, read_risk
 from bot.domain.slack_ids import CHANNEL_ID
 from bot.report import write_report
+from bot.services.guard import Findings, NeedsConfirmation, read_choices
 from bot.services.records import Change
+from bot.slack.blocks import guard as guard_blocks
 from bot.slack.blocks import pages, partner_trends
 from bot.slack.blocks import records as blocks
 from bot.slack.blocks import roster as roster_blocks
@@ -31,6 +34,8 @@ from bot.slack.ids import ActionId
 from bot.web.inbox import redoing
 from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape, with_mentions
 from handlers.context import Services, SlackRequest, services, slack
+
+log = logging.getLogger("baton.handlers")
 
 # Why files.completeUploadExternal refused the channel, as the requester is told.
 _NOT_IN = ("Baton isn't in {channel}, so the report went to you by direct message. To share "
@@ -68,32 +73,183 @@ def create(kind: RecordKind, s: Services, req: SlackRequest) -> None:
             replies.send(user=user, channel=channel, response_url=req.response_url,
                          text=blocks.help_text())
             return
-        fields = parse_fields(text, kind)
-        for key in ("owner", "manager"):  # "@jo" typed, not picked: the directory's jo
-            if fields.get(key):
-                fields[key] = with_mentions(fields[key], s.directory.by_handle)
-        missing = missing_required(fields, kind)
-        if missing:
-            # The trigger_id expires 3 s after the command: open the modal first. Too late (a
-            # slow moment, a request redone after a restart), the person gets a button that
-            # opens it, carrying what they typed.
-            value, cut = draft_value(kind, channel, fields)
-            open_form(s.client, replies, trigger_id=req.trigger_id or "",
-                      view=_prefilled(kind, fields, user, channel, missing), user=user,
-                      channel=channel, response_url=req.response_url,
-                      again=(ActionId.OPEN_FORM, value), kept=_kept(cut))
-            return
-        change = s.create_record(kind, fields, team=req.team_id, channel=channel, user=user,
-                                 request_key=req.trigger_id)
-        if not change.created and (change.record.card_ts or not redoing()):
-            return  # a retry of a request already handled (or being handled)
-        # New, or made by an attempt that died before saving its card's ts (a saved request
-        # redone after a crash, bot/web/inbox.py): the card and the reply now. That attempt
-        # may have got the card to Slack: then it is adopted, not posted again.
-        _publish(Cards(s.client, s.records), replies, change, user=user,
-                 response_url=req.response_url, adopt=not change.created)
+        log_typed(kind, s, text=text, team=req.team_id, user=user, channel=channel,
+                  trigger_id=req.trigger_id or "", response_url=req.response_url,
+                  request_key=req.trigger_id)
 
     s.defer(work)
+
+
+def log_typed(kind: RecordKind, s: Services, *, text: str, team: str, user: str, channel: str,
+              trigger_id: str, response_url: str | None, request_key: str | None,
+              confirmed: Collection[str] = ()) -> None:
+    """The typed command's record: logged, or its form opened (fields missing), or a
+    warning asking first (a likely person name, an open record for the same person and
+    partner: bot/services/guard.py)."""
+    replies = Replies(s.client)
+    fields = parse_fields(text, kind)
+    for key in ("owner", "manager"):  # "@jo" typed, not picked: the directory's jo
+        if fields.get(key):
+            fields[key] = with_mentions(fields[key], s.directory.by_handle)
+    missing = missing_required(fields, kind)
+    if missing:
+        # The trigger_id expires 3 s after the command: open the modal first. Too late (a
+        # slow moment, a request redone after a restart), the person gets a button that
+        # opens it, carrying what they typed.
+        value, cut = draft_value(kind, channel, fields)
+        open_form(s.client, replies, trigger_id=trigger_id,
+                  view=_prefilled(kind, fields, user, channel, missing), user=user,
+                  channel=channel, response_url=response_url,
+                  again=(ActionId.OPEN_FORM, value), kept=_kept(cut))
+        return
+    try:
+        change = s.create_record(kind, fields, team=team, channel=channel, user=user,
+                                 request_key=request_key, confirmed=confirmed)
+    except NeedsConfirmation as exc:
+        # Nothing saved: the person chooses. Logged by what, never by the words found.
+        log.info("asked %s before logging a %s: %s", user, kind.value, exc.findings.describe())
+        warn(s, exc.findings, user=user, channel=channel, response_url=response_url,
+             value=guard_value(kind.value, text, channel, request_key, exc.findings.kinds))
+        return
+    if not change.created and (change.record.card_ts or not redoing()):
+        return  # a retry of a request already handled (or being handled)
+    # New, or made by an attempt that died before saving its card's ts (a saved request
+    # redone after a crash, bot/web/inbox.py): the card and the reply now. That attempt
+    # may have got the card to Slack: then it is adopted, not posted again.
+    _publish(Cards(s.client, s.records), replies, change, user=user,
+             response_url=response_url, adopt=not change.created)
+
+
+# --- the warning before posting: Edit, Post anyway, Cancel ---
+
+def guard_value(verb: str, text: str, channel: str, request_key: str | None,
+                choices: Collection[str]) -> str | None:
+    """The warning's button value: what was typed, where, its request key (a second click
+    finds the record the first made) and the choices "Post anyway" confirms; None when it
+    is past Slack's 2,000 characters."""
+    value = json.dumps({"v": verb, "t": text, "c": channel, "r": request_key,
+                        "ok": sorted(choices)}, separators=(",", ":"), ensure_ascii=False)
+    return value if len(value) <= BUTTON_VALUE_LIMIT else None
+
+
+def read_guard_value(value: str) -> tuple[str, str, str, str | None, frozenset[str]]:
+    lost = DomainError("That button has lost what you typed; run the command again.")
+    try:
+        data = json.loads(value)
+        verb, text, channel, key, ok = data["v"], data["t"], data["c"], data["r"], data["ok"]
+    except (ValueError, TypeError, KeyError, RecursionError):
+        raise lost from None
+    if not (isinstance(verb, str) and isinstance(text, str) and isinstance(channel, str)
+            and CHANNEL_ID.fullmatch(channel) and (key is None or isinstance(key, str))
+            and isinstance(ok, list)):
+        raise lost
+    return verb, text, channel, key, read_choices(x for x in ok if isinstance(x, str))
+
+
+def card_link(s: Services, found: Findings) -> str | None:
+    """The open record's card, as a permalink; None if it has no card or Slack won't say."""
+    d = found.duplicate
+    if d is None or not (d.card_channel and d.card_ts):
+        return None
+    try:
+        link = s.client.chat_getPermalink(channel=d.card_channel, message_ts=d.card_ts)
+    except SlackApiError as exc:
+        log.info("no permalink for %s's card (%s)", d.reference, exc.response.get("error"))
+        return None
+    permalink = link.get("permalink")
+    return permalink if isinstance(permalink, str) else None
+
+
+def warn(s: Services, found: Findings, *, user: str, channel: str, response_url: str | None,
+         value: str | None, edit: bool = True) -> None:
+    link = card_link(s, found)
+    Replies(s.client).send(
+        user=user, channel=channel, response_url=response_url,
+        text=guard_blocks.warning_text(found, link=link),
+        block_list=Block.parse_all(guard_blocks.warning_blocks(found, value=value, link=link,
+                                                               edit=edit)))
+
+
+# The `/baton` sub-commands whose warning "Post anyway" may run again (ask_first's callers).
+GUARDED_SUBCOMMANDS = frozenset({"respond", "resolve", "close", "cancel", "edit"})
+
+
+def guard_proceed(ack: Ack, context: BoltContext) -> None:
+    """"Post anyway" / "Log anyway": what was typed, logged as typed; the choice audited."""
+    ack()
+    s, req = services(context), slack(context)
+    replies = Replies(s.client)
+
+    @guarded(replies, user=req.user_id, channel=req.channel_id, response_url=req.response_url,
+             what="log it")
+    def work() -> None:
+        verb, text, channel, key, ok = read_guard_value(req.action_value or "")
+        if verb in (RecordKind.HANDOFF, RecordKind.DEPENDENCY):
+            log_typed(RecordKind(verb), s, text=text, team=req.team_id, user=req.user_id,
+                      channel=channel, trigger_id=req.trigger_id or "",
+                      response_url=req.response_url, request_key=key, confirmed=ok)
+        elif verb in GUARDED_SUBCOMMANDS:
+            run = Invocation(s, req, verb, text, channel_id=channel, confirmed=ok)
+            SUBCOMMANDS.get(verb, _unknown)(run)
+        else:  # a button Baton did not make
+            raise DomainError("That button has lost what you typed; run the command again.")
+
+    s.defer(work)
+
+
+def guard_edit(ack: Ack, context: BoltContext) -> None:
+    """"Edit": the form, prefilled with what was typed."""
+    ack()
+    s, req = services(context), slack(context)
+    replies = Replies(s.client)
+    value = req.action_value or ""
+
+    @guarded(replies, user=req.user_id, channel=req.channel_id, response_url=req.response_url,
+             what="open the form")
+    def work() -> None:
+        verb, text, channel, _, _ = read_guard_value(value)
+        if verb in EDITABLE_IN_A_FORM:
+            view = _record_form(s, req.team_id, req.user_id, verb, text)
+            open_form(s.client, replies, trigger_id=req.trigger_id or "", view=view.to_dict(),
+                      user=req.user_id, channel=channel, response_url=req.response_url,
+                      again=(ActionId.GUARD_EDIT, value), kept=" with what you typed")
+            return
+        if verb not in (RecordKind.HANDOFF, RecordKind.DEPENDENCY):
+            raise DomainError("Run the command again with your changes.")
+        kind = RecordKind(verb)
+        fields = parse_fields(text, kind)
+        draft, cut = draft_value(kind, channel, fields)
+        open_form(s.client, replies, trigger_id=req.trigger_id or "",
+                  view=_prefilled(kind, fields, req.user_id, channel,
+                                  missing_required(fields, kind)),
+                  user=req.user_id, channel=channel, response_url=req.response_url,
+                  again=(ActionId.OPEN_FORM, draft), kept=_kept(cut))
+
+    s.defer(work)
+
+
+# `/baton` sub-commands whose warning's Edit opens the card's form for the same change.
+EDITABLE_IN_A_FORM = frozenset({"respond", "resolve", "close", "cancel"})
+
+
+def _record_form(s: Services, team: str, user: str, verb: str, text: str) -> Any:
+    """The Record-response, Resolve or Cancel form for `/baton VERB REF TEXT`, prefilled."""
+    ref, tail = grammar.read_record_command(verb, text)
+    record = s.records.require_on_record(team_id=team, ref=ref, actor=user)
+    if verb == "respond":
+        category, answer = grammar.read_response(tail)
+        return blocks.response_modal(record, category=category, text=answer)
+    return blocks.reason_modal(record, resolve=verb != "cancel", text=tail)
+
+
+def guard_cancel(ack: Ack, context: BoltContext) -> None:
+    ack()
+    s, req = services(context), slack(context)
+    s.defer(guarded(Replies(s.client), user=req.user_id, channel=req.channel_id,
+                    response_url=req.response_url)(
+        lambda: Replies(s.client).send(user=req.user_id, channel=req.channel_id,
+                                       response_url=req.response_url,
+                                       text="Cancelled: nothing was posted or logged.")))
 
 
 def reopen(ack: Ack, context: BoltContext) -> None:
@@ -140,6 +296,8 @@ class Invocation:
     req: SlackRequest
     word: str
     rest: str
+    channel_id: str | None = None  # where it was typed, when not the request's (a button's)
+    confirmed: frozenset[str] = frozenset()  # the warnings "Post anyway" answered
 
     @property
     def team(self) -> str:
@@ -151,7 +309,7 @@ class Invocation:
 
     @property
     def channel(self) -> str:
-        return self.req.channel_id or ""
+        return self.channel_id or self.req.channel_id or ""
 
     def say(self, message: str, block_list: list[Block] | None = None) -> None:
         Replies(self.services.client).send(user=self.user, channel=self.channel,
@@ -301,16 +459,74 @@ def _record_command(run: Invocation) -> None:
         change = s.records.acknowledge(team_id=team, ref=ref, actor=user)
     elif run.word == "respond":
         category, answer = grammar.read_response(tail)
+        found = _check_text(run, ref, Action.RESPOND, "response", answer)
+        if found is None:
+            return
         change = s.records.respond(team_id=team, ref=ref, actor=user, category=category,
-                                   text=answer)
+                                   text=answer, overrides=found)
     elif run.word in ("resolve", "close"):
-        change = s.records.resolve(team_id=team, ref=ref, actor=user, outcome=tail)
+        found = _check_text(run, ref, Action.RESOLVE, "outcome", tail)
+        if found is None:
+            return
+        change = s.records.resolve(team_id=team, ref=ref, actor=user, outcome=tail,
+                                   overrides=found)
     else:
-        change = s.records.cancel(team_id=team, ref=ref, actor=user, reason=tail)
+        found = _check_text(run, ref, Action.CANCEL, "reason", tail)
+        if found is None:
+            return
+        change = s.records.cancel(team_id=team, ref=ref, actor=user, reason=tail,
+                                  overrides=found)
     Cards(s.client, s.records).changed(change)
     # Its pages say what happened since they went out (a late acknowledgement, a close).
     s.escalation.refresh_pages_of(change.record.id)
     run.say(f":white_check_mark: {change.record.reference}: {blocks.change_line(change)}")
+
+
+def _edit(run: Invocation) -> None:
+    """`/baton edit REF key: value …`: the card edited in place, its thread told what
+    changed and by whom; the editor told what it means for the deadlines. A likely name
+    in the new free text is asked about first, as at logging ("Post anyway" runs it again
+    with run.confirmed set)."""
+    s = run.services
+    ref, tail = grammar.read_record_command(run.word, run.rest)
+    try:
+        change = s.edit_record(ref, team=run.team, user=run.user, text=tail,
+                               confirmed=run.confirmed)
+    except NeedsConfirmation as exc:
+        log.info("asked %s before /baton edit: %s", run.user, exc.findings.describe())
+        warn(s, exc.findings, user=run.user, channel=run.channel,
+             response_url=run.req.response_url, edit=False,
+             value=guard_value(run.word, run.rest, run.channel, None, exc.findings.kinds))
+        return
+    if change.event is not None:
+        Cards(s.client, s.records).changed(change)
+    run.say(blocks.edit_reply(change))
+
+
+def _check_text(run: Invocation, ref: str, action: Action, name: str,
+                text: str | None) -> Findings | None:
+    """The name guard on a typed response, outcome or reason: what was found and confirmed
+    (to audit), or None after warning. What would be refused anyway is refused first."""
+    run.services.records.precheck(team_id=run.team, ref=ref, actor=run.user, action=action)
+    return ask_first(run, {name: text}, edit=True)
+
+
+def ask_first(run: Invocation, fields: Mapping[str, str | None], *,
+              edit: bool = False) -> Findings | None:
+    """The name guard on a `/baton` sub-command's free text ({field: text}): what was found
+    and confirmed by "Post anyway" (pass it to the service, which audits it with the change:
+    bot/services/records.py's audit_overrides), or None after the warning was sent (nothing
+    saved; "Post anyway" runs `/baton WORD REST` again, with run.confirmed set; `edit`
+    offers an Edit button too, which opens the form for the word (guard_edit)). For
+    `/baton edit` too."""
+    try:
+        return run.services.guard.check(run.team, fields, confirmed=run.confirmed)
+    except NeedsConfirmation as exc:
+        log.info("asked %s before /baton %s: %s", run.user, run.word, exc.findings.describe())
+        warn(run.services, exc.findings, user=run.user, channel=run.channel,
+             response_url=run.req.response_url, edit=edit,
+             value=guard_value(run.word, run.rest, run.channel, None, exc.findings.kinds))
+        return None
 
 
 # `/baton WORD …`: the function that does WORD (anything else: _unknown).
@@ -324,6 +540,7 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
     "report": _report,
     "coordinator": _coordinator,
     "huddle": _huddle,
+    "edit": _edit,
     **dict.fromkeys(grammar.RECORD_SUBCOMMANDS, _record_command),
 }
 
@@ -338,6 +555,9 @@ def register(app: App) -> None:
     app.command(_named("/dependency"))(dependency)
     app.command(_named("/baton"))(baton_command)
     app.action(ActionId.OPEN_FORM)(reopen)
+    app.action(ActionId.GUARD_PROCEED)(guard_proceed)
+    app.action(ActionId.GUARD_EDIT)(guard_edit)
+    app.action(ActionId.GUARD_CANCEL)(guard_cancel)
 
 
 def draft_value(kind: RecordKind, channel: str, fields: dict[str, str]) -> tuple[str, list[str]]:
@@ -399,11 +619,14 @@ def _publish(cards: Cards, replies: Replies, change: Change, *, user: str,
     """The new record's card in its channel, and the confirmation to its author (with why
     the card could not be posted, when it could not)."""
     record = change.record
+    # How a typed time was read (a weekend day moved to the working day before) follows the
+    # confirmation, one line each.
+    confirmed = "\n".join((blocks.confirmation(record), *change.notes))
     try:
         cards.post(record, adopt=adopt)
-        text = blocks.confirmation(record)
+        text = confirmed
     except SlackApiError as exc:
-        text = (f"{blocks.confirmation(record)}\n"
+        text = (f"{confirmed}\n"
                 + pages.card_unpostable_note(str(exc.response.get("error") or ""),
                                              needed=exc.response.get("needed")))
     replies.send(user=user, channel=record.channel_id, response_url=response_url, text=text)

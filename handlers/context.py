@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from bot.domain.records import RecordKind
 from bot.domain.times import WorkingCalendar
 from bot.services.coordination import Coordination, RotaCoordinator
 from bot.services.escalation import EscalationService
+from bot.services.guard import Guard
 from bot.services.partner_trends import Governance
 from bot.services.records import Change, RecordService
 from bot.settings import Settings
@@ -80,8 +81,17 @@ class Services(Protocol):
 
     def poke(self, due: datetime | None = None) -> None: ...
 
+    @property
+    def guard(self) -> Guard: ...
+
     def create_record(self, kind: RecordKind, fields: dict[str, str], *, team: str,
-                      channel: str, user: str, request_key: str | None) -> Change: ...
+                      channel: str, user: str, request_key: str | None,
+                      confirmed: Collection[str] = ()) -> Change: ...
+
+    def edit_record(self, ref: str | int, *, team: str, user: str, text: str | None = None,
+                    form: dict[str, str] | None = None,
+                    opened: dict[str, str] | None = None,
+                    confirmed: Collection[str] = ()) -> Change: ...
 
 
 class SlackRequest(BaseModel):
@@ -108,6 +118,7 @@ class SlackRequest(BaseModel):
     callback_id: str | None = None
     metadata: dict[str, Any] = {}  # a view's private_metadata as a JSON object ({} if not)
     form: dict[str, str] = {}  # view.state.values flattened: {block_id: value}
+    view: dict[str, Any] = {}  # the submitted view as Slack sent it (to show it again)
     event: dict[str, Any] = {}  # an Events API event
 
     def form_ref(self, key: str = "record") -> int | None:
@@ -158,6 +169,10 @@ def flatten_state(view: Any) -> dict[str, str]:
             elif kind in ("static_select", "radio_buttons"):
                 option = element.get("selected_option")
                 value = option.get("value") if isinstance(option, dict) else None
+            elif kind == "checkboxes":
+                chosen = element.get("selected_options")
+                value = " ".join(o["value"] for o in (chosen if isinstance(chosen, list) else ())
+                                 if isinstance(o, dict) and isinstance(o.get("value"), str))
             elif kind == "datepicker":
                 value = element.get("selected_date")
             elif kind == "datetimepicker":
@@ -204,7 +219,8 @@ def read_request(body: dict[str, Any]) -> SlackRequest:
             view = body["view"]
             meta = _json_object(view.get("private_metadata"))
             fields.update(view_id=view.get("id"), callback_id=view.get("callback_id"),
-                          metadata=meta, form=flatten_state(view))
+                          metadata=meta, form=flatten_state(view),
+                          view=view if isinstance(view, dict) else {})
         return SlackRequest(**fields)
     except (KeyError, IndexError, TypeError, AttributeError, ValidationError) as exc:
         raise MalformedPayload(f"a {body.get('type') or 'command'} request Baton couldn't "

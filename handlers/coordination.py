@@ -12,9 +12,11 @@ from slack_bolt import Ack, App, BoltContext
 
 from bot.domain.grammar import read_user
 from bot.domain.records import DomainError
-from bot.domain.times import TimeReadError, read_time
+from bot.domain.times import TimeReadError, read_deadline
+from bot.services.guard import NeedsConfirmation
 from bot.services.records import Change
 from bot.slack.blocks import roster as roster_blocks
+from bot.slack.blocks.guard import confirmed_in_form, form_with_warning
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId, ViewId
 from handlers.common import field_error, guarded, open_form, row_id
@@ -49,10 +51,12 @@ def assign_open(ack: Ack, context: BoltContext) -> None:
 
 
 def _read_assignment(s: Services, req: SlackRequest,
-                     errors: dict[str, str]) -> tuple[str | None, datetime | None]:
-    """The form's owner and due time; what is wrong with them goes into `errors`."""
+                     errors: dict[str, str]) -> tuple[str | None, datetime | None, str]:
+    """The form's owner and due time, and how the time was read (the working-day rule's
+    note, or ""); what is wrong with them goes into `errors`."""
     values, user = req.form, req.user_id
     owner = due = None
+    note = ""
     try:
         owner = read_user(values.get("owner", ""), caller=user, field="owner") \
             if values.get("owner") else None
@@ -61,27 +65,35 @@ def _read_assignment(s: Services, req: SlackRequest,
     if owner is None and "owner" not in errors:
         errors["owner"] = "Choose who owns the next action."
     try:
-        due = read_time(values.get("due", ""), now=s.clock.now(), tz=s.directory.tz(user),
-                        calendar=s.calendar)
+        reading = read_deadline(values.get("due", ""), now=s.clock.now(),
+                                tz=s.directory.tz(user), calendar=s.calendar)
+        due, note = reading.when, reading.note
     except TimeReadError as exc:
         errors["due"] = str(exc)
-    return owner, due
+    return owner, due, note
 
 
 def assign_submit(ack: Ack, context: BoltContext) -> None:
     s, req = services(context), slack(context)
     values, meta, team, user = req.form, req.metadata, req.team_id, req.user_id
     errors: dict[str, str] = {}
-    owner, due = _read_assignment(s, req, errors)
+    owner, due, note = _read_assignment(s, req, errors)
     change = None
     if not errors and owner is not None and due is not None:
         try:
             record_id = req.form_ref("record")
             if record_id is None:
                 raise DomainError("This form lost its record; open it again.", field="text")
+            found = s.guard.check(team, {"next_action": values.get("text", "")},
+                                  confirmed=confirmed_in_form(values))
             change = s.coordination.assign_next_action(
                 team_id=team, record_id=record_id, actor=user, owner=owner,
-                action=values.get("text", ""), due=due)
+                action=values.get("text", ""), due=due, overrides=found)
+        except NeedsConfirmation as exc:
+            log.info("asked %s in a form before posting: %s", user, exc.findings.describe())
+            ack(response_action="update", view=form_with_warning(req.view, values,
+                                                                 exc.findings))
+            return
         except DomainError as exc:
             errors[exc.field if exc.field in ("owner", "text", "due") else "text"] = str(exc)
     if errors or change is None:
@@ -91,6 +103,10 @@ def assign_submit(ack: Ack, context: BoltContext) -> None:
         return
     ack()
     s.defer(_after_assign, s, change, team=team, user=user, meta=meta)
+    if note:  # how the due time was read (a weekend day moved): told to the person
+        replies, channel = Replies(s.client), change.record.channel_id
+        s.defer(guarded(replies, user=user, channel=channel, response_url=None)(
+            lambda: replies.send(user=user, channel=channel, text=f"`due`: {note}")))
 
 
 def _after_assign(s: Services, change: Change, *, team: str, user: str,

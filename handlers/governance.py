@@ -4,13 +4,16 @@ classification, corrective route, executive owner and review deadline."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext
 
 from bot.domain.records import DomainError
+from bot.services.guard import NeedsConfirmation
 from bot.slack.blocks import partner_trends as render
+from bot.slack.blocks.guard import confirmed_in_form, form_with_warning
 from bot.slack.cards import Replies
 from bot.slack.ids import (
     FIELD_CLASSIFICATION,
@@ -24,6 +27,8 @@ from bot.slack.ids import (
 )
 from handlers.common import field_error, guarded, open_form
 from handlers.context import services, slack
+
+log = logging.getLogger("baton.handlers")
 
 
 def review_deadline(text: str, *, tz: ZoneInfo, end_of_day: time) -> datetime | None:
@@ -68,13 +73,20 @@ def submit(ack: Ack, context: BoltContext) -> None:
                               field=FIELD_CLASSIFICATION)
         review = review_deadline(values.get(FIELD_REVIEW_DUE, ""), tz=s.directory.tz(user),
                                  end_of_day=s.settings.end_of_day)
+        found = s.guard.check(req.team_id,
+                              {"contract_impact": values.get(FIELD_CONTRACT_IMPACT)},
+                              confirmed=confirmed_in_form(values))
         pattern = s.governance.classify(
             pattern_id, actor=user, team_id=req.team_id,
             classification=values.get(FIELD_CLASSIFICATION, ""),
             corrective_route=values.get(FIELD_CORRECTIVE_ROUTE) or None,
             owner_id=values.get(FIELD_OWNER) or None, review_due=review,
             contract_impact=values.get(FIELD_CONTRACT_IMPACT) or None,
-            update_message=False)
+            update_message=False, overridden=sorted(found.names))
+    except NeedsConfirmation as exc:
+        log.info("asked %s in the classification form: %s", user, exc.findings.describe())
+        ack(response_action="update", view=form_with_warning(req.view, values, exc.findings))
+        return
     except DomainError as exc:
         block = exc.field if exc.field in values else next(iter(values), FIELD_CLASSIFICATION)
         ack(response_action="errors", errors={block: field_error(str(exc))})

@@ -224,6 +224,11 @@ class Engine:
         with self._sessions() as s:
             return queries.next_ready_at(s)
 
+    def next_ready_after(self, after: datetime) -> datetime | None:
+        """When the next pending due work becomes ready, strictly after `after`."""
+        with self._sessions() as s:
+            return queries.next_ready_after(s, after=after)
+
     # --- handling claimed work ---
 
     def process(self, ids: list[int]) -> None:

@@ -8,7 +8,17 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, bindparam, delete, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -140,6 +150,25 @@ def open_records(
     return list(session.scalars(q.order_by(Record.due_at, Record.id).limit(limit)))
 
 
+def partner_names(session: Session, *, team_id: str, limit: int = 5000) -> list[str]:
+    """The workspace's partner directory: every partner name Baton has been given."""
+    return list(session.scalars(
+        select(PartnerAgency.display_name).where(PartnerAgency.team_id == team_id)
+        .order_by(PartnerAgency.id).limit(limit)))
+
+
+def open_record_for(session: Session, *, team_id: str, person_ref: str, partner: str,
+                    statuses: Sequence[str]) -> Record | None:
+    """The oldest open record for this person reference (case and spacing aside) with this
+    partner (its normalised key), or None."""
+    return session.scalar(
+        select(Record).join(PartnerAgency, PartnerAgency.id == Record.partner_id)
+        .where(Record.team_id == team_id, Record.status.in_(list(statuses)),
+               func.lower(func.trim(Record.person_ref)) == person_ref.strip().lower(),
+               PartnerAgency.key == partner_key(partner))
+        .order_by(Record.id).limit(1))
+
+
 def events_for(session: Session, *, record_id: int) -> list[AuditEvent]:
     return list(
         session.scalars(
@@ -243,6 +272,15 @@ def cancel_work(session: Session, *, record_id: int, kinds: Sequence[str] | None
     return cast("CursorResult[Any]", session.execute(q)).rowcount or 0
 
 
+def has_pending_work(session: Session, *, record_id: int, kinds: Sequence[str]) -> bool:
+    """Whether any of these kinds of work is still to be sent for the record."""
+    return session.scalar(
+        select(DueWork.id).where(DueWork.record_id == record_id,
+                                 DueWork.kind.in_(list(kinds)),
+                                 DueWork.state.in_(("pending", "claimed", "suspended")))
+        .limit(1)) is not None
+
+
 def raise_escalation_tier(session: Session, *, record_id: int, tier: int) -> None:
     # A plain UPDATE: the engine must not bump the version a person's click checks against.
     session.execute(
@@ -281,6 +319,14 @@ def claim_due(session: Session, *, now: datetime, worker: str, lease_until: date
 
 def next_ready_at(session: Session) -> datetime | None:
     return session.scalar(select(DueWork.ready_at).where(DueWork.state == "pending")
+                          .order_by(DueWork.ready_at).limit(1))
+
+
+def next_ready_after(session: Session, *, after: datetime) -> datetime | None:
+    """The first moment strictly after `after` at which pending due work becomes ready
+    (the console steps its clock from one such moment to the next)."""
+    return session.scalar(select(DueWork.ready_at)
+                          .where(DueWork.state == "pending", DueWork.ready_at > after)
                           .order_by(DueWork.ready_at).limit(1))
 
 

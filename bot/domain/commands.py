@@ -20,6 +20,8 @@ USAGE = {
     "respond": "`/baton respond H-3 accept|condition|clarify|decline TEXT`",
     "resolve": "`/baton resolve D-2 OUTCOME`",
     "cancel": "`/baton cancel H-3 REASON`",
+    "edit": "`/baton edit H-3 key: value …` (e.g. `/baton edit H-3 due: friday 5pm risk: "
+            "same-day`)",
 }
 LADDER_USAGE = "Try `/baton ladder`, `/baton ladder use NAME` or `/baton ladder reset`."
 REPORT_USAGE = ("Try `/baton report` (the last 30 days) or "
@@ -141,7 +143,7 @@ def read_rota_day(text: str, *, now: datetime, tz: ZoneInfo,
     return when.astimezone(tz).date()
 
 
-# --- /baton show|ack|respond|resolve|close|cancel REF … ---
+# --- /baton show|ack|respond|resolve|close|cancel|edit REF … ---
 
 def read_record_command(word: str, rest: str) -> tuple[str, str]:
     """The record reference and what follows it."""

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.grammar import KEYS, read_user
 from bot.domain.records import DomainError, RecordKind, Risk, check_person_ref, read_risk
-from bot.domain.times import TimeReadError, WorkingCalendar, add_business_days, read_time
+from bot.domain.times import TimeReadError, WorkingCalendar, add_business_days, read_deadline
 
 # Slack shows long values badly and a section holds 3,000 characters: keep each field short.
 SHORT_TEXT = 200
@@ -40,6 +40,9 @@ class HandoffDraft:
     route: str | None = None
     risk: Risk | None = None
     note: str | None = None
+    # What the person must be told about how a time was read (the working-day rule moved a
+    # day): shown with the confirmation.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class DependencyDraft:
     route: str | None = None
     manager_id: str | None = None
     safeguard_until: datetime | None = None
+    notes: tuple[str, ...] = ()  # as HandoffDraft.notes
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class _Collector:
         self.kind = kind
         self.fields = fields
         self.errors: dict[str, str] = {}
+        self.notes: list[str] = []
 
     def text(self, name: str, *, required: bool, limit: int) -> str | None:
         value = " ".join((self.fields.get(name) or "").split())
@@ -98,6 +103,19 @@ class _Collector:
             self.errors[name] = str(exc)
         return None
 
+    def time(self, name: str, text: str | None, ctx: DraftContext) -> datetime | None:
+        """A deadline read with the working-day rule; what the rule did kept as a note."""
+        if not text:
+            return None
+        reading = self.attempt(name, read_deadline, text, now=ctx.now, tz=ctx.tz,
+                               calendar=ctx.calendar)
+        if reading is None:
+            return None
+        if reading.note:
+            self.notes.append(f"`{name}`: {reading.note}")
+        when: datetime = reading.when
+        return when
+
     def done(self) -> None:
         if self.errors:
             raise DraftErrors(self.errors)
@@ -111,11 +129,7 @@ def build_handoff(fields: dict[str, str], ctx: DraftContext) -> HandoffDraft:
     service = c.text("to", required=True, limit=SHORT_TEXT)
     contact = c.text("contact", required=True, limit=SHORT_TEXT)
     due_text = c.text("due", required=True, limit=SHORT_TEXT)
-    due = (
-        c.attempt("due", read_time, due_text, now=ctx.now, tz=ctx.tz, calendar=ctx.calendar)
-        if due_text
-        else None
-    )
+    due = c.time("due", due_text, ctx)
     owner = c.attempt("owner", read_user, fields.get("owner", ""), caller=ctx.caller, field="owner")
     route = c.text("route", required=False, limit=SHORT_TEXT)
     risk_text = c.text("risk", required=False, limit=SHORT_TEXT)
@@ -124,7 +138,8 @@ def build_handoff(fields: dict[str, str], ctx: DraftContext) -> HandoffDraft:
     c.done()
     if not (person and service and contact and due and owner):
         raise DraftIncomplete("a checked handoff lacks a required field")
-    return HandoffDraft(person, service, contact, due, owner, route, risk, note)
+    return HandoffDraft(person, service, contact, due, owner, route, risk, note,
+                        tuple(c.notes))
 
 
 SAME_DAY_SAFEGUARD = ("A same-day risk needs an interim safeguard (`safeguard:`): a temporary "
@@ -158,21 +173,13 @@ def build_dependency(fields: dict[str, str], ctx: DraftContext) -> DependencyDra
         c.errors["safeguard"] = SAME_DAY_SAFEGUARD
     route = c.text("route", required=False, limit=SHORT_TEXT)
     until_text = c.text("until", required=False, limit=SHORT_TEXT)
-    until = (
-        c.attempt("until", read_time, until_text, now=ctx.now, tz=ctx.tz, calendar=ctx.calendar)
-        if until_text
-        else None
-    )
+    until = c.time("until", until_text, ctx)
     if until_text and not safeguard and "until" not in c.errors:
         c.errors["until"] = (
             "`until` is when the interim safeguard should end: give `safeguard:` too."
         )
     review_text = c.text("review", required=False, limit=SHORT_TEXT)
-    review = (
-        c.attempt("review", read_time, review_text, now=ctx.now, tz=ctx.tz, calendar=ctx.calendar)
-        if review_text
-        else None
-    )
+    review = c.time("review", review_text, ctx)
     manager_text = fields.get("manager", "").strip()
     manager = (
         c.attempt("manager", read_user, manager_text, caller=ctx.caller, field="manager")
@@ -186,5 +193,6 @@ def build_dependency(fields: dict[str, str], ctx: DraftContext) -> DependencyDra
     if review is None:
         review = default_review(risk, ctx)
     return DependencyDraft(
-        person, action, partner, risk, owner, review, safeguard, route, manager, until
+        person, action, partner, risk, owner, review, safeguard, route, manager, until,
+        tuple(c.notes),
     )

@@ -1,12 +1,22 @@
 """The slash-command grammar: `key: value key: value ...`.
 
 A key is a word followed by a colon, case-insensitive; its value runs to the next known
-key, so no quotes are needed. Unknown `word:` pairs stay inside the value (a note may say
-"re: discharge"), which is why only known keys split.
+key, so no quotes are needed.
+
+A `word:` that is not a key is read by one rule (see unknown_key; each side has a test in
+tests/unit/test_grammar.py). Only a word of letters standing alone (at the start or after a
+space), directly followed by its colon, can look like a key: `5:00pm`, `12:30`, `https://`,
+`front-desk:` and `P-3:` never do. Such a word is refused, and nothing is logged, when
+* it is close to a key of this command (a typo: `contcat:` → "did you mean `contact:`?"),
+* it is a key of the other command (`note:` in a /dependency; not `to:`, an everyday word), or
+* it sits in a value that cannot hold such text (person, due, risk, owner ...: `due: friday
+  prio: high`), where the error lists the valid keys.
+Otherwise it stays in its free-text value ("note: re: discharge", "contact: desk ext: 12").
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -61,13 +71,86 @@ def key_index(keys: tuple[Key, ...]) -> dict[str, str]:
     return index
 
 
-def parse_fields(text: str, kind: RecordKind) -> dict[str, str]:
-    """Split `key: value ...` text into {canonical key: value}.
+# Values that are prose: an unknown `word:` inside them that is not close to a key is text.
+FREE_TEXT = frozenset({"to", "contact", "route", "note", "action", "partner", "safeguard"})
 
-    Raises DomainError for text before the first key or a key given twice.
-    Empty values are kept as "" so the caller can report them as missing.
+# A word that could be meant as a key: letters only, alone (start of text or after a space),
+# its colon directly after it. Digits never (5:00pm, 12:30); nor a word joined to the one
+# before it (front-desk:, x.example:); nor a URL's scheme (https://).
+_KEYLIKE = re.compile(r"(?<!\S)([A-Za-z]{2,30}):(?!/)")
+# difflib's ratio for a typo of a key: contcat/contact 0.86, persn/person 0.91, rsik/risk
+# 0.75; prose words score lower (unit/until 0.67, date/due 0.57, attn/action 0.6).
+_CLOSE = 0.75
+
+
+def _close_keys(word: str, keys: tuple[Key, ...]) -> list[str]:
+    """The keys `word` is a likely typo of, nearest first: by difflib's ratio, or the same
+    letters in another order (`ntoe:`, `deu:`; difflib scores swaps low). Compared with
+    canonical names and with aliases of five letters or more: short aliases (`by`, `via`,
+    `next`) are everyday words, and `ext:` is not a typo of `next:`."""
+    targets: dict[str, str] = {}
+    for k in keys:
+        for w in (k.name, *k.aliases):
+            if w == k.name or len(w) >= 5:
+                targets.setdefault(w, k.name)
+    scored: dict[str, float] = {}
+    for target, name in targets.items():
+        ratio = difflib.SequenceMatcher(None, word, target).ratio()
+        if len(word) >= 3 and sorted(word) == sorted(target):
+            ratio = max(ratio, _CLOSE)
+        if ratio >= _CLOSE:
+            scored[name] = max(scored.get(name, 0.0), ratio)
+    return sorted(scored, key=lambda n: -scored[n])
+
+
+class UnknownKey(DomainError):
+    """A `word:` refused by unknown_key: `word` as typed, `meant` the nearest key or None."""
+
+    def __init__(self, message: str, *, word: str, meant: str | None,
+                 field: str | None) -> None:
+        super().__init__(message, field=field)
+        self.word = word
+        self.meant = meant
+
+
+def _key_list(keys: tuple[Key, ...]) -> str:
+    return ", ".join(f"`{k.name}:`" for k in keys)
+
+
+def unknown_key(word: str, keys: tuple[Key, ...], *, in_field: str | None,
+                command: str) -> UnknownKey | None:
+    """The refusal for `word:` (not a key of `keys`) found in the value of `in_field` (None:
+    before the first key), or None when it is text. The rule is in the module docstring."""
+    lowered = word.lower()
+    close = _close_keys(lowered, keys)
+    if close:
+        return UnknownKey(
+            f"Unknown key `{word}:` — did you mean `{close[0]}:`? "
+            f"(If `{word}:` is part of the text, leave out its colon.)",
+            word=word, meant=close[0], field=in_field,
+        )
+    # A key of the other command (`note:` in a /dependency); `to` is too common a word.
+    others = {k.name for ks in KEYS.values() for k in ks if len(k.name) > 2}
+    if lowered in others - {k.name for k in keys}:
+        return UnknownKey(
+            f"`{lowered}:` is not a key of {command}; its keys are {_key_list(keys)}.",
+            word=word, meant=None, field=in_field,
+        )
+    if in_field is None or in_field not in FREE_TEXT:
+        return UnknownKey(
+            f"Unknown key `{word}:`; the keys are {_key_list(keys)}.",
+            word=word, meant=None, field=in_field,
+        )
+    return None
+
+
+def split_fields(text: str, keys: tuple[Key, ...], *, command: str,
+                 example: str = "person: P-1042") -> dict[str, str]:
+    """Split `key: value ...` text into {canonical key: value} by `keys`.
+
+    Raises DomainError for text before the first key, a key given twice, or an unknown key
+    (unknown_key). Empty values are kept as "" so the caller can report them as missing.
     """
-    keys = KEYS[kind]
     index = key_index(keys)
     words = "|".join(sorted((re.escape(w) for w in index), key=len, reverse=True))
     pattern = re.compile(rf"(?<![\w-])({words})\s*:", re.IGNORECASE)
@@ -75,20 +158,34 @@ def parse_fields(text: str, kind: RecordKind) -> dict[str, str]:
     fields: dict[str, str] = {}
     leading = text[: matches[0].start()] if matches else text
     if leading.strip():
-        example = "person: P-1042" if kind is RecordKind.HANDOFF else "person: P-1042 action: ..."
+        first = _KEYLIKE.search(leading)
+        refusal = first and unknown_key(first.group(1), keys, in_field=None, command=command)
+        if refusal:
+            raise refusal
         raise DomainError(
             f"Start with a key, like `{example}`. I couldn't place {quoted(leading.strip())}. "
-            f"Type `/baton help` for every key.",
+            f"The keys are {_key_list(keys)}; `/baton help` says what each means.",
             field=None,
         )
     for i, m in enumerate(matches):
         name = index[m.group(1).lower()]
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        value = " ".join(text[m.end() : end].split())
+        raw = text[m.end() : end]
+        for word in _KEYLIKE.finditer(raw):
+            refusal = unknown_key(word.group(1), keys, in_field=name, command=command)
+            if refusal:
+                raise refusal
+        value = " ".join(raw.split())
         if name in fields:
             raise DomainError(f"`{name}` is given twice; give it once.", field=name)
         fields[name] = value
     return fields
+
+
+def parse_fields(text: str, kind: RecordKind) -> dict[str, str]:
+    """Split a /handoff or /dependency command's text (see split_fields)."""
+    example = "person: P-1042" if kind is RecordKind.HANDOFF else "person: P-1042 action: ..."
+    return split_fields(text, KEYS[kind], command=f"/{kind.value}", example=example)
 
 
 def missing_required(fields: dict[str, str], kind: RecordKind) -> list[str]:

@@ -199,6 +199,7 @@ class Action(StrEnum):
     MARK_OVERDUE = "mark_overdue"  # the time engine, when the deadline passes
     RESOLVE = "resolve"
     CANCEL = "cancel"
+    EDIT = "edit"  # a field changed (/baton edit, the card's Edit button): the status stays
 
 
 _H = HandoffStatus
@@ -211,13 +212,20 @@ _HANDOFF_MOVES: dict[tuple[str, Action], str] = {
     # A further response (say, acceptance after a clarification) replaces the last one.
     (_H.RESPONDED, Action.RESPOND): _H.RESPONDED,
     (_H.RESPONDED, Action.CLOSE): _H.CLOSED,
+    # Acknowledged and settled without a formal response (the service started, the partner
+    # confirmed by phone): closed with its outcome. The seeds' "confirmed" handoff needs no
+    # more monitoring. A handoff never acknowledged can't be closed: that failure stays
+    # visible until it is acknowledged or cancelled with a reason.
+    (_H.ACKNOWLEDGED, Action.CLOSE): _H.CLOSED,
     (_H.PENDING, Action.MARK_OVERDUE): _H.OVERDUE,
     **{(s, Action.CANCEL): _H.CANCELLED for s in OPEN_HANDOFF},
+    **{(s, Action.EDIT): s for s in OPEN_HANDOFF},
 }
 
 _DEPENDENCY_MOVES: dict[tuple[str, Action], str] = {
     (_D.OPEN, Action.RESOLVE): _D.RESOLVED,
     (_D.OPEN, Action.CANCEL): _D.CANCELLED,
+    (_D.OPEN, Action.EDIT): _D.OPEN,
 }
 
 _VERB = {
@@ -227,12 +235,13 @@ _VERB = {
     Action.MARK_OVERDUE: "be marked overdue",
     Action.RESOLVE: "be resolved",
     Action.CANCEL: "be cancelled",
+    Action.EDIT: "be edited",
 }
 
 _HINT = {
     (RecordKind.HANDOFF, Action.RESPOND): " Record “Partner acknowledged” first.",
-    (RecordKind.HANDOFF, Action.CLOSE): " Record the partner's response first.",
-    (RecordKind.HANDOFF, Action.RESOLVE): " Use `resolve` once the partner's response is recorded.",
+    (RecordKind.HANDOFF, Action.CLOSE): (" Record “Partner acknowledged” (or the partner's "
+                                         "response) first, or cancel it with a reason."),
 }
 
 

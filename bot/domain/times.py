@@ -20,13 +20,27 @@ Rules a reader of this module should know (each has a test in tests/unit/test_ti
   resolved with fold=0: a gap time is read with the offset in force before the change
   (02:30 on 8 March 2026 in New York becomes 03:30 EDT), a repeated time is the first one.
 * An explicit offset or zone in the text ("2026-12-01T14:00+02:00", "5pm EST") is honoured.
+* Shorthand is read: "tmrw", "tmr", "tomorow" (tomorrow); "3p", "fri 3p" (3pm).
+* "end of week" / "eow" is the end of day of this week's last working day (Friday, or
+  earlier when Friday is a holiday; weeks run Monday to Sunday); once that has passed it is
+  refused as past. "end of next week" is next week's.
+* "next monday", "next tue 9am" name a day of next week (Monday to Sunday): "next friday"
+  on a Wednesday is nine days away, not two; on a Sunday "next monday" is tomorrow.
+* "first thing tomorrow" (or "first thing monday", "monday first thing") is the start of
+  the working day, WorkingCalendar.start_of_day (09:00); under the working-day rule, on a
+  day that is not a working day it is the start of the next working day, with a note.
+* The working-day rule (read_deadline; read_time leaves days as they are): a day without a
+  time, other than today, that is not a working day (a weekend or a configured holiday)
+  moves to the end of the working day before, and the Reading's note says so: "Sat 5 Dec is
+  not a working day: read as Fri 4 Dec 17:00 (the working day before)". If that has passed
+  too, the text is refused with that reason. A day with a time ("saturday 10am") is kept.
 """
 
 from __future__ import annotations
 
 import re
 from calendar import monthrange
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import ClassVar, cast
 from zoneinfo import ZoneInfo
@@ -36,15 +50,20 @@ from dateparser.date import DateData, DateDataParser
 from bot.domain.quoting import quoted as _quoted
 
 __all__ = [
+    "Reading",
     "TimeReadError",
     "WorkingCalendar",
     "add_business_days",
     "format_duration",
     "parse_duration",
+    "read_deadline",
     "read_time",
+    "time_examples",
 ]
 
-EXAMPLES = "tomorrow 5pm, friday 9am, EOD, noon, in 2h, 2 business days, 2026-12-01 14:00"
+# Examples that are in the future whatever the clock says (a bare weekday never means today,
+# noon rolls over to tomorrow): for a hint with no clock to hand. With one, time_examples().
+EXAMPLES = "tomorrow 5pm, friday 9am, next monday 9am, noon, in 2h, 2 business days"
 
 # Longer than any deadline anyone types; keeps dateparser away from pasted paragraphs.
 _MAX_TEXT = 200
@@ -64,31 +83,38 @@ class TimeReadError(ValueError):
     UNREADABLE: ClassVar[str] = "unreadable"
     PAST: ClassVar[str] = "past"
     AMBIGUOUS: ClassVar[str] = "ambiguous"
+    NOT_WORKING: ClassVar[str] = "not a working day"  # and the working day before has passed
 
     text: str
     reason: str
     detail: str
+    examples: str
 
-    def __init__(self, text: str, reason: str, detail: str = "") -> None:
+    def __init__(self, text: str, reason: str, detail: str = "",
+                 examples: str = EXAMPLES) -> None:
         self.text = text
         self.reason = reason
         self.detail = detail
+        self.examples = examples
         super().__init__(self._sentence())
 
-    def __reduce__(self) -> tuple[type[TimeReadError], tuple[str, str, str]]:
+    def __reduce__(self) -> tuple[type[TimeReadError], tuple[str, str, str, str]]:
         # ValueError would pickle only the message; keep the fields (errors cross threads).
-        return (type(self), (self.text, self.reason, self.detail))
+        return (type(self), (self.text, self.reason, self.detail, self.examples))
 
     def _sentence(self) -> str:
         quoted = _quoted(self.text, 60)
         if self.reason == self.PAST:
             read_as = f" (it reads as {self.detail})" if self.detail else ""
-            return f"The time {quoted} is in the past{read_as}. Give a later one, e.g. {EXAMPLES}."
+            return (f"The time {quoted} is in the past{read_as}. "
+                    f"Give a later one, e.g. {self.examples}.")
+        if self.reason == self.NOT_WORKING:
+            return f"The time {quoted} can't be used: {self.detail}. Try: {self.examples}."
         if self.reason == self.AMBIGUOUS:
             why = f": {self.detail}" if self.detail else ""
-            return f"The time {quoted} is ambiguous{why}. Try: {EXAMPLES}."
+            return f"The time {quoted} is ambiguous{why}. Try: {self.examples}."
         why = f": {self.detail}" if self.detail else ""
-        return f"Couldn't read the time {quoted}{why}. Try: {EXAMPLES}."
+        return f"Couldn't read the time {quoted}{why}. Try: {self.examples}."
 
 
 def _clip(text: str, limit: int = 60) -> str:
@@ -99,6 +125,7 @@ def _clip(text: str, limit: int = 60) -> str:
 @dataclass(frozen=True)
 class WorkingCalendar:
     end_of_day: time = time(17, 0)  # a date with no time means this time on that day
+    start_of_day: time = time(9, 0)  # "first thing tomorrow"
     holidays: frozenset[date] = frozenset()  # skipped when counting business days
     workdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday=0
 
@@ -106,7 +133,7 @@ class WorkingCalendar:
         # Accept any iterable from config, but store frozensets so the calendar stays hashable.
         object.__setattr__(self, "holidays", frozenset(self.holidays))
         object.__setattr__(self, "workdays", frozenset(self.workdays))
-        if self.end_of_day.tzinfo is not None:
+        if self.end_of_day.tzinfo is not None or self.start_of_day.tzinfo is not None:
             raise ValueError("end_of_day is a local wall-clock time; give it without a tzinfo")
         if not self.workdays <= set(range(7)):
             raise ValueError(
@@ -195,6 +222,37 @@ _VAGUE_WORDS = re.compile(r"\b(?:weeks?|months?|years?)\b")
 _NUMBER_PARTNERS = _MONTH_WORDS | frozenset(_UNIT_OF) | {"am", "pm", "a.m.", "p.m."}
 _LEADING_NOISE = re.compile(r"\A(?:due\s+)?(?:by\s+)?(?:on\s+)?")
 
+# Shorthand people type, rewritten before reading: "tmrw 5pm", "fri 3p".
+_TOMORROW = re.compile(r"\b(?:tmrw|tmr|tmrow|tmro|tomo|tomorow|tommorow|tommorrow|tomorrrow"
+                       r"|2moro|2morrow)\b")
+_SHORT_MERIDIEM = re.compile(r"(?<![\w:.])(\d{1,2}(?::\d{2})?)([ap])(?![\w.])")
+
+_WEEKDAY_WORDS = {
+    "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "weds": 2,
+    "wednesday": 2, "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4,
+    "sat": 5, "saturday": 5, "sun": 6, "sunday": 6,
+}  # fmt: skip
+_WEEKDAY = "|".join(sorted(_WEEKDAY_WORDS, key=len, reverse=True))
+_NEXT_WEEKDAY = re.compile(
+    rf"next\s+(?:week\s+)?(?:on\s+)?(?P<day>{_WEEKDAY})(?:\s+(?:at\s+)?(?P<at>.+))?"
+)
+_END_OF_WEEK = re.compile(
+    r"(?:the\s+)?(?:eow|end\s+of\s+(?:the\s+|this\s+)?(?:work(?:ing)?\s+)?week"
+    r"|(?P<next>end\s+of\s+next\s+(?:work(?:ing)?\s+)?week))"
+)
+_FIRST_THING = re.compile(
+    r"(?:(?P<before>.+?)\s+)??first\s+thing(?:\s+in\s+the\s+morning)?(?:\s+(?P<after>.+))?"
+)
+_CLOCK = re.compile(r"(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ap>am|pm|a\.m\.|p\.m\.)?")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A deadline read by read_deadline, and what the person must be told about how."""
+
+    when: datetime  # aware UTC, later than now
+    note: str = ""  # set when the working-day rule moved the day typed; else ""
+
 
 def read_time(
     text: str,
@@ -203,32 +261,76 @@ def read_time(
     tz: ZoneInfo,
     calendar: WorkingCalendar = WorkingCalendar(),  # frozen, so one shared default is safe
 ) -> datetime:
-    """Read a deadline typed by a person in their own time zone `tz`. `now` is timezone-aware
-    (any zone). Returns a timezone-aware datetime in UTC, strictly later than `now`;
-    otherwise raises TimeReadError."""
+    """Read a time typed by a person in their own time zone `tz`, days taken as typed (a
+    rota day, the console's clock). `now` is timezone-aware (any zone). Returns a
+    timezone-aware datetime in UTC, strictly later than `now`; otherwise raises
+    TimeReadError. A deadline is read with read_deadline, which applies the working-day
+    rule."""
+    return _read(text, now=now, tz=tz, calendar=calendar, working_days=False).when
+
+
+def read_deadline(
+    text: str,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    calendar: WorkingCalendar = WorkingCalendar(),
+) -> Reading:
+    """read_time with the working-day rule (module docstring): a bare day that is not a
+    working day moves to the working day before, and the Reading's note says so; show it."""
+    return _read(text, now=now, tz=tz, calendar=calendar, working_days=True)
+
+
+def _read(text: str, *, now: datetime, tz: ZoneInfo, calendar: WorkingCalendar,
+          working_days: bool) -> Reading:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("read_time needs a timezone-aware `now`")  # a bug, not user input
     ctx = _Context(
-        text=text, now=now.astimezone(UTC), local_now=now.astimezone(tz), tz=tz, calendar=calendar
+        text=text, now=now.astimezone(UTC), local_now=now.astimezone(tz), tz=tz,
+        calendar=calendar, working_days=working_days,
     )
     cleaned = _normalise(text)
     if not cleaned or len(cleaned) > _MAX_TEXT:
-        raise TimeReadError(text, TimeReadError.UNREADABLE)
+        raise ctx.unreadable()
 
     try:
         result = (
             _read_business_days(cleaned, ctx)
+            or _read_end_of_week(cleaned, ctx)
+            or _read_first_thing(cleaned, ctx)
             or _read_end_of_day(cleaned, ctx)
             or _read_midnight(cleaned, ctx)
             or _read_offset(cleaned, ctx)
             or _read_iso(cleaned, ctx)
+            or _read_next_weekday(cleaned, ctx)
             or _read_with_dateparser(cleaned, ctx)
         )
     except OverflowError as exc:  # "in 99999999 days", "9999-12-31 midnight"
         raise ctx.unreadable("that is too far away") from exc
     if result <= ctx.now:
-        raise TimeReadError(text, TimeReadError.PAST, _describe(result, tz))
-    return result
+        raise TimeReadError(text, TimeReadError.PAST, _describe(result, tz), ctx.examples)
+    return Reading(result, " ".join(ctx.notes))
+
+
+def time_examples(now: datetime, tz: ZoneInfo,
+                  calendar: WorkingCalendar = WorkingCalendar()) -> str:
+    """Examples for a hint, each in the future at `now` (tests/unit/test_times.py reads every
+    one back at several clock times): EOD only before today's end of day, end of week only
+    while this week's last working day has not ended, a date a working week ahead."""
+    local = now.astimezone(tz)
+    today = local.date()
+    shown = ["tomorrow 5pm", "friday 9am"]
+    if _wall_clock(local) < calendar.end_of_day:
+        shown.append("EOD")
+    last = _last_working_day(today, calendar, weeks_ahead=0)
+    if last is not None and (last > today or (
+            last == today and _wall_clock(local) < calendar.end_of_day)):
+        shown.append("end of week")
+    shown += ["in 2h", "2 business days", "next monday 9am"]
+    if calendar.workdays:
+        ahead = add_business_days(today, 5, calendar)
+        shown.append(f"{ahead.isoformat()} 14:00")
+    return ", ".join(shown)
 
 
 @dataclass(frozen=True)
@@ -238,25 +340,153 @@ class _Context:
     local_now: datetime  # aware, in tz
     tz: ZoneInfo
     calendar: WorkingCalendar
+    working_days: bool = False  # apply the working-day rule to bare days
+    notes: list[str] = field(default_factory=list)  # what the rule did, for the Reading
 
     @property
     def today(self) -> date:
         return self.local_now.date()
 
+    @property
+    def examples(self) -> str:
+        return time_examples(self.now, self.tz, self.calendar)
+
     def unreadable(self, detail: str = "") -> TimeReadError:
-        return TimeReadError(self.text, TimeReadError.UNREADABLE, detail)
+        return TimeReadError(self.text, TimeReadError.UNREADABLE, detail, self.examples)
 
     def ambiguous(self, detail: str) -> TimeReadError:
-        return TimeReadError(self.text, TimeReadError.AMBIGUOUS, detail)
+        return TimeReadError(self.text, TimeReadError.AMBIGUOUS, detail, self.examples)
 
     def at_end_of_day(self, d: date) -> datetime:
         return _wall_to_utc(datetime.combine(d, self.calendar.end_of_day), self.tz)
 
+    def bare_day(self, d: date) -> datetime:
+        """The end of day `d`, typed without a time: under the working-day rule a day other
+        than today that is not a working day moves to the working day before, and a note
+        says so; refused when that has passed too."""
+        if not self.working_days or d == self.today or self.calendar.is_working_day(d) \
+                or not self.calendar.workdays:
+            return self.at_end_of_day(d)
+        before = d - timedelta(days=1)
+        while not self.calendar.is_working_day(before):
+            before -= timedelta(days=1)
+        moved = self.at_end_of_day(before)
+        day, day_before = _day(d, self.today), _day(before, self.today)
+        why = (f"{day} is a holiday" if d in self.calendar.holidays
+               else f"{day} is not a working day")
+        if moved <= self.now:
+            raise TimeReadError(
+                self.text, TimeReadError.NOT_WORKING,
+                f"{why}, and the working day before ({day_before} "
+                f"{self.calendar.end_of_day:%H:%M}) has passed; give a time on {day} or a "
+                "working day", self.examples)
+        self.notes.append(f"{why}: read as {day_before} {self.calendar.end_of_day:%H:%M} "
+                          "(the working day before).")
+        return moved
+
+
+def _wall_clock(local: datetime) -> time:
+    """The wall-clock time of an aware local datetime, naive (comparable with the calendar's)."""
+    return time(local.hour, local.minute, local.second, local.microsecond)
+
+
+def _day(d: date, today: date | None = None) -> str:
+    year = f" {d.year}" if today is not None and d.year != today.year else ""
+    return f"{_WEEKDAYS[d.weekday()]} {d.day} {_MONTHS[d.month - 1]}{year}"
+
 
 def _normalise(text: str) -> str:
     cleaned = " ".join(text.replace(",", " ").lower().split()).rstrip(".!")
+    cleaned = _TOMORROW.sub("tomorrow", cleaned)
+    cleaned = _SHORT_MERIDIEM.sub(r"\1\2m", cleaned)  # "3p" -> "3pm"
     # "due by friday", "by EOD", "on monday": the filler words carry no meaning here.
     return _LEADING_NOISE.sub("", cleaned, count=1)
+
+
+def _last_working_day(today: date, calendar: WorkingCalendar, *, weeks_ahead: int) -> date | None:
+    """The last working day of the week (Monday to Sunday) `weeks_ahead` after today's."""
+    monday = today - timedelta(days=today.weekday()) + timedelta(weeks=weeks_ahead)
+    days = [monday + timedelta(days=i) for i in range(7)]
+    working = [d for d in days if calendar.is_working_day(d)]
+    return working[-1] if working else None
+
+
+def _read_end_of_week(cleaned: str, ctx: _Context) -> datetime | None:
+    m = _END_OF_WEEK.fullmatch(cleaned)
+    if not m:
+        return None
+    weeks = 1 if m["next"] else 0
+    last = _last_working_day(ctx.today, ctx.calendar, weeks_ahead=weeks)
+    if last is None:
+        raise ctx.unreadable(f"{'next' if weeks else 'this'} week has no working day")
+    result = ctx.at_end_of_day(last)
+    if result <= ctx.now:
+        which = "next week's" if weeks else "this week's"
+        raise TimeReadError(
+            ctx.text, TimeReadError.PAST,
+            f"the end of {which} last working day, {_describe(result, ctx.tz)}"
+            + ("" if weeks else "; for next week's, say end of next week"), ctx.examples)
+    return result
+
+
+def _next_week_day(word: str, ctx: _Context) -> date:
+    monday = ctx.today - timedelta(days=ctx.today.weekday()) + timedelta(weeks=1)
+    return monday + timedelta(days=_WEEKDAY_WORDS[word])
+
+
+def _clock_time(text: str, ctx: _Context) -> time:
+    """A time of day after a day already read: 9am, 9:30, 14:00, noon, EOD."""
+    if text in ("noon", "midday"):
+        return time(12, 0)
+    if re.fullmatch(_EOD_WORDS, text):
+        return ctx.calendar.end_of_day
+    m = _CLOCK.fullmatch(text)
+    if not m or not (m["m"] or m["ap"]):
+        raise ctx.ambiguous("give the time with am or pm, e.g. 9am, or as 09:00")
+    hour, minute = int(m["h"]), int(m["m"] or 0)
+    if m["ap"]:
+        if not 1 <= hour <= 12:
+            raise ctx.unreadable()
+        hour = hour % 12 + (12 if m["ap"].startswith("p") else 0)
+    if hour > 23 or minute > 59:
+        raise ctx.unreadable()
+    return time(hour, minute)
+
+
+def _read_next_weekday(cleaned: str, ctx: _Context) -> datetime | None:
+    m = _NEXT_WEEKDAY.fullmatch(cleaned)
+    if not m:
+        return None
+    day = _next_week_day(m["day"], ctx)
+    at = m["at"]
+    if not at:
+        return ctx.bare_day(day)
+    if at in ("noon", "midday") or re.fullmatch(_EOD_WORDS, at) or _CLOCK.fullmatch(at):
+        return _wall_to_utc(datetime.combine(day, _clock_time(at, ctx)), ctx.tz)
+    # Anything else after the day ("9am EST"): dateparser reads it on that date.
+    return _read_with_dateparser(f"{_MONTHS[day.month - 1].lower()} {day.day} {day.year} {at}",
+                                 ctx)
+
+
+def _read_first_thing(cleaned: str, ctx: _Context) -> datetime | None:
+    m = _FIRST_THING.fullmatch(cleaned)
+    if not m:
+        return None
+    if m["before"] or m["after"]:
+        day = _read_day(m["before"], m["after"], ctx)
+    else:  # "first thing": today's start if still ahead, else the next working day's
+        day = ctx.today
+        if _wall_clock(ctx.local_now) >= ctx.calendar.start_of_day:
+            day += timedelta(days=1)
+    if ctx.working_days and ctx.calendar.workdays:
+        asked = day
+        while not ctx.calendar.is_working_day(day):
+            day += timedelta(days=1)
+        if day != asked:
+            ctx.notes.append(
+                f"{_day(asked, ctx.today)} is not a working day: read as {_day(day, ctx.today)} "
+                f"{ctx.calendar.start_of_day:%H:%M} (first thing on the next working day).")
+    return _wall_to_utc(datetime.combine(day, ctx.calendar.start_of_day), ctx.tz)
 
 
 def _wall_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
@@ -296,7 +526,7 @@ def _read_end_of_day(cleaned: str, ctx: _Context) -> datetime | None:
         return None
     # Deliberately no roll-over: "EOD" after end of day is refused as past, not moved to
     # tomorrow, because a person who types "EOD" means today.
-    return ctx.at_end_of_day(_read_day(m["before"], m["after"], ctx))
+    return ctx.bare_day(_read_day(m["before"], m["after"], ctx))
 
 
 def _read_midnight(cleaned: str, ctx: _Context) -> datetime | None:
@@ -315,6 +545,9 @@ def _read_day(before: str | None, after: str | None, ctx: _Context) -> date:
     phrase = _LEADING_NOISE.sub("", before or after or "", count=1).strip()
     if phrase in ("", "today", "tonight", "this evening"):
         return ctx.today
+    m = _NEXT_WEEKDAY.fullmatch(phrase)
+    if m and not m["at"]:
+        return _next_week_day(m["day"], ctx)
     data = _dateparse(phrase, ctx)
     if data.date_obj is None or data.period not in ("day",) or _has_time_of_day(data):
         raise ctx.unreadable()
@@ -369,7 +602,7 @@ def _read_iso(cleaned: str, ctx: _Context) -> datetime | None:
     try:
         day = date(int(m["y"]), int(m["mo"]), int(m["d"]))
         if m["h"] is None:
-            return ctx.at_end_of_day(day)
+            return ctx.bare_day(day)
         micro = int((m["f"] or "0").ljust(6, "0"))
         clock = time(int(m["h"]), int(m["mi"]), int(m["s"] or 0), micro)
         offset = _iso_offset(m["off"])
@@ -414,7 +647,7 @@ def _read_with_dateparser(cleaned: str, ctx: _Context) -> datetime:
     parsed = _today_if_named(data, parsed, ctx)
     if has_time:
         return _wall_to_utc(parsed, ctx.tz)
-    return ctx.at_end_of_day(parsed.date())
+    return ctx.bare_day(parsed.date())
 
 
 def _check_numbers(text: str, ctx: _Context) -> None:
@@ -425,8 +658,10 @@ def _check_numbers(text: str, ctx: _Context) -> None:
             continue
         neighbours = {tokens[j] for j in (i - 1, i + 1) if 0 <= j < len(tokens)}
         if not neighbours & _NUMBER_PARTNERS:
+            ahead = ctx.today + timedelta(days=7)
             raise ctx.ambiguous(
-                f"“{token}” could be a day or an hour; write e.g. 3pm, 15:00 or Dec 3"
+                f"“{token}” could be a day or an hour; write e.g. 3pm, 15:00 or "
+                f"{_MONTHS[ahead.month - 1]} {ahead.day}"
             )
 
 

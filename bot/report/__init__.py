@@ -17,6 +17,9 @@ No Slack here: the CLI and the `/baton report` command both call `write_report`.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,14 +113,23 @@ def write_report(
     facts = Facts.of(evidence, now=now)
     headline = tuple(headline_figures(facts, tz=tz, start=start, end=end))
     out_dir.mkdir(parents=True, exist_ok=True)
-    counts = {
-        RECORDS_CSV: write_csv(out_dir / RECORDS_CSV, *records_table(evidence)),
-        EVENTS_CSV: write_csv(out_dir / EVENTS_CSV, *events_table(evidence)),
-        ESCALATIONS_CSV: write_csv(out_dir / ESCALATIONS_CSV, *escalations_table(evidence)),
-    }
-    page = render_html(facts, headline=headline, team_id=team_id, channel_id=channel_id,
-                       start=start, end=end, now=now, tz=tz, chain_head=chain_head)
-    write_text(out_dir / REPORT_HTML, page)
+    # Every file is written into a folder of its own beside them first and moved in only
+    # when all four are whole: a report that fails half-way (disk full) leaves none of its
+    # files, and an earlier report in out_dir stays as it was.
+    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out_dir))
+    try:
+        counts = {
+            RECORDS_CSV: write_csv(staging / RECORDS_CSV, *records_table(evidence)),
+            EVENTS_CSV: write_csv(staging / EVENTS_CSV, *events_table(evidence)),
+            ESCALATIONS_CSV: write_csv(staging / ESCALATIONS_CSV, *escalations_table(evidence)),
+        }
+        page = render_html(facts, headline=headline, team_id=team_id, channel_id=channel_id,
+                           start=start, end=end, now=now, tz=tz, chain_head=chain_head)
+        write_text(staging / REPORT_HTML, page)
+        for name in (*counts, REPORT_HTML):
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     paths = (*(out_dir / name for name in counts), out_dir / REPORT_HTML)
     return ReportSummary(team_id=team_id, channel_id=channel_id, start=start, end=end,
                          generated_at=now, tz=tz, paths=paths, row_counts=counts,

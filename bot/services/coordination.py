@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,10 +23,19 @@ from bot.domain.quoting import mention
 from bot.domain.records import OPEN_STATUSES, DomainError, is_open
 from bot.domain.roster import Row, flags_for, sort_rows
 from bot.domain.rota import Assignment, coordinator_on
+from bot.domain.schedule import is_late
 from bot.domain.times import WorkingCalendar
 from bot.services.delivery import Delivery, Undelivered
+from bot.services.guard import Findings
 from bot.services.permissions import Permissions
-from bot.services.records import Change, Happened, NotFound, RecordService, ThreadEvent
+from bot.services.records import (
+    Change,
+    Happened,
+    NotFound,
+    RecordService,
+    ThreadEvent,
+    audit_overrides,
+)
 from store import queries
 from store.db import transaction
 from store.models import CoordinatorAssignment
@@ -203,7 +212,8 @@ class Coordination:
         return HuddleRows(sort_rows(rows), total=len(records))
 
     def assign_next_action(self, *, team_id: str, record_id: int, actor: str, owner: str,
-                           action: str, due: datetime) -> Change:
+                           action: str, due: datetime,
+                           overrides: Findings | None = None) -> Change:
         action = " ".join(action.split())
         if not action:
             raise DomainError("Say what the next action is.", field="text")
@@ -228,6 +238,8 @@ class Coordination:
                               kind="next_action_assigned", field="next_action",
                               before=before, after={"owner": owner, "action": action,
                                                     "due": due.isoformat()})
+            if overrides:
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
         return Change(record, ThreadEvent(Happened.NEXT_ACTION, actor, text=action, owner=owner,
                                           due=due))
 
@@ -322,9 +334,23 @@ class Coordination:
         return [r for r in self.roster_rows(team_id=team_id).rows if r.flags]
 
     def _send_digest(self, team_id: str, coordinator: str, day: date) -> tuple[str, str]:
+        now = self._clock.now()
+        due = datetime.combine(day, self._digest_time, tzinfo=self.roster.tz)
         return self._engine_delivery.post_digest(
             team_id=team_id, coordinator=coordinator, rows=self.digest_rows(team_id=team_id),
-            day=day, now=self._clock.now())
+            day=day, now=now, late=is_late(due, now))
+
+    def next_digest_at(self, after: datetime) -> datetime:
+        """The first digest time strictly after `after`: the digest time of a working day
+        (the console steps its clock to it, so the digest comes at its own time)."""
+        local = after.astimezone(self.roster.tz)
+        day = local.date()
+        for _ in range(400):  # a year of holidays at most
+            at = datetime.combine(day, self._digest_time, tzinfo=self.roster.tz)
+            if self._calendar.is_working_day(day) and at > after:
+                return at.astimezone(UTC)
+            day += timedelta(days=1)
+        raise ValueError("no working day within a year: check the holidays")
 
     def _send_no_coordinator(self, team_id: str, day: date) -> tuple[str | None, str | None]:
         named = self._channel(team_id)

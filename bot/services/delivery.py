@@ -61,9 +61,11 @@ class Delivery(Protocol):
         ...
 
     def post_digest(self, *, team_id: str, coordinator: str, rows: Sequence[Row], day: date,
-                    now: datetime) -> tuple[str, str]:
+                    now: datetime, late: bool = False) -> tuple[str, str]:
         """DM the coordinator of the day their morning digest (in `team_id`'s workspace);
-        (channel, ts). Raises Undelivered when Slack refused it or could not be reached."""
+        (channel, ts). `late`: sent well after the digest time (caught up), so it says so
+        instead of greeting "Good morning". Raises Undelivered when Slack refused it or could
+        not be reached."""
         ...
 
     def post_no_coordinator(self, *, team_id: str, channel_id: str,

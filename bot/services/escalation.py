@@ -17,12 +17,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.domain.edits import FieldChange
 from bot.domain.ladder import Ladder, Target, snapshot_ladder
 from bot.domain.permissions import Act
-from bot.domain.records import DomainError, RecordKind, is_open
+from bot.domain.records import DomainError, RecordKind, Risk, is_open
 from bot.domain.schedule import initial_work
+from bot.services.guard import Findings
 from bot.services.permissions import Permissions
-from bot.services.records import Change, Happened, NotFound, RecordService, ThreadEvent
+from bot.services.records import (
+    Change,
+    Happened,
+    NotFound,
+    RecordService,
+    ThreadEvent,
+    audit_overrides,
+    write_changes,
+)
 from store import queries
 from store.db import transaction
 from store.models import DueWork, Record
@@ -215,7 +225,11 @@ class EscalationService:
         return work
 
     def record_interim(self, *, team_id: str, record_id: int, actor: str, text: str,
-                       next_review: datetime | None = None) -> Change:
+                       next_review: datetime | None = None,
+                       risk: Risk | None = None,
+                       overrides: Findings | None = None) -> Change:
+        """The interim action or next step, from a page's form; the next review may move
+        and the continuity risk be re-rated there (an audited `field_changed`)."""
         text = " ".join(text.split())
         if not text:
             raise DomainError("Say what the interim action or next step is.", field="text")
@@ -231,12 +245,25 @@ class EscalationService:
                 raise MissingRow(f"record {record_id} is gone")
             if not is_open(record.status):
                 raise DomainError(f"{record.reference} is {record.status}; nothing to record.")
+            rerated: tuple[FieldChange, ...] = ()
+            if risk is not None and record.risk != risk.value:
+                if (record.kind == RecordKind.DEPENDENCY and risk is Risk.SAME_DAY
+                        and not record.interim_safeguard):
+                    raise DomainError(
+                        "A same-day risk needs an interim safeguard on the record: add it "
+                        f"first with Edit on the card (`/baton edit {record.reference} "
+                        "safeguard: …`).", field="risk")
+                rerated = (FieldChange("risk", Risk(record.risk) if record.risk else None,
+                                       risk),)
+                write_changes(s, record, rerated, actor=actor, now=now, note="re-rated")
             before = record.interim_action
             record.interim_action, record.interim_at = text, now
             record.updated_at = now
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="interim_action", field="interim_action", before=before,
                               after=text)
+            if overrides:
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
             # A recorded interim action or next step is an answer: the ladder stops here.
             queries.cancel_work(s, record_id=record.id, kinds=("page", "ack_timeout"))
             moved = False  # the next review, by this interim action
@@ -258,7 +285,8 @@ class EscalationService:
             latest = queries.latest_page(s, record_id=record.id)
             page_at = (latest.channel_id, latest.message_ts) if latest else None
         return Change(record, ThreadEvent(Happened.INTERIM_ACTION, actor, text=text,
-                                          review_moved=moved), page_at=page_at)
+                                          review_moved=moved, changes=rerated),
+                      page_at=page_at, next_due=now if rerated else None)
 
     def _require_interim(self, record: Record, *, team_id: str, actor: str,
                          now: datetime) -> None:

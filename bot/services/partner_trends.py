@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -258,7 +259,8 @@ class Governance:
     def classify(self, pattern_id: int, *, actor: str, classification: str,
                  corrective_route: str | None, owner_id: str | None,
                  review_due: datetime | None, team_id: str, contract_impact: str | None = None,
-                 update_message: bool = True) -> SystemicPattern:
+                 update_message: bool = True,
+                 overridden: Sequence[str] = ()) -> SystemicPattern:
         """Record the accountable director's decision: case-level or systemic, the proposed
         corrective route (required when systemic), the executive owner and the review
         deadline, with an audit event; then show it on the notice in place. A pattern is
@@ -324,6 +326,11 @@ class Governance:
                 before={key: None for key in after}, after=after,
                 note=f"{row.evidence.get('partner', '')} · "
                      f"{route_label(row.route)}")
+            if overridden:  # "Post anyway" on a likely name: the fields, never the words
+                queries.add_event(
+                    s, record=None, team_id=row.team_id, at=now, actor=actor,
+                    kind="name_warning_overridden", field=f"systemic_pattern:{row.id}",
+                    after={"fields": sorted(overridden)})
             s.refresh(row)
         if update_message:
             self.refresh_notice(pattern_id)

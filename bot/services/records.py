@@ -8,7 +8,7 @@ nothing half-written, and returns a Change: the record, and the facts of what ha
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +23,16 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
 from bot.domain.drafts import DependencyDraft, HandoffDraft
-from bot.domain.ladder import LadderConfig
+from bot.domain.edits import (
+    ATTRIBUTE,
+    Edits,
+    FieldChange,
+    audit_field,
+    check_result,
+    current_values,
+    diff,
+)
+from bot.domain.ladder import LadderConfig, snapshot_ladder
 from bot.domain.permissions import Act
 from bot.domain.quoting import quoted
 from bot.domain.records import (
@@ -35,9 +44,11 @@ from bot.domain.records import (
     RecordKind,
     ResponseCategory,
     Risk,
+    is_open,
     transition,
 )
-from bot.domain.schedule import initial_work
+from bot.domain.schedule import Planned, initial_work
+from bot.services.guard import Findings
 from bot.services.permissions import Permissions
 from store import queries
 from store.db import core_transaction, lost_a_race, transaction
@@ -64,6 +75,7 @@ class Happened(StrEnum):
     INTERIM_ACTION = "interim_action"
     NEXT_ACTION = "next_action"
     PAGE_ACKNOWLEDGED = "page_acknowledged"
+    EDITED = "edited"  # fields changed (/baton edit, the card's Edit form)
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ class ThreadEvent:
     due: datetime | None = None  # when the next action is due
     tier: int | None = None  # the escalation tier acknowledged
     review_moved: bool = False  # the interim action moved the next review
+    changes: tuple[FieldChange, ...] = ()  # an edit's (or a re-rating's) fields, before/after
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,8 @@ class Change:
     created: bool = False
     next_due: datetime | None = None  # the soonest work this change scheduled
     page_at: tuple[str | None, str | None] | None = None  # a page message to refresh
+    # Told to the person with the confirmation: how a typed time was read (drafts' notes).
+    notes: tuple[str, ...] = ()
 
 
 CHANGED_MEANWHILE = ("Someone changed that record at the same moment; nothing was saved. "
@@ -120,6 +135,16 @@ class RecordService:
                                       record=record, channel_id=record.channel_id)
         return record
 
+    def precheck(self, *, team_id: str, ref: str | int, actor: str, action: Action) -> Record:
+        """Refuse now what `action` would be refused (permission, lifecycle), so that a
+        warning is never asked about a change that cannot be made; nothing changed."""
+        record = self.require_on_record(team_id=team_id, ref=ref, actor=actor)
+        if action is Action.RESPOND:
+            self._require_kind(record, RecordKind.HANDOFF, "given a partner response")
+        else:
+            transition(RecordKind(record.kind), record.reference, record.status, action)
+        return record
+
     @contextmanager
     def _tx(self) -> Iterator[Session]:
         try:
@@ -136,11 +161,12 @@ class RecordService:
 
     def create_handoff(
         self, *, team_id: str, channel_id: str, actor: str, draft: HandoffDraft,
-        request_key: str | None, tz: str = "UTC",
+        request_key: str | None, tz: str = "UTC", overrides: Findings | None = None,
     ) -> Change:
         return self._create(
             Handoff, team_id=team_id, channel_id=channel_id, actor=actor,
             request_key=request_key, tz=tz, partner=draft.receiving_service,
+            overrides=overrides,
             fields={
                 "person_ref": draft.person_ref,
                 "receiving_contact": draft.receiving_contact,
@@ -155,11 +181,11 @@ class RecordService:
 
     def create_dependency(
         self, *, team_id: str, channel_id: str, actor: str, draft: DependencyDraft,
-        request_key: str | None, tz: str = "UTC",
+        request_key: str | None, tz: str = "UTC", overrides: Findings | None = None,
     ) -> Change:
         return self._create(
             Dependency, team_id=team_id, channel_id=channel_id, actor=actor,
-            request_key=request_key, tz=tz, partner=draft.partner,
+            request_key=request_key, tz=tz, partner=draft.partner, overrides=overrides,
             fields={
                 "person_ref": draft.person_ref,
                 "missing_action": draft.missing_action,
@@ -177,6 +203,7 @@ class RecordService:
     def _create(
         self, model: type[Handoff] | type[Dependency], *, team_id: str, channel_id: str,
         actor: str, request_key: str | None, tz: str, partner: str, fields: dict[str, Any],
+        overrides: Findings | None = None,
     ) -> Change:
         now = self._clock.now()
         kind = RecordKind.HANDOFF if model is Handoff else RecordKind.DEPENDENCY
@@ -208,6 +235,8 @@ class RecordService:
                     s, record=record, team_id=team_id, at=now, actor=actor, kind="created",
                     after=snapshot(record),
                 )
+                if overrides:
+                    audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
                 # Every deadline goes into the database in the same transaction as the record.
                 plan = initial_work(kind=RecordKind(record.kind), due_at=record.due_at,
                                     now=now, ladder=ladder, tz=ZoneInfo(tz),
@@ -326,7 +355,7 @@ class RecordService:
 
     def respond(
         self, *, team_id: str, ref: str | int, actor: str, category: ResponseCategory,
-        text: str | None,
+        text: str | None, overrides: Findings | None = None,
     ) -> Change:
         text = " ".join((text or "").split()) or None
         if category.needs_text and not text:
@@ -356,10 +385,13 @@ class RecordService:
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="responded", field="response", before=before,
                               after={"category": category.value, "text": text})
+            if overrides:
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
         return Change(record, ThreadEvent(Happened.RESPONDED, actor, text=text,
                                           category=category, implied_ack=implied))
 
-    def resolve(self, *, team_id: str, ref: str | int, actor: str, outcome: str) -> Change:
+    def resolve(self, *, team_id: str, ref: str | int, actor: str, outcome: str,
+                overrides: Findings | None = None) -> Change:
         outcome = " ".join(outcome.split())
         if not outcome:
             raise DomainError("Say what the outcome was, e.g. `/baton resolve D-3 authorization "
@@ -374,10 +406,13 @@ class RecordService:
             kind = "resolved" if record.kind == RecordKind.DEPENDENCY else "closed"
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind=kind, field="outcome", after=outcome)
+            if overrides:
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
         what = Happened.RESOLVED if record.kind == RecordKind.DEPENDENCY else Happened.CLOSED
         return Change(record, ThreadEvent(what, actor, text=outcome))
 
-    def cancel(self, *, team_id: str, ref: str | int, actor: str, reason: str) -> Change:
+    def cancel(self, *, team_id: str, ref: str | int, actor: str, reason: str,
+               overrides: Findings | None = None) -> Change:
         reason = " ".join(reason.split())
         if not reason:
             raise DomainError("Cancelling needs a reason, e.g. `/baton cancel H-3 referral "
@@ -391,7 +426,91 @@ class RecordService:
             record.closed_at = now
             queries.add_event(s, record=record, team_id=team_id, at=now, actor=actor,
                               kind="cancelled", field="cancel_reason", after=reason)
+            if overrides:
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
         return Change(record, ThreadEvent(Happened.CANCELLED, actor, text=reason))
+
+    # --- editing ---
+
+    def apply_edit(self, *, team_id: str, ref: str | int, actor: str, edits: Edits,
+                   owner_tz: str | None = None, overrides: Findings | None = None) -> Change:
+        """The one way a record's fields change after logging (`/baton edit` and the card's
+        Edit form both come here, with the changes already read: bot/domain/edits.py).
+        Refused (audited) unless `actor` may change the record; refused for a record no
+        longer open; the record as the edit leaves it must pass logging's rules. Writes one
+        `field_changed` audit event per changed field (before and after) and reschedules
+        the deadline's due work when a deadline moves. Nothing changed: Change with no
+        event, nothing written. `owner_tz`: the new owner's zone, when the owner changes."""
+        self.require_on_record(team_id=team_id, ref=ref, actor=actor)
+        now = self._clock.now()
+        with self._tx() as s:
+            record = self._load(s, team_id=team_id, ref=ref)
+            kind = RecordKind(record.kind)
+            if kind is not edits.kind:
+                raise DomainError(f"{record.reference} is a {record.kind}; those fields are a "
+                                  f"{edits.kind.value}'s.")
+            transition(kind, record.reference, record.status, Action.EDIT)
+            current = current_values(kind, record)
+            changes = diff(current, edits)
+            if not changes:
+                return Change(record)
+            keys = {c.key for c in changes}
+            if keys & {"due", "review"} and record.status == HandoffStatus.OVERDUE:
+                raise DomainError(
+                    f"{record.reference} already missed its response deadline and is being "
+                    "escalated; a missed deadline stays missed. When the partner answers, "
+                    "record “Partner acknowledged”; to start again, cancel it with a reason "
+                    "and log a new handoff.", field="due")
+            check_result(kind, {**current, **{c.key: c.after for c in changes}})
+            nudged = write_changes(s, record, changes, actor=actor, now=now, note="edited")
+            if overrides:  # "Post anyway" after the name guard's warning, audited with it
+                audit_overrides(s, record=record, actor=actor, at=now, found=overrides)
+            if "owner" in keys and owner_tz:
+                record.tz = owner_tz  # reminders' offsets follow the owner's zone
+            soonest = self._reschedule(s, record, keys, now=now)
+            if nudged:
+                soonest = now
+        return Change(record, ThreadEvent(Happened.EDITED, actor, changes=tuple(changes)),
+                      next_due=soonest)
+
+    @staticmethod
+    def _reschedule(s: Session, record: Record, keys: set[str], *,
+                    now: datetime) -> datetime | None:
+        """Replace the due work of a deadline the edit moved: the old reminders, deadline
+        and any climb of pages for it are cancelled, and the record's own ladder (the one
+        it started with) plans the new ones. The soonest new work, if any."""
+        kind = RecordKind(record.kind)
+        planned: list[Planned] = []
+        ladder = snapshot_ladder(record.ladder) if record.ladder is not None else None
+        tz = ZoneInfo(record.tz or "UTC")
+        climbs: list[str] = []
+        if keys & {"due", "review"}:
+            reason = "overdue" if kind is RecordKind.HANDOFF else "review"
+            climbs.append(reason)
+            queries.cancel_work(s, record_id=record.id, kinds=("reminder",))
+            queries.cancel_work(s, record_id=record.id, kinds=("deadline",), reason=reason)
+            # A handoff's deadline is met once the partner acknowledged: nothing to plan.
+            live = (record.status == HandoffStatus.PENDING if kind is RecordKind.HANDOFF
+                    else is_open(record.status))
+            if live and ladder is not None:
+                planned += initial_work(kind=kind, due_at=record.due_at, now=now,
+                                        ladder=ladder, tz=tz)
+        if "until" in keys:  # the safeguard's intended end moved (or went)
+            climbs.append("safeguard")
+            queries.cancel_work(s, record_id=record.id, kinds=("deadline",), reason="safeguard")
+            if record.safeguard_until is not None and record.interim_safeguard:
+                planned.append(Planned("deadline", record.safeguard_until, reason="safeguard"))
+        if not climbs:
+            return None
+        for reason in climbs:
+            queries.cancel_work(s, record_id=record.id, kinds=("page", "ack_timeout"),
+                                reason=reason)
+        if not queries.has_pending_work(s, record_id=record.id, kinds=("page", "ack_timeout")):
+            # No climb left: the next page starts again at tier 1 (and may be acknowledged).
+            queries.cancel_work(s, record_id=record.id, kinds=("nudge",), reason="page")
+            record.escalation_tier = None
+        queries.add_works(s, record=record, planned=planned, now=now)
+        return min((p.due_at for p in planned), default=None)
 
     @staticmethod
     def _require_kind(record: Record, kind: RecordKind, what: str) -> None:
@@ -416,11 +535,59 @@ class RecordService:
                           after=record.status, note=note)
 
 
+def audit_overrides(s: Session, *, record: Record, actor: str, at: datetime,
+                    found: Findings) -> None:
+    """The person's "post anyway" after a warning, in the record's audit trail. A likely name
+    is recorded by the fields it was in, never by the words: the trail goes to
+    commissioners, and the words may be a person's name (the text itself is in the record,
+    where the person chose to put it)."""
+    if found.names:
+        queries.add_event(s, record=record, team_id=record.team_id, at=at, actor=actor,
+                          kind="name_warning_overridden", field=",".join(sorted(found.names)),
+                          after={"fields": sorted(found.names)})
+    if found.duplicate:
+        queries.add_event(s, record=record, team_id=record.team_id, at=at, actor=actor,
+                          kind="duplicate_warning_overridden", field="person_ref",
+                          after={"open_record": found.duplicate.reference})
+
+
 _SNAPSHOT_FIELDS = (
     "person_ref", "route", "risk", "status", "due_at", "owner_id", "channel_id",
     "receiving_contact", "note", "missing_action", "interim_safeguard", "safeguard_until",
     "manager_id", "tz",
 )
+
+
+def write_changes(s: Session, record: Record, changes: Sequence[FieldChange], *, actor: str,
+                  now: datetime, note: str) -> bool:
+    """Set each changed field and write its `field_changed` audit event (before, after). A
+    dependency re-rated same-day also nudges the coordinator of the day at once, as a new
+    one does: True when it did."""
+    kind = RecordKind(record.kind)
+    for c in changes:
+        setattr(record, ATTRIBUTE[c.key], _stored(c.after))
+        queries.add_event(s, record=record, team_id=record.team_id, at=now, actor=actor,
+                          kind="field_changed", field=audit_field(kind, c.key),
+                          before=_audited(c.before), after=_audited(c.after), note=note)
+    record.updated_at = now
+    if (kind is RecordKind.DEPENDENCY and any(c.key == "risk" for c in changes)
+            and record.risk == Risk.SAME_DAY):
+        queries.add_work(s, record=record, kind="nudge", due_at=now, now=now,
+                         reason="same_day")
+        return True
+    return False
+
+
+def _stored(value: Any) -> Any:
+    """A new value as the record's column holds it (a risk by its value)."""
+    return value.value if isinstance(value, Risk) else value
+
+
+def _audited(value: Any) -> Any:
+    """A value as an audit event keeps it (times as ISO text, as the report reads them)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return _stored(value)
 
 
 def snapshot(record: Record) -> dict[str, Any]:

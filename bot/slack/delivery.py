@@ -77,10 +77,10 @@ class SlackDelivery:
         self._client.views_publish(user_id=user_id, view=view.to_dict())
 
     def post_digest(self, *, team_id: str, coordinator: str, rows: Sequence[Row], day: date,
-                    now: datetime) -> tuple[str, str]:
+                    now: datetime, late: bool = False) -> tuple[str, str]:
         with team_scope(team_id), _undelivered():
             text, block_list = roster_blocks.digest(rows, coordinator=coordinator, day=day,
-                                                    now=now)
+                                                    now=now, late=late)
             dm = self._client.conversations_open(users=coordinator)
             resp = self._client.chat_postMessage(channel=dm["channel"]["id"], text=text,
                                                  blocks=as_dicts(block_list))

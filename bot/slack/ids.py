@@ -30,6 +30,11 @@ class ActionId(StrEnum):
     INTERIM = "record_interim_open"
     ASSIGN_NEXT = "roster_assign_next_action"
     OPEN_FORM = "record_form_open"  # the form a late trigger_id could not open, with the draft
+    EDIT = "record_edit_open"
+    # The warning before posting (bot/slack/blocks/guard.py): what was typed rides on the value.
+    GUARD_EDIT = "guard_edit"
+    GUARD_PROCEED = "guard_proceed"
+    GUARD_CANCEL = "guard_cancel"
 
 
 class ViewId(StrEnum):
@@ -39,7 +44,16 @@ class ViewId(StrEnum):
     RESOLVE = "record_resolve"
     CANCEL = "record_cancel"
     INTERIM = "record_interim"
+    EDIT = "record_edit"
     ASSIGN_NEXT = "roster_assign_next_action"
+
+
+class GuardBlock(StrEnum):
+    """The warning's blocks: in a reply, and added to a form shown again."""
+
+    WARNING = "guard_warning"
+    CHOICE = "guard_choice"
+    CONFIRM = "guard_confirm"  # the form's "Post anyway" tick box
 
 
 # Every input in Baton's modals uses this action_id; the block_id names the field.

@@ -140,6 +140,10 @@ def state_for(view: dict[str, Any], answers: dict[str, str]) -> dict[str, dict[s
             state = {"type": kind, "selected_date": answer or None}
         elif kind == "static_select":
             state = {"type": kind, "selected_option": chosen_option(element, answer)}
+        elif kind == "checkboxes":  # ticked: the answer names the option (value or label)
+            state = {"type": kind, "selected_options": [
+                o for o in element.get("options", []) if answer and answer.lower() in (
+                    o["value"].lower(), o["text"]["text"].lower(), "yes", "x")]}
         else:
             state = {"type": kind, "value": answer or None}
         values[block_id] = {action_id: state}

@@ -4,13 +4,16 @@ code 2, never a traceback (issue 13, item 6). Each case is a real `baton` proces
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
+import time
 
+import httpx
 import pytest
 
 from bot.console.emulator import SlackEmulator
-from tests.fakes.cli import run_baton
+from tests.fakes.cli import BATON, run_baton
 
 
 def _run(args: list[str], env: dict[str, str], cwd: os.PathLike[str] | str) -> \
@@ -106,3 +109,112 @@ def test_slack_unreachable_at_start_is_one_line_not_a_traceback(tmp_path):
     r = _run(["serve", "--host", "127.0.0.1", "--port", str(port)],
              {**env, "SLACK_API_URL": dead}, tmp_path)
     assert _refused(r).startswith(f"baton: SLACK_API_URL: Slack could not be reached at {dead}")
+
+
+def _warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if " WARNING " in line or "Traceback" in line]
+
+
+def test_a_normal_serve_start_logs_no_warning(tmp_path):
+    # Bolt once read SLACK_BOT_TOKEN from the environment beside Baton's client and logged
+    # "As you gave `client` as well, `token` will be unused" at every start.
+    env = _migrated(tmp_path)
+    with SlackEmulator() as slack, socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+        free.close()
+        base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+        proc = subprocess.Popen(
+            [*BATON, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env={**base, **env, "SLACK_API_URL": slack.base_url, "BATON_LOG_LEVEL": "INFO"},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 60  # a process starting on a busy machine
+            status = None
+            while status != 200 and time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    status = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code
+                except httpx.TransportError:
+                    time.sleep(0.1)  # waiting for a process to bind, not for a deadline
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                _, stderr = proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, stderr = proc.communicate()
+    assert status == 200, stderr
+    assert "serving Slack" in stderr  # the log was captured: INFO lines are there
+    assert _warnings(stderr) == []
+    assert "will be unused" not in stderr
+
+
+def test_a_console_session_logs_no_warning(tmp_path):
+    script = tmp_path / "s.txt"
+    script.write_text("/baton help\nquit\n", encoding="utf-8")
+    r = _run(["console", "--script", str(script)],
+             {"DATABASE_URL": f"sqlite:///{tmp_path}/c.db"}, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert _warnings(r.stderr) == [] and "will be unused" not in r.stderr
+
+
+def _report(tmp_path, out: str) -> subprocess.CompletedProcess[str]:
+    env = _migrated(tmp_path)
+    return _run(["report", "--from", "2026-11-01", "--to", "2026-11-30", "--out", out], env,
+                tmp_path)
+
+
+def _files(tmp_path) -> set[str]:
+    """What is under tmp_path besides the database (and its lock file)."""
+    return {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+            if not p.name.startswith("b.db")}
+
+
+def test_report_out_under_a_file_is_one_line_naming_it(tmp_path):
+    (tmp_path / "afile").write_text("not a folder", encoding="utf-8")
+    out = tmp_path / "afile" / "report"
+    r = _report(tmp_path, str(out))
+    assert _refused(r) == (f"baton: --out {out}: cannot make that folder "
+                           f"({tmp_path / 'afile'} is a file, not a folder)")
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert _files(tmp_path) == {"afile"}  # nothing half-written
+    assert (tmp_path / "afile").read_text(encoding="utf-8") == "not a folder"
+
+
+def test_report_out_that_is_a_file_is_refused_and_the_file_kept(tmp_path):
+    (tmp_path / "report.html").write_text("mine", encoding="utf-8")
+    r = _report(tmp_path, str(tmp_path / "report.html"))
+    assert _refused(r) == f"baton: --out {tmp_path / 'report.html'}: that is a file, not a folder"
+    assert (tmp_path / "report.html").read_text(encoding="utf-8") == "mine"
+    assert _files(tmp_path) == {"report.html"}
+
+
+@pytest.mark.parametrize("out, says", [
+    ("/proc", "cannot write in that folder"),  # refuses writes even to root
+    ("/proc/baton-report", "cannot make that folder"),
+])
+def test_report_out_where_nothing_can_be_written_is_one_line(tmp_path, out, says):
+    r = _report(tmp_path, out)
+    assert _refused(r).startswith(f"baton: --out {out}: {says} (")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through a folder's permissions")
+def test_report_out_in_a_read_only_folder_is_one_line(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        r = _report(tmp_path, str(locked))
+        assert _refused(r) == (f"baton: --out {locked}: cannot write in that folder "
+                               "(permission denied)")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)
+
+
+def test_report_out_that_works_writes_its_four_files_and_no_leftovers(tmp_path):
+    r = _report(tmp_path, str(tmp_path / "out" / "nov"))
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "out" / "nov").iterdir()) == [
+        "audit_events.csv", "escalations.csv", "records.csv", "report.html"]

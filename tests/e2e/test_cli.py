@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -95,7 +96,7 @@ def test_console_clock_moves_forward_and_the_digest_arrives(tmp_path):
     script = tmp_path / "s.txt"
     script.write_text(
         "clock 2030-01-13 09:00\n"
-        "/baton coordinator me monday,tuesday,wednesday,thursday,friday\n"
+        "as manager\n/baton coordinator @you monday,tuesday,wednesday,thursday,friday\nas you\n"
         "/handoff person: P-1042 to: Northside Home Care contact: intake 555-0100 "
         "due: 2030-01-14 17:00\n"
         "clock 2030-01-14 08:35\n"
@@ -103,7 +104,7 @@ def test_console_clock_moves_forward_and_the_digest_arrives(tmp_path):
         "clock 2020-01-01 09:00\n"
         "/baton report from 2020-01-01 to 2030-01-31\n"
         "quit\n")
-    r = _run(["console", "--script", str(script)],
+    r = _run(["console", "--script", str(script), "--files", str(tmp_path / "files")],
              {"DATABASE_URL": f"sqlite:///{tmp_path}/c.db", "BATON_TIMEZONE": "America/Chicago"})
     assert r.returncode == 0, r.stderr
     out = r.stdout
@@ -116,6 +117,14 @@ def test_console_clock_moves_forward_and_the_digest_arrives(tmp_path):
     assert ("Baton uploaded files to #care-coordination: records.csv, audit_events.csv, "
             "escalations.csv, report.html") in out
     assert "Records logged: 1 (1 handoff, 0 dependencies)" in out
+    # The report's files are saved where the console says, as Baton uploaded them.
+    saved = [ln for ln in out.splitlines() if ln.startswith("│ saved in ")]
+    assert len(saved) == 1
+    folder = saved[0].removeprefix("│ saved in ").rstrip("/")
+    assert sorted(p.name for p in (tmp_path / "files").glob("*/*")) == [
+        "audit_events.csv", "escalations.csv", "records.csv", "report.html"]
+    assert folder.startswith(str(tmp_path / "files"))
+    assert "P-1042" in Path(folder, "records.csv").read_text(encoding="utf-8")
 
 
 def test_socket_mode_refuses_the_install_flow_settings(tmp_path):

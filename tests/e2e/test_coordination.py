@@ -274,6 +274,26 @@ def test_huddle_assign_next_action_updates_record_card_and_roster(baton):
     assert len(events(baton, "huddle_posted")) == 1
 
 
+def test_an_assigned_due_day_on_a_weekend_moves_to_friday_and_the_person_is_told(baton):
+    handoff(baton, "P-1", "2031-01-15 17:00")
+    with baton.sessions() as s:
+        h1 = s.scalars(select(Record).where(Record.number == 1)).one()
+    baton.click(ActionId.ASSIGN_NEXT, json.dumps({"record": h1.id, "surface": "huddle"}))
+    (opened,) = baton.slack.calls_to("views.open")
+    view = opened.json_param("view")
+    view = json.loads(view) if isinstance(view, str) else view
+    view["id"] = "V0ASSIGN"
+    # Monday 23 Nov 2026: Saturday 28 Nov has no working hours, so Friday's end of day.
+    resp = baton.submit(view, {"owner": BOB, "text": "call the intake desk", "due": "Nov 28"})
+    assert resp.status_code == 200 and not resp.text
+    baton.runtime.wait_idle(timeout=60)
+    with baton.sessions() as s:
+        assert s.get(Record, h1.id).next_action_due == datetime(2026, 11, 27, 22, 0,
+                                                                 tzinfo=UTC)
+    assert baton.last_reply() == ("`due`: Sat 28 Nov is not a working day: read as Fri 27 Nov "
+                                  "17:00 (the working day before).")
+
+
 def test_baton_report_uploads_the_evidence_with_files_upload_v2(baton):
     handoff(baton, "P-1", "in 30m")
     baton.command("/baton", "report")

@@ -93,7 +93,7 @@ def test_reminders_at_each_offset_by_dm_and_in_the_card_thread(baton):
     assert "1d left" in dm.params["text"]
     buttons = [e["text"]["text"] for b in blocks_of(dm) if b["type"] == "actions"
                for e in b["elements"]]
-    assert buttons == ["Partner acknowledged", "Record response", "Cancel"]
+    assert buttons == ["Partner acknowledged", "Record response", "Edit", "Cancel"]
     thread = baton.slack.thread(CHANNEL, card_ts)
     assert "Reminder sent to <@U0ALICE01>" in thread[-1]["text"]
 
@@ -515,6 +515,22 @@ def test_moving_the_review_keeps_the_safeguard_deadline(baton):
             select(DueWork).where(DueWork.state == "pending", DueWork.kind == "deadline"))}
     assert pending == {("review", datetime(2026, 11, 26, 14, 0, tzinfo=UTC)),
                        ("safeguard", datetime(2026, 11, 27, 22, 0, tzinfo=UTC))}
+
+
+def test_a_review_day_on_a_weekend_moves_to_friday_and_the_person_is_told(baton):
+    baton.command("/dependency", "person: P-3 action: discharge summary partner: St Mary's "
+                  "risk: short-term review: tomorrow 9am")
+    rec = record(baton, "D-1")
+    baton.click(ActionId.INTERIM, str(rec.id))
+    call = baton.slack.calls_to("views.open")[-1]
+    view = dict(call.json_param("view"))
+    view["id"] = call.response["view"]["id"]
+    # Monday 23 Nov 2026: Sunday 29 Nov has no working hours, so Friday's end of day.
+    assert baton.submit(view, {"text": "chased ward clerk", "review": "sunday"}).text == ""
+    baton.runtime.wait_idle(timeout=60)
+    assert record(baton, "D-1").due_at == datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
+    assert baton.last_reply() == ("`review`: Sun 29 Nov is not a working day: read as "
+                                  "Fri 27 Nov 17:00 (the working day before).")
 
 
 def test_free_text_never_becomes_a_mention_in_thread_lines(baton):

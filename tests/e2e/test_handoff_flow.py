@@ -48,7 +48,7 @@ def test_handoff_command_creates_record_card_and_confirmation(baton):
     assert f"<!date^{int(rec.due_at.timestamp())}^" in flat
     actions = next(b for b in blocks_of(post) if b["type"] == "actions")
     assert [e["text"]["text"] for e in actions["elements"]] == [
-        "Partner acknowledged", "Record response", "Cancel"]
+        "Partner acknowledged", "Record response", "Edit", "Cancel"]
     assert rec.card_ts == post.response["ts"]
     assert "Logged *H-1*" in baton.last_reply()
 
@@ -99,6 +99,30 @@ def test_text_before_first_key_is_refused(baton):
     assert _count(baton) == 0
 
 
+def test_a_typo_of_a_key_is_named_and_nothing_is_logged_or_opened(baton):
+    # The command: `contcat:` once vanished into the service's name and a form opened.
+    baton.command("/handoff", "person: P-3 to: Eastside Clinic contcat: 555-0111 "
+                  "due: tomorrow 5pm")
+    assert baton.last_reply() == (
+        ":warning: Couldn't log the handoff. Unknown key `contcat:` — did you mean "
+        "`contact:`? (If `contcat:` is part of the text, leave out its colon.)")
+    assert _count(baton) == 0 and _count(baton, AuditEvent) == 0
+    assert baton.slack.calls_to("views.open") == []
+    assert baton.slack.calls_to("chat.postMessage") == []
+
+
+def test_a_bare_weekend_date_moves_to_friday_and_the_confirmation_says_so(baton):
+    # Monday 23 Nov 2026; Saturday 28 Nov has no working hours: Friday's end of day.
+    baton.command("/handoff", HANDOFF.replace("tomorrow 5pm", "Nov 28"))
+    with baton.sessions() as s:
+        rec = s.scalars(select(Record)).one()
+    assert rec.due_at == datetime(2026, 11, 27, 22, 0, tzinfo=UTC)  # Fri 17:00 EST
+    reply = baton.last_reply()
+    assert "Logged *H-1*" in reply
+    assert reply.endswith("`due`: Sat 28 Nov is not a working day: read as Fri 27 Nov 17:00 "
+                          "(the working day before).")
+
+
 def test_owner_mention_and_bob_time_zone(baton):
     # Bob (Los Angeles) logs it for Alice: the deadline is read in Bob's zone.
     baton.command("/handoff", HANDOFF.replace("short-term", f"emerging owner: <@{ALICE}|alice>"),
@@ -120,7 +144,7 @@ def test_dependency_command(baton):
     assert rec.due_at == datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
     (post,) = baton.slack.calls_to("chat.postMessage")
     actions = next(b for b in blocks_of(post) if b["type"] == "actions")
-    assert [e["text"]["text"] for e in actions["elements"]] == ["Resolve", "Cancel"]
+    assert [e["text"]["text"] for e in actions["elements"]] == ["Resolve", "Edit", "Cancel"]
     assert "Interim safeguard" in str(blocks_of(post))
 
 

@@ -372,3 +372,47 @@ def test_baton_partner_command_shows_one_partners_figures(baton):
     assert "Partner trends: Northside Home Care" in shown and "hospital discharge" in shown
     baton.command("/baton", "partner Nobody Agency")
     assert "No partner agency called “Nobody Agency”" in baton.last_reply()
+
+
+def test_a_name_in_the_contract_impact_is_asked_about_first(baton):
+    log_handoffs(baton)
+    baton.clock.set(ny(23, 12))
+    baton.runtime.governance.sweep(TEAM)
+    (notice,) = notices(baton)
+    systemic = next(b for b in buttons(notice) if b["action_id"] == GovernanceAction.SYSTEMIC)
+    baton.click(GovernanceAction.SYSTEMIC, systemic["value"], user=BOB, channel=GOV,
+                message_ts=notice.response["ts"])
+    view = _classify_view(baton)
+    impact = "Ms Tran at intake says three starts slipped"
+    body = _submit(baton, view, classification="systemic", route="protocol_revision",
+                   owner=DIRECTOR, review="2026-12-15", impact=impact).json()
+    assert body["response_action"] == "update"  # the form again, with the warning
+    shown = body["view"]
+    assert "“Ms Tran”" in flat(shown["blocks"]) and "`contract_impact`" in flat(shown["blocks"])
+    assert patterns(baton)[0].classification is None  # nothing recorded before the choice
+    options = {b["block_id"]: b["element"].get("options", []) for b in shown["blocks"]
+               if b["type"] == "input"}
+
+    def option(block: str, value: str) -> dict:
+        return next(o for o in options[block] if o["value"] == value)
+
+    body = wire.view_submission(
+        view=dict(shown, id=view["id"]), user=BOB, team=TEAM, values={
+            "classification": {"value": {"type": "static_select",
+                                         "selected_option": option("classification",
+                                                                   "systemic")}},
+            "corrective_route": {"value": {"type": "static_select",
+                                           "selected_option": option("corrective_route",
+                                                                     "protocol_revision")}},
+            "owner_id": {"value": {"type": "users_select", "selected_user": DIRECTOR}},
+            "review_due": {"value": {"type": "datepicker", "selected_date": "2026-12-15"}},
+            "contract_impact": {"value": {"type": "plain_text_input", "value": impact}},
+            "guard_confirm": {"value": {"type": "checkboxes",
+                                        "selected_options": options["guard_confirm"]}},
+        })
+    resp = baton.post(body)
+    baton.runtime.wait_idle(timeout=60)
+    assert resp.status_code == 200 and resp.text == "", resp.text
+    assert patterns(baton)[0].classification == "systemic"
+    (ev,) = events(baton, "name_warning_overridden")
+    assert ev.after == {"fields": ["contract_impact"]} and ev.actor == BOB

@@ -482,3 +482,21 @@ def test_report_opens_in_headless_chromium_with_charts_drawn(baton, tmp_path):
     empty = make_report(baton, tmp_path / "dec", start=datetime(2026, 12, 1, 5, tzinfo=UTC),
                         end=datetime(2026, 12, 2, 5, tzinfo=UTC))
     check_in_browser(binary, empty.html_path, tmp_path / "dec-browser", empty=True)
+
+
+def test_a_report_that_fails_half_way_leaves_the_earlier_one_whole(baton, tmp_path,
+                                                                   monkeypatch):
+    run_scenario(baton)
+    out = tmp_path / "report"
+    make_report(baton, out)
+    # A file's inode changes when it is replaced, even by the same bytes.
+    before = {p.name: (p.stat().st_ino, p.read_bytes()) for p in out.iterdir()}
+
+    def disk_full(path: Path, text: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_text", disk_full)  # after the three CSVs
+    with pytest.raises(OSError):
+        make_report(baton, out, start=WEEK_START - timedelta(days=7))
+    after = {p.name: (p.stat().st_ino, p.read_bytes()) for p in out.iterdir()}
+    assert after == before  # not one file replaced, no .report-* folder left

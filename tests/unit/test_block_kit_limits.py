@@ -219,6 +219,8 @@ def rendered(text: str) -> Iterator[tuple[str, list[dict], int]]:
         yield "detail", as_dicts(blocks.record_detail(r, [event(text)] * 60)), 50
         yield "reminder", as_dicts(pages.reminder_blocks(r, NOW)), 50
         yield "modal", [blocks.response_modal(r).to_dict()], 1
+        yield "modal", [blocks.edit_modal(r, tz=UTC).to_dict()], 1
+        yield "modal", [pages.interim_modal(r).to_dict()], 1
         yield "nudge", as_dicts([roster_blocks.nudge_section(roster_blocks.nudge_same_day(r),
                                                              r)]), 50
     yield "list", as_dicts(blocks.record_list("Open", recs[:30], "none")), 50

@@ -36,7 +36,14 @@ def test_split_command_lowers_the_word_and_keeps_the_rest_as_typed():
 def test_every_record_subcommand_and_the_others_are_known_words():
     assert grammar.RECORD_SUBCOMMANDS == ("show", "ack", "respond", "resolve", "close",
                                           "cancel")
-    assert set(grammar.USAGE) == {"show", "ack", "respond", "resolve", "cancel"}
+    assert set(grammar.USAGE) == {"show", "ack", "respond", "resolve", "cancel", "edit"}
+
+
+def test_edit_names_its_record_first():
+    assert grammar.read_record_command("edit", "H-3 risk: same-day due: friday 5pm") == \
+        ("H-3", "risk: same-day due: friday 5pm")
+    with pytest.raises(DomainError, match=r"Which record\? `/baton edit H-3 key: value"):
+        grammar.read_record_command("edit", "")
 
 
 def test_ladder_shows_uses_or_resets():

@@ -7,6 +7,7 @@ that works against the emulator is talking to it the way it would talk to Slack.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -391,3 +392,15 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
     with pytest.raises(httpx.TransportError):
         http.post("auth.test")
     http.close()
+
+
+def test_two_emulators_never_mint_the_same_ids():
+    # A console reusing its database meets the request keys of earlier sessions (trigger_ids,
+    # view IDs): a fresh emulator must never issue one again, even in the same second.
+    first, second = SlackEmulator(team_id="T0CONSOLE"), SlackEmulator(team_id="T0CONSOLE")
+    triggers = [e.issue_trigger() for e in (first, second) for _ in range(3)]
+    assert len(set(triggers)) == 6
+    assert all(re.fullmatch(r"\d{10}\.\d{6}\.[0-9a-f]{32}", t) for t in triggers)
+    ids = [e._next_id("V") for e in (first, second) for _ in range(3)]
+    assert len(set(ids)) == 6
+    assert all(re.fullmatch(r"V[A-Z0-9]{10}", i) for i in ids)

@@ -25,6 +25,15 @@ H, D = RecordKind.HANDOFF, RecordKind.DEPENDENCY
     ("pending", Action.CANCEL, "cancelled"),
     ("overdue", Action.CANCEL, "cancelled"),
     ("responded", Action.CANCEL, "cancelled"),
+    # Acknowledged and settled without a formal response: closed with its outcome.
+    ("acknowledged", Action.CLOSE, "closed"),
+    ("acknowledged", Action.RESOLVE, "closed"),
+    ("acknowledged", Action.CANCEL, "cancelled"),
+    # An edit keeps the status, on any open record.
+    ("pending", Action.EDIT, "pending"),
+    ("overdue", Action.EDIT, "overdue"),
+    ("acknowledged", Action.EDIT, "acknowledged"),
+    ("responded", Action.EDIT, "responded"),
 ])
 def test_handoff_moves(current, action, expected):
     assert transition(H, "H-1", current, action) == expected
@@ -42,6 +51,52 @@ def test_handoff_moves(current, action, expected):
 def test_handoff_refusals_say_why(current, action):
     with pytest.raises(DomainError, match=f"H-1 is {current}, so it can't"):
         transition(H, "H-1", current, action)
+
+
+# The whole table: every status against every action, None where the move is refused.
+_H_TABLE = {
+    "pending": {Action.ACKNOWLEDGE: "acknowledged", Action.MARK_OVERDUE: "overdue",
+                Action.CANCEL: "cancelled", Action.EDIT: "pending"},
+    "overdue": {Action.ACKNOWLEDGE: "acknowledged", Action.CANCEL: "cancelled",
+                Action.EDIT: "overdue"},
+    "acknowledged": {Action.RESPOND: "responded", Action.CLOSE: "closed",
+                     Action.RESOLVE: "closed", Action.CANCEL: "cancelled",
+                     Action.EDIT: "acknowledged"},
+    "responded": {Action.RESPOND: "responded", Action.CLOSE: "closed", Action.RESOLVE: "closed",
+                  Action.CANCEL: "cancelled", Action.EDIT: "responded"},
+    "closed": {},
+    "cancelled": {},
+}
+_D_TABLE = {
+    "open": {Action.RESOLVE: "resolved", Action.CANCEL: "cancelled", Action.EDIT: "open"},
+    "resolved": {},
+    "cancelled": {},
+}
+
+
+@pytest.mark.parametrize(("kind", "table"), [(H, _H_TABLE), (D, _D_TABLE)])
+def test_the_whole_transition_table(kind, table):
+    for current, moves in table.items():
+        for action in Action:
+            expected = moves.get(action)
+            if expected is None:
+                with pytest.raises(DomainError, match=f"X-1 is {current}, so it can't"):
+                    transition(kind, "X-1", current, action)
+            else:
+                assert transition(kind, "X-1", current, action) == expected, (current, action)
+
+
+def test_closing_a_handoff_never_acknowledged_says_what_to_do():
+    for current in ("pending", "overdue"):
+        with pytest.raises(DomainError, match=r"Partner acknowledged.*or cancel it with a reason"):
+            transition(H, "H-3", current, Action.CLOSE)
+
+
+@pytest.mark.parametrize(("kind", "status"), [(H, "closed"), (H, "cancelled"), (D, "resolved"),
+                                              (D, "cancelled")])
+def test_a_record_no_longer_open_cannot_be_edited(kind, status):
+    with pytest.raises(DomainError, match=f"is {status}, so it can't be edited"):
+        transition(kind, "X-1", status, Action.EDIT)
 
 
 def test_dependency_moves_and_refusals():

@@ -80,3 +80,18 @@ def test_sort_puts_the_most_urgent_flag_first_then_more_flags_then_risk_then_due
             Row(R(4, "handoff", "overdue", NOW), (Flag.OVERDUE,)),
             Row(R(5, "dependency", "open", later), (Flag.SAME_DAY_RISK, Flag.DUE_TODAY))]
     assert [r.record.id for r in sort_rows(rows)] == [4, 5, 3, 2, 1]
+
+
+def test_a_digest_sent_on_time_greets_and_one_caught_up_says_when():
+    from bot.slack.blocks import roster as roster_blocks
+    from bot.slack.cards import as_dicts
+
+    day = date(2026, 12, 8)
+    at = datetime(2026, 12, 8, 21, 28, tzinfo=UTC)  # 16:28 in New York
+    text, blocks = roster_blocks.digest([], coordinator="U0COORD1", day=day, now=at, late=True)
+    shown = str(as_dicts(blocks))
+    assert "Good morning" not in shown and "Good morning" not in text
+    assert f"Digest for Tuesday (caught up at <!date^{int(at.timestamp())}^{{time}}|" in shown
+    assert "(caught up at" in text
+    text, blocks = roster_blocks.digest([], coordinator="U0COORD1", day=day, now=at)
+    assert "Good morning <@U0COORD1>" in str(as_dicts(blocks)) and "caught up" not in text

@@ -114,3 +114,19 @@ def test_each_workspace_may_name_its_own_channels(tmp_path):
         cfg.write_text(table)
         with pytest.raises(SettingsError, match=re.escape(message)):
             load_settings({"BATON_CONFIG": str(cfg)})
+
+
+def test_settings_hidden_from_libraries_puts_the_environment_back(monkeypatch):
+    import os
+
+    from bot.settings import settings_hidden_from_libraries
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-kept")
+    with pytest.raises(RuntimeError), settings_hidden_from_libraries():
+        assert "SLACK_BOT_TOKEN" not in os.environ
+        raise RuntimeError("a library failed to build")
+    assert os.environ["SLACK_BOT_TOKEN"] == "xoxb-kept"
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    with settings_hidden_from_libraries():
+        pass
+    assert "SLACK_BOT_TOKEN" not in os.environ  # nothing invented

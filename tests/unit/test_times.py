@@ -459,8 +459,8 @@ def test_unreadable(text: str) -> None:
 
 def test_unreadable_message_quotes_the_text_exactly() -> None:
     assert str(refused("next blursday", THU_10AM)) == (
-        "Couldn't read the time “next blursday”. "
-        "Try: tomorrow 5pm, friday 9am, EOD, noon, in 2h, 2 business days, 2026-12-01 14:00."
+        "Couldn't read the time “next blursday”. Try: tomorrow 5pm, friday 9am, EOD, "
+        "end of week, in 2h, 2 business days, next monday 9am, 2026-11-05 14:00."
     )
 
 
@@ -649,3 +649,200 @@ def test_report_days_look_back():
     assert read_report_day("30 days ago", today=today) == date(2026, 10, 24)
     with pytest.raises(ValueError, match="Couldn't read the day “last blue moon”"):
         read_report_day("last blue moon", today=today)
+
+
+# --- phrases people type (issue 13): one test per phrase, a fixed clock -------------------
+# December 2026 in New York is EST (UTC-5): 17:00 local is 22:00 UTC, 09:00 is 14:00 UTC.
+
+WED_3PM = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)  # Wed 2 Dec 15:00 EST
+FRI_4PM = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)  # Fri 4 Dec 16:00 EST
+FRI_6PM = datetime(2026, 12, 4, 23, 0, tzinfo=UTC)  # Fri 4 Dec 18:00 EST
+SAT_NOON = datetime(2026, 12, 5, 17, 0, tzinfo=UTC)  # Sat 5 Dec 12:00 EST
+SUN_11AM = datetime(2026, 12, 6, 16, 0, tzinfo=UTC)  # Sun 6 Dec 11:00 EST
+THANKSGIVING = WorkingCalendar(holidays={date(2026, 11, 26), date(2026, 11, 27)})
+
+
+def deadline(text: str, now: datetime, **kw: WorkingCalendar) -> times.Reading:
+    return times.read_deadline(text, now=now, tz=NY, **kw)
+
+
+@pytest.mark.parametrize("text", ["end of week", "eow", "EOW", "by end of week",
+                                  "end of the week", "end of this week", "end of the work week"])
+def test_end_of_week_is_this_weeks_last_working_day_at_end_of_day(text: str) -> None:
+    assert read(text, WED_3PM) == utc(2026, 12, 4, 22)  # Fri 4 Dec 17:00
+    assert read(text, FRI_4PM) == utc(2026, 12, 4, 22)  # still today, an hour ahead
+
+
+def test_end_of_week_when_friday_is_a_holiday_is_the_working_day_before() -> None:
+    mon_23_nov = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    assert read("eow", mon_23_nov, calendar=THANKSGIVING) == utc(2026, 11, 25, 22)  # Wed
+
+
+@pytest.mark.parametrize("now", [FRI_6PM, SAT_NOON, SUN_11AM])
+def test_end_of_week_once_it_has_passed_says_so(now: datetime) -> None:
+    err = refused("end of week", now)
+    assert err.reason == TimeReadError.PAST
+    assert "Fri 4 Dec 2026 17:00 EST" in str(err) and "end of next week" in str(err)
+
+
+def test_end_of_next_week() -> None:
+    assert read("end of next week", WED_3PM) == utc(2026, 12, 11, 22)
+    assert read("end of next week", SUN_11AM) == utc(2026, 12, 11, 22)
+
+
+@pytest.mark.parametrize("text", ["tmrw 5pm", "tmr 5pm", "tomorow 5pm", "tommorow 5pm",
+                                  "Tmrw 5p"])
+def test_tomorrow_shorthand_and_typos(text: str) -> None:
+    assert read(text, WED_3PM) == utc(2026, 12, 3, 22)
+
+
+def test_tmrw_alone_is_tomorrows_end_of_day() -> None:
+    assert read("tmrw", WED_3PM) == utc(2026, 12, 3, 22)
+
+
+def test_fri_3p() -> None:
+    assert read("fri 3p", WED_3PM) == utc(2026, 12, 4, 20)
+    assert read("fri 3p", FRI_4PM) == utc(2026, 12, 11, 20)  # a bare weekday is never today
+
+
+def test_3p_alone_is_today_or_tomorrow() -> None:
+    assert read("3p", THU_10AM) == utc(2026, 10, 29, 19)  # 15:00 EDT today
+    assert read("3p", FRI_4PM) == utc(2026, 12, 5, 20)  # passed today: tomorrow
+    assert read("9:30a", WED_3PM) == utc(2026, 12, 3, 14, 30)
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "expected"),
+    [
+        ("next monday", WED_3PM, utc(2026, 12, 7, 22)),
+        ("next friday", WED_3PM, utc(2026, 12, 11, 22)),  # next week's, not this week's
+        ("next fri", FRI_4PM, utc(2026, 12, 11, 22)),
+        ("next monday", SUN_11AM, utc(2026, 12, 7, 22)),  # on a Sunday: tomorrow
+        ("next tue 9am", WED_3PM, utc(2026, 12, 8, 14)),
+        ("next tue 9am", SUN_11AM, utc(2026, 12, 8, 14)),
+        ("next tuesday at 14:30", WED_3PM, utc(2026, 12, 8, 19, 30)),
+        ("next week monday 9am", SAT_NOON, utc(2026, 12, 7, 14)),
+        ("next thu noon", WED_3PM, utc(2026, 12, 10, 17)),
+        ("next wed eod", WED_3PM, utc(2026, 12, 9, 22)),
+        ("next fri at 5pm PST", WED_3PM, utc(2026, 12, 12, 1)),  # a zone named: honoured
+    ],
+)
+def test_next_weekday_names_a_day_of_next_week(text: str, now: datetime,
+                                               expected: datetime) -> None:
+    assert read(text, now) == expected
+
+
+def test_next_weekday_with_a_bare_hour_is_ambiguous() -> None:
+    assert refused("next tue 9", WED_3PM).reason == TimeReadError.AMBIGUOUS
+
+
+@pytest.mark.parametrize("text", ["first thing tomorrow", "tomorrow first thing",
+                                  "first thing tmrw", "first thing in the morning tomorrow"])
+def test_first_thing_tomorrow_is_the_start_of_the_working_day(text: str) -> None:
+    assert read(text, WED_3PM) == utc(2026, 12, 3, 14)  # Thu 09:00
+
+
+def test_first_thing_on_a_weekend_is_the_next_working_days_start() -> None:
+    reading = deadline("first thing tomorrow", FRI_4PM)
+    assert reading.when == utc(2026, 12, 7, 14)  # Mon 09:00
+    assert reading.note == ("Sat 5 Dec is not a working day: read as Mon 7 Dec 09:00 "
+                            "(first thing on the next working day).")
+    assert read("first thing tomorrow", SUN_11AM) == utc(2026, 12, 7, 14)
+    assert read("first thing tomorrow", FRI_4PM) == utc(2026, 12, 5, 14)  # read_time: as typed
+
+
+def test_first_thing_alone_and_with_a_day() -> None:
+    assert read("first thing", datetime(2026, 12, 2, 12, 0, tzinfo=UTC)) == utc(2026, 12, 2, 14)
+    assert read("first thing", WED_3PM) == utc(2026, 12, 3, 14)
+    assert read("first thing monday", WED_3PM) == utc(2026, 12, 7, 14)
+    assert read("first thing next tuesday", WED_3PM) == utc(2026, 12, 8, 14)
+    cal = WorkingCalendar(start_of_day=time(8, 0))
+    assert read("first thing tomorrow", WED_3PM, calendar=cal) == utc(2026, 12, 3, 13)
+
+
+# --- the working-day rule: a bare day on a weekend or holiday -----------------------------
+
+
+@pytest.mark.parametrize("text", ["Dec 5", "saturday", "2026-12-05", "eod saturday"])
+def test_a_bare_weekend_day_moves_to_the_working_day_before_and_says_so(text: str) -> None:
+    reading = deadline(text, WED_3PM)
+    assert reading.when == utc(2026, 12, 4, 22)  # Fri 4 Dec 17:00
+    assert reading.note == ("Sat 5 Dec is not a working day: read as Fri 4 Dec 17:00 "
+                            "(the working day before).")
+
+
+def test_tomorrow_on_friday_is_friday_end_of_day() -> None:
+    reading = deadline("tomorrow", FRI_4PM)
+    assert reading.when == utc(2026, 12, 4, 22)
+    assert "Sat 5 Dec is not a working day" in reading.note
+
+
+def test_a_holiday_moves_to_the_working_day_before() -> None:
+    reading = deadline("Nov 27", datetime(2026, 11, 23, 14, 0, tzinfo=UTC),
+                       calendar=THANKSGIVING)
+    assert reading.when == utc(2026, 11, 25, 22)
+    assert reading.note == ("Fri 27 Nov is a holiday: read as Wed 25 Nov 17:00 "
+                            "(the working day before).")
+
+
+@pytest.mark.parametrize("text", ["tomorrow", "saturday", "Dec 5", "sunday"])
+def test_a_bare_weekend_day_whose_working_day_before_has_passed_is_refused(text: str) -> None:
+    with pytest.raises(TimeReadError) as caught:
+        times.read_deadline(text, now=FRI_6PM, tz=NY)
+    err = caught.value
+    assert err.reason == TimeReadError.NOT_WORKING
+    assert "is not a working day, and the working day before (Fri 4 Dec 17:00) has passed" \
+        in str(err)
+
+
+def test_a_weekend_day_with_a_time_or_today_is_kept() -> None:
+    assert deadline("saturday 10am", WED_3PM) == times.Reading(utc(2026, 12, 5, 15))
+    assert deadline("today", SAT_NOON) == times.Reading(utc(2026, 12, 5, 22))  # Sat 17:00
+    assert deadline("EOD", SAT_NOON) == times.Reading(utc(2026, 12, 5, 22))
+
+
+def test_a_weekday_and_read_time_are_untouched_by_the_rule() -> None:
+    assert deadline("friday", WED_3PM) == times.Reading(utc(2026, 12, 4, 22))
+    assert read("saturday", WED_3PM) == utc(2026, 12, 5, 22)  # read_time: as typed
+
+
+def test_the_note_names_the_year_when_it_is_not_this_year() -> None:
+    reading = deadline("Dec 5", SUN_11AM)  # Sun 5 Dec 2027
+    assert reading.when == utc(2027, 12, 3, 22)
+    assert reading.note == ("Sun 5 Dec 2027 is not a working day: read as Fri 3 Dec 2027 "
+                            "17:00 (the working day before).")
+
+
+# --- examples in hints are in the future --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "now", [THU_10AM, FRI_4PM, FRI_6PM, SAT_NOON, SUN_11AM, utc(2026, 12, 2, 4),
+            utc(2026, 12, 31, 23, 30), utc(2026, 3, 8, 6, 30)],  # night, new year, DST
+)
+def test_every_example_in_a_hint_reads_as_a_future_time(now: datetime) -> None:
+    for message in (str(refused("whenever", now)), str(refused("yesterday", now)),
+                    str(refused("friday 5", now))):
+        shown = message.rsplit("Try: ", 1)[-1].rsplit("e.g. ", 1)[-1].rstrip(".")
+        examples = [e.strip() for e in shown.split(",")]
+        assert len(examples) >= 6, message
+        for example in examples:
+            assert read(example, now) > now, (example, now)
+
+
+def test_the_number_hint_names_a_date_ahead() -> None:
+    assert "write e.g. 3pm, 15:00 or Dec 9" in str(refused("friday 5", WED_3PM))
+
+
+def test_examples_leave_out_what_has_passed() -> None:
+    shown = times.time_examples(FRI_6PM, NY)
+    assert "EOD" not in shown and "end of week" not in shown
+    assert "EOD" in times.time_examples(FRI_4PM, NY)
+    assert "end of week" in times.time_examples(FRI_4PM, NY)
+    assert "2026-12-11 14:00" in shown
+
+
+def test_the_clockless_examples_are_always_ahead() -> None:
+    for now in (FRI_6PM, SUN_11AM, utc(2026, 12, 2, 4)):
+        for example in times.EXAMPLES.split(", "):
+            assert read(example, now) > now

@@ -28,6 +28,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "views.open": (),
     "views.publish": (),
     "auth.test": (),
+    # A permalink to a message: Slack's method page lists no required scope.
+    "chat.getPermalink": (),
 }
 # conversations.* read methods: the scope depends on the kind of conversation.
 _CONVERSATION_SCOPES: dict[str, dict[str, str]] = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -56,6 +57,9 @@ class Workspace:
         self._last_ts_us = 0
         self._upload_root = ""  # root URL captured at start(), for URLs minted mid-request
         self._seq = 0
+        # This emulator's own prefix for the IDs it mints (views, files, DMs): like Slack's,
+        # never the same twice, so a console reusing its database never meets an old one.
+        self._mint = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(4))
         self.views: dict[str, dict[str, Any]] = {}
         self.home_views: dict[str, dict[str, Any]] = {}
         self._triggers: dict[str, dict[str, Any]] = {}  # issued trigger_id -> issued_at, used
@@ -132,9 +136,11 @@ class Workspace:
         keeps it as it was."""
         with self._cond:
             if trigger_id is None:
+                # Shaped like Slack's ("1234567890.123456.abcdef…") and unique across
+                # sessions: a trigger_id is a record's request key, so a console reusing
+                # its database must never issue one an earlier session did.
                 self._seq += 1
-                tail = hashlib.sha1(f"{self.team_id}:{self._seq}".encode()).hexdigest()[:16]
-                trigger_id = f"{int(time.time())}.{self._seq}.{tail}"
+                trigger_id = f"{int(time.time())}.{self._seq:06d}.{secrets.token_hex(16)}"
             self._triggers.setdefault(trigger_id, {"at": self.monotonic() - age,
                                                    "used": False})
             return trigger_id
@@ -252,7 +258,7 @@ class Workspace:
 
     def _next_id(self, prefix: str) -> str:
         self._seq += 1
-        return f"{prefix}{self._seq:08X}"
+        return f"{prefix}{self._mint}{self._seq:06X}"
 
     def _dm_for(self, users: list[str], *, register: bool = True) -> str:
         # Hash of the member set: stable across emulator instances and test runs.

@@ -17,8 +17,10 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     InputBlock,
     MarkdownTextObject,
+    Option,
     PlainTextInputElement,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -229,6 +231,9 @@ def page_blocks(*, target: str, tier_name: str, tier: int,
     return blocks
 
 
+_RISK_OPTIONS = [Option(value=r.value, label=r.label) for r in Risk]
+
+
 def interim_modal(record: Record) -> View:
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(
@@ -241,6 +246,14 @@ def interim_modal(record: Record) -> View:
                    element=PlainTextInputElement(action_id=INPUT, multiline=True,
                                                  max_length=1000)),
     ]
+    # The continuity risk can be re-rated here as it changes (seeds: "records the continuity
+    # risk and interim action"); left as it is, nothing changes.
+    current = next((o for o in _RISK_OPTIONS if o.value == record.risk), None)
+    blocks.append(InputBlock(
+        block_id="risk", label="Continuity risk", optional=True,
+        hint="Re-rate it if it has changed. The record keeps its escalation ladder.",
+        element=StaticSelectElement(action_id=INPUT, options=_RISK_OPTIONS,
+                                    initial_option=current)))
     if record.kind == RecordKind.DEPENDENCY:
         blocks.append(InputBlock(
             block_id="review", label="Next review time", optional=True,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -24,6 +26,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.edits import EDITABLE, current_values, fingerprint, form_text
+from bot.domain.edits import label as key_label
 from bot.domain.grammar import DEPENDENCY_KEYS, HANDOFF_KEYS, KEYS, Key
 from bot.domain.records import RecordKind, ResponseCategory, Risk, is_open
 from bot.services.records import Change, Happened
@@ -157,11 +161,14 @@ def record_buttons(record: Record) -> list[ButtonElement]:
                                          style="primary"))
         buttons.append(ButtonElement(text="Record response", action_id=ActionId.RECORD_RESPONSE,
                                      value=value))
-        if record.status == "responded":
+        if record.status in ("acknowledged", "responded"):
+            # Acknowledged: it can be closed with its outcome, with or without a formal
+            # response (bot/domain/records.py's lifecycle).
             buttons.append(ButtonElement(text="Close", action_id=ActionId.RESOLVE, value=value))
     else:
         buttons = [ButtonElement(text="Resolve", action_id=ActionId.RESOLVE, value=value,
                                  style="primary")]
+    buttons.append(ButtonElement(text="Edit", action_id=ActionId.EDIT, value=value))
     buttons.append(ButtonElement(text="Cancel", action_id=ActionId.CANCEL, value=value,
                                  style="danger"))
     return buttons
@@ -244,7 +251,8 @@ BATON_HELP: dict[str, tuple[str, str]] = {
     "list": ("/baton list", "this channel's open records, soonest deadline first"),
     "mine": ("/baton mine", "the open records you own"),
     "show": ("/baton show H-3", "a record in full, with its audit trail"),
-    # "edit": ("/baton edit H-3 risk: same-day", "change a logged record"),  ← its slot
+    "edit": ("/baton edit H-3 due: friday 5pm risk: same-day",
+             "change a record: the same keys as logging, except who and what it is about"),
     "ack": ("/baton ack H-3", "the partner acknowledged the handoff"),
     "respond": ("/baton respond H-3 accept|condition|clarify|decline TEXT",
                 "the partner's response: accept, accept with a condition, ask for "
@@ -302,9 +310,11 @@ def help_text() -> str:
         keys(DEPENDENCY_KEYS),
         "• `owner:` defaults to you. A same-day risk needs an interim safeguard.",
         "",
-        ("*Times* are read in your Slack time zone: `tomorrow 5pm`, `friday 9am`, `EOD`, `COB`, "
-        "`noon`, `in 2h`, `2 business days`, `2026-12-01 14:00`. A date alone means the end of "
-        "that working day."),
+        ("*Times* are read in your Slack time zone: `tomorrow 5pm` (`tmrw 5p`), `friday 9am`, "
+        "`next tue 9am`, `first thing tomorrow`, `noon`, `in 2h`, `2 business days`, `EOD`, "
+        "`end of week`, or a date and time such as `Dec 14 2pm`. A date alone means the end of "
+        "that working day; a weekend day or holiday means the working day before, and Baton "
+        "says so."),
         "",
         "*Everything else:*",
         *(f"• `{usage}` — {what}" for usage, what in BATON_HELP.values()),
@@ -336,10 +346,11 @@ def _user_input(key: Key, initial: str | None, *, optional: bool) -> InputBlock:
                       element=UserSelectElement(action_id=INPUT, initial_user=initial or None))
 
 
-def _risk_input(key: Key, initial: Risk | None, *, optional: bool) -> InputBlock:
+def _risk_input(key: Key, initial: Risk | None, *, optional: bool,
+                hint: str | None = None) -> InputBlock:
     options = [Option(value=r.value, label=r.label) for r in Risk]
     chosen = next((o for o in options if initial and o.value == initial.value), None)
-    return InputBlock(block_id=key.name, label=key.label, optional=optional,
+    return InputBlock(block_id=key.name, label=key.label, optional=optional, hint=hint,
                       element=StaticSelectElement(action_id=INPUT, options=options,
                                                   initial_option=chosen))
 
@@ -370,8 +381,8 @@ def create_modal(kind: RecordKind, fields: dict[str, str], *, owner: str | None,
             _text_input(k["to"], fields.get("to")),
             _text_input(k["contact"], fields.get("contact"), hint="Who at the receiving service, "
                         "and how to reach them."),
-            _text_input(k["due"], fields.get("due"), hint="tomorrow 5pm · friday 9am · EOD · "
-                        "in 2h · 2 business days · 2026-12-01 14:00"),
+            _text_input(k["due"], fields.get("due"), hint="tomorrow 5pm · fri 3p · next tue 9am · "
+                        "first thing tomorrow · in 2h · 2 business days"),
             _user_input(k["owner"], owner, optional=False),
             _text_input(k["route"], fields.get("route")),
             _risk_input(k["risk"], risk, optional=True),
@@ -405,8 +416,12 @@ def create_modal(kind: RecordKind, fields: dict[str, str], *, owner: str | None,
                 private_metadata=json.dumps({"channel": channel_id}))
 
 
-def response_modal(record: Record) -> View:
+def response_modal(record: Record, *, category: ResponseCategory | None = None,
+                   text: str = "") -> View:
+    """The Record-response form; prefilled with a category and text when given (the
+    name guard's Edit, with what was typed)."""
     options = [Option(value=c.value, label=c.label) for c in ResponseCategory]
+    chosen = next((o for o in options if category and o.value == category.value), None)
     return View(
         type="modal", callback_id=ViewId.RESPONSE, title="Record response", submit="Record",
         close="Cancel", private_metadata=json.dumps({"record": record.id}),
@@ -415,16 +430,18 @@ def response_modal(record: Record) -> View:
                 text=f"*{record.reference}* {escape(record.person_ref)} → "
                      f"{escape(record.partner.display_name)}")),
             InputBlock(block_id="category", label="Partner response category",
-                       element=StaticSelectElement(action_id=INPUT, options=options)),
+                       element=StaticSelectElement(action_id=INPUT, options=options,
+                                                   initial_option=chosen)),
             InputBlock(block_id="text", label="Condition, clarification requested, or reason",
                        optional=True, hint="Needed for everything but a plain accept.",
                        element=PlainTextInputElement(action_id=INPUT, multiline=True,
-                                                     max_length=1000)),
+                                                     max_length=1000,
+                                                     initial_value=text[:1000] or None)),
         ],
     )
 
 
-def reason_modal(record: Record, *, resolve: bool) -> View:
+def reason_modal(record: Record, *, resolve: bool, text: str = "") -> View:
     if resolve:
         title = "Resolve" if record.kind == RecordKind.DEPENDENCY else "Close handoff"
         label, callback, submit = "Outcome", ViewId.RESOLVE, "Resolve"
@@ -439,7 +456,8 @@ def reason_modal(record: Record, *, resolve: bool) -> View:
                      f"{escape(record.partner.display_name)}")),
             InputBlock(block_id="text", label=label,
                        element=PlainTextInputElement(action_id=INPUT, multiline=True,
-                                                     max_length=1000)),
+                                                     max_length=1000,
+                                                     initial_value=text[:1000] or None)),
         ],
     )
 
@@ -470,13 +488,114 @@ def change_line(change: Change) -> str:
             return f"Cancelled by {by}: {text}"
         case Happened.INTERIM_ACTION:
             moved = " Next review moved." if event.review_moved else ""
-            return f"Interim action recorded by {by}: {text}{moved}"
+            rerated = f" {change_words(change)}." if event.changes else ""
+            return f"Interim action recorded by {by}: {text}{moved}{rerated}"
+        case Happened.EDITED:
+            return f"Edited by {by}: {change_words(change)}."
         case Happened.NEXT_ACTION:
             due = slack_date(event.due) if event.due else ""
             return f"Next action for <@{event.owner}> by {due}: {text} (set by {by})."
         case Happened.PAGE_ACKNOWLEDGED:
             return f"Escalation tier {event.tier} acknowledged by {by}."
     return ""
+
+
+# How an edited field's value reads: free text too long for one line is only said to change.
+_SAID_CHANGED = frozenset({"note", "safeguard"})
+
+
+def _value_words(key: str, value: Any) -> str:
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, Risk):
+        return value.value
+    if isinstance(value, datetime):
+        return slack_date(value)
+    if key in ("owner", "manager"):
+        return user(value)
+    return f"“{escape(clip(str(value), 80))}”"
+
+
+def change_words(change: Change) -> str:
+    """An edit's fields, in words: "risk short-term → same-day; response deadline …"."""
+    event = change.event
+    if event is None:
+        return ""
+    kind = RecordKind(change.record.kind)
+    parts = []
+    for c in event.changes:
+        name = key_label(kind, c.key).lower()
+        if c.key in _SAID_CHANGED and c.after:
+            parts.append(f"{name} {'updated' if c.before else 'added'}")
+        else:
+            parts.append(f"{name} {_value_words(c.key, c.before)} → "
+                         f"{_value_words(c.key, c.after)}")
+    return "; ".join(parts)
+
+
+def edit_reply(change: Change) -> str:
+    """What the person who edited is told: the change, and what it means for the deadlines."""
+    record = change.record
+    event = change.event
+    if event is None:
+        return (f"{record.reference}: nothing to change, those are already its values. "
+                "Nothing was written.")
+    keys = {c.key for c in event.changes}
+    out = [f":white_check_mark: {record.reference}: {change_line(change)}"]
+    if keys & {"due", "review"}:
+        if record.kind == RecordKind.HANDOFF and record.status != "pending":
+            out.append("The partner has already acknowledged, so no reminder or page is "
+                       "planned for the new deadline.")
+        else:
+            out.append(f"Reminders and escalation now count from {slack_date(record.due_at)}; "
+                       "those for the old time are cancelled.")
+    if "until" in keys:
+        out.append(f"Baton checks the safeguard's end at {slack_date(record.safeguard_until)} "
+                   "and escalates if it runs past." if record.safeguard_until
+                   else "No safeguard end is checked any more.")
+    if "risk" in keys:
+        out.append(f"{record.reference} keeps the escalation ladder it started with; a new "
+                   "risk rating chooses the ladder only for records logged from now on.")
+    return "\n".join((" ".join(out), *change.notes))
+
+
+def edit_modal(record: Record, *, tz: Any) -> View:
+    """The card's Edit form: every editable field, prefilled with what the record holds
+    (times in the reader's zone). private_metadata keeps a fingerprint of each box as
+    opened, so only the boxes changed are read on submit."""
+    kind = RecordKind(record.kind)
+    k = {key.name: key for key in KEYS[kind]}
+    current = current_values(kind, record)
+    shown = {key: form_text(kind, key, current[key], tz=tz) for key in EDITABLE[kind]}
+    hints = {
+        "due": "tomorrow 5pm · friday 9am · EOD · in 2h · 2026-12-01 14:00",
+        "review": "tomorrow 9am · in 2h · 2 business days",
+        "until": "When the safeguard should end; Baton escalates if it runs past.",
+        "safeguard": "Required for a same-day risk.",
+        "risk": "A record keeps the escalation ladder it started with.",
+    }
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=fit(
+        f"*{record.reference}* {escape(record.person_ref)} → "
+        f"{escape(record.partner.display_name)}. Change what you need; untouched fields "
+        "stay as they are.", SECTION_LIMIT)))]
+    for key in EDITABLE[kind]:
+        required = key in ("contact", "due", "owner", "review") or (
+            key == "risk" and kind is RecordKind.DEPENDENCY)
+        if key in ("owner", "manager"):
+            blocks.append(_user_input(k[key], current[key], optional=not required))
+        elif key == "risk":
+            blocks.append(_risk_input(k[key], current[key], optional=not required,
+                                      hint=hints["risk"]))
+        else:
+            blocks.append(_text_input(k[key], shown[key] or None, hint=hints.get(key),
+                                      multiline=key in ("note", "safeguard"),
+                                      optional=not required))
+    opened = {key: fingerprint(text) for key, text in shown.items()}
+    return View(type="modal", callback_id=ViewId.EDIT, title=clip(f"Edit {record.reference}",
+                                                                   MODAL_TITLE_LIMIT),
+                submit="Save", close="Back", blocks=blocks,
+                private_metadata=json.dumps({"record": record.id, "opened": opened},
+                                            separators=(",", ":")))
 
 
 def plain(text: str) -> PlainTextObject:

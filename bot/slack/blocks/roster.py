@@ -125,12 +125,18 @@ def huddle(rows: Sequence[Row], *, total: int, now: datetime,
 
 
 def digest(rows: Sequence[Row], *, coordinator: str, day: date,
-           now: datetime) -> tuple[str, list[Block]]:
-    text = f"Coordinator of the day digest, {day:%a %d %b}: {summary(rows)}"
+           now: datetime, late: bool = False) -> tuple[str, list[Block]]:
+    """The coordinator's morning digest. `late`: sent well after the digest time (Baton was
+    down, or the console's clock jumped): it says which day it is for and when it was caught
+    up, never "Good morning" in the afternoon."""
+    caught_up = f" (caught up at {slack_date(now, '{time}')})" if late else ""
+    text = f"Coordinator of the day digest, {day:%a %d %b}{caught_up}: {summary(rows)}"
+    greeting = (f"Digest for {day:%A}{caught_up}. {user(coordinator)}" if late
+                else f"Good morning {user(coordinator)}")
     out: list[Block] = [
         HeaderBlock(text=f"Coordinator of the day · {day:%a %d %b}"),
         SectionBlock(text=MarkdownTextObject(
-            text=f"Good morning {user(coordinator)}: you are the named coordinator of the day, "
+            text=f"{greeting}: you are the named coordinator of the day, "
                  "responsible for confirming next actions and closing loops. Highest risk "
                  f"first.\n_{summary(rows)}_")),
         DividerBlock(),

@@ -1,0 +1,248 @@
+"""`baton console` as a simulator, run in-process with an injected clock (no real waiting):
+the real Bolt app against the Slack emulator, driven line by line as a script would."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.clock import FixedClock
+from bot.console.terminal import HELP, Console, list_lines, run
+from bot.settings import load_settings
+
+NY = ZoneInfo("America/New_York")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def console_run(tmp_path: Path, lines: list[str], start: datetime, *, db: str = "c.db",
+                config: Path | None = None) -> str:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/{db}", "BATON_TIMEZONE": "America/New_York"}
+    if config is not None:
+        env["BATON_CONFIG"] = str(config)
+    # Posts in a channel are paced a second apart on the real clock: not in a test.
+    settings = load_settings(env).model_copy(update={"channel_post_interval": 0})
+    out = io.StringIO()
+    console = Console(settings, out=out, lines=list_lines(lines, echo=True),
+                      clock=FixedClock(start), files_dir=tmp_path / "files")
+    try:
+        console._print(console.banner())
+        run(console)
+    finally:
+        console.close()
+    return out.getvalue()
+
+
+HANDOFF = ("/handoff person: P-1042 to: Northside Home Care contact: intake desk 555-0100 "
+           "due: {due} risk: short-term")
+
+
+def test_two_sessions_on_one_database_both_log_their_handoff(tmp_path):
+    # The same start time twice: nothing the second session mints may repeat the first's.
+    # A command's trigger_id and a form's view ID are request keys: both ways, each session.
+    start = datetime(2026, 12, 8, 9, 0, tzinfo=NY)
+    # Four people: the same person and partner twice would be asked about (a duplicate).
+    def form(person: str) -> list[str]:
+        return [f"/handoff person: {person} to: Northside Home Care", "", "",
+                "intake 555-0100", "tomorrow 5pm", "", "", "", ""]
+
+    def typed(person: str) -> str:
+        return HANDOFF.format(due="tomorrow 5pm").replace("P-1042", person)
+
+    first = console_run(tmp_path, [*form("P-1042"), typed("P-1043"), "quit"], start)
+    second = console_run(tmp_path, [*form("P-1044"), typed("P-1045"), "quit"], start)
+    for ref, person in (("H-1", "P-1042"), ("H-2", "P-1043")):
+        assert f"== Handoff {ref} · {person} ==" in first
+    for ref, person in (("H-3", "P-1044"), ("H-4", "P-1045")):
+        assert f"== Handoff {ref} · {person} ==" in second
+        assert f"Logged *{ref}*" in second
+    assert first.count("» submitted") == second.count("» submitted") == 1
+
+
+def test_clock_steps_through_every_due_moment_in_order(tmp_path):
+    # Default ladder: reminders 24h and 2h before, tier 1 at the deadline, tier 2 an hour on.
+    start = datetime(2026, 12, 8, 9, 0, tzinfo=NY)
+    out = console_run(tmp_path, [HANDOFF.format(due="in 3h"), "clock +5h", "/baton show H-1",
+                                 "quit"], start)
+    assert "sent late" not in out and "catching up" not in out
+    moved = out.index("baton> clock +5h")
+    order = [out.index(s, moved) for s in (
+        "» Tue 08 Dec 10:00 EST", "2h left before its response deadline",
+        "» Tue 08 Dec 12:00 EST", "*Status*: :red_circle: Overdue",
+        "Escalation tier 1, Internal owner", "overdue by *0s*",
+        "» Tue 08 Dec 13:00 EST", "Escalation tier 2, Coordinator of the day",
+        "overdue by *1h*", "» it is now Tue 08 Dec 14:00 EST")]
+    assert order == sorted(order)
+    trail = out[out.index("baton> /baton show H-1"):]
+    assert re.search(r"Tue 08 Dec 10:00 EST · Baton sent a reminder", trail)
+    assert re.search(r"Tue 08 Dec 12:00 EST · Baton changed status: pending → overdue", trail)
+    assert re.search(r"Tue 08 Dec 12:00 EST · Baton paged escalation tier 1", trail)
+    assert re.search(r"Tue 08 Dec 13:00 EST · Baton paged escalation tier 2", trail)
+
+
+def test_real_downtime_still_says_late(tmp_path):
+    start = datetime(2026, 12, 8, 9, 0, tzinfo=NY)
+    console_run(tmp_path, [HANDOFF.format(due="in 1h"), "quit"], start)
+    # Three hours later, a new session on the same database: Baton was not running.
+    out = console_run(tmp_path, ["quit"], datetime(2026, 12, 8, 12, 0, tzinfo=NY))
+    assert "sent late: Baton was catching up" in out
+
+
+def test_a_digest_caught_up_in_the_afternoon_says_what_it_is(tmp_path):
+    sunday = datetime(2026, 12, 6, 10, 0, tzinfo=NY)
+    console_run(tmp_path, ["as manager", "/baton coordinator @you monday,tuesday,wednesday,"
+                           "thursday,friday", "quit"], sunday)
+    # Baton was away over Monday's digest time: it is caught up at 16:28.
+    out = console_run(tmp_path, ["quit"], datetime(2026, 12, 7, 16, 28, tzinfo=NY))
+    assert "Good morning" not in out
+    assert "Digest for Monday (caught up at Mon 07 Dec 16:28 EST)" in out
+    # On time, it is a morning greeting.
+    out = console_run(tmp_path, ["clock tuesday 8:45am", "quit"],
+                      datetime(2026, 12, 7, 17, 0, tzinfo=NY))
+    assert "» Tue 08 Dec 08:30 EST" in out
+    assert "Good morning @you" in out and "caught up" not in out.split("Console commands")[1]
+
+
+def test_people_buttons_by_label_and_forms_in_scripts(tmp_path):
+    start = datetime(2026, 12, 8, 9, 0, tzinfo=NY)
+    out = console_run(tmp_path, [
+        "as nobody",
+        "as sam",
+        HANDOFF.format(due="tomorrow 5pm"),
+        "as you",
+        "/handoff person: P-2077 to: Riverside Behavioral Health contact: intake 555-0199 "
+        "due: tomorrow 5pm",
+        'click "Partner acknowledged"',
+        "click Nope",
+        'click "Partner acknowledged" H-2',
+        "/handoff person: P-3310",
+        "/baton list",
+        "/handoff person: P-3310",
+        "cancel",
+        "as",
+        "quit",
+    ], start)
+    assert "There is nobody called “nobody” here." in out
+    assert "» you are now typing as @sam (staff, America/Chicago)" in out
+    assert "Logged by @sam" in out
+    assert ("More than one button fits “\"Partner acknowledged\"”: "
+            "`click \"Partner acknowledged\" H-1`, `click \"Partner acknowledged\" H-2`") in out
+    assert "No button “Nope”. Buttons you can press:" in out
+    assert "» @you pressed “Partner acknowledged” (H-2)" in out
+    assert "H-2: Partner acknowledged receipt, recorded by @you." in out
+    # A slash command where the form wanted an answer: one line, and the command runs.
+    m = re.search(r"line 10: the form for /handoff was still asking for `[^`]+` when "
+                  r"`/baton list` came; answer the form or add `cancel`\.", out)
+    assert m, out
+    after = out[m.end():]
+    assert after.count("baton> /baton list") == 1  # taken back and run, once
+    assert "H-1" in after and "H-2" in after  # the list was shown
+    assert after.count("» form closed without submitting") == 2  # the stopped one, `cancel`
+    assert "H-3" not in out
+    assert "  sam      staff                America/Chicago" in after  # `as` lists them
+    assert "C0CONSOLE1" not in out and "C0GOVERNAN" not in out
+
+
+def test_help_and_banner_list_every_console_command(tmp_path):
+    out = console_run(tmp_path, ["help", "quit"], datetime(2026, 12, 8, 9, 0, tzinfo=NY))
+    banner = out[:out.index("baton> help")]
+    for text in (HELP, banner):
+        for command in ("as PERSON", "click LABEL", "clock +2h", "clock monday 8:35am",
+                        "wait 30s", "cancel", "help", "quit", "/baton"):
+            assert command in text
+    for person in ("you ", "manager ", "admin ", "sam "):
+        assert f"  {person}" in banner
+
+
+# Start times for the examples: weekday morning and afternoon, Friday evening, Sunday, and
+# the two daylight-saving changes in New York (1 Nov 2026 02:00 EDT → 01:00 EST; 14 Mar
+# 2027 02:00 EST → 03:00 EDT), started just before them.
+STARTS = [
+    datetime(2026, 12, 9, 8, 0, tzinfo=NY),
+    datetime(2026, 12, 9, 16, 0, tzinfo=NY),
+    datetime(2026, 12, 11, 19, 0, tzinfo=NY),
+    datetime(2026, 12, 13, 11, 0, tzinfo=NY),
+    datetime(2026, 11, 1, 1, 59, 40, tzinfo=NY),
+    datetime(2027, 3, 14, 1, 59, 40, tzinfo=NY),
+]
+IDS = ["weekday-0800", "weekday-1600", "friday-evening", "sunday", "dst-november",
+       "dst-march"]
+
+
+def _no_console_mistakes(out: str) -> None:
+    shown = "\n".join(ln for ln in out.split("Console commands")[1].splitlines()
+                      if not ln.startswith("baton> "))  # what was said, not what was typed
+    for wrong in ("No button", "More than one button", "There is no button", "still asking",
+                  "Start with a slash command", "sent late", "catching up", "caught up",
+                  "Slack answered", "Traceback", "C0CONSOLE1", "C0GOVERNAN"):
+        assert wrong not in shown, wrong
+
+
+@pytest.mark.parametrize("start", STARTS, ids=IDS)
+def test_coordination_example_keeps_its_promises_at_any_start(tmp_path, start):
+    lines = (EXAMPLES / "coordination.txt").read_text(encoding="utf-8").splitlines()
+    out = console_run(tmp_path, lines, start)
+    _no_console_mistakes(out)
+    body = out[out.index("baton> clock next working day 8:00am"):]
+    # The manager names you coordinator for every weekday.
+    assert ("@you is coordinator of the day every Monday, Tuesday, Wednesday, Thursday, "
+            "Friday.") in body
+    # Your morning digest at 08:30, its own time.
+    digest = body.index("== Coordinator of the day ·")
+    assert re.search(r"» \w{3} \d\d \w{3} 08:30 E[SD]T\n┌ Baton sent @you a DM\n"
+                     r"│ == Coordinator of the day", body)
+    assert "Good morning @you" in body[digest:]
+    # sam's same-day dependency nudges you.
+    assert ("Coordinator nudge: a new *same-day risk* dependency *D-1* (P-4121 → County "
+            "Managed Care) was logged by @sam") in body
+    # Three missed deadlines, each paged at its own time: 10:00, 11:00, 12:00.
+    for hour, ref in ((10, "H-1"), (11, "H-2"), (12, "H-3")):
+        assert re.search(rf"\*Handoff {ref}\* · P-\d+ · Northside Home Care\n│ past its "
+                         rf"response deadline with no partner acknowledgement: overdue by "
+                         rf"\*0s\* \(since \w{{3}} \d\d \w{{3}} {hour}:00 E[SD]T\)", body), ref
+    assert "Escalation tier 1 acknowledged by @you." in body
+    # Governance sees the pattern.
+    notice = body.index("┌ Baton posted in #clinical-governance\n│ == Systemic pattern: "
+                        "Northside Home Care · hospital discharge ==")
+    # Next working day: the digest (again at 08:30), the huddle, a next action from it.
+    assert body.count("== Coordinator of the day ·") == 2
+    assert body.index("== Joint caseload huddle roster ==") > notice
+    assert re.search(r"H-2: Next action for @you by \w{3} \d\d \w{3} 11:00 E[SD]T: chase "
+                     r"Northside intake manager by phone", body)
+    # The manager classifies it.
+    assert "Classified *Systemic* by @manager" in body
+    assert "corrective route: *Senior partner meeting* · executive owner @manager" in body
+    assert body.count("» submitted") == 2
+    # The partner's figures and the report, saved.
+    assert "== Partner trends: Northside Home Care ==" in body
+    assert "Records logged: 4 (3 handoffs, 1 dependency)" in body
+    saved = re.search(r"│ saved in (\S+)/\n", body)
+    assert saved and (Path(saved.group(1)) / "report.html").is_file()
+
+
+@pytest.mark.parametrize("start", STARTS, ids=IDS)
+def test_escalation_example_keeps_its_promises_at_any_start(tmp_path, start):
+    lines = (EXAMPLES / "escalation.txt").read_text(encoding="utf-8").splitlines()
+    out = console_run(tmp_path, lines, start, config=EXAMPLES / "console-ladder.toml")
+    _no_console_mistakes(out)
+    body = out[out.index("baton> /handoff"):]
+    order = [body.index(s) for s in (
+        "H-2: Partner acknowledged receipt, recorded by @you.",
+        "20s left before its response deadline",
+        "Escalation tier 1, Internal owner",
+        "Escalation tier 2, Operations Director",
+        "Only @manager or a manager can acknowledge tier 2 (Operations Director)",
+        "H-1: Escalation tier 2 acknowledged by @manager.",
+        "*Audit trail*")]
+    assert order == sorted(order)
+    assert "*Handoff H-2* ·" not in body  # never paged
+    assert "overdue by *15s*" in body  # tier 2, 15 seconds after the deadline
+    trail = body[body.index("*Audit trail*"):].splitlines()
+    # What Baton did by itself, in the trail's words (bot/domain/audit_words.py).
+    did = [ln.split(" · Baton ", 1)[1].split(" _(")[0] for ln in trail if " · Baton " in ln]
+    assert did == ["sent a reminder", "changed status: pending → overdue",
+                   "paged escalation tier 1", "paged escalation tier 2"]
