@@ -231,6 +231,17 @@ def event_what(event: Event, style: Style) -> str:
                 else what)
     elif kind == "acknowledged":
         pass  # the time is the event's own
+    elif kind in ("name_warning_overridden", "duplicate_warning_overridden"):
+        # The name guard's and the duplicate check's "post anyway" (the other branches').
+        after = event.after if isinstance(event.after, Mapping) else {}
+        if kind == "name_warning_overridden":
+            where = value_text("fields", after.get("fields"), style)
+            what = "posted anyway after a likely-name warning" + (
+                f" (in {where})" if where != NOTHING else "")
+        else:
+            ref = value_text("open_record", after.get("open_record"), style)
+            what = "logged it anyway beside the open record" + (
+                f" {ref}" if ref != NOTHING else "")
     elif kind in ("resolved", "closed", "cancelled", "interim_action"):
         if event.after not in (None, ""):
             detail.append(f"“{value_text(None, event.after, style)}”")

@@ -120,6 +120,15 @@ def test_baton_s_notes_name_channels_and_people_as_mentions_but_no_one_else_s_do
     assert "<@U0FAKE99>" not in typed and "&lt;@U0FAKE99&gt;" in typed
 
 
+def test_a_post_anyway_reads_as_what_was_chosen() -> None:
+    line = event_sentence(event("name_warning_overridden", field="contact,note",
+                                after={"fields": ["contact", "note"]}))
+    assert line.endswith("posted anyway after a likely-name warning (in contact, note)")
+    line = event_sentence(event("duplicate_warning_overridden", field="person_ref",
+                                after={"open_record": "H-1"}))
+    assert line.endswith("logged it anyway beside the open record H-1")
+
+
 def test_a_response_reads_as_its_label_and_words() -> None:
     line = event_sentence(event("responded", field="response",
                                 after={"category": "accept_with_condition",
