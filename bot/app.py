@@ -29,7 +29,16 @@ from bot.web.signature import Signatures
 from bot.web.socket_mode import SocketHandler
 from bot.web.workers import Workers
 from bot.web.wsgi import Health, make_wsgi_app
-from handlers import actions, commands, context, coordination, governance, installs, views
+from handlers import (
+    actions,
+    commands,
+    context,
+    coordination,
+    fallback,
+    governance,
+    installs,
+    views,
+)
 from handlers.common import error_handler
 
 
@@ -96,6 +105,8 @@ def build_app(
     coordination.register(app)
     governance.register(app)
     installs.register(app, installations)
+    # Last: a command or button no listener above took gets Baton's own answer.
+    fallback.register(app)
     # A listener failed: logged, Slack answered 200 all the same, the person told in the
     # form or ephemerally that nothing was saved (handlers/common.py: the one mapping).
     app.error(error_handler(lambda body, text: _tell(replies, baton, body, text)))

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.domain.words import plural
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -296,7 +297,8 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
         with sessions() as s:
             report = audit.verify(s, team_id=team)
         if report.ok:
-            print(f"{team}: {report.events} events, chain intact. Head: {report.head_hash}")
+            print(f"{team}: {plural(report.events, 'event')}, chain intact. "
+                  f"Head: {report.head_hash}")
             continue
         broken += 1
         b = report.broken
@@ -309,8 +311,8 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
                 report.kind or "", report.record_ref or "") if x)
         else:
             loc = f"the end of the chain (number {b.seq})"
-        print(f"{team}: BROKEN at {loc}: {b.reason}. The {report.events} events before it "
-              "verify.")
+        print(f"{team}: BROKEN at {loc}: {b.reason}. The "
+              f"{plural(report.events, 'event')} before it verify.")
     return 1 if broken else 0
 
 

@@ -25,6 +25,8 @@ def partner_ack(ack: Ack, context: BoltContext) -> None:
     def work() -> None:
         change = s.records.acknowledge(team_id=req.team_id, ref=record_id, actor=req.user_id)
         Cards(s.client, s.records).changed(change)
+        # Its pages say the partner acknowledged now (and how late), not "no acknowledgement".
+        s.escalation.refresh_pages_of(change.record.id)
 
     s.defer(work)
 

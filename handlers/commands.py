@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from bot.slack.blocks import roster as roster_blocks
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId
 from bot.web.inbox import redoing
-from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape
+from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape, with_mentions
 from handlers.context import Services, SlackRequest, services, slack
 
 log = logging.getLogger("baton.handlers")
@@ -87,6 +88,9 @@ def log_typed(kind: RecordKind, s: Services, *, text: str, team: str, user: str,
     partner: bot/services/guard.py)."""
     replies = Replies(s.client)
     fields = parse_fields(text, kind)
+    for key in ("owner", "manager"):  # "@jo" typed, not picked: the directory's jo
+        if fields.get(key):
+            fields[key] = with_mentions(fields[key], s.directory.by_handle)
     missing = missing_required(fields, kind)
     if missing:
         # The trigger_id expires 3 s after the command: open the modal first. Too late (a
@@ -339,14 +343,15 @@ def _unknown(run: Invocation) -> None:
 
 def _list(run: Invocation) -> None:
     records = run.services.records.open_in_channel(team_id=run.team, channel_id=run.channel)
-    run.say(f"{len(records)} open records in this channel",
+    run.say(f"{blocks.plural(len(records), 'open record')} in this channel",
             blocks.record_list("Open records in this channel, soonest deadline first",
                                records, "Nothing open here. :tada:"))
 
 
 def _mine(run: Invocation) -> None:
     records = run.services.records.open_for_user(team_id=run.team, user_id=run.user)
-    run.say(f"{len(records)} open records are yours",
+    run.say(f"{blocks.plural(len(records), 'open record')} "
+            + ("is yours" if len(records) == 1 else "are yours"),
             blocks.record_list("Your open records, soonest deadline first", records,
                                "Nothing open is yours."))
 
@@ -421,7 +426,9 @@ def _report(run: Invocation) -> None:
 
 def _coordinator(run: Invocation) -> None:
     s, team, user = run.services, run.team, run.user
-    asked = grammar.read_coordinator(run.rest, caller=user)
+    # "@jo" typed as text (not picked from Slack's list): the directory's jo, if only one.
+    asked = grammar.read_coordinator(with_mentions(run.rest, s.directory.by_handle),
+                                     caller=user)
     who = asked.user_id or user
     if asked.kind == "describe":
         run.say(roster_blocks.rota_week(s.coordination.describe(team_id=team)))
@@ -470,6 +477,8 @@ def _record_command(run: Invocation) -> None:
         change = s.records.cancel(team_id=team, ref=ref, actor=user, reason=tail,
                                   overrides=found)
     Cards(s.client, s.records).changed(change)
+    # Its pages say what happened since they went out (a late acknowledgement, a close).
+    s.escalation.refresh_pages_of(change.record.id)
     run.say(f":white_check_mark: {change.record.reference}: {blocks.change_line(change)}")
 
 
@@ -536,10 +545,15 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
 }
 
 
+def _named(command: str) -> re.Pattern[str]:
+    """A command as typed in any case: `/Handoff` and `/BATON` are `/handoff` and `/baton`."""
+    return re.compile(rf"^{re.escape(command)}$", re.IGNORECASE)
+
+
 def register(app: App) -> None:
-    app.command("/handoff")(handoff)
-    app.command("/dependency")(dependency)
-    app.command("/baton")(baton_command)
+    app.command(_named("/handoff"))(handoff)
+    app.command(_named("/dependency"))(dependency)
+    app.command(_named("/baton"))(baton_command)
     app.action(ActionId.OPEN_FORM)(reopen)
     app.action(ActionId.GUARD_PROCEED)(guard_proceed)
     app.action(ActionId.GUARD_EDIT)(guard_edit)

@@ -40,6 +40,8 @@ class Directory(Protocol):
 
     def tz(self, user_id: str) -> ZoneInfo: ...
 
+    def by_handle(self, handle: str) -> str | None: ...
+
 
 class Suspender(Protocol):
     """The part of the time engine a listener touches: an uninstall keeps work suspended."""

@@ -32,7 +32,9 @@ def _field_errors(errors: dict[str, str], blocks_present: set[str]) -> dict[str,
     for name, message in errors.items():
         block = name if name in blocks_present or fallback is None else fallback
         # Slack shows the error under its field, so "due: …" need not name the field again.
-        text = field_error(message.replace("`", "").removeprefix(f"{name}: "))
+        # Under its field, the key need not be named: "due: …", "(`safeguard:`)".
+        text = field_error(message.replace(f" (`{name}:`)", "").replace("`", "")
+                           .removeprefix(f"{name}: "))
         out[block] = clip(f"{out[block]} {text}", FIELD_ERROR_LIMIT) if block in out else text
     return out
 
@@ -123,6 +125,8 @@ def change_view(ack: Ack, context: BoltContext) -> None:
         return
     ack()
     s.defer(Cards(s.client, s.records).changed, change)
+    # Its pages say what happened since they went out (a late acknowledgement, a close).
+    s.defer(s.escalation.refresh_pages_of, change.record.id)
 
 
 def edit(ack: Ack, context: BoltContext) -> None:

@@ -78,6 +78,7 @@ class Paging:
         if rerouted is None:
             posted_in = sent.locations[group[0].work.id][0]
             self._paged(group, tier_no, sent, note=f"{tier.name}, in channel {posted_in}")
+            # (The audit keeps the bare ID; /baton show names it <#C…>: blocks/audit.py.)
             return
         self._paged(group, tier_no, sent, note=f"{tier.name}, {_plain(sent.where)} (rerouted)")
         log.error("page tier %s (%s) for %s could not be posted in %s (%s): sent %s instead. "
@@ -187,12 +188,13 @@ class Paging:
 def _gather_threads(s: Session, record: Record, tier_no: int, sent: Paged,
                     threads: dict[tuple[str, str], list[Record]]) -> None:
     """Add `record` to the threads that hear of its page (`threads`, by thread): its card's
-    and, from tier 2 on, its first page's; never the page's own message, nor a thread in
-    the channel Baton could not post in."""
+    and, from tier 2 on, its first page's when that is in another channel (in the card's
+    channel, the card's thread already says it: a climb is told once a channel); never the
+    page's own message, nor a thread in the channel Baton could not post in."""
     targets: list[tuple[str | None, str | None]] = []
     if tier_no > 1:  # the first page's thread hears of each climb
         first = queries.first_page(s, record_id=record.id)
-        if first is not None:
+        if first is not None and not (record.card_ts and first.channel_id == record.card_channel):
             targets.append((first.channel_id, first.message_ts))
     targets.append((record.card_channel, record.card_ts))
     sent_to = set(sent.locations.values())

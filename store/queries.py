@@ -406,6 +406,20 @@ def first_page(session: Session, *, record_id: int) -> DueWork | None:
         .order_by(DueWork.sent_at, DueWork.id).limit(1))
 
 
+def page_messages(session: Session, *, record_id: int) -> list[tuple[str, str]]:
+    """Every message a page of the record went out in, (channel, ts), oldest first."""
+    rows = session.execute(
+        select(DueWork.channel_id, DueWork.message_ts)
+        .where(DueWork.record_id == record_id, DueWork.kind == "page",
+               DueWork.message_ts.is_not(None), DueWork.channel_id.is_not(None))
+        .order_by(DueWork.id))
+    out: list[tuple[str, str]] = []
+    for channel, ts in rows:
+        if channel and ts and (channel, ts) not in out:
+            out.append((str(channel), str(ts)))
+    return out
+
+
 def latest_page(session: Session, *, record_id: int) -> DueWork | None:
     return session.scalar(
         select(DueWork).where(DueWork.record_id == record_id, DueWork.kind == "page",

@@ -467,8 +467,10 @@ class Console:
         label = block["label"]["text"] + ("" if block.get("optional") else " *")
         initial = previous or element.get("initial_value") or element.get("initial_user") or ""
         if element["type"] == "static_select":
-            choices = "/".join(o["value"] for o in element["options"])
-            initial = previous or (element.get("initial_option") or {}).get("value", "")
+            # The choices as Slack shows them: their labels, not the values Baton stores.
+            choices = " / ".join(o["text"]["text"] for o in element["options"])
+            initial = previous or (element.get("initial_option") or {}).get("text", {}).get(
+                "text", "")
             label += f" ({choices})"
         if element["type"] == "users_select":
             label += " (a person: me, @manager, sam …)"
@@ -505,6 +507,11 @@ class Console:
                 self._user_answer(str(initial))
         if element["type"] == "users_select":
             return self._user_answer(text)
+        if element["type"] == "static_select" and wire.chosen_option(element, text) is None:
+            # Slack's list lets no one pick what is not on it: ask again.
+            self._print("  ! choose one of: "
+                        + ", ".join(o["text"]["text"] for o in element["options"]))
+            return self._prompt_field(view, block, previous)
         if element["type"] == "datepicker":
             return self._date(text)
         return text

@@ -142,6 +142,10 @@ def build_handoff(fields: dict[str, str], ctx: DraftContext) -> HandoffDraft:
                         tuple(c.notes))
 
 
+SAME_DAY_SAFEGUARD = ("A same-day risk needs an interim safeguard (`safeguard:`): a temporary "
+                      "hold, alternative support, internal review or commissioner notice.")
+
+
 def default_review(risk: Risk, ctx: DraftContext) -> datetime:
     """Same-day risk is looked at again within two hours; anything else by the end of the
     next working day ("service leads review active dependencies every working day")."""
@@ -164,11 +168,9 @@ def build_dependency(fields: dict[str, str], ctx: DraftContext) -> DependencyDra
     safeguard = c.text("safeguard", required=risk is Risk.SAME_DAY, limit=LONG_TEXT)
     if risk is Risk.SAME_DAY and "safeguard" in c.errors and \
             not (fields.get("safeguard") or "").strip():  # missing, not merely too long
-        c.errors["safeguard"] = (
-            "`safeguard` (Interim safeguard) is required for a same-day risk: say what "
-            "protects the person meanwhile (temporary hold, alternative support, internal "
-            "review or commissioner notice)."
-        )
+        # Whole within a form's field error (FIELD_ERROR_LIMIT, 150), where the key in
+        # brackets is left out: handlers/views.py.
+        c.errors["safeguard"] = SAME_DAY_SAFEGUARD
     route = c.text("route", required=False, limit=SHORT_TEXT)
     until_text = c.text("until", required=False, limit=SHORT_TEXT)
     until = c.time("until", until_text, ctx)

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from bot.domain import slack_ids
-from bot.domain.quoting import quoted
+from bot.domain.quoting import got, quoted
 from bot.domain.records import DomainError, RecordKind
 
 
@@ -209,8 +209,11 @@ _BARE_USER_ID = slack_ids.BARE_USER_ID
 
 
 def read_user(text: str, *, caller: str, field: str) -> str:
-    """A Slack user from `<@U123|name>` (slash commands escape mentions), a bare ID or `me`."""
-    v = text.strip()
+    """A Slack user from `<@U123|name>` (slash commands escape mentions), a bare ID or `me`.
+    Punctuation typed after it (`@jo,`) is not part of it. A plain `@name` Slack did not turn
+    into a mention is refused saying how to make it one (handlers resolve the handles they
+    can through the user directory first: bot/services/directory.py)."""
+    v = text.strip().rstrip(",;.:!?").strip()
     if v.lower() in {"", "me", "myself", "i"}:
         return caller
     m = _USER_MENTION.match(v)
@@ -218,10 +221,20 @@ def read_user(text: str, *, caller: str, field: str) -> str:
         return m.group(1)
     if _BARE_USER_ID.match(v):
         return v
+    if HANDLE.fullmatch(v):
+        raise DomainError(
+            f"`{field}`: no one in this workspace goes by {quoted(v)}. Pick the person from "
+            "the list Slack shows as you type @, so Slack sends a mention, or write `me`.",
+            field=field,
+        )
     raise DomainError(
-        f"`{field}` must be a Slack user, written as an @mention (got {quoted(v)}).",
+        f"`{field}` must be a Slack user, written as an @mention{got(v)}.",
         field=field,
     )
+
+
+# A plain "@name" as typed, not turned into a mention: Slack's display names and usernames.
+HANDLE = re.compile(r"@[\w.\-']{1,80}")
 
 
 def help_lines(kind: RecordKind) -> list[str]:

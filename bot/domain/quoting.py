@@ -16,6 +16,14 @@ def quoted(text: str, limit: int = 40) -> str:
     return f"“{escaped(text)}”"
 
 
+def got(text: str | None, limit: int = 40) -> str:
+    """" (got “…”)" after an error, quoting what was typed; nothing when nothing was (an
+    empty quote tells no one anything)."""
+    if not text or not text.strip():
+        return ""
+    return f" (got {quoted(text, limit)})"
+
+
 def named(text: str, limit: int) -> str:
     """A name as typed, in quotes, cut to `limit` characters and escaped; its spacing kept
     (quoted() tidies spacing; a name someone typed is echoed as typed)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from bot.domain.quoting import quoted
+from bot.domain.quoting import got, quoted
 
 
 class DomainError(Exception):
@@ -67,7 +67,7 @@ def read_risk(text: str, *, field: str = "risk") -> Risk:
     risk = _RISK_WORDS.get(key)
     if risk is None:
         raise DomainError(
-            f"`{field}` must be one of same-day, short-term or emerging (got {quoted(text)}).",
+            f"`{field}` must be one of same-day, short-term or emerging{got(text)}.",
             field=field,
         )
     return risk
@@ -107,9 +107,9 @@ class ResponseCategory(StrEnum):
     def label(self) -> str:
         return {
             "accept": "Accept",
-            "accept_with_condition": "Accept with condition",
-            "request_clarification": "Request clarification",
-            "decline_with_reason": "Decline with reason",
+            "accept_with_condition": "Accept with a condition",
+            "request_clarification": "Ask for clarification",
+            "decline_with_reason": "Decline with a reason",
         }[self.value]
 
     @property
@@ -141,12 +141,23 @@ _CATEGORY_WORDS = {
 }
 
 
+_CATEGORY_LABELS = {
+    **{c.label.lower(): c for c in ResponseCategory},
+    "accept with condition": ResponseCategory.CONDITION,
+    "request clarification": ResponseCategory.CLARIFY,
+    "ask for clarification": ResponseCategory.CLARIFY,
+    "decline with reason": ResponseCategory.DECLINE,
+}
+
+
 def read_category(text: str) -> ResponseCategory:
-    cat = _CATEGORY_WORDS.get(text.strip().lower())
+    """A response category from its word (`condition`), its label as the form shows it
+    ("Accept with a condition") or its stored value, in any case."""
+    words = " ".join(text.replace("_", " ").replace("-", " ").lower().split())
+    cat = _CATEGORY_WORDS.get(words.replace(" ", "_")) or _CATEGORY_LABELS.get(words)
     if cat is None:
         raise DomainError(
-            f"The response category must be accept, condition, clarify or decline "
-            f"(got {quoted(text)}).",
+            f"The partner's response must be accept, condition, clarify or decline{got(text)}.",
             field="category",
         )
     return cat
@@ -154,9 +165,17 @@ def read_category(text: str) -> ResponseCategory:
 
 def check_person_ref(value: str, *, pattern: str) -> str:
     """A person reference must be a code such as P-1042, never a name."""
-    v = value.strip()
+    # Punctuation typed after the code ("P-5004," in a list) is not part of it.
+    v = value.strip().rstrip(",;.:!?").strip()
     if not v:
         raise DomainError("`person` is required: give the person reference code.", field="person")
+    inside = re.search(pattern, v, flags=re.IGNORECASE)
+    if not re.fullmatch(pattern, v, flags=re.IGNORECASE) and inside:
+        raise DomainError(
+            f"`person` takes one person reference code such as {inside.group(0).upper()}, "
+            f"alone: {quoted(v)} has more than the code.",
+            field="person",
+        )
     if not re.fullmatch(pattern, v, flags=re.IGNORECASE):
         raise DomainError(
             f"`person` must be a person reference code matching `{pattern}` (for example "

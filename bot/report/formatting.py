@@ -6,7 +6,6 @@ Shared by bot/report/page.py, bot/report/charts.py and the summary in bot/report
 from __future__ import annotations
 
 import html
-import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,12 +41,3 @@ def period_text(start: datetime, end: datetime, tz: ZoneInfo) -> str:
             return f"{lo:%Y-%m-%d} ({tz.key})"
         return f"{lo:%Y-%m-%d} to {last:%Y-%m-%d} ({tz.key})"
     return f"{local_text(start, tz)} to {local_text(end, tz)} (end excluded)"
-
-
-def json_html(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return esc(value)
-    return esc(json.dumps(value, ensure_ascii=False, sort_keys=True))
-

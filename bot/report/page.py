@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.domain.audit_words import Style, event_what
 from bot.domain.records import ResponseCategory, Risk
 from bot.domain.times import format_duration
+from bot.domain.words import plural
 from bot.report.charts import Chart, chart_svg, charts_for
 from bot.report.facts import Facts, RecordFacts, delay_text, escalation_verdict, tier_name
-from bot.report.formatting import esc, json_html, period_text, text_html, when_html
+from bot.report.formatting import esc, local_text, period_text, text_html, when_html
 from bot.report.tables import ESCALATIONS_CSV, EVENTS_CSV, RECORDS_CSV
 from store.models import AuditEvent, Record
 
@@ -140,13 +142,15 @@ def record_fields(f: RecordFacts, tz: ZoneInfo, now: datetime) -> list[Field]:
 def _trail_html(events: Sequence[AuditEvent], tz: ZoneInfo) -> str:
     if not events:
         return '<p class="none">No audit events.</p>'
-    head = "".join(f"<th>{h}</th>" for h in
-                   ("When", "Actor", "Event", "Field", "Before", "After", "Note"))
+    # What happened in words (bot/domain/audit_words.py), as /baton show says it; the values
+    # as stored are in the events CSV.
+    style = Style(text=esc, person=esc, place=esc, when=lambda at: esc(local_text(at, tz)),
+                  mentions=False)
+    head = "".join(f"<th>{h}</th>" for h in ("When", "Actor", "What happened", "Note"))
     rows = []
     for e in events:
         rows.append(f"<tr><td>{when_html(e.at, tz)}</td><td>{esc(e.actor)}</td>"
-                    f"<td>{esc(e.kind)}</td><td>{text_html(e.field, missing='')}</td>"
-                    f"<td>{json_html(e.before)}</td><td>{json_html(e.after)}</td>"
+                    f"<td>{event_what(e, style)}</td>"
                     f"<td>{text_html(e.note, missing='')}</td></tr>")
     return (f'<table class="trail"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
@@ -161,7 +165,7 @@ def _record_section(f: RecordFacts, tz: ZoneInfo, now: datetime) -> str:
             f"<h3>{esc(r.reference)} · {kind} · {esc(r.person_ref)} · "
             f"{esc(r.partner.display_name)}</h3>"
             f'<table class="fields">{rows}</table>'
-            f"<h4>Audit trail ({len(f.events)} events)</h4>{_trail_html(f.events, tz)}"
+            f"<h4>Audit trail ({plural(len(f.events), 'event')})</h4>{_trail_html(f.events, tz)}"
             "</section>")
 
 

@@ -35,6 +35,15 @@ class SlackUser:
     admin: bool = False  # a workspace admin or owner
 
 
+@dataclass(frozen=True)
+class Person:
+    """One of users.list's members: the ID and the names an "@name" typed as text may mean
+    (the username and the display name)."""
+
+    user_id: str
+    names: tuple[str, ...]
+
+
 class LookupFailed(Exception):
     """Slack could not answer a look-up. `answered`: Slack answered, with an error (no such
     user, a missing scope); else it could not be reached. `kind` names the failure (the
@@ -52,6 +61,8 @@ class Lookup(Protocol):
     def user(self, user_id: str) -> SlackUser: ...
 
     def group_members(self, group_id: str) -> frozenset[str]: ...
+
+    def people(self) -> list[Person]: ...
 
 
 class Answers(Generic[K, V]):
@@ -95,6 +106,8 @@ class UserDirectory:
         self._lookup = lookup
         self._default = ZoneInfo(default_tz)
         self._users: Answers[str, SlackUser] = Answers(ttl=ttl, timer=timer)
+        self._people: Answers[str, tuple[Person, ...]] = Answers(ttl=min(ttl, 300.0),
+                                                                 timer=timer)
 
     def _user(self, user_id: str, max_age: float | None = None) -> SlackUser:
         """users.info's user, asked again once the cached copy is older than `max_age` (at
@@ -105,6 +118,25 @@ class UserDirectory:
         user = self._lookup.user(user_id)
         self._users.put(user_id, user)
         return user
+
+    def by_handle(self, handle: str) -> str | None:
+        """The user an "@name" typed as plain text means: the one member whose username or
+        display name it is (any case), from users.list (cached for the ttl); None when no
+        one or several go by it, or Slack can't be asked."""
+        name = handle.strip().removeprefix("@").casefold()
+        if not name:
+            return None
+        people = self._people.fresh("all")
+        if people is None:
+            try:
+                people = tuple(self._lookup.people())
+            except LookupFailed as exc:
+                log.warning("users.list failed (%s); @%s left unresolved", exc.kind, name)
+                people = self._people.last("all") or ()
+            else:
+                self._people.put("all", people)
+        found = {p.user_id for p in people if name in (n.casefold() for n in p.names if n)}
+        return found.pop() if len(found) == 1 else None
 
     def tz(self, user_id: str) -> ZoneInfo:
         try:

@@ -306,6 +306,15 @@ class EscalationService:
             self.permissions.require(Act.ACT_ON_RECORD, team_id=team_id, actor=actor,
                                      record=record, field="text")
 
+    def refresh_pages_of(self, record_id: int) -> None:
+        """Re-render every page the record went out in: after the partner acknowledged
+        (even late), responded, or the record was closed, a page still saying "no partner
+        acknowledgement" would contradict the card."""
+        with self._sessions() as s:
+            messages = queries.page_messages(s, record_id=record_id)
+        for channel, ts in messages:
+            self.refresh_page(channel=channel, ts=ts)
+
     def refresh_page(self, *, channel: str | None, ts: str | None) -> None:
         """Re-render a page message in place from the database (through Delivery)."""
         if not channel or not ts:

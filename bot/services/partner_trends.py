@@ -50,6 +50,7 @@ from bot.domain.trends import (
     repeated_misses,
     route_trends,
 )
+from bot.domain.words import plural
 from bot.services.delivery import Delivery, Undelivered
 from bot.services.permissions import Permissions
 from bot.settings import Settings
@@ -173,7 +174,8 @@ class Governance:
                 after={"pattern": pattern.id, "partner": hit.partner, "route": hit.route,
                        "misses": len(misses), "records": [m.reference for m in misses],
                        "window_days": self._settings.pattern_window_days},
-                note=f"{len(misses)} missed acknowledgement deadlines on one partner route")
+                note=f"{plural(len(misses), 'missed acknowledgement deadline')} on one "
+                     "partner route")
             return pattern.id
 
     def _impact(self, team_id: str, hit: RepeatedMisses, *, now: datetime) -> dict[str, Any]:

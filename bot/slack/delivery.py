@@ -41,7 +41,8 @@ class SlackDelivery:
         blocks = pages.page_blocks(target=mention, tier_name=page.tier_name, tier=page.tier,
                                    items=page.items, now=page.now, late=False,
                                    notice=page.notice)
-        text = pages.page_text(mention, page.tier_name, page.tier, len(page.items), late=False)
+        text = pages.page_text(mention, page.tier_name, page.tier, pages.needing(page.items),
+                               late=False)
         try:
             self._client.chat_update(channel=channel, ts=ts, text=text, blocks=as_dicts(blocks))
         except SlackApiError as exc:

@@ -110,6 +110,21 @@ def view_submission_payload(*, view: dict[str, Any], values: dict[str, dict[str,
     }
 
 
+def chosen_option(element: dict[str, Any], answer: str) -> dict[str, Any] | None:
+    """The select option a typed answer means, as a person picking from the list would:
+    its label or value (any case), else the one option whose label has the typed words
+    ("condition" is "Accept with a condition"); None when it means none, or several."""
+    options = element.get("options", [])
+    typed = " ".join(answer.lower().replace("_", " ").split())
+    if not typed:
+        return None
+    for o in options:
+        if typed in (o["value"].lower().replace("_", " "), o["text"]["text"].lower()):
+            return dict(o)
+    found = [o for o in options if typed in o["text"]["text"].lower()]
+    return dict(found[0]) if len(found) == 1 else None
+
+
 def state_for(view: dict[str, Any], answers: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Build view.state.values for a Baton modal from {block_id: text answer}."""
     values: dict[str, dict[str, Any]] = {}
@@ -124,10 +139,7 @@ def state_for(view: dict[str, Any], answers: dict[str, str]) -> dict[str, dict[s
         elif kind == "datepicker":
             state = {"type": kind, "selected_date": answer or None}
         elif kind == "static_select":
-            option = next((o for o in element.get("options", [])
-                           if answer and answer.lower() in (o["value"].lower(),
-                                                            o["text"]["text"].lower())), None)
-            state = {"type": kind, "selected_option": option}
+            state = {"type": kind, "selected_option": chosen_option(element, answer)}
         elif kind == "checkboxes":  # ticked: the answer names the option (value or label)
             state = {"type": kind, "selected_options": [
                 o for o in element.get("options", []) if answer and answer.lower() in (

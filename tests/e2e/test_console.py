@@ -78,10 +78,10 @@ def test_clock_steps_through_every_due_moment_in_order(tmp_path):
         "overdue by *1h*", "» it is now Tue 08 Dec 14:00 EST")]
     assert order == sorted(order)
     trail = out[out.index("baton> /baton show H-1"):]
-    assert re.search(r"Tue 08 Dec 10:00 EST Baton \*reminded\*", trail)
-    assert re.search(r"Tue 08 Dec 12:00 EST Baton \*status_changed\*", trail)
-    assert re.search(r"Tue 08 Dec 12:00 EST Baton \*paged\* `tier` 1", trail)
-    assert re.search(r"Tue 08 Dec 13:00 EST Baton \*paged\* `tier` 2", trail)
+    assert re.search(r"Tue 08 Dec 10:00 EST · Baton sent a reminder", trail)
+    assert re.search(r"Tue 08 Dec 12:00 EST · Baton changed status: pending → overdue", trail)
+    assert re.search(r"Tue 08 Dec 12:00 EST · Baton paged escalation tier 1", trail)
+    assert re.search(r"Tue 08 Dec 13:00 EST · Baton paged escalation tier 2", trail)
 
 
 def test_real_downtime_still_says_late(tmp_path):
@@ -242,5 +242,7 @@ def test_escalation_example_keeps_its_promises_at_any_start(tmp_path, start):
     assert "*Handoff H-2* ·" not in body  # never paged
     assert "overdue by *15s*" in body  # tier 2, 15 seconds after the deadline
     trail = body[body.index("*Audit trail*"):].splitlines()
-    kinds = [re.sub(r".*\*(\w+)\*.*", r"\1", ln) for ln in trail if "Baton *" in ln]
-    assert kinds == ["reminded", "status_changed", "paged", "paged"]
+    # What Baton did by itself, in the trail's words (bot/domain/audit_words.py).
+    did = [ln.split(" · Baton ", 1)[1].split(" _(")[0] for ln in trail if " · Baton " in ln]
+    assert did == ["sent a reminder", "changed status: pending → overdue",
+                   "paged escalation tier 1", "paged escalation tier 2"]

@@ -134,8 +134,13 @@ def test_overdue_pages_tier_one_then_climbs_to_tier_two_in_its_channel(baton):
     assert page2.params["text"].startswith(f"<!subteam^{DIRECTORS}>")
     assert "tier 2, Operations Director" in page2.params["text"]
     assert "overdue by *4h*" in str(blocks_of(page2))
+    # The climb is told once in the record's channel: in the card's thread, not again in
+    # the first page's (the same channel), saying where the page went.
     first_thread = baton.slack.thread(CHANNEL, page.response["ts"])
-    assert any("tier 2 (Operations Director)" in m["text"] for m in first_thread)
+    assert not any("tier 2 (Operations Director)" in m["text"] for m in first_thread)
+    card_thread = baton.slack.thread(CHANNEL, record(baton).card_ts)
+    assert [m["text"] for m in card_thread if "tier 2" in m["text"]] == [
+        f"H-1: escalation tier 2 (Operations Director) paged in <#{ESCALATION}>."]
     assert [e.after for e in events(baton, "paged")] == [1, 2]
     # The ladder has no tier 3: no more pages, however long we wait (only the coordinator's
     # nudge, and with no coordinator named it is dropped).

@@ -187,7 +187,8 @@ def test_baton_subcommands(baton):
 
     baton.command("/baton", "show H-1")
     shown = str(baton.slack.calls_to("response_url")[-1].params["blocks"])
-    assert "Audit trail" in shown and "*closed*" in shown and "*responded*" in shown
+    assert "Audit trail" in shown and "closed it: “" in shown
+    assert "recorded the partner's response: " in shown
 
 
 def test_help_lists_every_key_and_alias(baton):
@@ -201,8 +202,7 @@ def test_help_lists_every_key_and_alias(baton):
 
 
 def test_every_id_in_bot_ids_has_a_listener(baton):
-    """Bolt answers 404 to a request no listener matched: every command, action and view
-    Baton declares must get a 200."""
+    """Every command, action and view Baton declares reaches its listener (a 200)."""
     import json
 
     from bot.slack import wire
@@ -217,10 +217,12 @@ def test_every_id_in_bot_ids_has_a_listener(baton):
                 "private_metadata": json.dumps({"record": 0, "channel": CHANNEL})}
         body = wire.view_submission(view=view, values={}, user=ALICE, team="T0BATON")
         assert baton.post(body).status_code == 200, callback
+    # A button no listener above takes (an old message's) is answered too, never a 404:
+    # handlers/fallback.py.
     unknown = wire.block_actions(action_id="nobody_handles_this", value="1", user=ALICE,
                                  team="T0BATON", channel=CHANNEL, message_ts="1.0",
                                  trigger_id="t", response_url=baton.slack.response_url("u"))
-    assert baton.post(unknown).status_code == 404
+    assert baton.post(unknown).status_code == 200
 
 
 def _form_button(call) -> dict:

@@ -249,8 +249,9 @@ def test_report_html_holds_every_record_escaped_with_its_evidence(baton, tmp_pat
     assert "Tier 1 (Service Manager) paged" in h4 and "Tier 2 (Operations Director) paged" in h4
     assert "<th>Escalation tier reached</th><td>2 (Operations Director)</td>" in h4
     assert "5h open past its deadline" in h4
-    assert "Audit trail (" in h4 and "status_changed" in h4
-    assert "Request clarification: need the medication list" in sections["H-3"]
+    assert "Audit trail (" in h4 and "changed status: pending → overdue" in h4
+    assert "status_changed" not in h4 and "{&quot;" not in h4  # words, not how it is stored
+    assert "Ask for clarification: need the medication list" in sections["H-3"]
     assert "Not needed: settled before the deadline" in sections["H-3"]
     assert "so far (still open past its deadline)" in sections["H-2"]
     d1 = sections["D-1"]

@@ -197,7 +197,10 @@ def record(n: int, text: str, *, kind: str = "handoff", status: str = "pending")
         cancel_reason=text if status == "cancelled" else None, created_by=OWNER,
         created_at=NOW, manager_id=MANAGER, next_action=text[:500], next_action_owner=OWNER,
         next_action_due=due, next_action_set_at=NOW, next_action_set_by=MANAGER,
-        interim_action=text[:1000], safeguard_until=due, escalation_tier=1, tz="UTC")
+        interim_action=text[:1000], safeguard_until=due, escalation_tier=1, tz="UTC",
+        # Every other record acknowledged late: its page row says so, naming the partner.
+        acknowledged_at=due + timedelta(hours=2) if n % 2 else None,
+        closed_at=NOW if status in ("closed", "resolved", "cancelled") else None)
 
 
 def event(text: str) -> Any:

@@ -146,3 +146,16 @@ def test_every_word_the_help_names_dispatches_to_its_own_handler():
     for word in grammar.RECORD_SUBCOMMANDS:
         assert commands.SUBCOMMANDS[word] is commands.SUBCOMMANDS["show"]
     assert "nonsense" not in commands.SUBCOMMANDS  # answered "I don't know …"
+
+
+def test_the_help_lists_every_sub_command_there_is():
+    """A sub-command missing from `/baton help` (the slot for `edit` included) fails here."""
+    import re
+
+    from bot.slack.blocks.records import BATON_HELP, help_text
+    from handlers import commands
+
+    named = set(re.findall(r"`/baton (\w+)", help_text()))
+    words = set(commands.SUBCOMMANDS) - {""}
+    assert words - named == set(), "sub-commands /baton help does not list"
+    assert set(BATON_HELP) == words  # one line each, by the word that dispatches it

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.permissions import RoleConfig
-from bot.services.directory import Answers, LookupFailed, SlackUser, UserDirectory
+from bot.services.directory import Answers, LookupFailed, Person, SlackUser, UserDirectory
 from bot.services.permissions import Permissions
 
 
@@ -24,6 +24,7 @@ class FakeLookup:
     def __init__(self) -> None:
         self.users: dict[str, SlackUser] = {}
         self.groups: dict[str, frozenset[str]] = {}
+        self.members: list[Person] = []
         self.asked: list[str] = []
         self.failure: LookupFailed | None = None
 
@@ -32,6 +33,12 @@ class FakeLookup:
         if self.failure is not None:
             raise self.failure
         return self.users[user_id]
+
+    def people(self) -> list[Person]:
+        self.asked.append("users.list")
+        if self.failure is not None:
+            raise self.failure
+        return list(self.members)
 
     def group_members(self, group_id: str) -> frozenset[str]:
         self.asked.append(group_id)

@@ -104,6 +104,19 @@ def test_the_manifest_asks_for_exactly_the_bot_scopes_baton_needs():
     assert not unused, f"manifest.yml asks for scopes nothing Baton does needs: {unused}"
 
 
+def _listened(name: Any) -> str | None:
+    """The command or event a listener is for: a name, a pattern for one name in any case
+    (`^/handoff$`, IGNORECASE), or None for a catch-all pattern."""
+    import re
+
+    if isinstance(name, str):
+        return name
+    if isinstance(name, re.Pattern):
+        one = re.fullmatch(r"\^(.+)\$", name.pattern)
+        return re.sub(r"\\(.)", r"\1", one.group(1)) if one else None
+    return str(name.get("type", name))
+
+
 @pytest.fixture
 def registered(monkeypatch, sqlite_url):
     """Every slash command and event a listener is registered for, through build_app."""
@@ -119,7 +132,9 @@ def registered(monkeypatch, sqlite_url):
 
         def spy(self: App, name: Any, *args: Any, _kind: str = kind, _orig: Any = original,
                 **kwargs: Any) -> Any:
-            seen[_kind].append(name if isinstance(name, str) else name.get("type", name))
+            named = _listened(name)
+            if named is not None:  # None: the catch-all for what Baton does not have
+                seen[_kind].append(named)
             return _orig(self, name, *args, **kwargs)
 
         monkeypatch.setattr(App, kind, spy)

@@ -87,16 +87,44 @@ def target_mention(target: str) -> str:
     return "<!here>" if target == "here" else target
 
 
+def settled_text(record: Record, work: DueWork) -> str | None:
+    """What became of a paged record since the page went out, or None while the page's
+    reason still holds: the partner acknowledged (saying how late), or it was closed."""
+    overdue = (work.reason or "overdue") == "overdue"
+    ack = record.acknowledged_at
+    parts: list[str] = []
+    if overdue and ack is not None:
+        late = ack - record.due_at
+        when = (f"{format_duration(late)} after the response deadline" if late.total_seconds() > 0
+                else "before the response deadline")
+        parts.append(f"{escape(record.partner.display_name)} acknowledged "
+                     f"{slack_date(ack)}, {when}")
+    if record.status in CLOSED_WORDS:
+        at = f" {slack_date(record.closed_at)}" if record.closed_at else ""
+        parts.append(f"{CLOSED_WORDS[record.status]}{at}")
+    if not parts and overdue and record.status != "overdue":
+        parts.append(f"now {record.status}")
+    return "; ".join(parts) or None
+
+
+CLOSED_WORDS = {"closed": "closed", "resolved": "resolved", "cancelled": "cancelled"}
+
+
 def page_row(record: Record, work: DueWork, now: datetime) -> str:
     since = record.due_at if work.reason != "safeguard" else (record.safeguard_until or now)
     late_by = format_duration(max(now - since, now - now))
     kind = "Handoff" if record.kind == RecordKind.HANDOFF else "Dependency"
+    settled = settled_text(record, work)
+    if settled is None:
+        why = (f"{REASON_TEXT.get(work.reason or 'overdue', '')}: "
+               f"{'overdue' if work.reason == 'overdue' else 'due'} by *{late_by}* "
+               f"(since {slack_date(since)})")
+    else:
+        # The page went out for a reason that no longer holds: it says what happened since.
+        why = f":white_check_mark: {settled}"
     lines = [f"*{kind} {record.reference}* · {escape(record.person_ref)} · "
              f"{escape(record.partner.display_name)}",
-             f"{REASON_TEXT.get(work.reason or 'overdue', '')}: "
-             f"{'overdue' if work.reason == 'overdue' else 'due'} by *{late_by}* "
-             f"(since {slack_date(since)}) · continuity risk: *{_risk(record)}* · "
-             f"owner {user(record.owner_id)}"]
+             f"{why} · continuity risk: *{_risk(record)}* · owner {user(record.owner_id)}"]
     if record.kind == RecordKind.DEPENDENCY:
         lines.append(f"Missing: {escape(clip(record.missing_action or '', 300))}")
     if record.interim_action:
@@ -110,7 +138,7 @@ def page_row(record: Record, work: DueWork, now: datetime) -> str:
 def page_buttons(record: Record, work: DueWork) -> list[ButtonElement]:
     value = str(work.id)
     buttons = []
-    if not work.acked_by:
+    if not work.acked_by and settled_text(record, work) is None:  # else: nothing climbs
         buttons.append(ButtonElement(text="Acknowledge", action_id=ActionId.PAGE_ACK,
                                      value=value, style="primary"))
     buttons.append(ButtonElement(text="Record interim action", action_id=ActionId.INTERIM,
@@ -120,7 +148,16 @@ def page_buttons(record: Record, work: DueWork) -> list[ButtonElement]:
     return buttons
 
 
+def needing(items: Sequence[tuple[DueWork, Record]]) -> int:
+    """How many of a page's records still need what it asks (not acknowledged by the
+    partner since, nor closed)."""
+    return sum(1 for work, record in items if settled_text(record, work) is None)
+
+
 def page_text(target: str, tier_name: str, tier: int, count: int, *, late: bool) -> str:
+    if count == 0:  # a page updated after the fact: every record on it is settled
+        return (f":white_check_mark: Escalation tier {tier}, {escape(tier_name)}: nothing on "
+                "this page needs you any more.")
     what = "record needs" if count == 1 else "records need"
     late_note = " (sent late: Baton was catching up)" if late else ""
     return (f"{target_mention(target)} :rotating_light: Escalation tier {tier}, "
@@ -179,7 +216,7 @@ def page_blocks(*, target: str, tier_name: str, tier: int,
     """One message for every record due for this channel and tier at once. `notice`: a
     page rerouted from a channel Baton could not post in says so under its header."""
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
-        text=page_text(target, tier_name, tier, len(items), late=late)))]
+        text=page_text(target, tier_name, tier, needing(items), late=late)))]
     if notice:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=fit(notice, SECTION_LIMIT))))
     for work, record in items:
@@ -187,8 +224,10 @@ def page_blocks(*, target: str, tier_name: str, tier: int,
         if record.status not in ("closed", "cancelled", "resolved"):
             blocks.append(ActionsBlock(block_id=f"page:{work.id}",
                                        elements=page_buttons(record, work)))
+    climbing = needing(items) > 0
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
-        text="Acknowledge stops the climb to the next tier. `/baton show REF` for the trail.")]))
+        text=("Acknowledge stops the climb to the next tier. " if climbing else "")
+        + "`/baton show REF` for the trail.")]))
     return blocks
 
 
@@ -244,6 +283,13 @@ def overdue_line(record: Record) -> str:
     return "The response deadline passed with no partner acknowledgement: marked overdue."
 
 
+# Who may change a channel's ladder: admins only (bot/domain/permissions.py,
+# Act.CHANGE_LADDER; tests/unit/test_words.py holds the two together).
+LADDER_CHANGE = ("Only admins (`[roles] admins` in the config file; Slack workspace admins "
+                 "while none is listed) may change it: `/baton ladder use NAME`, "
+                 "`/baton ladder reset`.")
+
+
 def ladder_blocks(config: LadderConfig, *, chosen: str | None) -> list[Block]:
     """`/baton ladder`: the ladder new records in this channel start with, and the others."""
     def describe(ladder: Ladder) -> str:
@@ -272,8 +318,7 @@ def ladder_blocks(config: LadderConfig, *, chosen: str | None) -> list[Block]:
         out.append(SectionBlock(text=MarkdownTextObject(text=fit(describe(ladder),
                                                                  SECTION_LIMIT))))
     out.append(ContextBlock(elements=[MarkdownTextObject(
-        text="A record keeps the ladder it started with. Managers: `/baton ladder use NAME`, "
-             "`/baton ladder reset`.")]))
+        text=f"A record keeps the ladder it started with. {LADDER_CHANGE}")]))
     return out
 
 

@@ -29,7 +29,16 @@ from bot.domain.governance import route_label
 from bot.domain.times import format_duration
 from bot.domain.trends import Figures, RouteTrend
 from bot.services.partner_trends import PartnerFigures
-from bot.slack.blocks.text import FIELD_LIMIT, SECTION_LIMIT, clip, escape, fit, slack_date, user
+from bot.slack.blocks.text import (
+    FIELD_LIMIT,
+    SECTION_LIMIT,
+    clip,
+    escape,
+    fit,
+    plural,
+    slack_date,
+    user,
+)
 from bot.slack.ids import (
     ACTIONS_BLOCK,
     FIELD_CLASSIFICATION,
@@ -86,8 +95,8 @@ def notice_text(pattern: SystemicPattern) -> str:
     """Notification fallback: the route and the count, nothing more."""
     ev = pattern.evidence or {}
     return (f"{escape(pattern_title(ev.get('partner', ''), ev.get('route')))}: "
-            f"{len(ev.get('misses', []))} missed acknowledgement deadlines in "
-            f"{pattern.window_days} days")
+            f"{plural(len(ev.get('misses', [])), 'missed acknowledgement deadline')} in "
+            f"{plural(pattern.window_days, 'day')}")
 
 
 def notice_blocks(pattern: SystemicPattern) -> list[Block]:
@@ -103,9 +112,10 @@ def notice_blocks(pattern: SystemicPattern) -> list[Block]:
     blocks: list[Block] = [
         HeaderBlock(text=pattern_title(ev.get("partner", ""), ev.get("route"))),
         SectionBlock(text=MarkdownTextObject(text=fit(
-            f"*{partner}* on route *{route}* missed *{len(misses)}* acknowledgement deadlines "
+            f"*{partner}* on route *{route}* missed "
+            f"*{len(misses)}* acknowledgement deadline{'' if len(misses) == 1 else 's'} "
             + (f"since the last notice ({slack_date(since)})" if since else
-               f"in the last {pattern.window_days} days")
+               f"in the last {plural(pattern.window_days, 'day')}")
             + f" (threshold {ev.get('threshold', len(misses))}). Repeated missed response "
               "windows on one route are reviewed by governance: the accountable director "
               "decides whether this is still case-level or a systemic pathway weakness.",
@@ -114,7 +124,8 @@ def notice_blocks(pattern: SystemicPattern) -> list[Block]:
             MarkdownTextObject(text=fit(f"*Affected route*\n{partner} · {route}", FIELD_LIMIT)),
             MarkdownTextObject(text=fit(
                 f"*Repeat frequency*\n{freq.get('in_window', len(misses))} missed in "
-                f"{pattern.window_days} days · {freq.get('in_90_days', len(misses))} in 90 days",
+                f"{plural(pattern.window_days, 'day')} · "
+                f"{freq.get('in_90_days', len(misses))} in 90 days",
                 FIELD_LIMIT)),
         ]),
     ]
@@ -126,13 +137,13 @@ def notice_blocks(pattern: SystemicPattern) -> list[Block]:
     people = impact.get("people", [])
     blocks.append(SectionBlock(text=MarkdownTextObject(text=fit(
         "*Service impact*\n"
-        f"{impact.get('open_records', 0)} records on this route still open, "
+        f"{plural(impact.get('open_records', 0), 'record')} on this route still open, "
         f"{impact.get('awaiting_acknowledgement', 0)} past their deadline with no "
         "acknowledgement"
         + (f" (people: {_people(people)})" if people else "")
         + f" · {impact.get('partner_open_records', 0)} open with {partner} on all routes\n"
-        f"Last 30 days on this route: {impact.get('stalled_days_30', 0)} stalled days · "
-        f"{impact.get('late_responses_30', 0)} late responses · escalations "
+        f"Last 30 days on this route: {plural(impact.get('stalled_days_30', 0), 'stalled day')}"
+        f" · {plural(impact.get('late_responses_30', 0), 'late response')} · escalations "
         f"{_tiers(impact.get('escalations_30', []))}", SECTION_LIMIT))))
     if ev.get("contract_impact"):
         blocks.append(SectionBlock(text=MarkdownTextObject(text=fit(
@@ -177,7 +188,8 @@ def classify_modal(pattern: SystemicPattern, *, chosen: Classification) -> View:
         blocks=[
             SectionBlock(text=MarkdownTextObject(text=fit(
                 f"*{escape(ev.get('partner', ''))}* · {escape(route_label(ev.get('route')))}"
-                f"\n{len(ev.get('misses', []))} missed acknowledgement deadlines · detected "
+                f"\n{plural(len(ev.get('misses', [])), 'missed acknowledgement deadline')}"
+                " · detected "
                 f"{slack_date(pattern.detected_at)}", SECTION_LIMIT))),
             InputBlock(block_id=FIELD_CLASSIFICATION, label="Classification",
                        element=StaticSelectElement(
@@ -216,7 +228,7 @@ def _fields(trend: RouteTrend) -> list[MarkdownTextObject]:
     def field(label: str, value: str) -> MarkdownTextObject:
         return MarkdownTextObject(text=fit(f"*{label}*\n{value}", FIELD_LIMIT))
 
-    open_now = f"{trend.open_now} records" + (f" ({_people(trend.people_open)})"
+    open_now = plural(trend.open_now, "record") + (f" ({_people(trend.people_open)})"
                                              if trend.people_open else "")
     return [
         field("Missed acknowledgement deadlines", _per_window(
@@ -261,7 +273,7 @@ def partner_blocks(partner: str, totals: RouteTrend | None, trends: Sequence[Rou
             fields=_fields(trend)))
     if len(trends) > MAX_ROUTES:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
-            text=f"…and {len(trends) - MAX_ROUTES} more routes")]))
+            text=f"…and {plural(len(trends) - MAX_ROUTES, 'more route')}")]))
     if patterns:
         lines = ["*Systemic-pattern notices*", *(pattern_history_line(p) for p in patterns)]
         blocks.append(SectionBlock(text=MarkdownTextObject(text=fit("\n".join(lines),

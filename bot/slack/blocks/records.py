@@ -31,6 +31,7 @@ from bot.domain.edits import label as key_label
 from bot.domain.grammar import DEPENDENCY_KEYS, HANDOFF_KEYS, KEYS, Key
 from bot.domain.records import RecordKind, ResponseCategory, Risk, is_open
 from bot.services.records import Change, Happened
+from bot.slack.blocks.audit import event_sentence
 from bot.slack.ids import INPUT, ActionId, ViewId
 from store.models import AuditEvent, Record
 
@@ -48,10 +49,12 @@ from bot.slack.blocks.text import (
     VIEW_BLOCKS as VIEW_BLOCKS,
     MESSAGE_TEXT_LIMIT as MESSAGE_TEXT_LIMIT,
     REPLY_TEXT_LIMIT as REPLY_TEXT_LIMIT,
+    channel as channel,
     chunks as chunks,
     clip as clip,
     escape as escape,
     fit as fit,
+    plural as plural,
     slack_date as slack_date,
     user as user,
 )
@@ -220,24 +223,6 @@ def record_list(title: str, records: Sequence[Record], empty: str) -> list[Block
     return blocks
 
 
-def _event_text(event: AuditEvent) -> str:
-    parts = [slack_date(event.at, "{date_short} {time}"), user(event.actor), f"*{event.kind}*"]
-    if event.field and event.kind not in ("created",):
-        parts.append(f"`{event.field}`")
-    if event.before not in (None, "", {}):
-        parts.append(f"{escape(_short(event.before))} →")
-    if event.after not in (None, "", {}) and event.kind != "created":
-        parts.append(escape(_short(event.after)))
-    if event.note:
-        parts.append(f"_({escape(event.note)})_")
-    return " ".join(parts)
-
-
-def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return clip(text, 200)
-
-
 def record_detail(record: Record, events: Sequence[AuditEvent]) -> list[Block]:
     """`/baton show REF`: the card with every free text whole (the card itself shortens
     them and points here), then the audit trail, within one message's 50 blocks."""
@@ -249,8 +234,8 @@ def record_detail(record: Record, events: Sequence[AuditEvent]) -> list[Block]:
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text=f"Logged by {user(record.created_by)} {slack_date(record.created_at)}")]))
     blocks.append(DividerBlock())
-    lines = [f"*Audit trail* ({len(events)} events)"]
-    lines += [fit(_event_text(e), SECTION_LIMIT) for e in events]
+    lines = [f"*Audit trail* ({plural(len(events), 'event')})"]
+    lines += [fit(event_sentence(e), SECTION_LIMIT) for e in events]
     for piece in chunks("\n".join(lines), SECTION_LIMIT):
         if len(blocks) >= MESSAGE_BLOCKS - 1:
             blocks.append(ContextBlock(elements=[MarkdownTextObject(
@@ -258,6 +243,47 @@ def record_detail(record: Record, events: Sequence[AuditEvent]) -> list[Block]:
             break
         blocks.append(SectionBlock(text=MarkdownTextObject(text=piece)))
     return blocks
+
+
+# Every `/baton` sub-command, as `/baton help` lists it: (usage, what it does), by the word
+# handlers/commands.py's SUBCOMMANDS dispatches on (a test checks none is missing).
+BATON_HELP: dict[str, tuple[str, str]] = {
+    "list": ("/baton list", "this channel's open records, soonest deadline first"),
+    "mine": ("/baton mine", "the open records you own"),
+    "show": ("/baton show H-3", "a record in full, with its audit trail"),
+    "edit": ("/baton edit H-3 due: friday 5pm risk: same-day",
+             "change a record: the same keys as logging, except who and what it is about"),
+    "ack": ("/baton ack H-3", "the partner acknowledged the handoff"),
+    "respond": ("/baton respond H-3 accept|condition|clarify|decline TEXT",
+                "the partner's response: accept, accept with a condition, ask for "
+                "clarification, or decline with a reason"),
+    "resolve": ("/baton resolve D-2 OUTCOME", "close a dependency with its outcome"),
+    "close": ("/baton close H-3 OUTCOME", "close a handoff with its outcome"),
+    "cancel": ("/baton cancel H-3 REASON", "cancel a record logged in error"),
+    "ladder": ("/baton ladder", "who is paged, and when; admins: `/baton ladder use NAME`, "
+               "`/baton ladder reset`"),
+    "coordinator": ("/baton coordinator @someone [today|mon,wed]",
+                    "name the coordinator of the day (`/baton coordinator` shows the week; "
+                    "`/baton coordinator cover @someone from DATE to DATE`)"),
+    "huddle": ("/baton huddle", "post this channel's roster for the daily huddle"),
+    "partner": ("/baton partner NAME", "a partner's acknowledgement and response figures"),
+    "report": ("/baton report [from DATE to DATE]",
+               "the evidence report for this channel (default: the last 30 days)"),
+    "help": ("/baton help", "this help"),
+}
+
+COMMAND_NAMES = ("/handoff", "/dependency", "/baton")
+
+UNKNOWN_BUTTON = (":warning: That button is not one Baton knows (it may be on an old "
+                  "message): nothing was changed. `/baton show REF` has the record as it is "
+                  "now.")
+
+
+def unknown_command_text(typed: str) -> str:
+    """A slash command Baton has not got, answered with the ones it has (and help)."""
+    shown = escape(typed[:40]) or "that command"
+    return (f":warning: Baton has no `{shown}` command: its commands are `/handoff`, "
+            f"`/dependency` and `/baton`.\n\n{help_text()}")
 
 
 def help_text() -> str:
@@ -290,13 +316,8 @@ def help_text() -> str:
         "that working day; a weekend day or holiday means the working day before, and Baton "
         "says so."),
         "",
-        ("*Everything else:* `/baton list` · `/baton mine` · `/baton show H-3` · "
-        "`/baton ack H-3` · `/baton respond H-3 accept|condition|clarify|decline TEXT` · "
-        "`/baton resolve D-2 OUTCOME` (an acknowledged handoff: `/baton close H-3 OUTCOME`) · "
-        "`/baton cancel H-3 REASON` · "
-        "`/baton edit H-3 due: friday 5pm risk: same-day` (change a record: the same keys "
-        "as logging, except who and what it is about) · "
-        "`/baton ladder` (who is paged, and when)"),
+        "*Everything else:*",
+        *(f"• `{usage}` — {what}" for usage, what in BATON_HELP.values()),
         "",
         ("*Escalation:* Baton reminds the owner before the deadline. If the partner has not "
         "acknowledged by then, the handoff is overdue and the ladder's first tier is paged "
@@ -334,6 +355,19 @@ def _risk_input(key: Key, initial: Risk | None, *, optional: bool,
                                                   initial_option=chosen))
 
 
+def _safeguard_input(key: Key, initial: str | None, risk: Risk | None) -> InputBlock:
+    """The interim safeguard: required (Slack marks it so) when the risk is same-day, and
+    its label says when it is needed otherwise (the risk may still be changed to same-day
+    in the form)."""
+    same_day = risk is Risk.SAME_DAY
+    block = _text_input(key, initial, multiline=True, optional=not same_day,
+                        hint="A temporary hold, alternative support, internal review or "
+                             "commissioner notice.")
+    if not same_day:
+        block.label = plain(f"{key.label} (required for a same-day risk)")
+    return block
+
+
 PERSON_HINT = "A code such as P-1042, never a name."
 
 
@@ -363,9 +397,7 @@ def create_modal(kind: RecordKind, fields: dict[str, str], *, owner: str | None,
                         "absent discharge information"),
             _text_input(k["partner"], fields.get("partner")),
             _risk_input(k["risk"], risk, optional=False),
-            _text_input(k["safeguard"], fields.get("safeguard"), multiline=True,
-                        hint="Required for a same-day risk: temporary hold, alternative support, "
-                        "internal review or commissioner notice."),
+            _safeguard_input(k["safeguard"], fields.get("safeguard"), risk),
             _text_input(k["until"], fields.get("until"), hint="When the safeguard should end; "
                         "Baton escalates if it runs past. e.g. friday 5pm"),
             _text_input(k["route"], fields.get("route")),

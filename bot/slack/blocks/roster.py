@@ -28,7 +28,15 @@ from bot.domain.roster import Flag, Row
 from bot.domain.rota import describe_days
 from bot.services.coordination import RotaDay, RotaSet
 from bot.slack.blocks.records import STATUS_BADGE
-from bot.slack.blocks.text import SECTION_LIMIT, VIEW_BLOCKS, escape, fit, slack_date, user
+from bot.slack.blocks.text import (
+    SECTION_LIMIT,
+    VIEW_BLOCKS,
+    escape,
+    fit,
+    plural,
+    slack_date,
+    user,
+)
 from bot.slack.ids import INPUT, ActionId, ViewId
 from store.models import Record
 
@@ -100,7 +108,7 @@ def summary(rows: Sequence[Row]) -> str:
 
 def huddle(rows: Sequence[Row], *, total: int, now: datetime,
            channel: str) -> tuple[str, list[Block]]:
-    text = f"Huddle roster: {len(rows)} open records, highest risk first"
+    text = f"Huddle roster: {plural(len(rows), 'open record')}, highest risk first"
     out: list[Block] = [
         HeaderBlock(text="Joint caseload huddle roster"),
         SectionBlock(text=MarkdownTextObject(

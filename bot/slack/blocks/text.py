@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain import slack_ids
+from bot.domain.words import plural as plural
 
 # Slack's Block Kit limits, in characters. Anything longer is refused by Slack outright
 # (invalid_blocks), so every free text passes through fit() or clip() on its way in.
@@ -77,6 +78,17 @@ def chunks(text: str, limit: int) -> list[str]:
     if text:
         out.append(text)
     return out
+
+
+def channel(channel_id: str | None) -> str:
+    """A channel as Slack shows it to a reader (<#C…>); anything that is not a channel ID
+    is shown, escaped, as text."""
+    if not channel_id:
+        return "—"
+    if channel_id.startswith("D") and slack_ids.CHANNEL_ID.fullmatch(channel_id):
+        return "a direct message"
+    return (f"<#{channel_id}>" if slack_ids.POSTING_CHANNEL_ID.fullmatch(channel_id)
+            else escape(channel_id))
 
 
 def slack_date(when: datetime, fmt: str = "{date_short_pretty} at {time}") -> str:
