@@ -183,6 +183,9 @@ class Console:
                                    is_admin=p.slack_admin)
         self.person = PEOPLE[0]
         self._dms = {self.emulator.dm_channel(p.user_id): p.handle for p in PEOPLE}
+        # (channel, ts) of each message Baton posted → what it is, so a thread reply says
+        # which thread it went to ("the thread of H-1's card").
+        self._posted: dict[tuple[str, str], str] = {}
         self.emulator.on_call(self._on_call)
         self.emulator.follow_clock(self.clock.now)  # `clock +2h`: two hours pass for Slack too
         self.emulator.add_channel(CHANNEL, "care-coordination")
@@ -545,9 +548,12 @@ class Console:
             if channel in self._dms or channel.startswith("D"):
                 title = f"Baton sent @{self._dms.get(channel, 'someone')} a DM"
             elif call.params.get("thread_ts"):
-                title = f"Baton replied in a thread in {_channel(channel)}"
+                parent = self._posted.get((channel, str(call.params["thread_ts"])))
+                where = f"the thread of {parent}" if parent else "a thread"
+                title = f"Baton replied in {where} in {_channel(channel)}"
             else:
                 title = f"Baton posted in {_channel(channel)}"
+                self._posted[(channel, str(r["ts"]))] = _what_message(call)
             self._show_message(title, call, str(r["ts"]))
         elif call.method == "chat.update" and r.get("ok"):
             channel, ts = str(call.params["channel"]), str(call.params["ts"])
@@ -676,6 +682,21 @@ def _choices(pairs: Iterable[tuple[str, str]]) -> str:
 
 
 _REF = re.compile(r"\b([HD]-\d+)\b")
+
+
+def _what_message(call: Call) -> str:
+    """A posted message named for a thread reply's title: a record's card, a page, or its
+    first words."""
+    blocks = call.json_param("blocks") or []
+    headers = [b["text"]["text"] for b in blocks if b.get("type") == "header"]
+    text = str(call.params.get("text", ""))
+    if headers and _ref(headers[0]):
+        return f"{_ref(headers[0])}'s card"
+    if "Escalation tier" in text:
+        tier = re.search(r"Escalation tier (\d+)", text)
+        return f"the tier {tier.group(1)} page" if tier else "the page"
+    first = " ".join((headers[0] if headers else text).split())
+    return f"“{first[:40]}…”" if len(first) > 40 else f"“{first}”"
 
 
 def _ref(text: str) -> str:

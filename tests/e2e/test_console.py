@@ -82,6 +82,9 @@ def test_clock_steps_through_every_due_moment_in_order(tmp_path):
     assert re.search(r"Tue 08 Dec 12:00 EST · Baton changed status: pending → overdue", trail)
     assert re.search(r"Tue 08 Dec 12:00 EST · Baton paged escalation tier 1", trail)
     assert re.search(r"Tue 08 Dec 13:00 EST · Baton paged escalation tier 2", trail)
+    # Each thread line says which thread it went to, and tier 2's is told once.
+    assert "replied in the thread of H-1's card in #care-coordination\n│ Reminder sent" in out
+    assert out.count("H-1: escalation tier 2 (Coordinator of the day) paged in") == 1
 
 
 def test_real_downtime_still_says_late(tmp_path):

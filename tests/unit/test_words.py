@@ -116,8 +116,13 @@ def test_baton_s_notes_name_channels_and_people_as_mentions_but_no_one_else_s_do
                                     note="Slack answered is_archived for channel C0TIER101 "
                                          "(archived); sent instead in C0COORD01"))
     assert "for <#C0TIER101> (archived); sent instead in <#C0COORD01>" in rerouted
-    typed = event_sentence(event("refused", note="<@U0FAKE99> <!channel>"))
+    typed = event_sentence(event("acknowledged", note="<@U0FAKE99> <!channel>"))
     assert "<@U0FAKE99>" not in typed and "&lt;@U0FAKE99&gt;" in typed
+    # A refusal's note is Baton's sentence about who may act: its people are mentions.
+    refused = event_sentence(event("refused", field="act_on_record",
+                                   note="only <@U0ALICE01> (the record's people) can change "
+                                        "this record"))
+    assert "only <@U0ALICE01> (the record's people)" in refused
 
 
 def test_a_post_anyway_reads_as_what_was_chosen() -> None:

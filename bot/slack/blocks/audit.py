@@ -18,7 +18,9 @@ SLACK = Style(text=escape, person=user, place=channel,
 def event_sentence(event: Event) -> str:
     """One audit event as a line: when, who, what they did and what changed."""
     line = f"{SLACK.when(event.at)} · {user(event.actor)} {event_what(event, SLACK)}"
-    note = note_text(event.note, style=SLACK, by_baton=event.actor == BATON)
+    # A refusal's note is Baton's own words about who may act, whoever was refused.
+    note = note_text(event.note, style=SLACK,
+                     by_baton=event.actor == BATON or event.kind == "refused")
     return line + (f" _({note})_" if note else "")
 
 
