@@ -63,7 +63,7 @@ def test_command_table_names_every_baton_subcommand() -> None:
 
 def _dispatcher_words(source: str) -> set[str]:
     """The words the console's command dispatcher acts on, read from terminal.py: the
-    function that handles `quit` (the dispatcher must), and in it every string a line is
+    function that handles `quit` and `help` (the dispatcher must), and in it every string a line is
     compared with (`==`, `in (…)`), tested with `startswith`/`removeprefix`, or looked up in
     a dict of commands (a literal in the function, or a module-level one it names). Only
     command-like words count: `/` (slash commands) and `#` (comments) are not words."""
@@ -82,15 +82,21 @@ def _dispatcher_words(source: str) -> set[str]:
             return [s for e in node.elts for s in strings(e)]
         return []
 
-    def handles_quit(fn: ast.AST) -> bool:
-        return any(isinstance(n, ast.Constant) and n.value == "quit" for n in ast.walk(fn))
+    def handles(fn: ast.AST, *words: str) -> bool:
+        said = {n.value for n in ast.walk(fn) if isinstance(n, ast.Constant)}
+        return all(w in said for w in words)
 
-    functions = [n for n in ast.walk(tree)
-                 if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and handles_quit(n)]
-    # The innermost such function: the one whose own body dispatches.
-    functions = [f for f in functions
-                 if not any(g is not f and handles_quit(g) for g in ast.walk(f)
-                            if isinstance(g, (ast.FunctionDef, ast.AsyncFunctionDef)))]
+    def dispatchers(*words: str) -> list[ast.AST]:
+        found = [n for n in ast.walk(tree)
+                 if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and handles(n, *words)]
+        # The innermost such function: the one whose own body dispatches.
+        return [f for f in found
+                if not any(g is not f and handles(g, *words) for g in ast.walk(f)
+                           if isinstance(g, (ast.FunctionDef, ast.AsyncFunctionDef)))]
+
+    # The dispatcher answers both `quit` and `help` (a form's prompt may answer `quit` too,
+    # but never `help`); failing that, whatever answers `quit`.
+    functions = dispatchers("quit", "help") or dispatchers("quit")
     found: set[str] = set()
     for fn in functions:
         for node in ast.walk(fn):
@@ -127,13 +133,19 @@ def test_console_table_names_every_console_command() -> None:
 
 def test_the_reader_finds_a_dispatcher_written_another_way() -> None:
     """A dispatcher by table (a module-level dict of commands) is read as well as the
-    if/elif one; strings elsewhere in the module (block types, Slack methods) are not."""
+    if/elif one; strings elsewhere in the module (block types, a form's own `quit`) are
+    not."""
     source = (
         'KINDS = {"section": 1}\n'
         'COMMANDS = {"as": None, "click": None, "clock": None}\n'
         'def render(block):\n'
         '    return block["type"] == "section"\n'
+        'def ask(answer, element):\n'
+        '    if answer == "quit" or element["type"] == "datepicker":\n'
+        '        return None\n'
         'def run(line):\n'
+        '    if line == "help":\n'
+        '        return\n'
         '    if line in ("quit", "exit"):\n'
         '        return\n'
         '    word = line.split()[0]\n'
@@ -141,7 +153,7 @@ def test_the_reader_finds_a_dispatcher_written_another_way() -> None:
         '        return\n'
         '    COMMANDS[word]()\n'
     )
-    assert _dispatcher_words(source) == {"as", "click", "clock", "quit", "exit"}
+    assert _dispatcher_words(source) == {"as", "click", "clock", "help", "quit", "exit"}
 
 
 @pytest.mark.parametrize("heading", ["Commands", "The console's commands"])
