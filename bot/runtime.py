@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.domain.drafts import DraftContext, build_dependency, build_handoff
 from bot.domain.edits import build_edits, changed_in_form, read_edit
+from bot.domain.grammar import with_mentions
 from bot.domain.permissions import Act, Role
 from bot.domain.records import Action, RecordKind
 from bot.domain.times import WorkingCalendar
@@ -212,7 +213,11 @@ class Baton:
         kind = RecordKind(record.kind)
         ctx = self.draft_context(user)
         if text is not None:
-            edits = build_edits(read_edit(text, kind, record.reference), kind, ctx)
+            fields = read_edit(text, kind, record.reference)
+            for key in ("owner", "manager"):  # "@jo" typed, not picked: the directory's jo
+                if fields.get(key):
+                    fields[key] = with_mentions(fields[key], self.directory.by_handle)
+            edits = build_edits(fields, kind, ctx)
         else:
             edits = build_edits(changed_in_form(form or {}, opened or {}, kind), kind, ctx,
                                 blank_clears=True)

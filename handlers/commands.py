@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from bot.domain import commands as grammar
-from bot.domain.grammar import KEYS, missing_required, parse_fields, read_user
+from bot.domain.grammar import KEYS, missing_required, parse_fields, read_user, with_mentions
 from bot.domain.records import Action, DomainError, RecordKind, read_risk
 from bot.domain.slack_ids import CHANNEL_ID
 from bot.report import write_report
@@ -32,7 +32,7 @@ from bot.slack.blocks import roster as roster_blocks
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId
 from bot.web.inbox import redoing
-from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape, with_mentions
+from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape
 from handlers.context import Services, SlackRequest, services, slack
 
 log = logging.getLogger("baton.handlers")
@@ -132,6 +132,30 @@ def guard_value(verb: str, text: str, channel: str, request_key: str | None,
     return value if len(value) <= BUTTON_VALUE_LIMIT else None
 
 
+def version_key(record: Any) -> str:
+    """A sub-command's warning carries the record as it was warned about: its id and
+    version. "Post anyway" then acts only on that version, so a second click (the first
+    changed the record) or a change by someone else meanwhile does nothing twice."""
+    return f"version:{record.id}:{record.version}"
+
+
+def still_as_warned(s: Services, team: str, key: str | None) -> None:
+    """DomainError unless the record a sub-command's warning was about is unchanged."""
+    if not key or not key.startswith("version:"):
+        return
+    try:
+        _, record_id, version = key.split(":")
+        current = s.records.get(team_id=team, ref=int(record_id))
+        warned = int(version)
+    except ValueError:
+        raise DomainError("That button has lost what you typed; run the command again.") \
+            from None
+    if current.version != warned:
+        raise DomainError(f"{current.reference} has changed since that warning (perhaps "
+                          "this button was already pressed), so nothing was done again. "
+                          f"`/baton show {current.reference}` shows where it stands.")
+
+
 def read_guard_value(value: str) -> tuple[str, str, str, str | None, frozenset[str]]:
     lost = DomainError("That button has lost what you typed; run the command again.")
     try:
@@ -189,6 +213,7 @@ def guard_proceed(ack: Ack, context: BoltContext) -> None:
                       channel=channel, trigger_id=req.trigger_id or "",
                       response_url=req.response_url, request_key=key, confirmed=ok)
         elif verb in GUARDED_SUBCOMMANDS:
+            still_as_warned(s, req.team_id, key)
             run = Invocation(s, req, verb, text, channel_id=channel, confirmed=ok)
             SUBCOMMANDS.get(verb, _unknown)(run)
         else:  # a button Baton did not make
@@ -494,9 +519,10 @@ def _edit(run: Invocation) -> None:
                                confirmed=run.confirmed)
     except NeedsConfirmation as exc:
         log.info("asked %s before /baton edit: %s", run.user, exc.findings.describe())
+        key = version_key(s.records.get(team_id=run.team, ref=ref))
         warn(s, exc.findings, user=run.user, channel=run.channel,
              response_url=run.req.response_url, edit=False,
-             value=guard_value(run.word, run.rest, run.channel, None, exc.findings.kinds))
+             value=guard_value(run.word, run.rest, run.channel, key, exc.findings.kinds))
         return
     if change.event is not None:
         Cards(s.client, s.records).changed(change)
@@ -507,25 +533,27 @@ def _check_text(run: Invocation, ref: str, action: Action, name: str,
                 text: str | None) -> Findings | None:
     """The name guard on a typed response, outcome or reason: what was found and confirmed
     (to audit), or None after warning. What would be refused anyway is refused first."""
-    run.services.records.precheck(team_id=run.team, ref=ref, actor=run.user, action=action)
-    return ask_first(run, {name: text}, edit=True)
+    record = run.services.records.precheck(team_id=run.team, ref=ref, actor=run.user,
+                                           action=action)
+    return ask_first(run, {name: text}, edit=True, key=version_key(record))
 
 
 def ask_first(run: Invocation, fields: Mapping[str, str | None], *,
-              edit: bool = False) -> Findings | None:
+              edit: bool = False, key: str | None = None) -> Findings | None:
     """The name guard on a `/baton` sub-command's free text ({field: text}): what was found
     and confirmed by "Post anyway" (pass it to the service, which audits it with the change:
     bot/services/records.py's audit_overrides), or None after the warning was sent (nothing
     saved; "Post anyway" runs `/baton WORD REST` again, with run.confirmed set; `edit`
     offers an Edit button too, which opens the form for the word (guard_edit)). For
-    `/baton edit` too."""
+    `/baton edit` too. `key`: the record as warned about (version_key), so that "Post
+    anyway" does nothing once it has changed (a second click, or someone else's change)."""
     try:
         return run.services.guard.check(run.team, fields, confirmed=run.confirmed)
     except NeedsConfirmation as exc:
         log.info("asked %s before /baton %s: %s", run.user, run.word, exc.findings.describe())
         warn(run.services, exc.findings, user=run.user, channel=run.channel,
              response_url=run.req.response_url, edit=edit,
-             value=guard_value(run.word, run.rest, run.channel, None, exc.findings.kinds))
+             value=guard_value(run.word, run.rest, run.channel, key, exc.findings.kinds))
         return None
 
 

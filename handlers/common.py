@@ -32,19 +32,7 @@ GENERIC = (":warning: Something went wrong on Baton's side and nothing was saved
 # RecordService transaction (imported from there: one wording).
 
 
-# "@name" typed as plain text (Slack sends a picked mention as <@U…|name> instead).
-_TYPED_HANDLE = re.compile(r"(?<![<\w])@([\w][\w.\-']{0,79}(?<=[\w]))")
-
-
-def with_mentions(text: str, by_handle: Callable[[str], str | None]) -> str:
-    """Each plain "@name" in `text` as a mention (<@U…>) where the user directory knows
-    exactly one person by that name; any other is left as typed, for the grammar to say
-    how to make it a mention."""
-    def one(m: re.Match[str]) -> str:
-        user_id = by_handle(m.group(1))
-        return f"<@{user_id}>" if user_id else m.group(0)
-
-    return _TYPED_HANDLE.sub(one, text) if "@" in text else text
+# with_mentions ("@jo" typed as text → <@U…>) is the grammar's: bot/domain/grammar.py.
 
 
 class MalformedPayload(ValueError):

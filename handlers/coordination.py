@@ -84,6 +84,8 @@ def assign_submit(ack: Ack, context: BoltContext) -> None:
             record_id = req.form_ref("record")
             if record_id is None:
                 raise DomainError("This form lost its record; open it again.", field="text")
+            # Who may act is checked before any name warning (nothing asked in vain).
+            s.records.require_on_record(team_id=team, ref=record_id, actor=user)
             found = s.guard.check(team, {"next_action": values.get("text", "")},
                                   confirmed=confirmed_in_form(values))
             change = s.coordination.assign_next_action(

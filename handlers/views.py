@@ -175,6 +175,8 @@ def interim(ack: Ack, context: BoltContext) -> None:
                 raise DomainError(str(exc), field="review") from None
             review, note = reading.when, reading.note
         risk = read_risk(values["risk"]) if values.get("risk", "").strip() else None
+        # Who may act is checked before any name warning (nothing asked about in vain).
+        s.escalation.may_record_interim(team_id=req.team_id, record_id=record_id, actor=user)
         found = s.guard.check(req.team_id, {"interim_action": values.get("text", "")},
                               confirmed=confirmed_in_form(values))
         change = s.escalation.record_interim(team_id=req.team_id, record_id=record_id,

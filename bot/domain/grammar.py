@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.domain import slack_ids
@@ -244,3 +245,18 @@ def help_lines(kind: RecordKind) -> list[str]:
         req = " — required" if k.required else ""
         lines.append(f"`{k.name}:` {k.label}{alias}{req}")
     return lines
+
+
+# "@name" typed as plain text (Slack sends a picked mention as <@U…|name> instead).
+_TYPED_HANDLE = re.compile(r"(?<![<\w])@([\w][\w.\-']{0,79}(?<=[\w]))")
+
+
+def with_mentions(text: str, by_handle: Callable[[str], str | None]) -> str:
+    """Each plain "@name" in `text` as a mention (<@U…>) where the user directory knows
+    exactly one person by that name; any other is left as typed, for the grammar to say
+    how to make it a mention."""
+    def one(m: re.Match[str]) -> str:
+        user_id = by_handle(m.group(1))
+        return f"<@{user_id}>" if user_id else m.group(0)
+
+    return _TYPED_HANDLE.sub(one, text) if "@" in text else text

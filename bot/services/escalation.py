@@ -288,6 +288,15 @@ class EscalationService:
                                           review_moved=moved, changes=rerated),
                       page_at=page_at, next_due=now if rerated else None)
 
+    def may_record_interim(self, *, team_id: str, record_id: int, actor: str) -> None:
+        """Refused (audited) now, as record_interim would refuse it: so that nobody is
+        asked about a name in a change they could not make. Nothing changed."""
+        with self._sessions() as s:
+            record = queries.get_record(s, team_id=team_id, record_id=record_id)
+        if record is None:
+            raise NotFound("That record no longer exists.")
+        self._require_interim(record, team_id=team_id, actor=actor, now=self._clock.now())
+
     def _require_interim(self, record: Record, *, team_id: str, actor: str,
                          now: datetime) -> None:
         """Refused (audited) unless `actor` may record the interim action on `record`."""

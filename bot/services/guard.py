@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.names import FREE_TEXT_FIELDS, names_in_fields
+from bot.domain.names import FREE_TEXT_FIELDS, name_lists, names_in_fields
 from bot.domain.records import OPEN_STATUSES
 from store import queries
 
@@ -86,6 +86,9 @@ def read_choices(values: Iterable[str]) -> frozenset[str]:
 class Guard:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._sessions = session_factory
+        # The name lists (a quarter of a second, once a process) are read now, at start,
+        # not inside the first form submission's 3 seconds.
+        name_lists()
 
     def known_phrases(self, team_id: str) -> list[str]:
         """The workspace's partner directory: agency and service names never flagged."""

@@ -265,3 +265,25 @@ def test_an_edit_by_someone_not_allowed_is_refused_before_any_name_warning(
     text, buttons = _last_warning(baton)
     assert "Nothing was changed" in text and "Post anyway" not in buttons
     assert [e.kind for e in _events(baton)][-1] == "refused"
+
+
+def test_post_anyway_on_a_sub_command_acts_once_however_often_it_is_pressed(baton):
+    """The warning carries the record's version: a second click finds it changed and does
+    nothing again (a response recorded twice, an edit applied twice, were possible)."""
+    baton.command("/handoff", HANDOFF)
+    baton.command("/baton", "respond H-1 condition start Monday if Mr Okafor confirms")
+    text, buttons = _last_warning(baton)
+    assert "“Mr Okafor”" in text
+    baton.click(*buttons["Post anyway"])
+    baton.click(*buttons["Post anyway"])
+    kinds = [e.kind for e in _events(baton)]
+    assert kinds.count("responded") == 1 and kinds.count("name_warning_overridden") == 1
+    text, _ = _last_warning(baton)
+    assert "H-1 has changed since that warning" in text and "nothing was done again" in text
+
+    baton.command("/baton", "edit H-1 note: ring Mrs Delgado first")
+    _, buttons = _last_warning(baton)
+    baton.click(*buttons["Post anyway"])
+    baton.click(*buttons["Post anyway"])
+    notes = [e for e in _events(baton) if e.kind == "field_changed" and e.field == "note"]
+    assert len(notes) == 1

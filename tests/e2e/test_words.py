@@ -140,6 +140,10 @@ def test_coordinator_typed_as_an_at_name_is_the_person_so_named(baton):
     assert "Pick the person from the list Slack shows as you type @" in reply
     baton.command("/handoff", HANDOFF + " owner: @alice")
     assert record(baton).owner_id == ALICE
+    # The same in an edit: "@bob" typed is bob; in a note it stays text, never a mention.
+    baton.command("/baton", "edit H-1 owner: @bob note: ask @bob at intake")
+    assert record(baton).owner_id == BOB
+    assert record(baton).note == "ask @bob at intake"
 
 
 def _opened_view(baton) -> dict:

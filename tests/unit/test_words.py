@@ -30,7 +30,7 @@ from bot.slack.blocks import pages
 from bot.slack.blocks.audit import event_sentence, value_text
 from bot.slack.blocks.records import create_modal, response_modal
 from bot.slack.blocks.text import channel
-from handlers.common import with_mentions
+from bot.domain.grammar import with_mentions
 from tests.unit.test_directory import FakeLookup, Timer
 
 AT = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
