@@ -146,11 +146,15 @@ SAME_DAY_SAFEGUARD = ("A same-day risk needs an interim safeguard (`safeguard:`)
                       "hold, alternative support, internal review or commissioner notice.")
 
 
+# A same-day risk is looked at again within this (a dependency logged or re-rated same-day).
+SAME_DAY_REVIEW = timedelta(hours=2)
+
+
 def default_review(risk: Risk, ctx: DraftContext) -> datetime:
     """Same-day risk is looked at again within two hours; anything else by the end of the
     next working day ("service leads review active dependencies every working day")."""
     if risk is Risk.SAME_DAY:
-        return ctx.now + timedelta(hours=2)
+        return ctx.now + SAME_DAY_REVIEW
     local_today = ctx.now.astimezone(ctx.tz).date()
     day = add_business_days(local_today, 1, ctx.calendar)
     return datetime.combine(day, ctx.calendar.end_of_day, tzinfo=ctx.tz).astimezone(ctx.now.tzinfo)

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.domain.drafts import LONG_TEXT, SHORT_TEXT, DraftContext, DraftErrors
+from bot.domain.drafts import (
+    LONG_TEXT,
+    SAME_DAY_REVIEW,
+    SHORT_TEXT,
+    DraftContext,
+    DraftErrors,
+)
 from bot.domain.grammar import KEYS, UnknownKey, key_index, parse_fields, read_user
 from bot.domain.quoting import quoted
 from bot.domain.records import DomainError, RecordKind, Risk, read_risk
@@ -200,6 +206,19 @@ def diff(current: Mapping[str, Any], edits: Edits) -> list[FieldChange]:
     return [FieldChange(key, current.get(key), edits.values[key])
             for key in EDITABLE[edits.kind]
             if key in edits.values and current.get(key) != edits.values[key]]
+
+
+def pulled_forward_review(kind: RecordKind, current: Mapping[str, Any],
+                          changes: list[FieldChange], now: datetime) -> FieldChange | None:
+    """A dependency re-rated same-day is looked at again within two hours, as one logged
+    same-day is: its next review, when later and not itself being edited, comes forward."""
+    keys = {c.key for c in changes}
+    rerated = next((c.after for c in changes if c.key == "risk"), None)
+    review = current.get("review")
+    if (kind is not RecordKind.DEPENDENCY or rerated is not Risk.SAME_DAY or "review" in keys
+            or not isinstance(review, datetime) or review <= now + SAME_DAY_REVIEW):
+        return None
+    return FieldChange("review", review, now + SAME_DAY_REVIEW)
 
 
 def check_result(kind: RecordKind, merged: Mapping[str, Any]) -> None:

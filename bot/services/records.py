@@ -31,6 +31,7 @@ from bot.domain.edits import (
     check_result,
     current_values,
     diff,
+    pulled_forward_review,
 )
 from bot.domain.ladder import LadderConfig, snapshot_ladder
 from bot.domain.permissions import Act
@@ -454,6 +455,9 @@ class RecordService:
             changes = diff(current, edits)
             if not changes:
                 return Change(record)
+            sooner = pulled_forward_review(kind, current, changes, now)
+            if sooner is not None:  # re-rated same-day: reviewed within two hours
+                changes.append(sooner)
             keys = {c.key for c in changes}
             if keys & {"due", "review"} and record.status == HandoffStatus.OVERDUE:
                 raise DomainError(

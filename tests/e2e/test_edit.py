@@ -160,7 +160,10 @@ def test_a_dependency_rerated_same_day_needs_a_safeguard_as_at_logging(baton):
     baton.command("/baton", "edit D-1 rating: same-day interim: daily welfare call by the lead")
     rec = record(baton, "D-1")
     assert (rec.risk, rec.interim_safeguard) == ("same-day", "daily welfare call by the lead")
-    assert [e.field for e in events(baton, "field_changed")] == ["risk", "interim_safeguard"]
+    # Re-rated same-day, it is reviewed within two hours, as one logged same-day is.
+    assert [e.field for e in events(baton, "field_changed")] == \
+        ["risk", "interim_safeguard", "next_review_at"]
+    assert rec.due_at == baton.clock.now() + timedelta(hours=2)
     # The coordinator of the day is told of the re-rating as of a new same-day risk.
     with baton.sessions() as s:
         nudges = list(s.scalars(select(DueWork).where(DueWork.kind == "nudge",

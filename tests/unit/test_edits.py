@@ -3,7 +3,7 @@ difference from the record, logging's rules on the result, and the form's untouc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from bot.domain.edits import (
     diff,
     fingerprint,
     form_text,
+    pulled_forward_review,
     read_edit,
 )
 from bot.domain.records import DomainError, RecordKind, Risk
@@ -158,3 +159,19 @@ def test_a_form_time_reads_back_to_the_same_moment():
 
 def test_edits_of_another_kind_are_kept_apart():
     assert Edits(D, {"risk": Risk.EMERGING}).free_text() == {}
+
+
+def test_a_dependency_re_rated_same_day_is_reviewed_within_two_hours():
+    later = NOW + timedelta(hours=8)
+    current = {"risk": Risk.SHORT_TERM, "review": later}
+    rerate = [FieldChange("risk", Risk.SHORT_TERM, Risk.SAME_DAY)]
+    assert pulled_forward_review(D, current, rerate, NOW) == \
+        FieldChange("review", later, NOW + timedelta(hours=2))
+    # Already sooner, a review being edited too, another rating, or a handoff: left alone.
+    soon = {"risk": Risk.SHORT_TERM, "review": NOW + timedelta(hours=1)}
+    assert pulled_forward_review(D, soon, rerate, NOW) is None
+    both = [*rerate, FieldChange("review", later, later + timedelta(hours=1))]
+    assert pulled_forward_review(D, current, both, NOW) is None
+    emerging = [FieldChange("risk", Risk.SHORT_TERM, Risk.EMERGING)]
+    assert pulled_forward_review(D, current, emerging, NOW) is None
+    assert pulled_forward_review(H, current, rerate, NOW) is None

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.domain.drafts import SAME_DAY_SAFEGUARD
-from bot.domain.grammar import read_user
+from bot.domain.grammar import read_user, with_mentions
 from bot.domain.permissions import Act, Actor, Role, allowed
 from bot.domain.quoting import got
 from bot.domain.records import (
@@ -30,7 +30,6 @@ from bot.slack.blocks import pages
 from bot.slack.blocks.audit import event_sentence, value_text
 from bot.slack.blocks.records import create_modal, response_modal
 from bot.slack.blocks.text import channel
-from bot.domain.grammar import with_mentions
 from tests.unit.test_directory import FakeLookup, Timer
 
 AT = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
