@@ -177,9 +177,12 @@ def check_person_ref(value: str, *, pattern: str) -> str:
             field="person",
         )
     if not re.fullmatch(pattern, v, flags=re.IGNORECASE):
+        example = example_person_ref(pattern)
+        # The pattern itself is a regular expression: shown only when no example fits it.
+        shape = f"such as {example}" if example != "a code" else f"matching `{pattern}`"
         raise DomainError(
-            f"`person` must be a person reference code matching `{pattern}` (for example "
-            f"{example_person_ref(pattern)}), never a name. Got {quoted(v)}.",
+            f"`person` must be a person reference code {shape}, never a name. "
+            f"Got {quoted(v)}.",
             field="person",
         )
     return v.upper() if re.fullmatch(pattern, v.upper()) else v

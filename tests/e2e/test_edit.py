@@ -72,7 +72,7 @@ def test_edit_updates_the_card_and_its_thread_and_audits_each_field(baton):
     # One line in its thread: what changed, by whom.
     (line,) = baton.slack.thread(CHANNEL, rec.card_ts)
     assert line["text"].startswith(f"H-1: Edited by <@{ALICE}>:")
-    assert "continuity risk short-term → same-day" in line["text"]
+    assert "continuity risk Short-term → Same-day" in line["text"]
     assert "receiving contact “intake desk 555-0100” → “intake desk 555-0111”" in line["text"]
     assert "note added" in line["text"]
     # One audit event per field, with before and after.
@@ -389,7 +389,7 @@ def test_the_interim_action_form_re_rates_the_risk(laddered):
     assert (rerated.field, rerated.before, rerated.after, rerated.actor, rerated.note) == \
         ("risk", "short-term", "same-day", BOB, "re-rated")
     line = baton.slack.thread(CHANNEL, rec.card_ts)[-1]["text"]
-    assert "Interim action recorded by" in line and "short-term → same-day" in line
+    assert "Interim action recorded by" in line and "Short-term → Same-day" in line
 
     # Left as it was, the risk is not touched.
     baton.click(ActionId.INTERIM, str(rec.id), user=BOB)
@@ -474,3 +474,12 @@ def test_emptying_a_box_in_the_form_removes_the_field_and_its_check(baton):
     # A required box emptied is refused under it, nothing saved.
     body = baton.submit(view, {**answers, "until": "", "review": ""}).json()
     assert body["response_action"] == "errors" and "can't be empty" in body["errors"]["review"]
+
+
+def test_an_edit_s_thread_line_uses_the_card_s_words_for_a_risk_never_rated(baton):
+    baton.command("/handoff", "person: P-1042 to: Northside Home Care contact: intake desk "
+                              "555-0100 due: tomorrow 5pm")
+    baton.command("/baton", "edit H-1 risk: same-day")
+    (line,) = baton.slack.thread(CHANNEL, record(baton).card_ts)
+    assert "continuity risk not rated → Same-day" in line["text"]
+    assert "none" not in line["text"]

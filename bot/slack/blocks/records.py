@@ -505,10 +505,11 @@ _SAID_CHANGED = frozenset({"note", "safeguard"})
 
 
 def _value_words(key: str, value: Any) -> str:
+    # The card's and the audit trail's words: "Short-term", "not rated", "—".
     if value is None or value == "":
-        return "none"
+        return "not rated" if key == "risk" else "—"
     if isinstance(value, Risk):
-        return value.value
+        return value.label
     if isinstance(value, datetime):
         return slack_date(value)
     if key in ("owner", "manager"):
