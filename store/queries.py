@@ -34,6 +34,7 @@ from store.models import (
     PartnerAgency,
     Record,
     ReferenceCounter,
+    SystemicPattern,
     table,
 )
 
@@ -583,3 +584,31 @@ def touch_health_probe(s: Session, *, now: datetime, by: str) -> None:
     s.execute(ins.values(id=1, probed_at=now, probed_by=by[:64])
               .on_conflict_do_update(index_elements=["id"],
                                      set_={"probed_at": now, "probed_by": by[:64]}))
+
+
+# --- what an earlier session left behind (`baton console` continuing a database) ---
+
+def last_event_at(session: Session, *, team_id: str) -> datetime | None:
+    """When the workspace's latest audit event happened; None when it has none."""
+    return session.scalar(select(func.max(AuditEvent.at, type_=AuditEvent.at.type))
+                          .where(AuditEvent.team_id == team_id))
+
+
+def posted_messages(session: Session, *, team_id: str) -> list[tuple[str, str]]:
+    """Every message Baton posted and may edit again, (channel, ts), each once: record
+    cards, pages, notices it keeps up to date (a huddle roster) and systemic-pattern
+    notices. Only those whose channel and ts were stored."""
+    queries = (
+        select(Record.card_channel, Record.card_ts).where(Record.team_id == team_id),
+        select(DueWork.channel_id, DueWork.message_ts).where(
+            DueWork.team_id == team_id, DueWork.kind == "page"),
+        select(Notice.channel_id, Notice.message_ts).where(Notice.team_id == team_id),
+        select(SystemicPattern.channel_id, SystemicPattern.message_ts).where(
+            SystemicPattern.team_id == team_id),
+    )
+    out: dict[tuple[str, str], None] = {}
+    for q in queries:
+        for channel, ts in session.execute(q):
+            if channel and ts:
+                out[(str(channel), str(ts))] = None
+    return list(out)

@@ -30,8 +30,7 @@ def console_run(tmp_path: Path, lines: list[str], start: datetime, *, db: str = 
     console = Console(settings, out=out, lines=list_lines(lines, echo=True),
                       clock=FixedClock(start), files_dir=tmp_path / "files")
     try:
-        console._print(console.banner())
-        run(console)
+        run(console)  # the banner, the catch-up, then the lines
     finally:
         console.close()
     return out.getvalue()
