@@ -88,7 +88,7 @@ HELP = """Console commands:
       /baton list    /baton show H-1    /baton help   (@manager, @sam … become mentions)
   click LABEL [REF]     press a button Baton posted: `click Acknowledge H-1`,
                         `click "Record interim action" H-2`; `click 3` presses button [3]
-  as PERSON             switch who is typing: `as manager`, `as you`; `as` lists the people
+  as PERSON             switch who is typing: `as manager`, `as you`; `as` lists them
   clock                 tell the console's time
   clock +2h             move time forward (never back): every reminder, page, nudge,
                         digest and partner check due on the way happens at its own
@@ -252,12 +252,16 @@ class Console:
         with sessions() as s:
             posted = queries.posted_messages(s, team_id=TEAM)
         dm_users = {self.emulator.dm_channel(p.user_id): p.user_id for p in PEOPLE}
-        for channel, ts in posted:
+        for channel, ts, what in posted:
             # A DM is reached by its person (as Slack resolves a user ID to the DM); a
             # channel the console has not (a configured one) stays unknown, as it would.
-            with contextlib.suppress(ValueError):
+            try:
                 self.emulator.seed_message(dm_users.get(channel, channel), ts,
                                            text="(posted in an earlier console session)")
+            except ValueError:
+                continue
+            if what:
+                self._posted[(channel, ts)] = what  # "the thread of H-1's card"
 
     @property
     def user(self) -> str:
