@@ -192,10 +192,33 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    import shutil
+
     from bot.console.terminal import run_console
 
-    _sole_writer(settings)
-    return run_console(settings, script=args.script, files_dir=args.files)
+    if args.script is not None:
+        try:
+            with open(args.script, encoding="utf-8") as script:
+                script.read()
+        except OSError as exc:
+            raise Exit(f"--script {args.script}: cannot read it ({_os_reason(exc)})") from None
+        except UnicodeDecodeError:
+            raise Exit(f"--script {args.script}: not a text file (UTF-8)") from None
+    fresh = None
+    if args.fresh:
+        # A new empty database for this session only (DATABASE_URL is not used): an
+        # example runs the same however often it is run in one folder.
+        fresh = tempfile.mkdtemp(prefix="baton-console-")
+        settings = settings.model_copy(
+            update={"database_url": f"sqlite:///{Path(fresh) / 'baton.db'}"})
+    try:
+        _sole_writer(settings)
+        return run_console(settings, script=args.script, files_dir=args.files)
+    finally:
+        if fresh is not None:
+            while _HELD:
+                _HELD.pop().release()
+            shutil.rmtree(fresh, ignore_errors=True)
 
 
 def cmd_ladder(settings: Settings, args: argparse.Namespace) -> int:
@@ -341,6 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("socket", help="Socket Mode (SLACK_APP_TOKEN), no public URL needed")
     console = sub.add_parser("console", help="try Baton offline against a built-in Slack emulator")
     console.add_argument("--script", default=None, help="read lines from this file, not stdin")
+    console.add_argument("--fresh", action="store_true",
+                         help="a new empty database for this session, deleted at exit "
+                              "(DATABASE_URL is not used)")
     console.add_argument("--files", default=None, metavar="DIR",
                          help="save the files Baton uploads (reports) here "
                               "(default ./baton-console-files)")

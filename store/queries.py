@@ -34,6 +34,7 @@ from store.models import (
     PartnerAgency,
     Record,
     ReferenceCounter,
+    SystemicPattern,
     table,
 )
 
@@ -583,3 +584,37 @@ def touch_health_probe(s: Session, *, now: datetime, by: str) -> None:
     s.execute(ins.values(id=1, probed_at=now, probed_by=by[:64])
               .on_conflict_do_update(index_elements=["id"],
                                      set_={"probed_at": now, "probed_by": by[:64]}))
+
+
+# --- what an earlier session left behind (`baton console` continuing a database) ---
+
+def last_event_at(session: Session, *, team_id: str) -> datetime | None:
+    """When the workspace's latest audit event happened; None when it has none."""
+    return session.scalar(select(func.max(AuditEvent.at, type_=AuditEvent.at.type))
+                          .where(AuditEvent.team_id == team_id))
+
+
+def posted_messages(session: Session, *, team_id: str) -> list[tuple[str, str, str]]:
+    """Every message Baton posted and may edit again, (channel, ts, what it is), each once:
+    record cards ("H-1's card"), pages ("the tier 1 page"), notices it keeps up to date (a
+    huddle roster) and systemic-pattern notices (what: ""). Only those whose channel and ts
+    were stored."""
+    out: dict[tuple[str, str], str] = {}
+    for kind, number, channel, ts in session.execute(
+            select(Record.kind, Record.number, Record.card_channel, Record.card_ts)
+            .where(Record.team_id == team_id, Record.card_ts.is_not(None))):
+        prefix = "H" if kind == "handoff" else "D"
+        out.setdefault((str(channel), str(ts)), f"{prefix}-{number}'s card")
+    for tier, channel, ts in session.execute(
+            select(DueWork.tier, DueWork.channel_id, DueWork.message_ts)
+            .where(DueWork.team_id == team_id, DueWork.kind == "page",
+                   DueWork.message_ts.is_not(None))):
+        out.setdefault((str(channel), str(ts)), f"the tier {tier} page" if tier else "the page")
+    for q in (select(Notice.channel_id, Notice.message_ts).where(Notice.team_id == team_id),
+              select(SystemicPattern.channel_id, SystemicPattern.message_ts).where(
+                  SystemicPattern.team_id == team_id)):
+        for channel, ts in session.execute(q):
+            if channel and ts:
+                out.setdefault((str(channel), str(ts)), "")
+    return [(channel, ts, what) for (channel, ts), what in out.items()
+            if channel not in ("", "None")]

@@ -29,6 +29,7 @@ from bot.domain.permissions import Role, RoleConfig
 from bot.settings import Settings
 from bot.slack import wire
 from bot.slack.clients import make_client
+from store import queries
 from store.db import make_engine, make_session_factory, migrate
 
 TEAM = "T0CONSOLE"
@@ -87,15 +88,17 @@ HELP = """Console commands:
       /baton list    /baton show H-1    /baton help   (@manager, @sam … become mentions)
   click LABEL [REF]     press a button Baton posted: `click Acknowledge H-1`,
                         `click "Record interim action" H-2`; `click 3` presses button [3]
-  as PERSON             switch who is typing: `as manager`, `as you`; `as` lists the people
+  as PERSON             switch who is typing: `as manager`, `as you`; `as` lists them
   clock                 tell the console's time
-  clock +2h             move time on; every reminder, page, nudge, digest and partner check
-  clock monday 8:35am   due on the way happens at its own time, in order (time only moves
-  clock next working day 8:35am                                              forward)
+  clock +2h             move time forward (never back): every reminder, page, nudge,
+                        digest and partner check due on the way happens at its own
+                        time, in order. To a time: `clock monday 8:35am`,
+                        `clock next working day 8:35am`
   wait 30s              let 30 seconds pass (the same as `clock +30s`)
   cancel                inside a form: close it without submitting
   help                  this text
-  quit                  leave"""
+  # comment             ignored (in a script, also where a form asks for an answer)
+  quit  (or exit)       leave"""
 
 
 class MovableClock(Clock, Protocol):
@@ -206,17 +209,59 @@ class Console:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         migrate(self.engine)
+        sessions = make_session_factory(self.engine)
+        self.continued_at = self._continue_clock(sessions)
+        self._seed(sessions)
         self.app, self.baton = build_app(
             settings, client=make_client(settings),
-            session_factory=make_session_factory(self.engine), clock=self.clock, redo=None,
+            session_factory=sessions, clock=self.clock, redo=None,
         )
         self.buttons: list[Button] = []
         self.opened: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._last_input = ""  # what opened the form being filled, for its messages
         self._upload = 0
+        self._begun = False
+
+    def begin(self) -> None:
+        """The banner, then Baton's engine: what fell due while away (a late digest, an
+        overdue page) is caught up after the banner and before the first line."""
+        if self._begun:
+            return
+        self._begun = True
+        self._print(self.banner())
         self.baton.start_engine()
-        self.baton.sweep_now(trends=True)  # what fell due while away: before the first line
+        self.baton.sweep_now(trends=True)
+        self._settle()
+
+    def _continue_clock(self, sessions: Callable[[], Any]) -> datetime | None:
+        """A database an earlier session moved the clock on in: start where it left off
+        (its latest audit event), never before it. None when the real time is later (real
+        downtime: what fell due meanwhile is caught up, and says late)."""
+        with sessions() as s:
+            last = queries.last_event_at(s, team_id=TEAM)
+        if last is None or last <= self.clock.now():
+            return None
+        self._set(last)
+        return last
+
+    def _seed(self, sessions: Callable[[], Any]) -> None:
+        """The messages Baton's database says it posted in earlier sessions (cards, pages,
+        notices it edits) exist in Slack still: put them in the emulator, which starts
+        empty, so editing an earlier session's record updates its card as in Slack."""
+        with sessions() as s:
+            posted = queries.posted_messages(s, team_id=TEAM)
+        dm_users = {self.emulator.dm_channel(p.user_id): p.user_id for p in PEOPLE}
+        for channel, ts, what in posted:
+            # A DM is reached by its person (as Slack resolves a user ID to the DM); a
+            # channel the console has not (a configured one) stays unknown, as it would.
+            try:
+                self.emulator.seed_message(dm_users.get(channel, channel), ts,
+                                           text="(posted in an earlier console session)")
+            except ValueError:
+                continue
+            if what:
+                self._posted[(channel, ts)] = what  # "the thread of H-1's card"
 
     @property
     def user(self) -> str:
@@ -345,27 +390,52 @@ class Console:
     def move_clock(self, text: str) -> None:
         """`clock` tells the time; `clock +2h`, `clock monday 8:35am` or `clock next working
         day 8:35am` moves it forward, stepping through every due moment on the way."""
-        from bot.domain.times import parse_duration, read_time
-
-        now = self.clock.now()
         if not text:
-            self._print(f"» it is now {self._when(now)}")
+            self._print(f"» it is now {self._when(self.clock.now())}")
             return
         try:
-            if text.startswith("+"):
-                target = now + parse_duration(text[1:].strip())
-            else:
-                m = re.fullmatch(r"next working day(?:\s+(?:at\s+)?(.+))?", text.strip(),
-                                 re.IGNORECASE)
-                if m:
-                    day = self._next_working_day(now.astimezone(self.tz).date())
-                    text = f"{day.isoformat()} {m.group(1) or '9:00am'}"
-                target = read_time(text, now=now, tz=self.tz)
+            target = self._clock_target(text)
         except ValueError as exc:
             self._print(f"{exc} The clock only moves forward: `clock +2h`, "
                         "`clock monday 8:35am`.")
             return
         self.step_to(target)
+
+    def _clock_target(self, text: str) -> datetime:
+        """Where `clock TEXT` moves the clock to; ValueError when TEXT says no time ahead."""
+        from bot.domain.times import parse_duration, read_time
+
+        now = self.clock.now()
+        if text.startswith("+"):
+            return now + parse_duration(text[1:].strip())
+        m = re.fullmatch(r"next working day(?:\s+(?:at\s+)?(.+))?", text.strip(),
+                         re.IGNORECASE)
+        if m:
+            day = self._next_working_day(now.astimezone(self.tz).date())
+            text = f"{day.isoformat()} {m.group(1) or '9:00am'}"
+        return read_time(text, now=now, tz=self.tz)
+
+    def is_console_command(self, text: str) -> bool:
+        """A line that can only be a console command (a form asking for an answer stops at
+        it, as at a slash command): `as NAME` naming someone here, `click …`, a `clock` or
+        `wait` that reads, `help`."""
+        from bot.domain.times import parse_duration
+
+        word, _, rest = text.strip().partition(" ")
+        rest = rest.strip()
+        word = word.lower()
+        try:
+            if word == "as":
+                return bool(rest) and " " not in rest and self.find_person(rest) is not None
+            if word == "click":
+                return bool(rest)
+            if word == "clock":
+                return not rest or bool(self._clock_target(rest))
+            if word == "wait":
+                return not rest or bool(parse_duration(rest))
+        except ValueError:
+            return False
+        return text.strip().lower() == "help"
 
     def _next_working_day(self, today: date) -> date:
         day = today + timedelta(days=1)
@@ -494,7 +564,8 @@ class Console:
         text = answer.strip()
         if text.lower() == "cancel":
             return None
-        if text.startswith("/") or text.lower() in ("quit", "exit"):
+        if (text.startswith("/") or text.lower() in ("quit", "exit")
+                or self.is_console_command(text)):
             # A command where an answer was expected: stop here and run it, so nothing
             # after it is swallowed as answers.
             where = f"line {self.lines.number}: " if self.lines.scripted else ""
@@ -663,9 +734,12 @@ class Console:
             print(text, file=self.out, flush=True)
 
     def banner(self) -> str:
+        continued = (f"\ncontinuing at {self._when(self.continued_at)}, where this "
+                     "database's last session left off" if self.continued_at else "")
         return (f"Baton console — Slack emulated on {self.emulator.base_url}, database "
                 f"{self.settings.database_url}, in #care-coordination ({self.tz.key}); "
-                f"it is {self._when(self.clock.now())}.\n{self.people_text()}\n{HELP}")
+                f"it is {self._when(self.clock.now())}.{continued}\n{self.people_text()}\n"
+                f"{HELP}")
 
     def close(self) -> None:
         self.baton.close()
@@ -757,6 +831,7 @@ def _plain(text: str, tz: ZoneInfo) -> str:
 
 def run(console: Console) -> int:
     """Read lines until `quit` or the end, doing what each says."""
+    console.begin()  # the banner and the catch-up, if not yet
     try:
         while True:
             raw = console.lines.next("baton> ")
@@ -795,7 +870,7 @@ def run_console(settings: Settings, *, script: str | None = None,
     lines = script_lines(script) if script else terminal_lines()
     console = Console(settings, lines=lines, files_dir=files_dir or FILES_DIR)
     try:
-        console._print(console.banner())
+        console.begin()
         return run(console)
     finally:
         console.close()

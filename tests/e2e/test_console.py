@@ -30,8 +30,7 @@ def console_run(tmp_path: Path, lines: list[str], start: datetime, *, db: str = 
     console = Console(settings, out=out, lines=list_lines(lines, echo=True),
                       clock=FixedClock(start), files_dir=tmp_path / "files")
     try:
-        console._print(console.banner())
-        run(console)
+        run(console)  # the banner, the catch-up, then the lines
     finally:
         console.close()
     return out.getvalue()
@@ -249,3 +248,184 @@ def test_escalation_example_keeps_its_promises_at_any_start(tmp_path, start):
     did = [ln.split(" · Baton ", 1)[1].split(" _(")[0] for ln in trail if " · Baton " in ln]
     assert did == ["sent a reminder", "changed status: pending → overdue",
                    "paged escalation tier 1", "paged escalation tier 2"]
+
+
+# --- a database reused across sessions, forms meeting console commands, the help ---
+
+def test_an_earlier_sessions_card_and_page_are_edited_in_a_later_session(tmp_path, caplog):
+    start = datetime(2026, 12, 8, 9, 0, tzinfo=NY)
+    # Session A: H-1 logged, its deadline passes, tier 1 is paged; H-2 logged.
+    first = console_run(tmp_path, [HANDOFF.format(due="in 1h"), "clock +1h",
+                                   HANDOFF.format(due="tomorrow 5pm").replace("P-1042",
+                                                                              "P-1043"),
+                                   "quit"], start)
+    assert "Escalation tier 1, Internal owner" in first
+    # Session B, later the same day: the emulator starts empty, but H-1's card and page
+    # and H-2's card are still in Slack, as they would be.
+    caplog.clear()
+    second = console_run(tmp_path, ["/baton edit H-2 risk: same-day",
+                                    "/baton cancel H-1 a duplicate of a phoned referral",
+                                    "clock +1h", "quit"],
+                         datetime(2026, 12, 8, 10, 30, tzinfo=NY))
+    assert "message_not_found" not in second and "Slack answered" not in second
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.records
+    edited = second[second.index("baton> /baton edit H-2"):]
+    assert re.search(r"┌ Baton edited its message in #care-coordination\n│ == Handoff H-2 · "
+                     r"P-1043 ==", edited)
+    # Cancelling H-1 updates its card and its tier 1 page, both from session A.
+    h1 = edited[edited.index("baton> /baton cancel H-1"):edited.index("baton> clock +1h")]
+    assert "┌ Baton edited its message in #care-coordination\n│ == Handoff H-1 · P-1042 ==" in h1
+    assert ("┌ Baton edited its message in #care-coordination\n│ :white_check_mark: Escalation "
+            "tier 1, Internal owner: nothing on this page needs you any more.") in h1
+    # A thread line under session A's card says whose card it is.
+    assert "Baton replied in the thread of H-1's card in #care-coordination" in h1
+    assert "Escalation tier 2" not in second  # cancelled: the ladder stopped
+
+
+def test_the_emulator_still_refuses_a_message_nobody_seeded(tmp_path):
+    from bot.console.emulator import SlackEmulator
+
+    with SlackEmulator(token="xoxb-seed") as emulator:
+        emulator.add_channel("C0SEEDED01", "seeded")
+        emulator.seed_message("C0SEEDED01", "1765200000.000100", text="earlier")
+        with pytest.raises(ValueError):  # a channel that does not exist for Baton
+            emulator.seed_message("C0NOWHERE1", "1765200000.000100", text="earlier")
+        with pytest.raises(ValueError):  # a ts already taken
+            emulator.seed_message("C0SEEDED01", "1765200000.000100", text="again")
+        from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError
+
+        client = WebClient(token="xoxb-seed", base_url=emulator.base_url)
+        client.chat_update(channel="C0SEEDED01", ts="1765200000.000100", text="now")
+        assert emulator.message("C0SEEDED01", "1765200000.000100")["text"] == "now"
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_update(channel="C0SEEDED01", ts="1765200000.000200", text="now")
+        assert refused.value.response["error"] == "message_not_found"
+        # A message posted now is minted after the seeded one, never at its ts.
+        posted = client.chat_postMessage(channel="C0SEEDED01", text="new")
+        assert float(posted["ts"]) > 1765200000.0001
+
+
+def test_the_clock_continues_where_the_last_session_left_off(tmp_path):
+    monday = datetime(2026, 12, 7, 9, 0, tzinfo=NY)
+    first = console_run(tmp_path, [HANDOFF.format(due="tuesday 10am"),
+                                   "clock tuesday 8:35am", "/baton edit H-1 risk: same-day",
+                                   "quit"], monday)
+    assert "continuing at" not in first
+    # Session B starts at the real time, Monday again: the clock does not go back.
+    second = console_run(tmp_path, ["clock", "/baton show H-1", "quit"], monday)
+    assert ("continuing at Tue 08 Dec 08:35 EST, where this database's last session "
+            "left off") in second
+    assert "it is Tue 08 Dec 08:35 EST." in second.split("\n")[0]
+    assert "» it is now Tue 08 Dec 08:35 EST" in second
+    assert "sent late" not in second
+    trail = second[second.index("*Audit trail*"):]
+    assert "Mon 07 Dec 09:" not in trail.split("risk")[-1]  # nothing after the edit is earlier
+    # Real downtime after that: the real time is later, so it is used, and late is late.
+    third = console_run(tmp_path, ["quit"], datetime(2026, 12, 8, 12, 0, tzinfo=NY))
+    assert "continuing at" not in third
+    assert "sent late: Baton was catching up" in third
+
+
+def test_the_banner_comes_before_a_catch_up(tmp_path):
+    start = datetime(2026, 12, 8, 9, 0, tzinfo=NY)
+    console_run(tmp_path, [HANDOFF.format(due="in 1h"), "quit"], start)
+    out = console_run(tmp_path, ["quit"], datetime(2026, 12, 8, 12, 0, tzinfo=NY))
+    assert out.startswith("Baton console — ")
+    assert out.index("Console commands") < out.index("sent late: Baton was catching up")
+
+
+@pytest.mark.parametrize("command, ran", [
+    ("as sam", "» you are now typing as @sam"),
+    ("click Acknowledge H-1", "No button “Acknowledge”"),
+    ("clock +3h", "» it is now Tue 08 Dec 12:00 EST"),
+    ("clock next working day 8:35am", "» it is now Wed 09 Dec 08:35 EST"),
+    ("wait 30s", "» waiting 30s …"),
+    ("help", "Console commands:"),
+])
+def test_a_console_command_in_a_form_stops_it_and_runs(tmp_path, command, ran):
+    start = datetime(2026, 12, 8, 9, 0, tzinfo=NY)
+    out = console_run(tmp_path, ["/handoff person: P-3310 to: Northside Home Care", command,
+                                 "quit"], start)
+    m = re.search(rf"line 2: the form for /handoff was still asking for `[^`]+` when "
+                  rf"`{re.escape(command)}` came; answer the form or add `cancel`\.", out)
+    assert m, out
+    after = out[m.end():]
+    assert "» form closed without submitting" in after
+    assert after.count(f"baton> {command}") == 1  # taken back and run, once
+    assert ran in after
+    assert "» submitted" not in out
+
+
+def test_typed_in_the_terminal_a_console_command_stops_a_form_too(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/c.db", "BATON_TIMEZONE": "America/New_York"}
+    settings = load_settings(env).model_copy(update={"channel_post_interval": 0})
+    out = io.StringIO()
+    typed = ["/handoff person: P-3310 to: Northside Home Care", "as manager", "quit"]
+    console = Console(settings, out=out, lines=list_lines(typed),  # not a script: no echo
+                      clock=FixedClock(datetime(2026, 12, 8, 9, 0, tzinfo=NY)),
+                      files_dir=tmp_path / "files")
+    try:
+        run(console)
+    finally:
+        console.close()
+    text = out.getvalue()
+    assert re.search(r"\nthe form for /handoff was still asking for `[^`]+` when `as manager` "
+                     r"came; answer the form or add `cancel`\.", text), text
+    assert "» you are now typing as @manager" in text
+    assert "» submitted" not in text
+
+
+def test_answers_that_only_look_like_commands_stay_answers(tmp_path):
+    # `as` with nobody of that name, a clock line that reads no time: a field's answer.
+    start = datetime(2026, 12, 8, 9, 0, tzinfo=NY)
+    out = console_run(tmp_path, ["/handoff person: P-3310 to: Northside Home Care",
+                                 "as needed intake desk", "clock tower desk 555-0100",
+                                 "cancel", "quit"], start)
+    assert "still asking" not in out
+    assert "» form closed without submitting" in out
+
+
+def test_the_help_lines_each_read(tmp_path):
+    lines = HELP.splitlines()
+    assert all(len(line) <= 90 for line in lines), [ln for ln in lines if len(ln) > 90]
+    # The table: a command at the left, what it does from column 24, a longer description
+    # going on at column 24 (never a word pushed far right, as `forward)` once was).
+    table = lines[lines.index(next(ln for ln in lines if ln.startswith("  click"))):]
+    for line in table:
+        assert line[:2] == "  " and line[24] != " ", line
+        assert (line[2] != " " and line[22:24] == "  ") or line[:24] == " " * 24, line
+    assert "`clock next working day 8:35am`" in HELP
+    assert any(line.startswith("  # comment ") for line in lines)
+    assert any(line.startswith("  quit") and "exit" in line for line in lines)
+
+
+def test_a_script_that_is_not_there_is_one_line(tmp_path):
+    from tests.fakes.cli import run_baton
+
+    r = run_baton(["console", "--script", str(tmp_path / "nonexistent")],
+                  {"DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}, timeout=120, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip() == (f"baton: --script {tmp_path / 'nonexistent'}: cannot read it "
+                                "(no such file or directory)")
+    assert not (tmp_path / "b.db").exists()
+
+
+def test_an_example_runs_twice_in_one_folder_with_fresh(tmp_path):
+    from tests.fakes.cli import run_baton
+
+    env = {"BATON_CONFIG": str(EXAMPLES / "console-ladder.toml"),
+           "DATABASE_URL": f"sqlite:///{tmp_path}/kept.db"}
+    outs = [run_baton(["console", "--fresh", "--script", str(EXAMPLES / "escalation.txt")],
+                      env, timeout=300, cwd=tmp_path) for _ in range(2)]
+    for r in outs:
+        assert r.returncode == 0, r.stderr
+        assert "Traceback" not in r.stderr and "WARNING" not in r.stderr, r.stderr
+        _no_console_mistakes(r.stdout)
+        assert "H-1: Escalation tier 2 acknowledged by @manager." in r.stdout
+        assert "== Handoff H-1 · P-1042 ==" in r.stdout
+        assert "continuing at" not in r.stdout
+    # DATABASE_URL was not used, and nothing of the fresh database is left behind.
+    assert not (tmp_path / "kept.db").exists()
+    assert not [p for p in tmp_path.iterdir() if p.suffix in (".db", ".lock")]

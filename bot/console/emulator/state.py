@@ -158,6 +158,36 @@ class Workspace:
             msg.pop("app_id", None)
             return copy.deepcopy(msg)
 
+    def seed_message(self, channel: str, ts: str, *, text: str) -> dict[str, Any]:
+        """Record a message Baton posted before this emulator started (an earlier console
+        session on the same database), at its own ``ts``, so Baton can update it as it
+        could in Slack, where it still exists. Only here: every other message is one posted
+        through the API, and an unknown ts is still refused (message_not_found). A channel
+        that does not exist for Baton, or a ts already taken, is a ValueError."""
+        with self._cond:
+            channel = self._resolve_channel(channel)
+            refusal = self._channel_refusal(channel)
+            if refusal:
+                raise ValueError(f"cannot seed a message in {channel}: {refusal}")
+            try:
+                seconds, _, micros = ts.partition(".")
+                at_us = int(seconds) * 1_000_000 + int(micros.ljust(6, "0")[:6] or "0")
+            except ValueError:
+                raise ValueError(f"not a message ts: {ts!r}") from None
+            if (channel, ts) in self._by_ts:
+                raise ValueError(f"a message at {ts} in {channel} exists already")
+            msg: dict[str, Any] = {
+                "type": "message", "channel": channel, "ts": ts, "user": self.bot_user_id,
+                "bot_id": self.bot_id, "app_id": self.app_id, "team": self.team_id,
+                "text": text, "blocks": [], "edited": False, "edit_count": 0,
+            }
+            self._top.setdefault(channel, []).append(msg)
+            self._top[channel].sort(key=lambda m: float(m["ts"]))
+            self._by_ts[(channel, ts)] = msg
+            # A later message never takes its ts: new ones are minted after it.
+            self._last_ts_us = max(self._last_ts_us, at_us)
+            return copy.deepcopy(msg)
+
     def dm_channel(self, *users: str) -> str:
         """The stable DM id conversations.open returns for these users."""
         with self._cond:
