@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.domain.records import Action, HandoffStatus, RecordKind, is_open, transition
 from bot.domain.schedule import page_after
-from bot.domain.times import format_duration
+from bot.domain.times import format_duration, to_the_second
 from bot.services.escalation import BATON, Authority, ladder_of
 from bot.services.records import Change, RecordService
 from bot.slack.blocks import pages
@@ -495,7 +495,7 @@ class Engine:
                        and page.sent_at is not None)
             text = roster_blocks.nudge_page(
                 record, tier=work.tier or 1,
-                waited=format_duration(now - page.sent_at) if applies and page
+                waited=format_duration(to_the_second(now - page.sent_at)) if applies and page
                 and page.sent_at else "")
         else:
             applies = coordinator != record.created_by  # they logged it: they know

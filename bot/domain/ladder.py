@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.records import Risk
-from bot.domain.times import format_duration, parse_duration
+from bot.domain.times import format_duration, parse_duration, to_the_second
 
 
 class LadderError(ValueError):
@@ -242,4 +242,4 @@ def shift(when: datetime, delta: timedelta, tz: ZoneInfo) -> datetime:
 
 
 def time_left(due: datetime, now: datetime) -> str:
-    return format_duration(due - now) if due > now else "no time"
+    return format_duration(to_the_second(due - now)) if due > now else "no time"

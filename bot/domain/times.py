@@ -59,6 +59,7 @@ __all__ = [
     "read_deadline",
     "read_time",
     "time_examples",
+    "to_the_second",
 ]
 
 # Examples that are in the future whatever the clock says (a bare weekday never means today,
@@ -770,6 +771,13 @@ def parse_duration(text: str) -> timedelta:
         )
     except OverflowError as exc:
         raise ValueError(f"The duration “{text}” is too long.") from exc
+
+
+def to_the_second(td: timedelta) -> timedelta:
+    """`td` rounded to the nearest whole second: a span measured by work done a few
+    milliseconds after its due moment (a 2h reminder handled at 1h 59m 59.98s before the
+    deadline) reads as meant ("2h left"), not one unit short ("1h 59m left")."""
+    return timedelta(seconds=round(td.total_seconds()))
 
 
 def format_duration(td: timedelta) -> str:

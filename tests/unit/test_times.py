@@ -26,6 +26,7 @@ from bot.domain.times import (
     format_duration,
     parse_duration,
     read_time,
+    to_the_second,
 )
 
 NY = ZoneInfo("America/New_York")
@@ -846,3 +847,10 @@ def test_the_clockless_examples_are_always_ahead() -> None:
     for now in (FRI_6PM, SUN_11AM, utc(2026, 12, 2, 4)):
         for example in times.EXAMPLES.split(", "):
             assert read(example, now) > now
+
+
+def test_a_span_measured_just_after_its_moment_reads_as_meant() -> None:
+    """A reminder due 2h before the deadline, handled milliseconds later, says 2h left."""
+    assert format_duration(to_the_second(timedelta(hours=2, milliseconds=-20))) == "2h"
+    assert format_duration(to_the_second(timedelta(minutes=30, milliseconds=-400))) == "30m"
+    assert format_duration(to_the_second(timedelta(minutes=30, milliseconds=-600))) == "29m 59s"

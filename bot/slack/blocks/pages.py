@@ -26,7 +26,7 @@ from slack_sdk.models.views import View
 
 from bot.domain.ladder import Ladder, LadderConfig
 from bot.domain.records import RecordKind, Risk
-from bot.domain.times import format_duration
+from bot.domain.times import format_duration, to_the_second
 from bot.slack.blocks.records import (
     SECTION_LIMIT,
     clip,
@@ -59,7 +59,8 @@ def _risk(record: Record) -> str:
 
 
 def reminder_text(record: Record, now: datetime) -> str:
-    left = format_duration(record.due_at - now) if record.due_at > now else "no time"
+    left = (format_duration(to_the_second(record.due_at - now)) if record.due_at > now
+            else "no time")
     what = ("response deadline" if record.kind == RecordKind.HANDOFF else "next review")
     return (f":alarm_clock: *{record.reference}* ({escape(record.person_ref)}, "
             f"{escape(record.partner.display_name)}): {left} left before its {what}, "
@@ -112,7 +113,7 @@ CLOSED_WORDS = {"closed": "closed", "resolved": "resolved", "cancelled": "cancel
 
 def page_row(record: Record, work: DueWork, now: datetime) -> str:
     since = record.due_at if work.reason != "safeguard" else (record.safeguard_until or now)
-    late_by = format_duration(max(now - since, now - now))
+    late_by = format_duration(to_the_second(max(now - since, now - now)))
     kind = "Handoff" if record.kind == RecordKind.HANDOFF else "Dependency"
     settled = settled_text(record, work)
     if settled is None:
