@@ -18,6 +18,9 @@ from typing import Any
 TOKEN = re.compile(r"<([^<>]*)>")
 DATE = re.compile(r"!date\^\d+\^[^|<>]*\|\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
 PAGE = re.compile(r"<!here> :rotating_light: Escalation tier \d")
+# A link Baton makes to a record's card (the duplicate warning): Slack's permalink for a
+# message in a channel Baton knows, labelled with the record's reference.
+CARD_LINK = re.compile(r"https://[\w.-]+/archives/(C[A-Z0-9]+)/p\d+\|[HD]-\d+")
 
 
 def _decoded(value: Any) -> Any:
@@ -64,6 +67,9 @@ def foreign_markup(text: str, *, users: Iterable[str], channels: Iterable[str]) 
         if token.startswith("#") and token[1:] in channels:
             continue
         if DATE.fullmatch(token):
+            continue
+        link = CARD_LINK.fullmatch(token)
+        if link and link.group(1) in channels:
             continue
         if token == "!here" and m.start() == 0 and PAGE.match(text):
             continue

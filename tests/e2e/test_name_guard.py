@@ -160,7 +160,14 @@ def test_the_form_shows_the_warning_and_a_post_anyway_tick_box(baton):
 
     # Submitted again with the box ticked: logged as written, the choice audited.
     shown["id"] = view["id"]
-    ticked = dict(answers, **{GuardBlock.CONFIRM: "names"})
+    tick = inputs[GuardBlock.CONFIRM]["options"][0]["value"]
+    # Ticked, but with a new name typed after the warning: warned again, nothing saved.
+    changed = dict(answers, action="discharge summary from Dr. Okafor",
+                   **{GuardBlock.CONFIRM: tick})
+    again = baton.submit(shown, changed).json()
+    assert again["response_action"] == "update" and "“Dr. Okafor”" in str(again["view"])
+    assert _count(baton) == 0
+    ticked = dict(answers, **{GuardBlock.CONFIRM: tick})
     resp = baton.submit(shown, ticked)
     assert resp.status_code == 200 and resp.text == ""
     with baton.sessions() as s:
@@ -209,8 +216,10 @@ def test_the_interim_action_form_asks_too(baton):
     with baton.sessions() as s:
         assert s.scalars(select(Record)).one().interim_action is None
     shown = dict(body["view"], id=view["id"])
+    (tick,) = [b["element"]["options"][0]["value"] for b in shown["blocks"]
+               if b.get("block_id") == GuardBlock.CONFIRM]
     resp = baton.submit(shown, {"text": "Mrs Kowalski next door checks in twice a day",
-                                GuardBlock.CONFIRM: "names"})
+                                GuardBlock.CONFIRM: tick})
     assert resp.text == ""
     with baton.sessions() as s:
         assert s.scalars(select(Record)).one().interim_action.startswith("Mrs Kowalski")

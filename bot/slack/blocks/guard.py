@@ -6,6 +6,8 @@ warning and a "Post anyway" tick box above the submit button."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from typing import Any
 
 from bot.domain.records import RecordKind
@@ -105,7 +107,9 @@ def form_with_warning(view: dict[str, Any], values: dict[str, str], findings: Fi
     for block in blocks:
         if block.get("type") == "input" and block.get("block_id") in values:
             _set_initial(block["element"], values[block["block_id"]])
-    choices = " ".join(sorted(findings.kinds))
+    # The tick confirms these choices for the form exactly as it now stands: changed after
+    # the warning, it is checked again (confirmed_in_form compares the fingerprint).
+    choices = " ".join([*sorted(findings.kinds), _FINGERPRINT + form_fingerprint(values)])
     label = proceed_label(findings)
     blocks.append({"type": "section", "block_id": GuardBlock.WARNING,
                    "text": {"type": "mrkdwn",
@@ -129,6 +133,8 @@ def _set_initial(element: dict[str, Any], value: str) -> None:
     elif kind == "users_select":
         if value:
             element["initial_user"] = value
+        else:  # cleared by the person: shown cleared, not as it was
+            element.pop("initial_user", None)
     elif kind in ("static_select", "radio_buttons"):
         option = next((o for o in element.get("options") or [] if o.get("value") == value),
                       None)
@@ -140,6 +146,20 @@ def _set_initial(element: dict[str, Any], value: str) -> None:
         element["initial_date"] = value
 
 
+_FINGERPRINT = "form:"
+
+
+def form_fingerprint(values: dict[str, str]) -> str:
+    """A short digest of what a form holds (every answer but the tick box itself)."""
+    held = sorted((k, v) for k, v in values.items() if k != GuardBlock.CONFIRM)
+    return hashlib.sha256(json.dumps(held, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
 def confirmed_in_form(values: dict[str, str]) -> list[str]:
-    """The choices the form's tick box confirms (none if not ticked)."""
-    return [c for c in values.get(GuardBlock.CONFIRM, "").split() if c in (NAMES, DUPLICATE)]
+    """The choices the form's tick box confirms: none if not ticked, or if the form was
+    changed after the warning (the new text may hold a name nobody was warned about)."""
+    ticked = values.get(GuardBlock.CONFIRM, "").split()
+    stamp = next((t[len(_FINGERPRINT):] for t in ticked if t.startswith(_FINGERPRINT)), None)
+    if stamp != form_fingerprint(values):
+        return []
+    return [c for c in ticked if c in (NAMES, DUPLICATE)]
