@@ -683,7 +683,26 @@ def _today_if_named(data: DateData, parsed: datetime, ctx: _Context) -> datetime
     today = ctx.today
     if (parsed.year, parsed.month, parsed.day) == (today.year + 1, today.month, today.day):
         return parsed.replace(year=today.year)
+    # A year-less date a few weeks gone ("Dec 5" on 6 December) is a slip, not a deadline
+    # almost a year away: dateparser's future preference would read it as next year's.
+    if parsed.year == today.year + 1:
+        this_year = _date_in_year(parsed.date(), today.year)
+        if this_year is not None and today - this_year <= _RECENTLY_PAST:
+            raise ctx.ambiguous(
+                f"{_day(this_year, today)} has passed; give a date ahead, or the year if "
+                f"you mean {_day(parsed.date(), today)}")
     return parsed
+
+
+# A year-less date this far behind today is taken as a slip, not as next year's date.
+_RECENTLY_PAST = timedelta(days=90)
+
+
+def _date_in_year(d: date, year: int) -> date | None:
+    try:
+        return d.replace(year=year)
+    except ValueError:  # 29 February
+        return None
 
 
 def _dateparse(text: str, ctx: _Context) -> DateData:

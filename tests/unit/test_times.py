@@ -206,7 +206,10 @@ def test_explicit_midnight_time_is_not_mistaken_for_no_time() -> None:
 def test_year_less_date_naming_today_means_today() -> None:
     dec3_9am = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)  # 09:00 EST
     assert read("Dec 3", dec3_9am) == utc(2026, 12, 3, 22)  # not 2027
-    assert read("Dec 2", dec3_9am) == utc(2027, 12, 2, 22)  # earlier date: next year
+    # A date just gone is a slip, refused saying so (never read as next year's: a
+    # deadline a year away would never chase anyone); with its year it is taken.
+    assert "Wed 2 Dec has passed" in str(refused("Dec 2", dec3_9am))
+    assert read("Dec 2 2027", dec3_9am) == utc(2027, 12, 2, 22)
     dec3_6pm = datetime(2026, 12, 3, 23, 0, tzinfo=UTC)
     assert refused("Dec 3", dec3_6pm).reason == TimeReadError.PAST
 
@@ -808,9 +811,9 @@ def test_a_weekday_and_read_time_are_untouched_by_the_rule() -> None:
 
 
 def test_the_note_names_the_year_when_it_is_not_this_year() -> None:
-    reading = deadline("Dec 5", SUN_11AM)  # Sun 5 Dec 2027
-    assert reading.when == utc(2027, 12, 3, 22)
-    assert reading.note == ("Sun 5 Dec 2027 is not a working day: read as Fri 3 Dec 2027 "
+    reading = deadline("Sep 5", SUN_11AM)  # Sun 5 Sep 2027
+    assert reading.when == utc(2027, 9, 3, 21)  # 17:00 EDT
+    assert reading.note == ("Sun 5 Sep 2027 is not a working day: read as Fri 3 Sep 2027 "
                             "17:00 (the working day before).")
 
 
@@ -854,3 +857,14 @@ def test_a_span_measured_just_after_its_moment_reads_as_meant() -> None:
     assert format_duration(to_the_second(timedelta(hours=2, milliseconds=-20))) == "2h"
     assert format_duration(to_the_second(timedelta(minutes=30, milliseconds=-400))) == "30m"
     assert format_duration(to_the_second(timedelta(minutes=30, milliseconds=-600))) == "29m 59s"
+
+
+def test_a_year_less_date_just_gone_is_a_slip_not_next_year() -> None:
+    """"Dec 5" typed on 6 December is refused saying it has passed, never read as a
+    deadline a year away; a date named with its year, or months ahead, is taken."""
+    now = datetime(2026, 12, 6, 15, 0, tzinfo=UTC)  # Sunday 10:00 in New York
+    with pytest.raises(TimeReadError) as err:
+        read_time("Dec 5", now=now, tz=NY)
+    assert "Sat 5 Dec has passed" in str(err.value) and "2027" in str(err.value)
+    assert read_time("Dec 5 2027", now=now, tz=NY).year == 2027
+    assert read_time("Mar 3", now=now, tz=NY).date().isoformat() == "2027-03-03"
