@@ -192,6 +192,8 @@ class EscalationService:
         ladder = ladder_of(record)
         tier = ladder.tier(work.tier)
         if (work.tier or 1) < (record.escalation_tier or 1) and not work.acked_by:
+            # That page is out of date: shown again as it now stands (no Acknowledge).
+            self.refresh_page(channel=work.channel_id, ts=work.message_ts)
             raise DomainError(
                 f"{record.reference} has since been escalated to tier {record.escalation_tier}: "
                 "acknowledge the latest page. Nothing was changed.")

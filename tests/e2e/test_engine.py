@@ -482,6 +482,13 @@ def test_a_stale_lower_tier_page_cannot_be_acknowledged(baton):
     baton.click(ActionId.PAGE_ACK, str(work1), user=BOB)
     assert "has since been escalated to tier 2" in baton.last_reply()
     assert events(baton, "page_acknowledged") == []
+    # The stale page is shown again as it now stands: no Acknowledge, pointing on.
+    page = pages_in(baton, CHANNEL)[0]
+    refreshed = [c for c in baton.slack.calls_to("chat.update")
+                 if c.params["ts"] == page.response["ts"]][-1]
+    flat = str(blocks_of(refreshed))
+    assert "Escalated to tier 2 since: acknowledge the latest page." in flat
+    assert ActionId.PAGE_ACK not in flat and ActionId.INTERIM in flat
 
 
 def test_interim_action_on_an_escalated_record_needs_the_tier_authority(baton):

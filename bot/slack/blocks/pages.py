@@ -111,6 +111,11 @@ def settled_text(record: Record, work: DueWork) -> str | None:
 CLOSED_WORDS = {"closed": "closed", "resolved": "resolved", "cancelled": "cancelled"}
 
 
+def superseded(record: Record, work: DueWork) -> bool:
+    """The record has climbed past this page's tier: the latest page is the one to act on."""
+    return (work.tier or 1) < (record.escalation_tier or 1) and not work.acked_by
+
+
 def page_row(record: Record, work: DueWork, now: datetime) -> str:
     since = record.due_at if work.reason != "safeguard" else (record.safeguard_until or now)
     late_by = format_duration(to_the_second(max(now - since, now - now)))
@@ -133,13 +138,17 @@ def page_row(record: Record, work: DueWork, now: datetime) -> str:
     if work.acked_by and work.acked_at is not None:  # set together, on acknowledging
         lines.append(f":white_check_mark: Acknowledged by {user(work.acked_by)} at "
                      f"{slack_date(work.acked_at, '{time}')}")
+    elif superseded(record, work) and settled is None:
+        lines.append(f":arrow_up: Escalated to tier {record.escalation_tier} since: "
+                     "acknowledge the latest page.")
     return fit("\n".join(lines), SECTION_LIMIT, ref=record.reference)
 
 
 def page_buttons(record: Record, work: DueWork) -> list[ButtonElement]:
     value = str(work.id)
     buttons = []
-    if not work.acked_by and settled_text(record, work) is None:  # else: nothing climbs
+    if (not work.acked_by and settled_text(record, work) is None
+            and not superseded(record, work)):  # else: nothing here to acknowledge
         buttons.append(ButtonElement(text="Acknowledge", action_id=ActionId.PAGE_ACK,
                                      value=value, style="primary"))
     buttons.append(ButtonElement(text="Record interim action", action_id=ActionId.INTERIM,
