@@ -224,7 +224,7 @@ def rendered(text: str) -> Iterator[tuple[str, list[dict], int]]:
         yield "nudge", as_dicts([roster_blocks.nudge_section(roster_blocks.nudge_same_day(r),
                                                              r)]), 50
     yield "list", as_dicts(blocks.record_list("Open", recs[:30], "none")), 50
-    work = [(SimpleNamespace(id=r.id, reason="overdue", acked_by=None, acked_at=None), r)
+    work = [(SimpleNamespace(id=r.id, reason="overdue", acked_by=None, acked_at=None, tier=1), r)
             for r in recs[:20]]
     yield "page", as_dicts(pages.page_blocks(target="here", tier_name=text[:100], tier=1,
                                              items=work, now=NOW, late=True)), 50

@@ -233,7 +233,7 @@ def test_the_ladder_text_names_exactly_the_roles_that_may_change_it() -> None:
 def test_a_page_after_a_late_acknowledgement_says_when_and_how_late() -> None:
     due = AT
     rec = _record(status="acknowledged", acknowledged_at=due + timedelta(hours=2, minutes=5))
-    work = SimpleNamespace(reason="overdue", acked_by=None, acked_at=None, id=1)
+    work = SimpleNamespace(reason="overdue", acked_by=None, acked_at=None, id=1, tier=1)
     said = pages.settled_text(rec, work)
     assert said is not None
     assert said.startswith("Northside Home Care acknowledged <!date^")
@@ -256,4 +256,4 @@ def _record(*, status: str = "pending", acknowledged_at: datetime | None = None)
         id=1, reference="H-1", kind="handoff", person_ref="P-1042", status=status,
         partner=SimpleNamespace(display_name="Northside Home Care"), due_at=AT, risk=None,
         owner_id=OWNER, acknowledged_at=acknowledged_at, closed_at=None, missing_action=None,
-        interim_action=None, safeguard_until=None)
+        interim_action=None, safeguard_until=None, escalation_tier=1)
