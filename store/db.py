@@ -67,6 +67,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def for_library_writes(engine: Engine) -> Engine:
+    """The engine for a library's own transactions that read and then write (slack_sdk's
+    OAuth state and installation stores). On SQLite each of them begins with BEGIN
+    IMMEDIATE, as Baton's writers do: a deferred transaction that read first cannot write
+    once another writer has committed since (WAL's snapshot rule: "database is locked" at
+    once, whatever the busy timeout), and an install would fail under load. Same pool."""
+    return engine.execution_options(baton_write=True) if engine.dialect.name == "sqlite" \
+        else engine
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
 from bot.slack.clients import Installations
+from store.db import for_library_writes
 
 
 def install_flow(settings: Settings, session_factory: sessionmaker[Session], *,
@@ -24,7 +25,8 @@ def install_flow(settings: Settings, session_factory: sessionmaker[Session], *,
     """Bolt's OAuth with slack_sdk's SQLAlchemy stores, on Baton's own database (the tables
     come from Baton's migrations, not the stores' create_tables). `on_installed` gets the
     workspace of each successful install before Bolt's own success page."""
-    engine = session_factory.kw["bind"]
+    # Their transactions read and then write: on SQLite they take the write lock first.
+    engine = for_library_writes(session_factory.kw["bind"])
     client_id = settings.slack_client_id or ""
     oauth_log = logging.getLogger("baton.oauth")
     store = SQLAlchemyInstallationStore(client_id=client_id, engine=engine, logger=oauth_log)

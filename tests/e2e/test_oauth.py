@@ -158,7 +158,8 @@ def _calls_with(baton, token: str, since: int = 0) -> list:
 def test_a_removed_workspace_loses_its_token_and_its_due_work_waits_for_a_reinstall(
         baton, removal):
     for team in (T1, T2):
-        install(baton, team)
+        done = install(baton, team)
+        assert done.status_code == 200, done.text  # an install failing says so here
         baton.command("/handoff", HANDOFF, team=team)
     store = SQLAlchemyInstallationStore(client_id="1111.2222", engine=baton.engine)
     assert {w.state for w in _work(baton, T1)} == {"pending"}
