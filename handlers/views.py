@@ -61,14 +61,8 @@ def create(kind: RecordKind, s: Services, req: SlackRequest, ack: Ack) -> None:
     try:
         change = s.create_record(kind, fields, team=req.team_id, channel=channel, user=user,
                                  request_key=f"view:{req.view_id}", confirmed=confirmed)
-    except NeedsConfirmation as exc:
-        _ask_in_form(ack, req, exc)
-        return
-    except DraftErrors as exc:
-        ack(response_action="errors", errors=_field_errors(exc.errors, present))
-        return
-    except DomainError as exc:
-        ack(response_action="errors", errors=_field_errors({exc.field or "": str(exc)}, present))
+    except (NeedsConfirmation, DraftErrors, DomainError) as exc:
+        _refuse_in_form(ack, req, exc, present)
         return
     ack()
     if change.created:
@@ -83,6 +77,18 @@ def _ask_in_form(ack: Ack, req: SlackRequest, exc: NeedsConfirmation) -> None:
     nothing saved. (No permalink here: the form's answer has 3 seconds.)"""
     log.info("asked %s in a form before posting: %s", req.user_id, exc.findings.describe())
     ack(response_action="update", view=form_with_warning(req.view, req.form, exc.findings))
+
+
+def _refuse_in_form(ack: Ack, req: SlackRequest, exc: Exception, present: set[str]) -> None:
+    """A logging or Edit form not taken: asked again about a likely name, or each bad field
+    named beside it; nothing saved."""
+    if isinstance(exc, NeedsConfirmation):
+        _ask_in_form(ack, req, exc)
+    elif isinstance(exc, DraftErrors):
+        ack(response_action="errors", errors=_field_errors(exc.errors, present))
+    else:
+        field = exc.field if isinstance(exc, DomainError) else None
+        ack(response_action="errors", errors=_field_errors({field or "": str(exc)}, present))
 
 
 def _guarded_text(s: Services, req: SlackRequest, record_id: int, action: Action, name: str,
@@ -141,14 +147,8 @@ def edit(ack: Ack, context: BoltContext) -> None:
         change = s.edit_record(record_id, team=req.team_id, user=user, form=values,
                                opened={str(k): str(v) for k, v in opened.items()},
                                confirmed=confirmed_in_form(values))
-    except NeedsConfirmation as exc:  # a likely name in the new text: the form asks again
-        _ask_in_form(ack, req, exc)
-        return
-    except DraftErrors as exc:
-        ack(response_action="errors", errors=_field_errors(exc.errors, present))
-        return
-    except DomainError as exc:
-        ack(response_action="errors", errors=_field_errors({exc.field or "": str(exc)}, present))
+    except (NeedsConfirmation, DraftErrors, DomainError) as exc:
+        _refuse_in_form(ack, req, exc, present)  # a likely name: the form asks again
         return
     ack()
     replies = Replies(s.client)
