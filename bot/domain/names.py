@@ -71,6 +71,15 @@ WEAK_PLACE_WORDS = frozenset({"hall", "park", "general", "valley", "memorial", "
                               "lodge", "mission", "village", "gardens", "church",
                               "field", "fields", "hill", "hills", "ridge", "grove", "wood",
                               "woods", "lake", "brook", "springs", "heights", "point"})
+# A first name alone is a name where these stand right before it ("spoke to Linda", "Nurse
+# Kelly", "per Marcus") or "from"/"at" right after it ("Sarah from Northside"): words that
+# introduce a person, not a place (a place after them is still excused by its place words).
+BEFORE_A_PERSON = frozenset({
+    "to", "with", "called", "told", "asked", "ask", "call", "per", "via", "cc", "texted",
+    "emailed", "nurse", "rn", "lpn", "worker", "therapist", "coordinator", "manager",
+    "supervisor", "officer", "counselor", "counsellor", "pharmacist", "driver", "director",
+})
+AFTER_A_PERSON = frozenset({"from", "at"})
 _CALENDAR = frozenset({
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
     "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
@@ -194,7 +203,13 @@ def likely_names(text: str, *, known_phrases: Iterable[str] = (),
                 n.key in lists.common for n in names)
             after_relation = i > 0 and words[i - 1].key in RELATIONS and (
                 joined(words[i - 1], w))
-            if (strong or after_relation) and not a_place(i):
+            # A first name that is no ordinary word, introduced as a person: "spoke to
+            # Linda", "Nurse Kelly", "Sarah from Northside".
+            introduced = key not in lists.common and (
+                (i > 0 and words[i - 1].key in BEFORE_A_PERSON and joined(words[i - 1], w))
+                or (end + 1 < len(words) and words[end + 1].key in AFTER_A_PERSON
+                    and joined(words[end], words[end + 1])))
+            if (strong or after_relation or introduced) and not a_place(i):
                 hit = (i, end)
         elif (w.capitalised and key in _CALENDAR and i > 0 and words[i - 1].key in RELATIONS
               and joined(words[i - 1], w) and _in(w, lists.given)):
