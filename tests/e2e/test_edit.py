@@ -251,6 +251,30 @@ def test_edit_button_opens_a_prefilled_form_and_saving_applies_it(baton):
     assert "Reminders and escalation now count from" in baton.last_reply()
 
 
+def test_the_edit_form_asks_about_a_name_and_saves_only_what_was_confirmed(baton):
+    """The Edit form passes the name guard: it comes back with the warning and a tick box
+    (its boxes and what they were opened with kept); ticked, only the changed box is
+    written, with the choice audited."""
+    baton.command("/handoff", HANDOFF)
+    rec = record(baton)
+    baton.click(ActionId.EDIT, str(rec.id), message_ts=rec.card_ts)
+    view = opened_view(baton)
+    answers = {"contact": "intake desk 555-0100", "due": "2026-11-24 17:00", "owner": ALICE,
+               "route": "", "risk": "short-term", "note": "ask for Mrs Delgado at the desk"}
+    body = baton.submit(view, answers).json()
+    assert body["response_action"] == "update" and "“Mrs Delgado”" in str(body["view"])
+    assert record(baton).version == rec.version  # nothing written before the choice
+    shown = dict(body["view"], id=view["id"])
+    assert shown["private_metadata"] == view["private_metadata"]
+    (tick,) = [b["element"]["options"][0]["value"] for b in shown["blocks"]
+               if b.get("block_id") == "guard_confirm"]
+    assert baton.submit(shown, {**answers, "guard_confirm": tick}).text == ""
+    assert record(baton).note == "ask for Mrs Delgado at the desk"
+    assert [(e.kind, e.field) for e in events(baton)
+            if e.kind in ("field_changed", "name_warning_overridden")] == \
+        [("field_changed", "note"), ("name_warning_overridden", "note")]
+
+
 # --- closing an acknowledged handoff ---
 
 def test_an_acknowledged_handoff_can_be_closed_with_its_outcome(baton):
