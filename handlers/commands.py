@@ -518,11 +518,7 @@ def _edit(run: Invocation) -> None:
         change = s.edit_record(ref, team=run.team, user=run.user, text=tail,
                                confirmed=run.confirmed)
     except NeedsConfirmation as exc:
-        log.info("asked %s before /baton edit: %s", run.user, exc.findings.describe())
-        key = version_key(s.records.get(team_id=run.team, ref=ref))
-        warn(s, exc.findings, user=run.user, channel=run.channel,
-             response_url=run.req.response_url, edit=False,
-             value=guard_value(run.word, run.rest, run.channel, key, exc.findings.kinds))
+        _ask(run, exc, edit=False, key=version_key(s.records.get(team_id=run.team, ref=ref)))
         return
     if change.event is not None:
         Cards(s.client, s.records).changed(change)
@@ -550,11 +546,17 @@ def ask_first(run: Invocation, fields: Mapping[str, str | None], *,
     try:
         return run.services.guard.check(run.team, fields, confirmed=run.confirmed)
     except NeedsConfirmation as exc:
-        log.info("asked %s before /baton %s: %s", run.user, run.word, exc.findings.describe())
-        warn(run.services, exc.findings, user=run.user, channel=run.channel,
-             response_url=run.req.response_url, edit=edit,
-             value=guard_value(run.word, run.rest, run.channel, key, exc.findings.kinds))
+        _ask(run, exc, edit=edit, key=key)
         return None
+
+
+def _ask(run: Invocation, exc: NeedsConfirmation, *, edit: bool, key: str | None) -> None:
+    """The warning before a `/baton` sub-command, its "Post anyway" carrying what was typed
+    and the record as warned about. Logged by what was found, never by the words."""
+    log.info("asked %s before /baton %s: %s", run.user, run.word, exc.findings.describe())
+    warn(run.services, exc.findings, user=run.user, channel=run.channel,
+         response_url=run.req.response_url, edit=edit,
+         value=guard_value(run.word, run.rest, run.channel, key, exc.findings.kinds))
 
 
 # `/baton WORD …`: the function that does WORD (anything else: _unknown).
