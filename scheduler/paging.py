@@ -48,8 +48,8 @@ class Paging:
         if work.reason == "overdue" and record.status != HandoffStatus.OVERDUE:
             return None  # the partner acknowledged, late: the climb stops
         tier = ladder_of(record).tier(work.tier)
-        mention = pages.mention(self._authority.audience(tier.target, record,
-                                                         now=self._clock.now()))
+        mention = pages.mention(self._authority.tier_audience(tier, record,
+                                                              now=self._clock.now()))
         return (record.team_id, tier.channel or record.channel_id, work.tier or 1, mention,
                 tier.name)
 

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -91,6 +92,8 @@ class Record(Base):
         UniqueConstraint("team_id", "request_key", name="uq_records_request_key"),
         Index("ix_records_channel_open", "team_id", "channel_id", "status", "due_at"),
         Index("ix_records_owner_open", "team_id", "owner_id", "status"),
+        Index("ix_records_parent", "parent_id"),
+        Index("ix_records_person", "team_id", "person_ref", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -98,7 +101,8 @@ class Record(Base):
     kind: Mapped[str] = mapped_column(String(16))
     number: Mapped[int]
     person_ref: Mapped[str] = mapped_column(String(64))
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partner_agencies.id"))
+    # A tracker or step (bot/domain/trackers.py) has no partner: its steps name owner agencies.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner_agencies.id"))
     route: Mapped[str | None] = mapped_column(String(200))
     risk: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
@@ -147,15 +151,39 @@ class Record(Base):
     next_action_set_at: Mapped[datetime | None]
     next_action_set_by: Mapped[str | None] = mapped_column(String(32))
 
+    # Pathway trackers (kind "tracker") and their steps (kind "step", parent_id the
+    # tracker; number = the tracker's * 100 + its position): bot/domain/trackers.py.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"))
+    template: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str | None] = mapped_column(String(200))  # the step's or tracker's name
+    step_key: Mapped[str | None] = mapped_column(String(64))
+    agency: Mapped[str | None] = mapped_column(String(32))  # a step's owner agency
+    gate: Mapped[bool] = mapped_column(Boolean, default=False)  # "cannot proceed without"
+    step_group: Mapped[str | None] = mapped_column(String(32))  # "Day 0", "Day 1", …
+    anchor_at: Mapped[datetime | None]  # a tracker's move date, discharge time, …
+    details: Mapped[Any | None] = mapped_column(JSON)  # a tracker's fields; a decision's
+    decision: Mapped[str | None] = mapped_column(String(64))
+
     version: Mapped[int] = mapped_column(Integer, default=1)
 
+    # Every handoff and dependency has one; a tracker or a step has none.
     partner: Mapped[PartnerAgency] = relationship(lazy="joined")
 
     __mapper_args__ = {"polymorphic_on": "kind", "version_id_col": version}
 
     @property
     def reference(self) -> str:
-        return f"{'H' if self.kind == 'handoff' else 'D'}-{self.number}"
+        if self.kind == "step":
+            return f"T-{self.number // 100}.{self.number % 100}"
+        return f"{_PREFIX.get(self.kind, 'D')}-{self.number}"
+
+    @property
+    def tracked(self) -> bool:
+        """A tracker or one of its steps, not a handoff or a dependency."""
+        return self.kind in ("tracker", "step")
+
+
+_PREFIX = {"handoff": "H", "dependency": "D", "tracker": "T"}
 
 
 class Handoff(Record):
@@ -172,6 +200,33 @@ class Dependency(Record):
     @property
     def next_review_at(self) -> datetime:
         return self.due_at
+
+
+class Tracker(Record):
+    """A pathway tracker: steps for one person from a template (bot/domain/trackers.py)."""
+
+    __mapper_args__ = {"polymorphic_identity": "tracker"}
+
+
+class Step(Record):
+    """A tracker's step: owned, timed, reminded and paged like a record."""
+
+    __mapper_args__ = {"polymorphic_identity": "step"}
+
+
+class ContactAttempt(Base):
+    """A provisional package's contact-attempt log: each attempt timestamped (seed 003)."""
+
+    __tablename__ = "contact_attempts"
+    __table_args__ = (Index("ix_contact_attempts_record", "record_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))  # attempted | reached
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class DueWork(Base):

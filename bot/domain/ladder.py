@@ -58,10 +58,36 @@ class Target:
 
 @dataclass(frozen=True)
 class Tier:
+    """One step of a ladder. A tier may name several targets, paged together in one message
+    (an immediate risk reaches the executive lead, the supervisor and the commissioner's
+    operations lead at once); any of them may acknowledge it."""
+
     name: str
     target: Target
     channel: str = ""  # empty: the record's own channel
     after: timedelta = timedelta(0)
+    also: tuple[Target, ...] = ()  # further targets paged with `target`
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        return (self.target, *self.also)
+
+    def page_wire(self) -> str | list[str]:
+        """The `page` value as the config writes it: one target, or a list of them."""
+        return self.target.wire() if not self.also else [t.wire() for t in self.targets]
+
+
+def read_targets(value: Any) -> tuple[Target, ...]:
+    """`page = "<!subteam^S1>"` or `page = ["<@U1>", "<!subteam^S2>", "manager"]`."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(t, str) for t in items):
+        raise ValueError("page must be a target or a list of targets")
+    return tuple(Target.read(t) for t in items)
+
+
+def tier_of(name: str, page: Any, channel: str = "", after: timedelta = timedelta(0)) -> Tier:
+    targets = read_targets(page)
+    return Tier(name, targets[0], channel, after, targets[1:])
 
 
 @dataclass(frozen=True)
@@ -76,7 +102,7 @@ class Ladder:
             "name": self.name,
             "remind_before": [td.total_seconds() for td in self.remind_before],
             "ack_timeout": self.ack_timeout.total_seconds(),
-            "tiers": [{"name": t.name, "page": t.target.wire(), "channel": t.channel,
+            "tiers": [{"name": t.name, "page": t.page_wire(), "channel": t.channel,
                        "after": t.after.total_seconds()} for t in self.tiers],
         }
 
@@ -86,8 +112,8 @@ class Ladder:
             name=data["name"],
             remind_before=tuple(timedelta(seconds=s) for s in data["remind_before"]),
             ack_timeout=timedelta(seconds=data["ack_timeout"]),
-            tiers=tuple(Tier(t["name"], Target.read(t["page"]), t.get("channel", ""),
-                             timedelta(seconds=t["after"])) for t in data["tiers"]),
+            tiers=tuple(tier_of(t["name"], t["page"], t.get("channel", ""),
+                                timedelta(seconds=t["after"])) for t in data["tiers"]),
         )
 
     def tier(self, number: int | None) -> Tier:
@@ -100,7 +126,7 @@ class Ladder:
                  f'ack_timeout = "{_dur(self.ack_timeout)}"']
         for t in self.tiers:
             lines += [f"[[ladder.{self.name}.tiers]]", f'name = "{t.name}"',
-                      f'page = "{t.target.wire()}"', f'channel = "{t.channel}"',
+                      "page = " + json.dumps(t.page_wire()), f'channel = "{t.channel}"',
                       f'after = "{_dur(t.after)}"']
         return lines
 
@@ -216,18 +242,19 @@ def _parse_ladder(name: str, body: Any) -> Ladder:
         if not isinstance(tier_name, str) or not tier_name.strip():
             raise LadderError(f"{key}.name: give the tier a name, e.g. \"Service Manager\"")
         page = t.get("page")
-        if not isinstance(page, str):
-            raise LadderError(f"{key}.page: missing (a user group, a user, or \"coordinator\")")
+        if not isinstance(page, str | list):
+            raise LadderError(f"{key}.page: missing (a user group, a user, or \"coordinator\"; "
+                              "or a list of them, paged together)")
         try:
-            target = Target.read(page)
+            targets = read_targets(page)
         except ValueError as exc:
             raise LadderError(f"{key}.page: {exc}") from None
         channel = t.get("channel", "")
         if not isinstance(channel, str) or (channel and not re.fullmatch(r"[CGD][A-Z0-9]+",
                                                                           channel)):
             raise LadderError(f"{key}.channel: must be empty or a channel ID like C0123ABC")
-        tiers.append(Tier(tier_name.strip(), target, channel,
-                          _duration(t.get("after", "0m"), f"{key}.after")))
+        tiers.append(Tier(tier_name.strip(), targets[0], channel,
+                          _duration(t.get("after", "0m"), f"{key}.after"), targets[1:]))
     return Ladder(name, tuple(tiers), remind, ack_timeout)
 
 

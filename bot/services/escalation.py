@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.domain.edits import FieldChange
-from bot.domain.ladder import Ladder, Target, snapshot_ladder
+from bot.domain.ladder import Ladder, Target, Tier, snapshot_ladder
 from bot.domain.permissions import Act
 from bot.domain.records import DomainError, RecordKind, Risk, is_open
 from bot.domain.schedule import initial_work
@@ -145,6 +145,18 @@ class Authority:
             return Audience(users=people, groups=self._manager_groups)
         return Audience(users=people)
 
+    def tier_audience(self, tier: Tier, record: Record, *, now: datetime) -> Audience:
+        """Whom a tier's page names: every target's audience together."""
+        parts = [self.audience(t, record, now=now) for t in tier.targets]
+        users = tuple(dict.fromkeys(u for a in parts for u in a.users))
+        groups = tuple(dict.fromkeys(g for a in parts for g in a.groups))
+        return Audience(users=users, groups=groups)
+
+    def may_acknowledge_tier(self, user: str, tier: Tier, record: Record, *,
+                             now: datetime) -> bool:
+        """Any target of the tier may acknowledge its page (or a manager)."""
+        return any(self.may_acknowledge(user, t, record, now=now) for t in tier.targets)
+
     def may_acknowledge(self, user: str, target: Target, record: Record, *,
                         now: datetime) -> bool:
         if self._is_manager(user):
@@ -197,10 +209,10 @@ class EscalationService:
             raise DomainError(
                 f"{record.reference} has since been escalated to tier {record.escalation_tier}: "
                 "acknowledge the latest page. Nothing was changed.")
-        if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
+        if not self.authority.may_acknowledge_tier(actor, tier, record, now=now):
             self.permissions.refuse(
                 Act.ACK_PAGE, team_id=team_id, actor=actor, record=record,
-                who=self._who_may(self.authority.audience(tier.target, record, now=now)),
+                who=self._who_may(self.authority.tier_audience(tier, record, now=now)),
                 what=f"acknowledge tier {work.tier} ({self._delivery.quote(tier.name)})")
         with transaction(self._sessions) as s:
             # The record first, then its due work (see queries.records_by_ids).
@@ -306,10 +318,10 @@ class EscalationService:
             # Recording the interim action stops the climb: only whoever may acknowledge the
             # tier now paged (or a manager) may do that.
             tier = ladder_of(record).tier(record.escalation_tier)
-            if not self.authority.may_acknowledge(actor, tier.target, record, now=now):
+            if not self.authority.may_acknowledge_tier(actor, tier, record, now=now):
                 self.permissions.refuse(
                     Act.ACT_ON_RECORD, team_id=team_id, actor=actor, record=record,
-                    who=self._who_may(self.authority.audience(tier.target, record, now=now)),
+                    who=self._who_may(self.authority.tier_audience(tier, record, now=now)),
                     what=f"record the interim action while it is escalated to tier "
                          f"{record.escalation_tier} ({self._delivery.quote(tier.name)})",
                     field="text")
@@ -340,8 +352,7 @@ class EscalationService:
             first_work, first_record = items[0]
             tier = ladder_of(first_record).tier(first_work.tier)
             # A page rerouted from a channel Baton could not post in keeps saying so.
-            page = PageView(audience=self.authority.audience(tier.target, first_record,
-                                                             now=now),
+            page = PageView(audience=self.authority.tier_audience(tier, first_record, now=now),
                             tier=first_work.tier or 1, tier_name=tier.name, items=items,
                             now=now, notice=first_work.text)
         self._delivery.refresh_page(channel=channel, ts=ts, page=page)

@@ -312,8 +312,8 @@ def ladder_blocks(config: LadderConfig, *, chosen: str | None) -> list[Block]:
             when = ("at the deadline" if n == 1 and not tier.after else
                     f"{_short_duration(tier.after)} after "
                     + ("the deadline" if n == 1 else "the previous page"))
-            target = tier.target.wire() if tier.target.kind in ("user", "usergroup") else \
-                f"the {tier.target.kind}"
+            target = " and ".join(t.wire() if t.kind in ("user", "usergroup") else
+                                  f"the {t.kind}" for t in tier.targets)
             lines.append(f"{n}. {escape(tier.name)}: pages {target} in {where}, {when}")
         return "\n".join(lines)
 
