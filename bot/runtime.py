@@ -29,6 +29,7 @@ from bot.services.guard import CHOICES, Guard
 from bot.services.partner_trends import Governance
 from bot.services.permissions import Permissions
 from bot.services.records import Change, RecordService
+from bot.services.trackers import TrackerService
 from bot.settings import Settings
 from bot.slack.clients import team_scope
 from bot.slack.delivery import SlackDelivery
@@ -61,6 +62,7 @@ class Baton:
     governance: Governance = field(init=False)
     inbox: Inbox = field(init=False)
     permissions: Permissions = field(init=False)
+    trackers: TrackerService = field(init=False)
     guard: Guard = field(init=False)
     directory: UserDirectory = field(init=False)
     calendar: WorkingCalendar = field(init=False)
@@ -79,6 +81,8 @@ class Baton:
                                        slack_admin=self.directory.is_admin)
         self.records = RecordService(self.sessions, self.clock, self.settings.ladders,
                                      permissions=self.permissions)
+        self.trackers = TrackerService(self.sessions, self.clock, self.settings.templates,
+                                       self.settings.ladders, permissions=self.permissions)
         self.guard = Guard(self.sessions)
         authority = Authority(self.roster, sorted(roles.of(Role.MANAGER)),
                               is_manager=self.permissions.is_manager,
@@ -88,6 +92,7 @@ class Baton:
             authority=authority, records=self.records, permissions=self.permissions)
         self.engine = Engine(sessions=self.sessions, client=self.engine_client, clock=self.clock,
                              authority=authority, records=self.records,
+                             trackers=self.trackers,
                              pacer=Pacer(self.settings.channel_post_interval),
                              coordination_channel=lambda team: self.settings.channel_for(
                                  team, "coordination_channel"),

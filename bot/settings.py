@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.domain import slack_ids
 from bot.domain.ladder import LadderConfig, LadderError, parse_ladders
 from bot.domain.permissions import RoleConfig, RolesError, parse_roles
+from bot.domain.tracker_config import TemplateConfig, TemplateError, parse_templates
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -217,6 +218,12 @@ class Settings(BaseSettings):
         return getattr(self, "_ladders", None) or LadderConfig()
 
     @property
+    def templates(self) -> TemplateConfig:
+        """Pathway tracker templates: the built-in ones, with BATON_CONFIG's over them."""
+        found = getattr(self, "_templates", None)
+        return found if found is not None else parse_templates({})
+
+    @property
     def roles(self) -> RoleConfig:
         found = getattr(self, "_roles", None)
         return found if found is not None else parse_roles({}, legacy_managers=self.managers)
@@ -235,7 +242,7 @@ def _read_toml(path: str) -> dict[str, Any]:
 
 # Tables the file may hold besides the settings themselves (each read by its own parser,
 # which names its own bad keys).
-_TABLES = ("ladder", "ladder_for_risk", "roles", "workspaces")
+_TABLES = ("ladder", "ladder_for_risk", "roles", "workspaces", "template", "agencies")
 
 
 def _refuse_unknown_keys(data: Mapping[str, Any]) -> None:
@@ -308,7 +315,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         object.__setattr__(settings, "_ladders", parse_ladders(data))
         object.__setattr__(settings, "_roles",
                            parse_roles(data, legacy_managers=settings.managers))
-    except (LadderError, RolesError) as exc:
+        object.__setattr__(settings, "_templates", parse_templates(data))
+    except (LadderError, RolesError, TemplateError) as exc:
         raise SettingsError(str(exc)) from None
     return settings
 

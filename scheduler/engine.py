@@ -44,7 +44,8 @@ from bot.domain.schedule import page_after
 from bot.domain.times import format_duration, to_the_second
 from bot.services.escalation import BATON, Authority, ladder_of
 from bot.services.records import Change, RecordService
-from bot.slack.blocks import pages
+from bot.services.trackers import TrackerService
+from bot.slack.blocks import pages, tracker_lines
 from bot.slack.blocks import roster as roster_blocks
 from bot.slack.blocks.records import SECTION_LIMIT, fit
 from bot.slack.cards import Cards, as_dicts
@@ -53,6 +54,7 @@ from scheduler.pacing import Pacer
 from scheduler.paging import PageKey, Paging
 from scheduler.sending import MAX_BACKOFF, Item, PageSender, Sender, SendFailed
 from store import due_work, queries
+from store import trackers as tracker_store
 from store.db import transaction
 from store.models import DueWork, Record
 
@@ -104,7 +106,8 @@ class Engine:
     sent (scheduler/sending.py), and recorded, round by round (run_due)."""
 
     def __init__(self, *, sessions: sessionmaker[Session], client: WebClient, clock: Clock,
-                 authority: Authority, records: RecordService, pacer: Pacer | None = None,
+                 authority: Authority, records: RecordService,
+                 trackers: TrackerService | None = None, pacer: Pacer | None = None,
                  worker: str | None = None, batch: int = 500,
                  lease: timedelta = timedelta(minutes=5),
                  coordination_channel: Callable[[str], str | None] | None = None,
@@ -116,7 +119,8 @@ class Engine:
         self._sessions = sessions
         self._clock = clock
         self._authority = authority
-        self._cards = Cards(client, records)
+        self._cards = Cards(client, records, trackers)
+        self._trackers = trackers
         self._sender = Sender(client, clock, pacer or Pacer(1.0))
         self.worker = worker or worker_name()
         _OWN_WORKERS.add(self.worker)
@@ -417,6 +421,7 @@ class Engine:
         that came due. Each plans its tier-1 page; the cards are updated after the commit."""
         now = self._clock.now()
         changes: list[Change] = []
+        trackers: set[int] = set()  # tracker cards to refresh after the commit
         with transaction(self._sessions) as s, s.no_autoflush:
             # The records first, then their due work (see queries.records_by_ids).
             records = queries.records_by_ids(s, ids=[i.work.record_id for i in items],
@@ -441,6 +446,9 @@ class Engine:
                     self._plan_line(s, record, record.card_channel, record.card_ts,
                                     pages.overdue_line(record), now=now)
                     page = True
+                elif reason in ("step", "decision", "sprint_end") and record.tracked:
+                    page = self._tracker_deadline(s, record, reason, now=now,
+                                                  touched=trackers)
                 elif reason in ("review", "safeguard") and is_open(record.status):
                     queries.add_event(s, record=record, team_id=record.team_id, at=now,
                                       actor=BATON, kind=f"{reason}_due",
@@ -457,6 +465,44 @@ class Engine:
         for change in changes:
             with team_scope(change.record.team_id):
                 self._cards.changed(change)
+        for tracker_id in sorted(trackers):
+            team = next(i.record.team_id for i in items if tracker_id in
+                        (i.record.id, i.record.parent_id))
+            with team_scope(team):
+                self._cards.tracker_changed(team_id=team, tracker_id=tracker_id)
+
+    def _tracker_deadline(self, s: Session, record: Record, reason: str, *, now: datetime,
+                          touched: set[int]) -> bool:
+        """A step past due (paged like a record), a provisional package's hard decision
+        deadline (paged), or a sprint's end (closed with its summary). True: page tier 1."""
+        if reason == "sprint_end":
+            summary = (self._trackers.close_sprint(s, record, now=now)
+                       if self._trackers is not None else None)
+            if summary is not None:
+                touched.add(record.id)
+                self._plan_line(s, record, record.card_channel, record.card_ts,
+                                tracker_lines.sprint_closed_line(summary), now=now)
+            return False
+        if reason == "decision":
+            if record.status != "open" or record.decision:
+                return False
+            queries.add_event(s, record=record, team_id=record.team_id, at=now, actor=BATON,
+                              kind="decision_due", note="hard decision deadline reached")
+            self._plan_line(s, record, record.card_channel, record.card_ts,
+                            tracker_lines.decision_due_line(record), now=now)
+            return True
+        parent = queries.records_by_ids(s, ids=[record.parent_id or 0]).get(
+            record.parent_id or 0)
+        if (record.kind != "step" or record.status not in tracker_store.STEP_OPEN
+                or parent is None or parent.status not in tracker_store.TRACKER_OPEN):
+            return False
+        queries.add_event(s, record=record, team_id=record.team_id, at=now, actor=BATON,
+                          kind="step_overdue", note=f"{record.title}: due time passed, "
+                          f"step {record.status}")
+        touched.add(parent.id)
+        self._plan_line(s, record, record.card_channel, record.card_ts,
+                        tracker_lines.step_overdue_line(record), now=now, prefix=False)
+        return True
 
     def _ack_timeout(self, item: Item) -> None:
         now = self._clock.now()

@@ -43,14 +43,22 @@ from store.models import (
 # transaction that writes them need none of the ORM's bookkeeping.
 _INSERT_WORK = insert(table(DueWork))
 
-_REF = re.compile(r"^\s*([HD])-?(\d{1,9})\s*$", re.IGNORECASE)
+_REF = re.compile(r"^\s*([HDT])-?(\d{1,7})(?:\.(\d{1,2}))?\s*$", re.IGNORECASE)
+_KIND_OF = {"H": "handoff", "D": "dependency", "T": "tracker"}
+CASE_KINDS = ("handoff", "dependency")  # the records that are not trackers or their steps
 
 
 def parse_reference(text: str) -> tuple[str, int] | None:
+    """H-12, D-3, T-7 and a tracker's step T-7.2 (stored as number 702)."""
     m = _REF.match(text)
     if not m:
         return None
-    return ("handoff" if m.group(1).upper() == "H" else "dependency"), int(m.group(2))
+    letter = m.group(1).upper()
+    if m.group(3) is not None:
+        if letter != "T" or not 0 < int(m.group(3)) < 100:
+            return None
+        return "step", int(m.group(2)) * 100 + int(m.group(3))
+    return _KIND_OF[letter], int(m.group(2))
 
 
 PARTNER_KEY_MAX = 200  # partner_agencies.key
@@ -143,7 +151,8 @@ def open_records(
     user_id: str | None = None,
     limit: int = 50,
 ) -> list[Record]:
-    q = select(Record).where(Record.team_id == team_id, Record.status.in_(list(statuses)))
+    q = select(Record).where(Record.team_id == team_id, Record.status.in_(list(statuses)),
+                             Record.kind.in_(CASE_KINDS))
     if channel_id is not None:
         q = q.where(Record.channel_id == channel_id)
     if user_id is not None:
@@ -602,8 +611,9 @@ def posted_messages(session: Session, *, team_id: str) -> list[tuple[str, str, s
     out: dict[tuple[str, str], str] = {}
     for kind, number, channel, ts in session.execute(
             select(Record.kind, Record.number, Record.card_channel, Record.card_ts)
-            .where(Record.team_id == team_id, Record.card_ts.is_not(None))):
-        prefix = "H" if kind == "handoff" else "D"
+            .where(Record.team_id == team_id, Record.card_ts.is_not(None),
+                   Record.kind != "step")):  # a step's card is its tracker's
+        prefix = {"handoff": "H", "tracker": "T"}.get(kind, "D")
         out.setdefault((str(channel), str(ts)), f"{prefix}-{number}'s card")
     for tier, channel, ts in session.execute(
             select(DueWork.tier, DueWork.channel_id, DueWork.message_ts)

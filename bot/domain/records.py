@@ -92,7 +92,8 @@ OPEN_HANDOFF = frozenset(
     {HandoffStatus.PENDING, HandoffStatus.ACKNOWLEDGED, HandoffStatus.RESPONDED,
      HandoffStatus.OVERDUE}
 )
-OPEN_STATUSES: frozenset[str] = frozenset({*OPEN_HANDOFF, DependencyStatus.OPEN})
+# "blocked": a tracker's step still outstanding (bot/domain/trackers.py); it still escalates.
+OPEN_STATUSES: frozenset[str] = frozenset({*OPEN_HANDOFF, DependencyStatus.OPEN, "blocked"})
 
 
 class ResponseCategory(StrEnum):

@@ -264,7 +264,7 @@ def find_step(reference: str, steps: Sequence[StepView], typed: str) -> StepView
     if len(starts) == 1:
         return starts[0]
     close = difflib.get_close_matches(want, [s.key for s in steps], n=1, cutoff=0.6)
-    hint = f" Did you mean `{close[0]}`?" if close else ""
+    hint = f" Did you mean `{close[0]}`?" if close and not starts else ""
     many = (f" {quoted(typed)} could be {', '.join(f'`{s.key}`' for s in starts)}."
             if starts else "")
     raise DomainError(f"{reference} has no step {quoted(typed)}.{many}{hint} Its steps: "
@@ -336,16 +336,33 @@ def agency_label(key: str, extra: dict[str, str] | None = None) -> str:
     return (extra or {}).get(key) or AGENCIES.get(key) or key.replace("-", " ").capitalize()
 
 
-DECISION_WORDS = ("approved-adjustment", "declined", "other")
+# The commissioner's decision on a funding start that differs from the move date (seed 000).
+FUNDING_DECISIONS = ("approved-adjustment", "declined", "other")
+DECISION_LABELS = {
+    "approved-adjustment": "Approved adjustment",
+    "declined": "Declined",
+    "other": "Other",
+    "funded": "Moved to a funded program",
+    "escalated": "Escalated again with evidence",
+}
+DECISION_TEXT = {  # what the text typed with a decision is
+    "funded": "which funded program",
+    "escalated": "the evidence",
+}
+
+
+def decision_label(word: str) -> str:
+    return DECISION_LABELS.get(word, word.replace("-", " ").capitalize())
 
 
 def read_decision(text: str, choices: Sequence[str]) -> str:
     word = slug(text)
     for c in choices:
-        if word == slug(c) or (word and slug(c).startswith(word)):
+        if word and (word == slug(c) or slug(c).startswith(word)
+                     or slug(decision_label(c)) == word):
             return c
-    raise DomainError(f"The decision is one of {', '.join(choices)}{got(text)}.",
-                      field="decision")
+    raise DomainError(f"The decision is one of {', '.join(f'`{c}`' for c in choices)}"
+                      f"{got(text)}.", field="decision")
 
 
 CONTACT_OUTCOMES = ("attempted", "reached")

@@ -40,7 +40,10 @@ class Refused(DomainError):
 
 def record_people(record: Record) -> frozenset[str]:
     """Whose record it is: its owner, who logged it, its management owner and whoever holds
-    its next action."""
+    its next action. A tracker's step is its owner's alone (with managers and today's
+    coordinator, by role)."""
+    if record.kind == "step":
+        return frozenset({record.owner_id})
     people = {record.owner_id, record.created_by, record.manager_id, record.next_action_owner}
     return frozenset(p for p in people if p)
 

@@ -13,7 +13,9 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookClient
 
 from bot.services.records import Change, RecordService
+from bot.services.trackers import TrackerService
 from bot.slack.blocks import records as blocks
+from bot.slack.blocks import trackers as tracker_blocks
 from store.models import Record
 
 log = logging.getLogger("baton.cards")
@@ -50,9 +52,31 @@ def as_dicts(items: list[Block]) -> list[dict[str, Any]]:
 
 
 class Cards:
-    def __init__(self, client: WebClient, records: RecordService) -> None:
+    def __init__(self, client: WebClient, records: RecordService,
+                 trackers: TrackerService | None = None) -> None:
         self._client = client
         self._records = records
+        self._trackers = trackers
+
+    def tracker_changed(self, *, team_id: str, tracker_id: int, line: str | None = None) -> None:
+        """Re-render a tracker's card in place from the database (a step changed, the
+        sprint closed); `line`, if given, goes into its thread."""
+        if self._trackers is None:
+            return
+        try:
+            view = self._trackers.by_id(team_id=team_id, tracker_id=tracker_id)
+            t = view.tracker
+            if not t.card_ts or not t.card_channel:
+                return
+            self._client.chat_update(
+                channel=t.card_channel, ts=t.card_ts, text=tracker_blocks.card_text(view),
+                blocks=as_dicts(tracker_blocks.tracker_card(view, self._trackers.templates)))
+            if line:
+                self._client.chat_postMessage(
+                    channel=t.card_channel, thread_ts=t.card_ts,
+                    text=blocks.fit(line, blocks.SECTION_LIMIT, ref=t.reference))
+        except Exception as exc:  # noqa: BLE001 - the card is a view; the database has it all
+            log.warning("could not update the card of tracker %s: %s", tracker_id, exc)
 
     def post(self, record: Record, *, adopt: bool = False) -> str | None:
         """Post the record card in its channel and remember where it is.
