@@ -37,6 +37,26 @@ class ActionId(StrEnum):
     GUARD_CANCEL = "guard_cancel"
 
 
+class TrackerAction(StrEnum):
+    """A tracker card's controls (bot/slack/blocks/trackers.py); the value names the
+    tracker and step ids as JSON {"t": tracker_id, "s": step_id}."""
+
+    STEP = "tracker_step"  # one per step: an overflow or buttons (done, blocked, na, refused)
+    CONTACT = "tracker_contact_open"  # a provisional package's contact attempt
+    IMPACT = "tracker_impact_open"  # the funding escalation's impact statement
+    DECIDE = "tracker_decide_open"  # a decision waiting (funding, provisional package)
+    PROCEED = "tracker_proceed"  # a transition's "the move goes ahead"
+    START_FORM = "tracker_start_form_open"  # the start form a late trigger_id could not open
+
+
+class TrackerView(StrEnum):
+    START = "tracker_start"  # the form for what `/baton start` lacked
+    STEP_REASON = "tracker_step_reason"  # blocked / not applicable / refused: the text
+    CONTACT = "tracker_contact"
+    IMPACT = "tracker_impact"
+    DECIDE = "tracker_decide"
+
+
 class ViewId(StrEnum):
     CREATE_HANDOFF = "create_handoff"
     CREATE_DEPENDENCY = "create_dependency"
