@@ -43,6 +43,19 @@ KIND_WORDS = {
     "review_due": "reached the next review time",
     "safeguard_due": "reached the interim safeguard's end",
     "overdue_due": "reached the response deadline",
+    # Pathway trackers (bot/services/trackers.py) and the engine's part in them.
+    "step_changed": "changed the step",
+    "step_overdue": "found the step past its due time",
+    "proceed_refused": "was refused “proceed”: gates still open",
+    "proceeded": "recorded that it proceeds",
+    "contact_attempt": "logged a contact attempt",
+    "decided": "recorded the decision",
+    "decision_due": "reached the hard decision deadline",
+    "funding_escalated": "opened the commissioner escalation",
+    "funding_decided": "recorded the commissioner's decision",
+    "impact_statement": "recorded the impact statement",
+    "sprint_closed": "closed the sprint",
+    "urgent_paged": "paged the immediate-risk contacts together",
 }
 
 # Field names as people say them.
@@ -80,6 +93,10 @@ FIELD_WORDS = {
     "acknowledged_at": "acknowledged",
     "person_ref": "person",
     "partner": "partner",
+    "decision": "decision",
+    "impact": "impact statement",
+    "anchor_at": "anchor",
+    "template": "template",
 }
 
 _PEOPLE = {"owner", "owner_id", "manager", "manager_id", "user", "acknowledged_by", "actor"}
@@ -87,7 +104,7 @@ _CHANNELS = {"channel", "channel_id"}
 _RISKS = {"risk"}
 _CATEGORIES = {"category"}
 _TIMES = {"due", "due_at", "next_review_at", "response_deadline", "review", "safeguard_until",
-          "until", "acknowledged_at", "closed_at", "from", "to"}
+          "until", "acknowledged_at", "closed_at", "from", "to", "anchor_at"}
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 # Channel and user IDs Baton wrote into its own notes, bare or as tokens.
 _NOTE_CHANNEL = re.compile(r"\b(channel|in|to) ((?=[A-Z0-9]*\d)[CG][A-Z0-9]{6,31})\b")
@@ -242,6 +259,12 @@ def event_what(event: Event, style: Style) -> str:
             ref = value_text("open_record", after.get("open_record"), style)
             what = "logged it anyway beside the open record" + (
                 f" {ref}" if ref != NOTHING else "")
+    elif kind in ("step_changed", "funding_decided", "decided", "contact_attempt"):
+        # A step's status, a decision or a contact's outcome (the text typed with it is
+        # the event's note, shown after the sentence).
+        detail.extend(changes("status" if kind == "step_changed" else event.field,
+                              event.before if kind == "step_changed" else None, event.after,
+                              style))
     elif kind in ("resolved", "closed", "cancelled", "interim_action"):
         if event.after not in (None, ""):
             detail.append(f"“{value_text(None, event.after, style)}”")

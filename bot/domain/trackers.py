@@ -8,7 +8,13 @@ due time relative to the anchor, an optional "cannot proceed without" gate, and 
 The time engine reminds and pages a step past due as it does a record.
 
 Templates come from BATON_CONFIG's [template.NAME] tables (bot/domain/tracker_config.py
-reads them) over the built-in defaults in bot/domain/tracker_templates.py.
+reads them) over the built-in defaults in bot/domain/tracker_templates.toml.
+
+What comes next fits the same mechanism. A dispute is a template whose steps are the
+decision ladder's rungs (each owned, timed, gated on the one before) with the named final
+authority as the last step's owner and a decision at the end (as a provisional package has:
+`decision_choices`). A versioned plan is a tracker whose steps are each agency's
+acknowledgement of receipt; a new version reopens those steps (StepStatus.OPEN, audited).
 """
 
 from __future__ import annotations
