@@ -516,10 +516,11 @@ class Engine:
             acked = queries.latest_page(s, record_id=record.id)
             answered = (record.interim_at is not None and acked is not None
                         and acked.acked_at is not None and record.interim_at >= acked.acked_at)
-            # A tracker's own page (a service change's immediate risk, a provisional
-            # package's decision deadline) is answered by its acknowledgement: its steps
-            # carry the work from there, each with its own deadline.
-            answered = answered or record.kind == "tracker"
+            # A service change's immediate-risk page is answered by its acknowledgement:
+            # its steps carry the work from there, each with its own deadline. (A
+            # provisional package's decision page climbs again, as a response deadline's
+            # does, until the decision is recorded.)
+            answered = answered or (record.kind == "tracker" and work.reason == "urgent")
             if is_open(record.status) and not answered:
                 ladder = ladder_of(record)
                 tier = min((work.tier or 1) + 1, len(ladder.tiers))
