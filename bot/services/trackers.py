@@ -566,7 +566,10 @@ class TrackerService:
                 t.decision, t.outcome = word, text
                 t.status = TrackerStatus.CLOSED.value
                 t.closed_at = t.updated_at = now
-                queries.cancel_work(s, record_id=t.id)
+                # Closed: neither the package nor its steps are chased any more (a step's
+                # reminder would otherwise still reach its owner).
+                for row in [t, *view.steps]:
+                    queries.cancel_work(s, record_id=row.id)
                 queries.add_event(s, record=t, team_id=team_id, at=now, actor=actor,
                                   kind="decided", field="decision", after=word, note=text)
                 event = TrackerEvent(TrackerHappened.DECIDED, actor, status=word, text=text,

@@ -166,9 +166,13 @@ def test_funding_start_differing_from_the_move_date_pages_the_commissioner_conta
 
     # The decision stops the escalation; then the move may go ahead.
     baton.clock.advance(timedelta(hours=5))
-    baton.runtime.trackers.decide(team_id=TEAM, ref="T-1", decision="approved-adjustment",
-                                  text="funding moved to the move date", actor=ALICE)
+    change = baton.runtime.trackers.decide(
+        team_id=TEAM, ref="T-1", decision="approved-adjustment",
+        text="funding moved to the move date", actor=ALICE)
     assert pending(baton, funding.id) == []
+    baton.runtime.escalation.refresh_page(channel=change.page_at[0], ts=change.page_at[1])
+    assert ": Approved adjustment (funding moved to the move date)" in rows(
+        last_edit(baton, page))[0]
     (decided,) = events(baton, "funding_decided")
     assert decided.after == "approved-adjustment"
     sweep_at(baton, START + timedelta(days=3))  # past the decision's deadline (2 days)
