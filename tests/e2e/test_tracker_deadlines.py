@@ -59,8 +59,8 @@ def test_the_discharge_sprint_keeps_its_days_across_dst_and_closes_with_its_summ
     assert {due[k] for k in ("services-active", "authorizations", "plan-understood")} == {day23}
     assert [d.astimezone(NY).strftime("%a %H:%M %Z") for d in (day1, day23)] == [
         "Sat 10:00 EST", "Mon 10:00 EDT"]
-    # The sprint itself runs 72 hours by the clock: Monday 11:00 EDT.
-    assert view.tracker.due_at == DISCHARGE + timedelta(hours=72)
+    # The sprint closes three days after by the wall clock too: when Day 2–3 falls due.
+    assert view.tracker.due_at == day23
 
     # Day 0: one done on time, one refused by the person (how it was managed), one late.
     baton.clock.set(DISCHARGE + timedelta(hours=5))
@@ -81,39 +81,31 @@ def test_the_discharge_sprint_keeps_its_days_across_dst_and_closes_with_its_summ
     sweep_at(baton, day1)
     assert overdue_at(baton, step_of(view, "equipment").id) == [day1]
     assert "Equipment and assistive needs" in rows(pages(baton)[-1])[0]
-    # Day 2–3: one done on time; two left open page at Monday 10:00 EDT (14:00 UTC).
+    # Day 2–3: one done on time; two left open, not done when the sprint closes.
     baton.clock.set(day23 - timedelta(hours=3))
     settle(baton, "T-1", "services-active")
-    sweep_at(baton, day23 - timedelta(seconds=1))
-    assert overdue_at(baton, step_of(view, "authorizations").id) == []
-    before = len(pages(baton))
-    sweep_at(baton, day23)
-    assert overdue_at(baton, step_of(view, "authorizations").id) == [day23]
-    assert overdue_at(baton, step_of(view, "plan-understood").id) == [day23]
-    assert len(rows(pages(baton)[before])) == 2
-
     # The sprint's end: closed by the engine with what was done on time, late, not at all.
-    sweep_at(baton, view.tracker.due_at - timedelta(seconds=1))
+    sweep_at(baton, day23 - timedelta(seconds=1))
     assert baton.runtime.trackers.load(team_id=TEAM, ref="T-1").tracker.status == "open"
-    sweep_at(baton, view.tracker.due_at)
+    paged = len(pages(baton))
+    sweep_at(baton, day23)
     closed = baton.runtime.trackers.load(team_id=TEAM, ref="T-1").tracker
     summary = ("on time 3; late 1 (Immediate risks); not done 3 (Equipment and assistive "
                "needs, Cross-agency check: authorizations in place, The participant "
                "understands the plan); refused by the person 1 (Medication list); "
                "not applicable 1 (Home environment re-check)")
     assert closed.status == "closed" and closed.outcome == summary
-    assert closed.closed_at == view.tracker.due_at
+    assert closed.closed_at == day23
     (audit,) = events(baton, "sprint_closed")
     assert audit.actor == "baton" and audit.note == summary and audit.after == "closed"
     assert f"T-1: :checkered_flag: The sprint closed: {summary}." in thread(baton, view)
     card = [c for c in baton.slack.calls_to("chat.update")
             if c.params["ts"] == closed.card_ts]
     assert card, "the tracker's card is re-rendered when the sprint closes"
-    # Nothing more is chased for the steps left open.
-    paged = len(pages(baton))
+    # The steps left open are chased no more: not paged at the close, nor after it.
     for step in view.steps:
         assert [k for k, _ in pending(baton, step.id) if k != "thread_line"] == []
-    sweep_at(baton, view.tracker.due_at + timedelta(days=2))
+    sweep_at(baton, day23 + timedelta(days=2))
     assert len(pages(baton)) == paged
 
 
