@@ -428,7 +428,10 @@ class Engine:
                                              lock=True)
             works = queries.claimed_by(s, ids=[i.work.id for i in items], worker=self.worker,
                                        lock=True)
-            for work in sorted(works.values(), key=lambda w: (w.due_at, w.id)):
+            # A sprint that ends as its last steps fall due closes first: those steps are
+            # then counted "not done" in its summary, not paged after the close.
+            for work in sorted(works.values(), key=lambda w: (w.due_at, w.reason != "sprint_end",
+                                                              w.id)):
                 record = records[work.record_id]
                 reason = work.reason or "overdue"
                 page = False

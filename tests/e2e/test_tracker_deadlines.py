@@ -103,6 +103,7 @@ def test_the_discharge_sprint_keeps_its_days_across_dst_and_closes_with_its_summ
             if c.params["ts"] == closed.card_ts]
     assert card, "the tracker's card is re-rendered when the sprint closes"
     # The steps left open are chased no more: not paged at the close, nor after it.
+    assert overdue_at(baton, step_of(view, "authorizations").id) == []
     for step in view.steps:
         assert [k for k, _ in pending(baton, step.id) if k != "thread_line"] == []
     sweep_at(baton, day23 + timedelta(days=2))
