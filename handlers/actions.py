@@ -70,13 +70,9 @@ def page_ack(ack: Ack, context: BoltContext) -> None:
     def work() -> None:
         page = s.escalation.acknowledge_page(team_id=req.team_id, work_id=work_id, actor=user)
         record = s.records.get(team_id=req.team_id, ref=page.record_id)
-        change = Change(record, ThreadEvent(Happened.PAGE_ACKNOWLEDGED, user, tier=page.tier))
-        cards = Cards(s.client, s.records, s.trackers)
-        if record.tracked:  # a step (or a tracker): its tracker's card, a line in its thread
-            cards.tracker_changed(team_id=req.team_id, tracker_id=record.parent_id or record.id,
-                                  line=f"{record.reference}: {blocks.change_line(change)}")
-        else:
-            cards.changed(change)
+        # A step's card is its tracker's (Cards.changed knows).
+        Cards(s.client, s.records, s.trackers).changed(
+            Change(record, ThreadEvent(Happened.PAGE_ACKNOWLEDGED, user, tier=page.tier)))
         s.poke()
 
     s.defer(work)

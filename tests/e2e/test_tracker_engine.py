@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot.domain.records import DomainError
 from bot.domain.trackers import StepStatus
 from bot.services.records import NotFound
+from bot.slack.ids import ActionId
 from store.models import DueWork
 from tests.conftest import ALICE, BOB, CHANNEL, START, TEAM, blocks_of
 from tests.fakes.trackers import (
@@ -204,6 +205,23 @@ def test_an_immediate_risk_pages_every_urgent_target_in_one_message(baton):
     assert "acknowledge tier 1" in baton.last_reply()
     ack(baton, page, EXECUTIVE)
     assert [e.actor for e in events(baton, "page_acknowledged")] == [EXECUTIVE]
+
+    # As on a record's page: what is done meanwhile is recorded from the page, and the
+    # ladder stays stopped past its acknowledgement timeout (1 hour).
+    tracker = baton.runtime.trackers.load(team_id=TEAM, ref="T-2").tracker
+    baton.click(ActionId.INTERIM, str(tracker.id), user=SUPERVISOR)
+    call = baton.slack.calls_to("views.open")[-1]
+    view = dict(call.json_param("view"))
+    view["id"] = call.response["view"]["id"]
+    assert [b.get("block_id") for b in view["blocks"][1:]] == ["text"]
+    assert baton.submit(view, {"text": "second carer on every shift from tonight"},
+                        user=SUPERVISOR).text == ""
+    (interim,) = events(baton, "interim_action")
+    assert interim.actor == SUPERVISOR and interim.record_ref == "T-2"
+    assert ("T-2: Interim action recorded by <@U0SUPERV1>: second carer on every shift from "
+            "tonight") in [m["text"] for m in baton.slack.thread(CHANNEL, tracker.card_ts)]
+    sweep_at(baton, START + timedelta(hours=3))
+    assert len(pages(baton)) == 1 and events(baton, "escalation_resumed") == []
 
 
 def test_a_tracker_is_out_of_another_workspaces_reach(baton):

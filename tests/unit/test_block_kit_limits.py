@@ -212,7 +212,7 @@ def tracked(n: int, text: str, *, kind: str, status: str = "open", key: str = "x
         title=text[:200], agency=text[:50], step_group=text[:50], step_key=key,
         template="service-change", owner_id=OWNER, status=status, outcome=text[:1000],
         due_at=NOW - timedelta(hours=3), closed_at=None, decision=None, escalation_tier=1,
-        anchor_at=NOW, created_at=NOW, created_by=OWNER, tz="UTC",
+        anchor_at=NOW, created_at=NOW, created_by=OWNER, tz="UTC", interim_action=text[:1000],
         details={"values": {"trigger": text[:200], "impact": text[:1000], "x": text[:1000]},
                  "mismatch": {"field": "funding-start", "days": 3, "at": NOW.isoformat(),
                               "anchor": NOW.isoformat()},
@@ -254,6 +254,7 @@ def rendered(text: str) -> Iterator[tuple[str, list[dict], int]]:
                                              items=work, now=NOW, late=True)), 50
     for r in (steps[0], steps[-1]):
         yield "reminder", as_dicts(pages.reminder_blocks(r, NOW)), 50
+        yield "modal", [pages.interim_modal(r).to_dict()], 1
         yield "nudge", as_dicts([roster_blocks.nudge_section(
             roster_blocks.nudge_page(r, tier=1, waited="1h"), r)]), 50
     yield "huddle", as_dicts(roster_blocks.huddle(rows, total=200, now=NOW,

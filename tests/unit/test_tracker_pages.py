@@ -19,7 +19,8 @@ def step(**kw: Any) -> Any:
                 partner=None, title="Medication list", agency="pharmacy", step_group=None,
                 step_key="medication-list", template="discharge", owner_id=OWNER,
                 status="open", outcome=None, due_at=AT, closed_at=None, decision=None,
-                escalation_tier=1, details=None, anchor_at=AT, created_at=AT)
+                escalation_tier=1, details=None, anchor_at=AT, created_at=AT,
+                interim_action=None)
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -35,7 +36,13 @@ def test_a_step_row_names_the_step_its_agency_owner_and_state() -> None:
     blocked = step(status="blocked", outcome="pharmacy closed until Monday")
     assert pages.page_row(blocked, work(), AT).endswith("· blocked: pharmacy closed until "
                                                         "Monday")
-    assert [b.text.text for b in pages.page_buttons(blocked, work())] == ["Acknowledge"]
+    assert [b.text.text for b in pages.page_buttons(blocked, work())] == [
+        "Acknowledge", "Record interim action"]
+    blocked.interim_action = "pharmacist phoned the list through"
+    assert "Interim action: pharmacist phoned the list through" in pages.page_row(
+        blocked, work(), AT)
+    modal = pages.interim_modal(blocked).to_dict()
+    assert [b.get("block_id") for b in modal["blocks"][1:]] == ["text"]  # no risk, no review
 
 
 def test_a_settled_step_says_so_and_asks_nothing() -> None:

@@ -168,8 +168,11 @@ def page_buttons(record: Record, work: DueWork) -> list[ButtonElement]:
             and not superseded(record, work)):  # else: nothing here to acknowledge
         buttons.append(ButtonElement(text="Acknowledge", action_id=ActionId.PAGE_ACK,
                                      value=value, style="primary"))
-    if record.tracked:
-        return buttons  # a step is settled on its tracker's card or with /baton step
+    if record.tracked:  # a step is settled on its tracker's card or with /baton step
+        if record.status in ("open", "blocked"):
+            buttons.append(ButtonElement(text="Record interim action",
+                                         action_id=ActionId.INTERIM, value=str(record.id)))
+        return buttons
     buttons.append(ButtonElement(text="Record interim action", action_id=ActionId.INTERIM,
                                  value=str(record.id)))
     buttons.append(ButtonElement(text="Resolve", action_id=ActionId.RESOLVE,
@@ -276,17 +279,19 @@ _RISK_OPTIONS = [Option(value=r.value, label=r.label) for r in Risk]
 
 
 def interim_modal(record: Record) -> View:
+    head = (tracker_pages.subject(record) if record.tracked else
+            f"*{record.reference}* {escape(record.person_ref)} → "
+            f"{escape(record.partner.display_name)} · continuity risk {_risk(record)}")
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(
-            text=fit(f"*{record.reference}* {escape(record.person_ref)} → "
-                     f"{escape(record.partner.display_name)} · continuity risk "
-                     f"{_risk(record)}", SECTION_LIMIT))),
+        SectionBlock(text=MarkdownTextObject(text=fit(head, SECTION_LIMIT))),
         InputBlock(block_id="text", label="Interim action / next step",
                    hint="e.g. temporary hold, alternative support, internal review, "
                         "commissioner notice; who does what next",
                    element=PlainTextInputElement(action_id=INPUT, multiline=True,
                                                  max_length=1000)),
     ]
+    if record.tracked:  # a step has no continuity risk or review of its own
+        return _interim_view(record, blocks)
     # The continuity risk can be re-rated here as it changes (seeds: "records the continuity
     # risk and interim action"); left as it is, nothing changes.
     current = next((o for o in _RISK_OPTIONS if o.value == record.risk), None)
@@ -300,6 +305,10 @@ def interim_modal(record: Record) -> View:
             block_id="review", label="Next review time", optional=True,
             hint="tomorrow 9am · in 2h · 2 business days",
             element=PlainTextInputElement(action_id=INPUT, max_length=200)))
+    return _interim_view(record, blocks)
+
+
+def _interim_view(record: Record, blocks: list[Block]) -> View:
     return View(type="modal", callback_id=ViewId.INTERIM, title="Interim action",
                 submit="Record", close="Back", blocks=blocks,
                 private_metadata=json.dumps({"record": record.id}))

@@ -189,6 +189,8 @@ def page_lines(record: Record, work: DueWork, now: datetime) -> list[str]:
     if settled is not None:
         # The page went out for a reason that no longer holds: it says what happened since.
         body = [f":white_check_mark: {settled}"]
+    if record.interim_action:
+        body.append(f"Interim action: {escape(clip(record.interim_action, 300))}")
     return lines + body
 
 
