@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.trackers import StepStatus
-from tests.conftest import ALICE, CHANNEL, START, TEAM, blocks_of
+from tests.conftest import ALICE, BOB, CHANNEL, START, TEAM, blocks_of
 from tests.fakes.trackers import (
+    ack,
     dms,
     events,
     pages,
@@ -106,8 +107,14 @@ def test_the_discharge_sprint_keeps_its_days_across_dst_and_closes_with_its_summ
     assert overdue_at(baton, step_of(view, "authorizations").id) == []
     for step in view.steps:
         assert [k for k, _ in pending(baton, step.id) if k != "thread_line"] == []
+    # An old page of a step left open, acknowledged after the close, starts nothing again.
+    (old,) = [p for p in pages(baton) if "tier 2" in p.params["text"]]
+    baton.clock.set(day23 + timedelta(hours=1))
+    ack(baton, old, BOB)
+    assert [e.actor for e in events(baton, "page_acknowledged")] == [BOB]
     sweep_at(baton, day23 + timedelta(days=2))
     assert len(pages(baton)) == paged
+    assert events(baton, "escalation_resumed") == []
 
 
 def test_a_provisional_package_reminds_then_pages_at_its_hard_decision_deadline(baton):
