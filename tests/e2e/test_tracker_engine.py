@@ -25,9 +25,11 @@ from tests.fakes.trackers import (
     COMMISSIONERS,
     EXECUTIVE,
     EXECUTIVES,
+    MANAGER,
     OPERATIONS,
     SUPERVISOR,
     ack,
+    dms,
     events,
     last_edit,
     page_work_ids,
@@ -56,6 +58,7 @@ def settle(baton, view, key: str, status: StepStatus = StepStatus.DONE, text: st
 
 
 def test_a_step_past_due_climbs_its_ladder_is_acknowledged_and_done_stops_it(baton):
+    baton.command("/baton", f"coordinator <@{MANAGER}>", user=MANAGER)
     view = start(baton, "discharge", anchor=START)
     settle(baton, view, "discharge-summary")
     settle(baton, view, "immediate-risks")
@@ -77,9 +80,16 @@ def test_a_step_past_due_climbs_its_ladder_is_acknowledged_and_done_stops_it(bat
     assert any(line.startswith(f":alarm_clock: {meds.reference} *Medication list*")
                for line in thread(baton, view))
 
-    # Nobody acknowledges: tier 2 four hours later, in the same channel, naming Bob.
+    # Nobody acknowledges: the coordinator of the day is nudged halfway to tier 2, then
+    # tier 2 pages four hours later, in the same channel, naming Bob.
+    sweep_at(baton, DAY0 + timedelta(hours=2))
     sweep_at(baton, DAY0 + timedelta(hours=3, minutes=59))
     assert len(pages(baton)) == 1
+    (nudge,) = [c for c in dms(baton) if "Coordinator nudge" in c.params["text"]]
+    assert nudge.params["text"] == (
+        f":bell: Coordinator nudge: the tier 1 page for *{meds.reference}* (P-1042 · "
+        f"Medication list, owner <@{ALICE}>) has waited 2h with no acknowledgement. Check "
+        "someone has it.")
     sweep_at(baton, DAY0 + timedelta(hours=4))
     tier2 = pages(baton)[-1]
     assert tier2.params["text"].startswith(f"<@{BOB}> :rotating_light: Escalation tier 2, "
