@@ -14,19 +14,7 @@ import pytest
 
 from bot.domain.trackers import StepStatus
 from tests.conftest import ALICE, BOB, CHANNEL, START, TEAM, blocks_of
-from tests.fakes.trackers import (
-    ack,
-    dms,
-    events,
-    pages,
-    pending,
-    rows,
-    serve_trackers,
-    start,
-    step_of,
-    sweep_at,
-    thread,
-)
+from tests.fakes import trackers as fx
 
 NY = ZoneInfo("America/New_York")
 # Discharge on Friday 2027-03-12 at 10:00 in New York (EST); clocks go forward on Sunday.
@@ -35,7 +23,7 @@ DISCHARGE = datetime(2027, 3, 12, 15, 0, tzinfo=UTC)
 
 @pytest.fixture
 def baton(serve_factory, database_url, tmp_path, slack):
-    return serve_trackers(serve_factory, database_url, tmp_path, slack)
+    return fx.serve_trackers(serve_factory, database_url, tmp_path, slack)
 
 
 def settle(baton, ref: str, key: str, status: StepStatus = StepStatus.DONE,
@@ -45,12 +33,12 @@ def settle(baton, ref: str, key: str, status: StepStatus = StepStatus.DONE,
 
 
 def overdue_at(baton, step_id: int) -> list[datetime]:
-    return [e.at for e in events(baton, "step_overdue", record_id=step_id)]
+    return [e.at for e in fx.events(baton, "step_overdue", record_id=step_id)]
 
 
 def test_the_discharge_sprint_keeps_its_days_across_dst_and_closes_with_its_summary(baton):
     baton.clock.set(DISCHARGE - timedelta(hours=1))
-    view = start(baton, "discharge", anchor=DISCHARGE)
+    view = fx.start(baton, "discharge", anchor=DISCHARGE)
     due = {s.step_key: s.due_at for s in view.steps}
     day0, day1, day23 = (DISCHARGE + timedelta(hours=8),  # Friday 18:00 EST
                          datetime(2027, 3, 13, 15, 0, tzinfo=UTC),  # Saturday 10:00 EST
@@ -68,8 +56,8 @@ def test_the_discharge_sprint_keeps_its_days_across_dst_and_closes_with_its_summ
     settle(baton, "T-1", "discharge-summary")
     settle(baton, "T-1", "medication-list", StepStatus.REFUSED,
            "declined the pharmacy visit; the pharmacist reconciled the list by phone")
-    sweep_at(baton, day0)
-    immediate = step_of(view, "immediate-risks")
+    fx.sweep_at(baton, day0)
+    immediate = fx.step_of(view, "immediate-risks")
     assert overdue_at(baton, immediate.id) == [day0]
     baton.clock.set(day0 + timedelta(hours=2))
     settle(baton, "T-1", "immediate-risks")
@@ -77,19 +65,19 @@ def test_the_discharge_sprint_keeps_its_days_across_dst_and_closes_with_its_summ
     baton.clock.set(day1 - timedelta(hours=1))
     settle(baton, "T-1", "first-visit")
     settle(baton, "T-1", "home-recheck", StepStatus.NOT_APPLICABLE, "home unchanged")
-    sweep_at(baton, day1 - timedelta(seconds=1))
-    assert overdue_at(baton, step_of(view, "equipment").id) == []
-    sweep_at(baton, day1)
-    assert overdue_at(baton, step_of(view, "equipment").id) == [day1]
-    assert "Equipment and assistive needs" in rows(pages(baton)[-1])[0]
+    fx.sweep_at(baton, day1 - timedelta(seconds=1))
+    assert overdue_at(baton, fx.step_of(view, "equipment").id) == []
+    fx.sweep_at(baton, day1)
+    assert overdue_at(baton, fx.step_of(view, "equipment").id) == [day1]
+    assert "Equipment and assistive needs" in fx.rows(fx.pages(baton)[-1])[0]
     # Day 2–3: one done on time; two left open, not done when the sprint closes.
     baton.clock.set(day23 - timedelta(hours=3))
     settle(baton, "T-1", "services-active")
     # The sprint's end: closed by the engine with what was done on time, late, not at all.
-    sweep_at(baton, day23 - timedelta(seconds=1))
+    fx.sweep_at(baton, day23 - timedelta(seconds=1))
     assert baton.runtime.trackers.load(team_id=TEAM, ref="T-1").tracker.status == "open"
-    paged = len(pages(baton))
-    sweep_at(baton, day23)
+    paged = len(fx.pages(baton))
+    fx.sweep_at(baton, day23)
     closed = baton.runtime.trackers.load(team_id=TEAM, ref="T-1").tracker
     summary = ("on time 3; late 1 (Immediate risks); not done 3 (Equipment and assistive "
                "needs, Cross-agency check: authorizations in place, The participant "
@@ -97,29 +85,29 @@ def test_the_discharge_sprint_keeps_its_days_across_dst_and_closes_with_its_summ
                "not applicable 1 (Home environment re-check)")
     assert closed.status == "closed" and closed.outcome == summary
     assert closed.closed_at == day23
-    (audit,) = events(baton, "sprint_closed")
+    (audit,) = fx.events(baton, "sprint_closed")
     assert audit.actor == "baton" and audit.note == summary and audit.after == "closed"
-    assert f"T-1: :checkered_flag: The sprint closed: {summary}." in thread(baton, view)
+    assert f"T-1: :checkered_flag: The sprint closed: {summary}." in fx.thread(baton, view)
     card = [c for c in baton.slack.calls_to("chat.update")
             if c.params["ts"] == closed.card_ts]
     assert card, "the tracker's card is re-rendered when the sprint closes"
     # The steps left open are chased no more: not paged at the close, nor after it.
-    assert overdue_at(baton, step_of(view, "authorizations").id) == []
+    assert overdue_at(baton, fx.step_of(view, "authorizations").id) == []
     for step in view.steps:
-        assert [k for k, _ in pending(baton, step.id) if k != "thread_line"] == []
+        assert [k for k, _ in fx.pending(baton, step.id) if k != "thread_line"] == []
     # An old page of a step left open, acknowledged after the close, starts nothing again.
-    (old,) = [p for p in pages(baton) if "tier 2" in p.params["text"]]
+    (old,) = [p for p in fx.pages(baton) if "tier 2" in p.params["text"]]
     baton.clock.set(day23 + timedelta(hours=1))
-    ack(baton, old, BOB)
-    assert [e.actor for e in events(baton, "page_acknowledged")] == [BOB]
-    sweep_at(baton, day23 + timedelta(days=2))
-    assert len(pages(baton)) == paged
-    assert events(baton, "escalation_resumed") == []
+    fx.ack(baton, old, BOB)
+    assert [e.actor for e in fx.events(baton, "page_acknowledged")] == [BOB]
+    fx.sweep_at(baton, day23 + timedelta(days=2))
+    assert len(fx.pages(baton)) == paged
+    assert fx.events(baton, "escalation_resumed") == []
 
 
 def test_a_provisional_package_reminds_then_pages_at_its_hard_decision_deadline(baton):
-    undecided = start(baton, "provisional", anchor=START, period=timedelta(days=7))
-    decided = start(baton, "provisional", anchor=START, period=timedelta(days=7))
+    undecided = fx.start(baton, "provisional", anchor=START, period=timedelta(days=7))
+    decided = fx.start(baton, "provisional", anchor=START, period=timedelta(days=7))
     deadline = START + timedelta(days=7)
     assert undecided.tracker.due_at == deadline
     trackers = baton.runtime.trackers
@@ -127,7 +115,7 @@ def test_a_provisional_package_reminds_then_pages_at_its_hard_decision_deadline(
     trackers.decide(team_id=TEAM, ref="T-2", decision="funded", text="HCBS waiver program",
                     actor=ALICE)
     for row in (decided.tracker, *decided.steps):
-        assert pending(baton, row.id) == []
+        assert fx.pending(baton, row.id) == []
 
     # Every contact attempt is logged with its time and who made it.
     baton.clock.set(START + timedelta(hours=1))
@@ -144,54 +132,54 @@ def test_a_provisional_package_reminds_then_pages_at_its_hard_decision_deadline(
     assert [(c.at, c.outcome, c.note, c.actor) for c in log] == [
         (START + timedelta(hours=1), "attempted", "no answer at home", ALICE),
         (START + timedelta(hours=26), "reached", "visit booked Thursday", ALICE)]
-    assert [e.after for e in events(baton, "contact_attempt")] == ["attempted", "reached"]
+    assert [e.after for e in fx.events(baton, "contact_attempt")] == ["attempted", "reached"]
 
-    sweep_at(baton, deadline - timedelta(hours=2))
-    assert not any("T-2" in c.params["text"] for c in dms(baton))
-    (reminder,) = dms(baton)
+    fx.sweep_at(baton, deadline - timedelta(hours=2))
+    assert not any("T-2" in c.params["text"] for c in fx.dms(baton))
+    (reminder,) = fx.dms(baton)
     assert reminder.params["text"].startswith(":alarm_clock: *T-1* · P-1042 · Provisional ")
     assert "left before its hard decision deadline" in reminder.params["text"]
     assert "2h left" in reminder.params["text"]
-    assert pages(baton) == []
-    sweep_at(baton, deadline)
-    (page,) = pages(baton)
+    assert fx.pages(baton) == []
+    fx.sweep_at(baton, deadline)
+    (page,) = fx.pages(baton)
     assert page.params["text"].startswith(f"<@{ALICE}> :rotating_light: Escalation tier 1")
-    (row,) = rows(page)
+    (row,) = fx.rows(page)
     assert row.startswith("*T-1* · P-1042 · Provisional support package")
     assert "hard decision deadline passed" in row
     assert "`/baton decide T-1 funded PROGRAM`" in row
     assert "T-2" not in str(blocks_of(page))
-    (due,) = events(baton, "decision_due")
+    (due,) = fx.events(baton, "decision_due")
     assert due.record_id == undecided.tracker.id and due.at == deadline
-    assert any("hard decision deadline has passed" in line for line in thread(baton, undecided))
+    assert any("hard decision deadline has passed" in line for line in fx.thread(baton, undecided))
 
     # Decided after the page: the climb stops there.
     baton.clock.set(deadline + timedelta(hours=1))
     trackers.decide(team_id=TEAM, ref="T-1", decision="escalated",
                     text="no funded place yet: evidence sent to the commissioner", actor=ALICE)
-    assert [k for k, _ in pending(baton, undecided.tracker.id) if k != "thread_line"] == []
-    sweep_at(baton, deadline + timedelta(days=1))
-    assert len(pages(baton)) == 1
+    assert [k for k, _ in fx.pending(baton, undecided.tracker.id) if k != "thread_line"] == []
+    fx.sweep_at(baton, deadline + timedelta(days=1))
+    assert len(fx.pages(baton)) == 1
 
 
 def test_the_quality_lead_check_is_its_own_step_due_24_hours_after(baton):
     values = {"source": "hospital discharge letter", "impact": "needs two-person transfers",
               "instructions": "two staff for every transfer; no bath until review",
               "family": "daughter informed by phone", "threshold": "any fall or new pain"}
-    view = start(baton, "health-change", anchor=START, values=values,
+    view = fx.start(baton, "health-change", anchor=START, values=values,
                  times={"review": START + timedelta(days=7)})
-    check = step_of(view, "quality-check")
-    acknowledged = step_of(view, "case-manager")
+    check = fx.step_of(view, "quality-check")
+    acknowledged = fx.step_of(view, "case-manager")
     assert check.id != acknowledged.id and check.reference == "T-1.4"
     assert check.title == "Quality lead check: instructions clear, case manager acknowledged"
     assert check.due_at == START + timedelta(hours=24)
     for key in ("instructions", "case-manager", "family"):
         settle(baton, "T-1", key)
-    sweep_at(baton, START + timedelta(hours=24) - timedelta(seconds=1))
-    assert pages(baton) == []
-    sweep_at(baton, START + timedelta(hours=24))
-    (page,) = pages(baton)
-    (row,) = rows(page)
+    fx.sweep_at(baton, START + timedelta(hours=24) - timedelta(seconds=1))
+    assert fx.pages(baton) == []
+    fx.sweep_at(baton, START + timedelta(hours=24))
+    (page,) = fx.pages(baton)
+    (row,) = fx.rows(page)
     assert row.startswith("*T-1.4* · P-1042 · Quality lead check: instructions clear, case "
                           f"manager acknowledged (Provider, owner <@{ALICE}>)")
     assert page.params["channel"] == CHANNEL
@@ -199,5 +187,5 @@ def test_the_quality_lead_check_is_its_own_step_due_24_hours_after(baton):
     # Done late, it says so in the audit trail.
     baton.clock.advance(timedelta(hours=1))
     settle(baton, "T-1", "quality-check", text="instructions read back by both staff")
-    (changed,) = [e for e in events(baton, "step_changed", record_id=check.id)]
+    (changed,) = [e for e in fx.events(baton, "step_changed", record_id=check.id)]
     assert changed.after == "done" and changed.at == START + timedelta(hours=25)
