@@ -20,10 +20,9 @@ from bot.domain.trackers import (
     agency_label,
     decision_label,
 )
+from bot.services.trackers import FUNDING_STEP
 from bot.slack.blocks.text import clip, escape, slack_date, user
 from store.models import DueWork, Record
-
-FUNDING_STEP = "funding-decision"  # bot/services/trackers.FUNDING_STEP
 
 # The parts of the written impact statement (seed 000: "staffing hours, transition
 # supervision, overnight coverage, the cost of duplicated support"), as stored in the
