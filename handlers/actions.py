@@ -70,7 +70,8 @@ def page_ack(ack: Ack, context: BoltContext) -> None:
     def work() -> None:
         page = s.escalation.acknowledge_page(team_id=req.team_id, work_id=work_id, actor=user)
         record = s.records.get(team_id=req.team_id, ref=page.record_id)
-        Cards(s.client, s.records).changed(
+        # A step's card is its tracker's (Cards.changed knows).
+        Cards(s.client, s.records, s.trackers).changed(
             Change(record, ThreadEvent(Happened.PAGE_ACKNOWLEDGED, user, tier=page.tier)))
         s.poke()
 

@@ -191,7 +191,7 @@ def interim(ack: Ack, context: BoltContext) -> None:
         return
     ack()
     s.poke(change.next_due)
-    s.defer(Cards(s.client, s.records).changed, change)
+    s.defer(Cards(s.client, s.records, s.trackers).changed, change)
     if note:  # how the next review was read (a weekend day moved): told to the person
         _tell_note(s, user=user, channel=change.record.channel_id, text=f"`review`: {note}")
     if change.page_at:  # after the ack: the page edit may wait on Slack

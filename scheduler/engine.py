@@ -428,7 +428,10 @@ class Engine:
                                              lock=True)
             works = queries.claimed_by(s, ids=[i.work.id for i in items], worker=self.worker,
                                        lock=True)
-            for work in sorted(works.values(), key=lambda w: (w.due_at, w.id)):
+            # A sprint that ends as its last steps fall due closes first: those steps are
+            # then counted "not done" in its summary, not paged after the close.
+            for work in sorted(works.values(), key=lambda w: (w.due_at, w.reason != "sprint_end",
+                                                              w.id)):
                 record = records[work.record_id]
                 reason = work.reason or "overdue"
                 page = False
@@ -491,15 +494,13 @@ class Engine:
             self._plan_line(s, record, record.card_channel, record.card_ts,
                             tracker_lines.decision_due_line(record), now=now)
             return True
-        parent = queries.records_by_ids(s, ids=[record.parent_id or 0]).get(
-            record.parent_id or 0)
         if (record.kind != "step" or record.status not in tracker_store.STEP_OPEN
-                or parent is None or parent.status not in tracker_store.TRACKER_OPEN):
+                or not self._still_chased(s, record)):
             return False
         queries.add_event(s, record=record, team_id=record.team_id, at=now, actor=BATON,
                           kind="step_overdue", note=f"{record.title}: due time passed, "
                           f"step {record.status}")
-        touched.add(parent.id)
+        touched.add(record.parent_id or 0)
         self._plan_line(s, record, record.card_channel, record.card_ts,
                         tracker_lines.step_overdue_line(record), now=now, prefix=False)
         return True
@@ -521,7 +522,7 @@ class Engine:
             # provisional package's decision page climbs again, as a response deadline's
             # does, until the decision is recorded.)
             answered = answered or (record.kind == "tracker" and work.reason == "urgent")
-            if is_open(record.status) and not answered:
+            if is_open(record.status) and not answered and self._still_chased(s, record):
                 ladder = ladder_of(record)
                 tier = min((work.tier or 1) + 1, len(ladder.tiers))
                 queries.add_work(s, record=record, kind="page", due_at=work.due_at, now=now,
@@ -531,6 +532,16 @@ class Engine:
                                   after=tier, note="acknowledged, but no interim action or "
                                   "next step recorded in time")
             work.state, work.sent_at = "done", now
+
+    @staticmethod
+    def _still_chased(s: Session, record: Record) -> bool:
+        """A step is chased only while its tracker is open: a sprint's close (or a
+        package's decision) ends it even for an old page acknowledged afterwards."""
+        if record.kind != "step":
+            return True
+        parent = queries.records_by_ids(s, ids=[record.parent_id or 0]).get(
+            record.parent_id or 0)
+        return parent is not None and parent.status in tracker_store.TRACKER_OPEN
 
     def _nudge(self, item: Item) -> None:
         """A direct message to the coordinator of the day: a page waiting unacknowledged, or

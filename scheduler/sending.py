@@ -210,7 +210,8 @@ class PageSender:
         try:
             resp = self._sender.post(
                 channel=channel,
-                text=pages.page_text(mention, tier_name, tier_no, len(group), late=late),
+                text=pages.page_text(mention, tier_name, tier_no, len(group), late=late,
+                                     what=pages.page_what([i.record for i in group])),
                 blocks=as_dicts(pages.page_blocks(target=mention, tier_name=tier_name,
                                                   tier=tier_no, items=items, now=now,
                                                   late=late)))
@@ -242,7 +243,8 @@ class PageSender:
             try:
                 resp = self._sender.post(
                     channel=target,
-                    text=pages.page_text(mention, tier_name, tier_no, len(subset), late=late)
+                    text=pages.page_text(mention, tier_name, tier_no, len(subset), late=late,
+                                         what=pages.page_what([i.record for i in subset]))
                     + " " + notice,
                     blocks=as_dicts(pages.page_blocks(target=mention, tier_name=tier_name,
                                                       tier=tier_no, items=items, now=now,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
-from bot.domain.ladder import Ladder, LadderConfig, Tier, snapshot_ladder
+from bot.domain.ladder import Ladder, LadderConfig, Tier, shift, snapshot_ladder
 from bot.domain.permissions import Act
 from bot.domain.quoting import quoted
 from bot.domain.records import OPEN_STATUSES, DomainError, RecordKind
@@ -191,8 +191,11 @@ class TrackerService:
                 chosen = queries.channel_ladder(s, team_id=team_id, channel_id=channel_id)
                 ladder = (self._ladders.ladders.get(tpl.ladder) if tpl.ladder else None) or \
                     self._ladders.for_record(None, channel_ladder=chosen)
-                end = (anchor + tpl.closes_after if tpl.closes_after else
-                       anchor + length if length else max(p.due_at for p in planned))
+                # Whole days keep the wall-clock time across a DST change, as the steps' due
+                # times do: a sprint ends when its Day 2–3 steps fall due.
+                end = (shift(anchor, tpl.closes_after, zone) if tpl.closes_after else
+                       shift(anchor, length, zone) if length else
+                       max(p.due_at for p in planned))
                 details: dict[str, Any] = {"values": {k: v for k, v in values.items() if v},
                            "times": {k: t.isoformat() for k, t in times.items()}}
                 if length:
@@ -566,7 +569,10 @@ class TrackerService:
                 t.decision, t.outcome = word, text
                 t.status = TrackerStatus.CLOSED.value
                 t.closed_at = t.updated_at = now
-                queries.cancel_work(s, record_id=t.id)
+                # Closed: neither the package nor its steps are chased any more (a step's
+                # reminder would otherwise still reach its owner).
+                for row in [t, *view.steps]:
+                    queries.cancel_work(s, record_id=row.id)
                 queries.add_event(s, record=t, team_id=team_id, at=now, actor=actor,
                                   kind="decided", field="decision", after=word, note=text)
                 event = TrackerEvent(TrackerHappened.DECIDED, actor, status=word, text=text,

@@ -146,8 +146,15 @@ class Cards:
         return None
 
     def changed(self, change: Change) -> None:
-        """Edit the card in place and add one line to its thread."""
+        """Edit the card in place and add one line to its thread. A tracker's step (or the
+        tracker) has its tracker's card: that is re-rendered, the line naming the step."""
         record = change.record
+        if record.tracked:
+            line = blocks.change_line(change)
+            self.tracker_changed(team_id=record.team_id,
+                                 tracker_id=record.parent_id or record.id,
+                                 line=f"{record.reference}: {line}" if line else None)
+            return
         if not record.card_ts or not record.card_channel:
             return
         try:

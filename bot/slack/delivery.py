@@ -42,7 +42,7 @@ class SlackDelivery:
                                    items=page.items, now=page.now, late=False,
                                    notice=page.notice)
         text = pages.page_text(mention, page.tier_name, page.tier, pages.needing(page.items),
-                               late=False)
+                               late=False, what=pages.page_what([r for _, r in page.items]))
         try:
             self._client.chat_update(channel=channel, ts=ts, text=text, blocks=as_dicts(blocks))
         except SlackApiError as exc:

@@ -200,7 +200,23 @@ def record(n: int, text: str, *, kind: str = "handoff", status: str = "pending")
         interim_action=text[:1000], safeguard_until=due, escalation_tier=1, tz="UTC",
         # Every other record acknowledged late: its page row says so, naming the partner.
         acknowledged_at=due + timedelta(hours=2) if n % 2 else None,
-        closed_at=NOW if status in ("closed", "resolved", "cancelled") else None)
+        closed_at=NOW if status in ("closed", "resolved", "cancelled") else None,
+        tracked=False)
+
+
+def tracked(n: int, text: str, *, kind: str, status: str = "open", key: str = "x") -> Any:
+    """A tracker's step or a tracker (no partner): its text in every free field."""
+    ref = f"T-{n // 100}.{n % 100}" if kind == "step" else f"T-{n}"
+    return SimpleNamespace(
+        id=n, reference=ref, kind=kind, tracked=True, person_ref=f"P-{n}", partner=None,
+        title=text[:200], agency=text[:50], step_group=text[:50], step_key=key,
+        template="service-change", owner_id=OWNER, status=status, outcome=text[:1000],
+        due_at=NOW - timedelta(hours=3), closed_at=None, decision=None, escalation_tier=1,
+        anchor_at=NOW, created_at=NOW, created_by=OWNER, tz="UTC", interim_action=text[:1000],
+        details={"values": {"trigger": text[:200], "impact": text[:1000], "x": text[:1000]},
+                 "mismatch": {"field": "funding-start", "days": 3, "at": NOW.isoformat(),
+                              "anchor": NOW.isoformat()},
+                 "impact": {"staffing": text[:1000], "overnight": text[:1000]}})
 
 
 def event(text: str) -> Any:
@@ -228,6 +244,19 @@ def rendered(text: str) -> Iterator[tuple[str, list[dict], int]]:
             for r in recs[:20]]
     yield "page", as_dicts(pages.page_blocks(target="here", tier_name=text[:100], tier=1,
                                              items=work, now=NOW, late=True)), 50
+    steps = [tracked(101 + n, text, kind="step", status=("open", "blocked", "done")[n % 3],
+                     key=("x", "funding-decision")[n % 2]) for n in range(18)]
+    steps += [tracked(7, text, kind="tracker"), tracked(8, text, kind="tracker")]
+    reasons = ["step", "funding"] * 9 + ["urgent", "decision"]
+    work = [(SimpleNamespace(id=r.id, reason=why, acked_by=None, acked_at=None, tier=1), r)
+            for r, why in zip(steps, reasons, strict=True)]
+    yield "page", as_dicts(pages.page_blocks(target="here", tier_name=text[:100], tier=1,
+                                             items=work, now=NOW, late=True)), 50
+    for r in (steps[0], steps[-1]):
+        yield "reminder", as_dicts(pages.reminder_blocks(r, NOW)), 50
+        yield "modal", [pages.interim_modal(r).to_dict()], 1
+        yield "nudge", as_dicts([roster_blocks.nudge_section(
+            roster_blocks.nudge_page(r, tier=1, waited="1h"), r)]), 50
     yield "huddle", as_dicts(roster_blocks.huddle(rows, total=200, now=NOW,
                                                   channel="C0CARE01")[1]), 50
     yield "digest", as_dicts(roster_blocks.digest(rows, coordinator=OWNER, day=NOW.date(),

@@ -1,5 +1,6 @@
 import tomllib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -117,3 +118,80 @@ def test_the_readme_ladder_example_is_valid():
     assert set(config.ladders) == {"default", "urgent"}
     assert config.for_record(Risk.SAME_DAY).name == "urgent"
     assert config.ladders["default"].tiers[0].target == Target("usergroup", "S0123ABC")
+
+
+# --- a tier that pages several targets together (`page = [..]`) ---
+
+SEVERAL = """
+[ladder.urgent]
+remind_before = []
+ack_timeout = "1h"
+[[ladder.urgent.tiers]]
+name = "Immediate risk"
+page = ["<!subteam^S0EXEC001>", "<@U0SUPERV1>", "manager"]
+after = "0m"
+[[ladder.urgent.tiers]]
+name = "Coordinator of the day"
+page = ["coordinator"]
+after = "30m"
+"""
+
+
+def _several() -> Ladder:
+    return parse_ladders(tomllib.loads(SEVERAL)).ladders["urgent"]
+
+
+def test_a_page_list_is_read_as_several_targets_of_one_tier():
+    tier, alone = _several().tiers
+    assert tier.targets == (Target("usergroup", "S0EXEC001"), Target("user", "U0SUPERV1"),
+                            Target("manager"))
+    assert tier.target == Target("usergroup", "S0EXEC001")
+    # A one-item list is one target, written back as a plain string.
+    assert alone.targets == (Target("coordinator"),) and alone.page_wire() == "coordinator"
+
+
+def test_several_targets_survive_the_snapshot_round_trip_and_describe():
+    ladder = _several()
+    data = ladder.to_json()
+    assert data["tiers"][0]["page"] == ["<!subteam^S0EXEC001>", "<@U0SUPERV1>", "manager"]
+    assert Ladder.from_json(data) == ladder
+    described = "\n".join(ladder.describe())
+    assert 'page = ["<!subteam^S0EXEC001>", "<@U0SUPERV1>", "manager"]' in described
+    # What describe() writes is config again, read back to the same ladder.
+    again = parse_ladders(tomllib.loads("\n".join(ladder.describe())))
+    assert again.ladders["urgent"] == ladder
+
+
+@pytest.mark.parametrize(("page", "message"), [
+    ("[]", "ladder.urgent.tiers[0].page: page must be a target or a list of targets"),
+    ('["<@U0SUPERV1>", "bob"]', "ladder.urgent.tiers[0].page: page target “bob” must be"),
+    ('["<@U0SUPERV1>", 7]', "ladder.urgent.tiers[0].page: page must be a target or a list"),
+])
+def test_a_bad_target_list_names_the_key(page, message):
+    text = f'[ladder.urgent]\n[[ladder.urgent.tiers]]\nname="x"\npage={page}'
+    with pytest.raises(LadderError) as err:
+        parse_ladders(tomllib.loads(text))
+    assert str(err.value).startswith(message)
+
+
+def test_any_target_of_a_tier_may_acknowledge_and_all_are_named():
+    from types import SimpleNamespace
+
+    from bot.services.escalation import Audience, Authority, ConfiguredCoordinator
+
+    members = {"S0EXEC001": frozenset({"U0EXEC0001"})}
+    authority = Authority(ConfiguredCoordinator("U0COORD01"), ["U0MGR0001"],
+                          group_members=lambda g: members.get(g, frozenset()))
+    record: Any = SimpleNamespace(owner_id="U0OWNER01", manager_id=None, team_id="T1")
+    now = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    tier = _several().tiers[0]
+    assert authority.tier_audience(tier, record, now=now) == Audience(
+        users=("U0SUPERV1", "U0MGR0001"), groups=("S0EXEC001",))
+    for who in ("U0EXEC0001", "U0SUPERV1", "U0MGR0001"):  # member, user, manager
+        assert authority.may_acknowledge_tier(who, tier, record, now=now), who
+    for who in ("U0OWNER01", "U0COORD01", "U0OTHER01"):
+        assert not authority.may_acknowledge_tier(who, tier, record, now=now), who
+    # The coordinator's own tier: theirs, not the executive's.
+    alone = _several().tiers[1]
+    assert authority.may_acknowledge_tier("U0COORD01", alone, record, now=now)
+    assert not authority.may_acknowledge_tier("U0EXEC0001", alone, record, now=now)

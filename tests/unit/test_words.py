@@ -256,4 +256,4 @@ def _record(*, status: str = "pending", acknowledged_at: datetime | None = None)
         id=1, reference="H-1", kind="handoff", person_ref="P-1042", status=status,
         partner=SimpleNamespace(display_name="Northside Home Care"), due_at=AT, risk=None,
         owner_id=OWNER, acknowledged_at=acknowledged_at, closed_at=None, missing_action=None,
-        interim_action=None, safeguard_until=None, escalation_tier=1)
+        interim_action=None, safeguard_until=None, escalation_tier=1, tracked=False)

@@ -27,6 +27,7 @@ from slack_sdk.models.views import View
 from bot.domain.ladder import Ladder, LadderConfig
 from bot.domain.records import RecordKind, Risk
 from bot.domain.times import format_duration, to_the_second
+from bot.slack.blocks import tracker_pages
 from bot.slack.blocks.records import (
     SECTION_LIMIT,
     clip,
@@ -59,6 +60,8 @@ def _risk(record: Record) -> str:
 
 
 def reminder_text(record: Record, now: datetime) -> str:
+    if record.tracked:
+        return tracker_pages.reminder_text(record, now)
     left = (format_duration(to_the_second(record.due_at - now)) if record.due_at > now
             else "no time")
     what = ("response deadline" if record.kind == RecordKind.HANDOFF else "next review")
@@ -68,11 +71,13 @@ def reminder_text(record: Record, now: datetime) -> str:
 
 
 def reminder_blocks(record: Record, now: datetime) -> list[Block]:
-    return [
-        SectionBlock(text=MarkdownTextObject(text=fit(reminder_text(record, now), SECTION_LIMIT,
-                                                      ref=record.reference))),
-        ActionsBlock(block_id=f"reminder:{record.id}", elements=record_buttons(record)),
-    ]
+    text = SectionBlock(text=MarkdownTextObject(text=fit(reminder_text(record, now),
+                                                         SECTION_LIMIT, ref=record.reference)))
+    if record.tracked:  # a step or a tracker: what to type (its card has the buttons)
+        return [text, ContextBlock(elements=[MarkdownTextObject(
+            text=tracker_pages.reminder_hint(record))])]
+    return [text, ActionsBlock(block_id=f"reminder:{record.id}",
+                               elements=record_buttons(record))]
 
 
 def mention(audience: Audience) -> str:
@@ -91,6 +96,8 @@ def target_mention(target: str) -> str:
 def settled_text(record: Record, work: DueWork) -> str | None:
     """What became of a paged record since the page went out, or None while the page's
     reason still holds: the partner acknowledged (saying how late), or it was closed."""
+    if record.tracked:
+        return tracker_pages.settled_text(record, work)
     overdue = (work.reason or "overdue") == "overdue"
     ack = record.acknowledged_at
     parts: list[str] = []
@@ -117,6 +124,10 @@ def superseded(record: Record, work: DueWork) -> bool:
 
 
 def page_row(record: Record, work: DueWork, now: datetime) -> str:
+    if record.tracked:  # a step or a tracker: no partner, its own words
+        return fit("\n".join(tracker_pages.page_lines(record, work, now)
+                             + _ack_lines(record, work, settled_text(record, work))),
+                   SECTION_LIMIT, ref=record.reference)
     since = record.due_at if work.reason != "safeguard" else (record.safeguard_until or now)
     late_by = format_duration(to_the_second(max(now - since, now - now)))
     kind = "Handoff" if record.kind == RecordKind.HANDOFF else "Dependency"
@@ -135,13 +146,19 @@ def page_row(record: Record, work: DueWork, now: datetime) -> str:
         lines.append(f"Missing: {escape(clip(record.missing_action or '', 300))}")
     if record.interim_action:
         lines.append(f"Interim action: {escape(clip(record.interim_action, 300))}")
+    return fit("\n".join(lines + _ack_lines(record, work, settled)), SECTION_LIMIT,
+               ref=record.reference)
+
+
+def _ack_lines(record: Record, work: DueWork, settled: str | None) -> list[str]:
+    """Who acknowledged this page, or that the record has climbed past it."""
     if work.acked_by and work.acked_at is not None:  # set together, on acknowledging
-        lines.append(f":white_check_mark: Acknowledged by {user(work.acked_by)} at "
-                     f"{slack_date(work.acked_at, '{time}')}")
-    elif superseded(record, work) and settled is None:
-        lines.append(f":arrow_up: Escalated to tier {record.escalation_tier} since: "
-                     "acknowledge the latest page.")
-    return fit("\n".join(lines), SECTION_LIMIT, ref=record.reference)
+        return [f":white_check_mark: Acknowledged by {user(work.acked_by)} at "
+                f"{slack_date(work.acked_at, '{time}')}"]
+    if superseded(record, work) and settled is None:
+        return [f":arrow_up: Escalated to tier {record.escalation_tier} since: "
+                "acknowledge the latest page."]
+    return []
 
 
 def page_buttons(record: Record, work: DueWork) -> list[ButtonElement]:
@@ -151,6 +168,11 @@ def page_buttons(record: Record, work: DueWork) -> list[ButtonElement]:
             and not superseded(record, work)):  # else: nothing here to acknowledge
         buttons.append(ButtonElement(text="Acknowledge", action_id=ActionId.PAGE_ACK,
                                      value=value, style="primary"))
+    if record.tracked:  # a step is settled on its tracker's card or with /baton step
+        if record.status in ("open", "blocked"):
+            buttons.append(ButtonElement(text="Record interim action",
+                                         action_id=ActionId.INTERIM, value=str(record.id)))
+        return buttons
     buttons.append(ButtonElement(text="Record interim action", action_id=ActionId.INTERIM,
                                  value=str(record.id)))
     buttons.append(ButtonElement(text="Resolve", action_id=ActionId.RESOLVE,
@@ -164,15 +186,26 @@ def needing(items: Sequence[tuple[DueWork, Record]]) -> int:
     return sum(1 for work, record in items if settled_text(record, work) is None)
 
 
-def page_text(target: str, tier_name: str, tier: int, count: int, *, late: bool) -> str:
+def page_what(records: Sequence[Record]) -> tuple[str, str]:
+    """What a page's items are called and what it asks of whoever it names: records
+    (handoffs, dependencies) or a tracker's steps."""
+    if not any(r.tracked for r in records):
+        return "record", ASK
+    return tracker_pages.page_noun_and_ask(records)
+
+
+def page_text(target: str, tier_name: str, tier: int, count: int, *, late: bool,
+              what: tuple[str, str] = ("record", ASK)) -> str:
+    """`what`: page_what(the page's records)."""
     if count == 0:  # a page updated after the fact: every record on it is settled
         return (f":white_check_mark: Escalation tier {tier}, {escape(tier_name)}: nothing on "
                 "this page needs you any more.")
-    what = "record needs" if count == 1 else "records need"
+    noun, ask = what
+    needs = f"{noun} needs" if count == 1 else f"{noun}s need"
     late_note = " (sent late: Baton was catching up)" if late else ""
     return (f"{target_mention(target)} :rotating_light: Escalation tier {tier}, "
             f"{escape(tier_name)}: "
-            f"{count} {what} you{late_note}. {ASK}")
+            f"{count} {needs} you{late_note}. {ask}")
 
 
 def unreachable_reason(error: str, *, needed: str | None = None) -> str:
@@ -226,14 +259,15 @@ def page_blocks(*, target: str, tier_name: str, tier: int,
     """One message for every record due for this channel and tier at once. `notice`: a
     page rerouted from a channel Baton could not post in says so under its header."""
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
-        text=page_text(target, tier_name, tier, needing(items), late=late)))]
+        text=page_text(target, tier_name, tier, needing(items), late=late,
+                       what=page_what([r for _, r in items]))))]
     if notice:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=fit(notice, SECTION_LIMIT))))
     for work, record in items:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=page_row(record, work, now))))
-        if record.status not in ("closed", "cancelled", "resolved"):
-            blocks.append(ActionsBlock(block_id=f"page:{work.id}",
-                                       elements=page_buttons(record, work)))
+        buttons = page_buttons(record, work)
+        if buttons and record.status not in ("closed", "cancelled", "resolved"):
+            blocks.append(ActionsBlock(block_id=f"page:{work.id}", elements=buttons))
     climbing = needing(items) > 0
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
         text=("Acknowledge stops the climb to the next tier. " if climbing else "")
@@ -245,17 +279,19 @@ _RISK_OPTIONS = [Option(value=r.value, label=r.label) for r in Risk]
 
 
 def interim_modal(record: Record) -> View:
+    head = (tracker_pages.subject(record) if record.tracked else
+            f"*{record.reference}* {escape(record.person_ref)} → "
+            f"{escape(record.partner.display_name)} · continuity risk {_risk(record)}")
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(
-            text=fit(f"*{record.reference}* {escape(record.person_ref)} → "
-                     f"{escape(record.partner.display_name)} · continuity risk "
-                     f"{_risk(record)}", SECTION_LIMIT))),
+        SectionBlock(text=MarkdownTextObject(text=fit(head, SECTION_LIMIT))),
         InputBlock(block_id="text", label="Interim action / next step",
                    hint="e.g. temporary hold, alternative support, internal review, "
                         "commissioner notice; who does what next",
                    element=PlainTextInputElement(action_id=INPUT, multiline=True,
                                                  max_length=1000)),
     ]
+    if record.tracked:  # a step has no continuity risk or review of its own
+        return _interim_view(record, blocks)
     # The continuity risk can be re-rated here as it changes (seeds: "records the continuity
     # risk and interim action"); left as it is, nothing changes.
     current = next((o for o in _RISK_OPTIONS if o.value == record.risk), None)
@@ -269,6 +305,10 @@ def interim_modal(record: Record) -> View:
             block_id="review", label="Next review time", optional=True,
             hint="tomorrow 9am · in 2h · 2 business days",
             element=PlainTextInputElement(action_id=INPUT, max_length=200)))
+    return _interim_view(record, blocks)
+
+
+def _interim_view(record: Record, blocks: list[Block]) -> View:
     return View(type="modal", callback_id=ViewId.INTERIM, title="Interim action",
                 submit="Record", close="Back", blocks=blocks,
                 private_metadata=json.dumps({"record": record.id}))
@@ -286,6 +326,8 @@ def paged_line(tier: int, tier_name: str, where: str, *,
 
 def reminder_line(record: Record, left: str) -> str:
     """The card thread's line for a reminder sent to the owner, `left` before its time."""
+    if record.tracked:
+        return tracker_pages.reminder_line(record, left)
     return f"Reminder sent to <@{record.owner_id}>: {left} left."
 
 

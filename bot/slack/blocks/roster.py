@@ -27,6 +27,7 @@ from slack_sdk.models.views import View
 from bot.domain.roster import Flag, Row
 from bot.domain.rota import describe_days
 from bot.services.coordination import RotaDay, RotaSet
+from bot.slack.blocks import tracker_pages
 from bot.slack.blocks.records import STATUS_BADGE
 from bot.slack.blocks.text import (
     SECTION_LIMIT,
@@ -154,9 +155,18 @@ def no_coordinator_text(day: date) -> str:
             "`/baton coordinator @someone`.")
 
 
+def _about(record: Record) -> str:
+    """Whom and what a nudge is about: the person and the partner, or, for a tracker's step
+    (no partner), the person and the step."""
+    if record.tracked:
+        return tracker_pages.short_subject(record)
+    return f"{escape(record.person_ref)} → {_partner(record)}"
+
+
 def nudge_page(record: Record, *, tier: int, waited: str) -> str:
+    owner = f", owner {user(record.owner_id)}" if record.tracked else ""
     return (f":bell: Coordinator nudge: the tier {tier} page for *{record.reference}* "
-            f"({escape(record.person_ref)} → {_partner(record)}) has waited {waited} with no "
+            f"({_about(record)}{owner}) has waited {waited} with no "
             "acknowledgement. Check someone has it.")
 
 
@@ -168,8 +178,10 @@ def nudge_same_day(record: Record) -> str:
 
 
 def nudge_section(text: str, record: Record) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=fit(text, SECTION_LIMIT,
-                                                         ref=record.reference)),
+    section = MarkdownTextObject(text=fit(text, SECTION_LIMIT, ref=record.reference))
+    if record.tracked:  # a step's next action is the step itself: its tracker card
+        return SectionBlock(text=section)
+    return SectionBlock(text=section,
                         accessory=ButtonElement(
                             text="Assign next action", action_id=ActionId.ASSIGN_NEXT,
                             value=json.dumps({"record": record.id, "surface": "nudge"})))

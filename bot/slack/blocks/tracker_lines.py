@@ -8,8 +8,10 @@ from store.models import Record
 
 
 def step_overdue_line(step: Record) -> str:
-    return (f":alarm_clock: {step.reference} *{escape(step.title or '')}* is past its due "
-            f"time and still {step.status}: paging <@{step.owner_id}>.")
+    # Its ladder says whom it pages (tier 1 need not be the owner); the page's own line
+    # follows in this thread.
+    return (f":alarm_clock: {step.reference} *{escape(step.title or '')}* (owner "
+            f"<@{step.owner_id}>) is past its due time and still {step.status}.")
 
 
 def decision_due_line(tracker: Record) -> str:
