@@ -26,6 +26,7 @@ from bot.services.escalation import EscalationService
 from bot.services.guard import Guard
 from bot.services.partner_trends import Governance
 from bot.services.records import Change, RecordService
+from bot.services.trackers import TrackerService
 from bot.settings import Settings
 from handlers.common import MalformedPayload, clean_text, row_id
 
@@ -66,6 +67,8 @@ class Services(Protocol):
     def escalation(self) -> EscalationService: ...
     @property
     def coordination(self) -> Coordination: ...
+    @property
+    def trackers(self) -> TrackerService: ...
     @property
     def governance(self) -> Governance: ...
     @property
