@@ -34,6 +34,7 @@ from bot.slack.ids import ActionId
 from bot.web.inbox import redoing
 from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape
 from handlers.context import Services, SlackRequest, services, slack
+from handlers.person import person
 
 log = logging.getLogger("baton.handlers")
 
@@ -570,6 +571,7 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
     "report": _report,
     "coordinator": _coordinator,
     "huddle": _huddle,
+    "person": person,
     "edit": _edit,
     **dict.fromkeys(grammar.RECORD_SUBCOMMANDS, _record_command),
 }

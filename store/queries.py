@@ -37,6 +37,7 @@ from store.models import (
     SystemicPattern,
     table,
 )
+from store.trackers import TRACKER_OPEN
 
 # Statements built once; each call only binds its parameters.
 # Core statements on the session's connection: rows that are never read back in the
@@ -577,9 +578,14 @@ def unacknowledged_pages(session: Session, *, record_ids: Sequence[int]) -> set[
 
 
 def open_channels(session: Session, *, team_id: str, statuses: Sequence[str]) -> list[str]:
+    """Channels with an open handoff or dependency (`statuses`) or an open tracker. Read by
+    kind: a step's "open" or "blocked" is not a record's status, and a step whose tracker
+    has ended names no channel by itself."""
+    case = (Record.kind.in_(CASE_KINDS)) & Record.status.in_(list(statuses))
+    tracker = (Record.kind == "tracker") & Record.status.in_(TRACKER_OPEN)
     return sorted(session.scalars(
-        select(Record.channel_id).where(Record.team_id == team_id,
-                                        Record.status.in_(list(statuses))).distinct()))
+        select(Record.channel_id).where(Record.team_id == team_id, case | tracker)
+        .distinct()))
 
 
 def touch_health_probe(s: Session, *, now: datetime, by: str) -> None:

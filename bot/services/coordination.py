@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,8 +37,9 @@ from bot.services.records import (
     audit_overrides,
 )
 from store import queries
+from store import trackers as tq
 from store.db import transaction
-from store.models import CoordinatorAssignment
+from store.models import CoordinatorAssignment, Record
 
 log = logging.getLogger("baton.coordination")
 
@@ -75,6 +76,9 @@ class RotaCoordinator:
 class HuddleRows:
     rows: list[Row]
     total: int  # open records before the limit
+    # Open steps of open trackers, overdue or due by the end of today, soonest first. Kept
+    # apart from the rows: a step is no handoff or dependency (no partner, no next action).
+    steps: list[Record] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -207,9 +211,14 @@ class Coordination:
                 records = [r for r in records
                            if user_id in (r.owner_id, r.manager_id, r.next_action_owner)]
             unacked = queries.unacknowledged_pages(s, record_ids=[r.id for r in records])
+            # "Due today" for a step is by the end of the agency's day, midnight.
+            tomorrow = datetime.combine(local.date() + timedelta(days=1), time(),
+                                        tzinfo=self.roster.tz)
+            steps = tq.steps_due(s, team_id=team_id, before=tomorrow, channel_id=channel_id,
+                                 user_id=user_id)
         rows = [Row(r, flags_for(r, now=now, day_end=day_end,
                                  unacknowledged_page=r.id in unacked)) for r in records]
-        return HuddleRows(sort_rows(rows), total=len(records))
+        return HuddleRows(sort_rows(rows), total=len(records), steps=steps)
 
     def assign_next_action(self, *, team_id: str, record_id: int, actor: str, owner: str,
                            action: str, due: datetime,
@@ -253,23 +262,26 @@ class Coordination:
     # --- the huddle and the App Home ---
 
     def post_huddle(self, *, team_id: str, channel_id: str, actor: str) -> int:
-        """Post the channel's roster; the huddle itself goes in the audit trail (seed 004:
-        "huddle logs, attendance, actions closed")."""
+        """Post the channel's roster, with its tracker steps overdue or due today; the huddle
+        itself goes in the audit trail (seed 004: "huddle logs, attendance, actions
+        closed"). Returns how many records and steps it holds."""
         roster = self.roster_rows(team_id=team_id, channel_id=channel_id)
         now = self._clock.now()
         ts = self._delivery.post_huddle(channel_id=channel_id, rows=roster.rows,
-                                        total=roster.total, now=now)
+                                        total=roster.total, now=now, steps=roster.steps)
         with transaction(self._sessions) as s:
             queries.add_event(s, record=None, team_id=team_id, at=now, actor=actor,
                               kind="huddle_posted", after={
                                   "channel": channel_id, "ts": ts,
-                                  "records": [r.record.reference for r in roster.rows]})
-        return roster.total
+                                  "records": [r.record.reference for r in roster.rows],
+                                  "steps": [st.reference for st in roster.steps]})
+        return roster.total + len(roster.steps)
 
     def refresh_huddle(self, *, team_id: str, channel: str, ts: str) -> None:
         roster = self.roster_rows(team_id=team_id, channel_id=channel)
         self._delivery.update_huddle(channel_id=channel, ts=ts, rows=roster.rows,
-                                     total=roster.total, now=self._clock.now())
+                                     total=roster.total, now=self._clock.now(),
+                                     steps=roster.steps)
 
     def publish_home(self, *, team_id: str, user_id: str) -> None:
         team = self.roster_rows(team_id=team_id)
@@ -279,7 +291,9 @@ class Coordination:
         now = self._clock.now()
         self._delivery.publish_home(
             user_id=user_id, mine=mine, team=team.rows, team_total=team.total,
-            coordinator=self.roster.coordinator(team_id=team_id, when=now), now=now)
+            coordinator=self.roster.coordinator(team_id=team_id, when=now), now=now,
+            my_steps=[st for st in team.steps if st.owner_id == user_id],
+            team_steps=team.steps)
 
     # --- the morning digest (the engine calls tick on every sweep) ---
 
@@ -329,16 +343,20 @@ class Coordination:
                               + (f", to {mention(coordinator)}" if coordinator else ""))
         return 1
 
-    def digest_rows(self, *, team_id: str) -> list[Row]:
-        """The digest's rows: every open record with a risk flag, highest risk first."""
-        return [r for r in self.roster_rows(team_id=team_id).rows if r.flags]
+    def digest_rows(self, *, team_id: str) -> HuddleRows:
+        """The digest's rows: every open record with a risk flag, highest risk first; and
+        every tracker step overdue or due today."""
+        roster = self.roster_rows(team_id=team_id)
+        flagged = [r for r in roster.rows if r.flags]
+        return HuddleRows(flagged, total=len(flagged), steps=roster.steps)
 
     def _send_digest(self, team_id: str, coordinator: str, day: date) -> tuple[str, str]:
         now = self._clock.now()
         due = datetime.combine(day, self._digest_time, tzinfo=self.roster.tz)
+        digest = self.digest_rows(team_id=team_id)
         return self._engine_delivery.post_digest(
-            team_id=team_id, coordinator=coordinator, rows=self.digest_rows(team_id=team_id),
-            day=day, now=now, late=is_late(due, now))
+            team_id=team_id, coordinator=coordinator, rows=digest.rows, day=day, now=now,
+            late=is_late(due, now), steps=digest.steps)
 
     def next_digest_at(self, after: datetime) -> datetime:
         """The first digest time strictly after `after`: the digest time of a working day

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.roster import Row
-from store.models import SystemicPattern
+from store.models import Record, SystemicPattern
 
 if TYPE_CHECKING:
     from bot.services.escalation import Audience, PageView
@@ -45,24 +45,29 @@ class Delivery(Protocol):
     # --- huddle roster, digest, nudges, App Home and systemic-pattern notices ---
 
     def post_huddle(self, *, channel_id: str, rows: Sequence[Row], total: int,
-                    now: datetime) -> str:
-        """Post a channel's huddle roster (rows highest risk first, `total` before any limit);
-        the message's ts."""
+                    now: datetime, steps: Sequence[Record] = ()) -> str:
+        """Post a channel's huddle roster (rows highest risk first, `total` before any limit)
+        and its tracker steps overdue or due today (`steps`); the message's ts."""
         ...
 
     def update_huddle(self, *, channel_id: str, ts: str, rows: Sequence[Row], total: int,
-                      now: datetime) -> None:
+                      now: datetime, steps: Sequence[Record] = ()) -> None:
         """Re-render a posted huddle roster in place."""
         ...
 
     def publish_home(self, *, user_id: str, mine: Sequence[Row], team: Sequence[Row],
-                     team_total: int, coordinator: str | None, now: datetime) -> None:
-        """Publish a person's App Home: their open records, then the team's."""
+                     team_total: int, coordinator: str | None, now: datetime,
+                     my_steps: Sequence[Record] = (),
+                     team_steps: Sequence[Record] = ()) -> None:
+        """Publish a person's App Home: their open records and tracker steps due, then the
+        team's."""
         ...
 
     def post_digest(self, *, team_id: str, coordinator: str, rows: Sequence[Row], day: date,
-                    now: datetime, late: bool = False) -> tuple[str, str]:
-        """DM the coordinator of the day their morning digest (in `team_id`'s workspace);
+                    now: datetime, late: bool = False,
+                    steps: Sequence[Record] = ()) -> tuple[str, str]:
+        """DM the coordinator of the day their morning digest (in `team_id`'s workspace),
+        with the tracker steps overdue or due today (`steps`);
         (channel, ts). `late`: sent well after the digest time (caught up), so it says so
         instead of greeting "Good morning". Raises Undelivered when Slack refused it or could
         not be reached."""

@@ -23,7 +23,7 @@ from bot.slack.blocks import roster as roster_blocks
 from bot.slack.blocks.records import escape
 from bot.slack.cards import as_dicts
 from bot.slack.clients import team_scope
-from store.models import SystemicPattern
+from store.models import Record, SystemicPattern
 
 page_log = logging.getLogger("baton.escalation")  # as when escalation edited pages itself
 
@@ -58,29 +58,35 @@ class SlackDelivery:
     # --- huddle roster, digest, nudges, App Home and systemic-pattern notices ---
 
     def post_huddle(self, *, channel_id: str, rows: Sequence[Row], total: int,
-                    now: datetime) -> str:
-        text, block_list = roster_blocks.huddle(rows, total=total, now=now, channel=channel_id)
+                    now: datetime, steps: Sequence[Record] = ()) -> str:
+        text, block_list = roster_blocks.huddle(rows, total=total, now=now, channel=channel_id,
+                                                steps=steps)
         resp = self._client.chat_postMessage(channel=channel_id, text=text,
                                              blocks=as_dicts(block_list))
         return str(resp["ts"])
 
     def update_huddle(self, *, channel_id: str, ts: str, rows: Sequence[Row], total: int,
-                      now: datetime) -> None:
-        text, block_list = roster_blocks.huddle(rows, total=total, now=now, channel=channel_id)
+                      now: datetime, steps: Sequence[Record] = ()) -> None:
+        text, block_list = roster_blocks.huddle(rows, total=total, now=now, channel=channel_id,
+                                                steps=steps)
         self._client.chat_update(channel=channel_id, ts=ts, text=text,
                                  blocks=as_dicts(block_list))
 
     def publish_home(self, *, user_id: str, mine: Sequence[Row], team: Sequence[Row],
-                     team_total: int, coordinator: str | None, now: datetime) -> None:
+                     team_total: int, coordinator: str | None, now: datetime,
+                     my_steps: Sequence[Record] = (),
+                     team_steps: Sequence[Record] = ()) -> None:
         view = roster_blocks.home_view(user_id=user_id, mine=mine, team=team,
-                                       team_total=team_total, coordinator=coordinator, now=now)
+                                       team_total=team_total, coordinator=coordinator, now=now,
+                                       my_steps=my_steps, team_steps=team_steps)
         self._client.views_publish(user_id=user_id, view=view.to_dict())
 
     def post_digest(self, *, team_id: str, coordinator: str, rows: Sequence[Row], day: date,
-                    now: datetime, late: bool = False) -> tuple[str, str]:
+                    now: datetime, late: bool = False,
+                    steps: Sequence[Record] = ()) -> tuple[str, str]:
         with team_scope(team_id), _undelivered():
             text, block_list = roster_blocks.digest(rows, coordinator=coordinator, day=day,
-                                                    now=now, late=late)
+                                                    now=now, late=late, steps=steps)
             dm = self._client.conversations_open(users=coordinator)
             resp = self._client.chat_postMessage(channel=dm["channel"]["id"], text=text,
                                                  blocks=as_dicts(block_list))

@@ -250,6 +250,8 @@ def record_detail(record: Record, events: Sequence[AuditEvent]) -> list[Block]:
 BATON_HELP: dict[str, tuple[str, str]] = {
     "list": ("/baton list", "this channel's open records, soonest deadline first"),
     "mine": ("/baton mine", "the open records you own or manage"),
+    "person": ("/baton person P-1042", "everything open for one person: handoffs, "
+               "dependencies and trackers with their open steps, most urgent first"),
     "show": ("/baton show H-3", "a record in full, with its audit trail"),
     "edit": ("/baton edit H-3 due: friday 5pm risk: same-day",
              "change a record: the same keys as logging, except who and what it is about"),

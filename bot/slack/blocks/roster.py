@@ -28,6 +28,7 @@ from bot.domain.roster import Flag, Row
 from bot.domain.rota import describe_days
 from bot.services.coordination import RotaDay, RotaSet
 from bot.slack.blocks import tracker_pages
+from bot.slack.blocks.due_steps import steps_section, steps_summary
 from bot.slack.blocks.records import STATUS_BADGE
 from bot.slack.blocks.text import (
     SECTION_LIMIT,
@@ -52,6 +53,25 @@ def _partner(record: Record) -> str:
     return escape(partner.display_name) if partner is not None else "—"
 
 
+def _who(record: Record) -> str:
+    """Whose it is, in a nudge or a form: the person and the partner for a handoff or a
+    dependency; the person and the step's name for a tracker's step (it has no partner)."""
+    if getattr(record, "tracked", False):
+        return f"{escape(record.person_ref)} · {escape(record.title or '')}"
+    return f"{escape(record.person_ref)} → {_partner(record)}"
+
+
+def next_action_line(record: Record) -> str | None:
+    """"*Next action:* @x by …: what (set … by @y)", or None when nobody owns one."""
+    if not record.next_action_owner:
+        return None
+    due = f" by {slack_date(record.next_action_due)}" if record.next_action_due else ""
+    set_at = (f" (set {slack_date(record.next_action_set_at)} by "
+              f"{user(record.next_action_set_by)})" if record.next_action_set_at else "")
+    return (f"*Next action:* {user(record.next_action_owner)}{due}: "
+            f"{escape(record.next_action)}{set_at}")
+
+
 def row_text(row: Row, *, now: datetime) -> str:
     r = row.record
     what = "Response deadline" if r.kind == "handoff" else "Next review"
@@ -62,14 +82,7 @@ def row_text(row: Row, *, now: datetime) -> str:
              + (f" · risk {r.risk}" if r.risk else "")]
     if flags:
         lines.append(flags)
-    if r.next_action_owner:
-        due = f" by {slack_date(r.next_action_due)}" if r.next_action_due else ""
-        set_at = (f" (set {slack_date(r.next_action_set_at)} by {user(r.next_action_set_by)})"
-                  if r.next_action_set_at else "")
-        lines.append(f"*Next action:* {user(r.next_action_owner)}{due}: "
-                     f"{escape(r.next_action)}{set_at}")
-    else:
-        lines.append(f"{Flag.NO_NEXT_ACTION.emoji} *No next-action owner*")
+    lines.append(next_action_line(r) or f"{Flag.NO_NEXT_ACTION.emoji} *No next-action owner*")
     return fit("\n".join(lines), SECTION_LIMIT, ref=r.reference)
 
 
@@ -107,9 +120,25 @@ def summary(rows: Sequence[Row]) -> str:
     return " · ".join(parts) if parts else "no risk flags"
 
 
-def huddle(rows: Sequence[Row], *, total: int, now: datetime,
-           channel: str) -> tuple[str, list[Block]]:
-    text = f"Huddle roster: {plural(len(rows), 'open record')}, highest risk first"
+def _nothing(rows: Sequence[Row], steps: Sequence[Record], empty: str) -> list[Block]:
+    """What a roster with no rows says: `empty`, or, when tracker steps are due, that no
+    handoff or dependency is (the steps follow in their own section)."""
+    if rows:
+        return []
+    text = empty if not steps else "No handoff or dependency needs you here."
+    return [SectionBlock(text=MarkdownTextObject(text=text))]
+
+
+def _with_steps(text: str, steps: Sequence[Record], *, now: datetime) -> str:
+    due = steps_summary(steps, now=now)
+    return f"{text}; {due}" if due else text
+
+
+def huddle(rows: Sequence[Row], *, total: int, now: datetime, channel: str,
+           steps: Sequence[Record] = ()) -> tuple[str, list[Block]]:
+    """The channel's roster, then its tracker steps overdue or due today (`steps`)."""
+    text = _with_steps(f"Huddle roster: {plural(len(rows), 'open record')}, highest risk "
+                       "first", steps, now=now)
     out: list[Block] = [
         HeaderBlock(text="Joint caseload huddle roster"),
         SectionBlock(text=MarkdownTextObject(
@@ -117,21 +146,23 @@ def huddle(rows: Sequence[Row], *, total: int, now: datetime,
                  f"action owner*: who does what next, and by when.\n_{summary(rows)}_")),
         DividerBlock(),
     ]
-    if not rows:
-        out.append(SectionBlock(text=MarkdownTextObject(text="Nothing open here. :tada:")))
+    out += _nothing(rows, steps, "Nothing open here. :tada:")
     out += roster_blocks(rows, now=now, surface="huddle", limit=MESSAGE_ROWS, total=total)
+    out += steps_section(steps, now=now)
     out.append(ContextBlock(elements=[MarkdownTextObject(
         text=f"Updated {slack_date(now)} · every assignment is kept in the audit trail")]))
     return text, out
 
 
-def digest(rows: Sequence[Row], *, coordinator: str, day: date,
-           now: datetime, late: bool = False) -> tuple[str, list[Block]]:
-    """The coordinator's morning digest. `late`: sent well after the digest time (Baton was
-    down, or the console's clock jumped): it says which day it is for and when it was caught
-    up, never "Good morning" in the afternoon."""
+def digest(rows: Sequence[Row], *, coordinator: str, day: date, now: datetime,
+           late: bool = False, steps: Sequence[Record] = ()) -> tuple[str, list[Block]]:
+    """The coordinator's morning digest, then the tracker steps overdue or due today
+    (`steps`). `late`: sent well after the digest time (Baton was down, or the console's
+    clock jumped): it says which day it is for and when it was caught up, never "Good
+    morning" in the afternoon."""
     caught_up = f" (caught up at {slack_date(now, '{time}')})" if late else ""
-    text = f"Coordinator of the day digest, {day:%a %d %b}{caught_up}: {summary(rows)}"
+    text = _with_steps(f"Coordinator of the day digest, {day:%a %d %b}{caught_up}: "
+                       f"{summary(rows)}", steps, now=now)
     greeting = (f"Digest for {day:%A}{caught_up}. {user(coordinator)}" if late
                 else f"Good morning {user(coordinator)}")
     out: list[Block] = [
@@ -142,10 +173,10 @@ def digest(rows: Sequence[Row], *, coordinator: str, day: date,
                  f"first.\n_{summary(rows)}_")),
         DividerBlock(),
     ]
-    if not rows:
-        out.append(SectionBlock(text=MarkdownTextObject(
-            text="Nothing is overdue, due today, unacknowledged or at same-day risk. :tada:")))
+    out += _nothing(rows, steps, "Nothing is overdue, due today, unacknowledged or at "
+                    "same-day risk. :tada:")
     out += roster_blocks(rows, now=now, surface="digest", limit=MESSAGE_ROWS)
+    out += steps_section(steps, now=now)
     return text, out
 
 
@@ -172,7 +203,7 @@ def nudge_page(record: Record, *, tier: int, waited: str) -> str:
 
 def nudge_same_day(record: Record) -> str:
     return (f":rotating_light: Coordinator nudge: a new *same-day risk* dependency "
-            f"*{record.reference}* ({escape(record.person_ref)} → {_partner(record)}) was "
+            f"*{record.reference}* ({_who(record)}) was "
             f"logged by {user(record.created_by)}. Interim safeguard: "
             f"{escape(record.interim_safeguard) or '_none recorded_'}.")
 
@@ -188,7 +219,10 @@ def nudge_section(text: str, record: Record) -> SectionBlock:
 
 
 def home_view(*, user_id: str, mine: Sequence[Row], team: Sequence[Row], team_total: int,
-              coordinator: str | None, now: datetime) -> View:
+              coordinator: str | None, now: datetime, my_steps: Sequence[Record] = (),
+              team_steps: Sequence[Record] = ()) -> View:
+    """Your open records and tracker steps due (`my_steps`), then the team's roster and
+    its tracker steps overdue or due today (`team_steps`)."""
     out: list[Block] = [
         HeaderBlock(text="Baton"),
         SectionBlock(text=MarkdownTextObject(
@@ -199,11 +233,13 @@ def home_view(*, user_id: str, mine: Sequence[Row], team: Sequence[Row], team_to
     if not mine:
         out.append(SectionBlock(text=MarkdownTextObject(text="Nothing open is yours.")))
     out += roster_blocks(mine, now=now, surface="home", limit=12, section="mine")
+    out += steps_section(my_steps, now=now, title="Your tracker steps overdue or due today")
     out.append(DividerBlock())
     out.append(HeaderBlock(text="Team roster, highest risk first"))
     out.append(SectionBlock(text=MarkdownTextObject(text=f"_{summary(team)}_")))
     out += roster_blocks(team, now=now, surface="home", limit=HOME_ROWS - len(mine[:12]),
                          total=team_total, section="team")
+    out += steps_section(team_steps, now=now, title="Team tracker steps overdue or due today")
     return View(type="home", blocks=out[:VIEW_BLOCKS])
 
 
@@ -240,8 +276,7 @@ def assign_modal(record: Record, *, meta: dict[str, Any]) -> View:
         private_metadata=json.dumps({**meta, "record": record.id}),
         blocks=[
             SectionBlock(text=MarkdownTextObject(
-                text=fit(f"*{record.reference}* {escape(record.person_ref)} → "
-                         f"{_partner(record)}", SECTION_LIMIT))),
+                text=fit(f"*{record.reference}* {_who(record)}", SECTION_LIMIT))),
             InputBlock(block_id="owner", label="Next action owner",
                        element=UserSelectElement(action_id=INPUT,
                                                  initial_user=current or None)),
