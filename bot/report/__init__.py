@@ -2,8 +2,9 @@
 
 `write_report` reads one workspace's records, audit events and escalations for a period
 (store/evidence.py says which rows a period covers, and why) and writes, into `out_dir`,
-records.csv, audit_events.csv, escalations.csv, trackers.csv, steps.csv,
-contact_attempts.csv and report.html. The package, by concern:
+records.csv, audit_events.csv, escalations.csv and report.html, and when the period
+started any pathway tracker, trackers.csv, steps.csv and contact_attempts.csv too (before the
+HTML). The package, by concern:
 
 - bot/report/facts.py: what the figures are computed from (RecordFacts, Facts: settled_at,
   deadline_history, stalled spans and days, headline_figures, the escalation verdict).
@@ -140,10 +141,13 @@ def write_report(
             RECORDS_CSV: write_csv(staging / RECORDS_CSV, *records_table(evidence)),
             EVENTS_CSV: write_csv(staging / EVENTS_CSV, *events_table(evidence)),
             ESCALATIONS_CSV: write_csv(staging / ESCALATIONS_CSV, *escalations_table(evidence)),
-            TRACKERS_CSV: write_csv(staging / TRACKERS_CSV, *trackers_table(trackers)),
-            STEPS_CSV: write_csv(staging / STEPS_CSV, *steps_table(trackers, agencies)),
-            CONTACTS_CSV: write_csv(staging / CONTACTS_CSV, *contacts_table(trackers)),
         }
+        if trackers:  # a period that started no tracker has the report it always had
+            counts |= {
+                TRACKERS_CSV: write_csv(staging / TRACKERS_CSV, *trackers_table(trackers)),
+                STEPS_CSV: write_csv(staging / STEPS_CSV, *steps_table(trackers, agencies)),
+                CONTACTS_CSV: write_csv(staging / CONTACTS_CSV, *contacts_table(trackers)),
+            }
         page = render_html(facts, headline=headline, team_id=team_id, channel_id=channel_id,
                            start=start, end=end, now=now, tz=tz, chain_head=chain_head,
                            trackers=trackers, agencies=agencies)

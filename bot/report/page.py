@@ -275,9 +275,9 @@ def render_html(facts: Facts, *, headline: Sequence[tuple[str, str]], team_id: s
         _records_html(facts, tz),
         trackers_html(trackers, now=now, tz=tz, agencies=agencies),
         _workspace_html(facts, tz),
-        f'<footer class="scope"><p>Files: {RECORDS_CSV}, {EVENTS_CSV}, {ESCALATIONS_CSV}, '
-        f"{TRACKERS_CSV}, {STEPS_CSV}, {CONTACTS_CSV} (one row per database row).</p>"
-        "</footer>",
+        f'<footer class="scope"><p>Files: {RECORDS_CSV}, {EVENTS_CSV}, {ESCALATIONS_CSV}'
+        + (f", {TRACKERS_CSV}, {STEPS_CSV}, {CONTACTS_CSV}" if trackers else "")
+        + " (one row per database row).</p></footer>",
     ])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

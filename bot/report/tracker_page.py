@@ -17,6 +17,7 @@ from bot.report.field_map import FIELD_LISTS, HEALTH_CHANGE, SERVICE_CHANGE, Fie
 from bot.report.formatting import esc, local_text, text_html, when_html
 from bot.report.tracker_tables import step_columns, tracker_columns
 from bot.report.trackers import (
+    PROVISIONAL_TEMPLATE,
     TIMING_LABELS,
     TrackerFacts,
     conversion,
@@ -25,6 +26,7 @@ from bot.report.trackers import (
     tracker_figures,
 )
 
+MAP_TITLE = "Where the seeds' fields are answered"
 SEED_FIELDS = {fl.template: fl for fl in (HEALTH_CHANGE, SERVICE_CHANGE)}
 
 
@@ -38,6 +40,15 @@ def _value_html(value: Any, tz: ZoneInfo) -> str:
     if isinstance(value, datetime):
         return when_html(value, tz)
     return text_html(value, missing="not recorded")
+
+
+def _word(column: str, value: Any) -> Any:
+    """A step's status and timing in words, as the steps table says them."""
+    if column == "timing":
+        return TIMING_LABELS.get(value, value)
+    if column == "status" and value in tuple(StepStatus):
+        return StepStatus(value).label
+    return value
 
 
 def _figures_html(trackers: Sequence[TrackerFacts], now: datetime) -> str:
@@ -70,7 +81,7 @@ def _failing_html(trackers: Sequence[TrackerFacts]) -> str:
 
 def _conversion_html(trackers: Sequence[TrackerFacts], now: datetime) -> str:
     c = conversion(trackers, now=now)
-    if not any(f.tracker.template == "provisional" for f in trackers):
+    if not any(f.tracker.template == PROVISIONAL_TEMPLATE for f in trackers):
         return ""
     rows = [["Moved to a funded program (of all decided)", esc(c.rate_text)],
             ["Escalated again with evidence", str(c.escalated)],
@@ -112,7 +123,8 @@ def _seed_fields_html(f: TrackerFacts, fl: FieldList, tracker_cols: Mapping[str,
                       else ["no such step (not applicable to this change)"])
         else:
             values = [tracker_cols[c](f) for c in a.columns]
-        shown = " · ".join(_value_html(v, tz) for v in values)
+        shown = " · ".join(_value_html(_word(c, v), tz)
+                           for c, v in zip(a.columns, values, strict=False))
         rows.append([esc(a.field), shown, esc(a.where())])
     return (f"<h4>{esc(fl.title)} (seed {esc(fl.seed)})</h4>"
             + _table(("Field", "Recorded", "CSV"), rows))
@@ -131,15 +143,19 @@ def _tracker_html(f: TrackerFacts, tracker_cols: Mapping[str, Any],
         ("Anchor", when_html(t.anchor_at, tz)),
         ("Deadline", when_html(t.due_at, tz)),
         ("Status", text_html(t.status)),
-        ("Decision", text_html(" — ".join(x for x in (f.decision_label, f.decision_text or "")
-                                          if x), missing="none")),
-        ("Sprint summary", text_html(f.summary, missing="n/a")),
-        ("Contact attempts", text_html("; ".join(
-            f"{local_text(c.at, tz)} {c.outcome} by {c.actor}" + (f": {c.note}" if c.note else "")
-            for c in f.contacts), missing="none")),
-        ("Audit events", f"{len(f.events)} (audit_events.csv, record_id {t.id} and its "
+        ("Audit events", f"{len(f.events)} (audit_events.csv: record_id {t.id} and its "
                          "steps')"),
     ]
+    if t.decision or t.template == PROVISIONAL_TEMPLATE:
+        fields.append(("Decision", text_html(" — ".join(
+            x for x in (f.decision_label, f.decision_text or "") if x), missing="none yet")))
+    if f.summary:
+        fields.append(("Sprint summary", text_html(f.summary)))
+    if f.contacts or t.template == PROVISIONAL_TEMPLATE:
+        fields.append(("Contact attempts", text_html("; ".join(
+            f"{local_text(c.at, tz)} {c.outcome} by {c.actor}" + (f": {c.note}" if c.note
+                                                                  else "")
+            for c in f.contacts), missing="none")))
     rows = "".join(f"<tr><th>{esc(label)}</th><td>{value}</td></tr>" for label, value in fields)
     seed = SEED_FIELDS.get(t.template or "")
     return (f'<section class="record" id="{esc(t.reference)}">'
@@ -151,7 +167,7 @@ def _tracker_html(f: TrackerFacts, tracker_cols: Mapping[str, Any],
 
 
 def field_map_html() -> str:
-    parts = ["<h2>Where the seeds' fields are answered</h2>"]
+    parts = [f"<h2>{esc(MAP_TITLE)}</h2>"]
     for fl in FIELD_LISTS:
         rows = [[esc(a.field), esc(a.file), esc(a.step or "—"), esc(", ".join(a.columns))]
                 for a in fl.answers]

@@ -25,7 +25,7 @@ from sqlalchemy import and_, func, or_, select, update
 from bot import report
 from bot.report import ReportSummary, write_report
 from store import audit
-from store.models import AuditEvent, ContactAttempt, DueWork, Record
+from store.models import AuditEvent, DueWork, Record
 from tests.conftest import BOB, CHANNEL, START, TEAM
 from tests.fakes.ladder import at, serve_with_ladder, two_tier_ladder
 
@@ -111,11 +111,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 def db_counts(baton, *, channel_id: str | None) -> dict[str, int]:
     """The rows a report for the week must hold, counted straight from the database."""
     ids = select(Record.id).where(Record.team_id == TEAM, Record.created_at >= WEEK_START,
-                                  Record.created_at < WEEK_END,
-                                  Record.kind.in_(("handoff", "dependency")))
-    trackers = select(Record.id).where(Record.team_id == TEAM, Record.kind == "tracker",
-                                       Record.created_at >= WEEK_START,
-                                       Record.created_at < WEEK_END)
+                                  Record.created_at < WEEK_END)
     if channel_id is not None:
         ids = ids.where(Record.channel_id == channel_id)
     loose = and_(AuditEvent.record_id.is_(None), AuditEvent.at >= WEEK_START,
@@ -131,12 +127,6 @@ def db_counts(baton, *, channel_id: str | None) -> dict[str, int]:
             "escalations.csv": s.scalar(count.select_from(DueWork).where(
                 DueWork.record_id.in_(ids), DueWork.kind == "page",
                 DueWork.sent_at.is_not(None), DueWork.message_ts.is_not(None))),
-            # This week starts no tracker (tests/e2e/test_report_trackers.py has them).
-            "trackers.csv": s.scalar(count.select_from(Record).where(Record.id.in_(trackers))),
-            "steps.csv": s.scalar(count.select_from(Record).where(
-                Record.parent_id.in_(trackers))),
-            "contact_attempts.csv": s.scalar(count.select_from(ContactAttempt).where(
-                ContactAttempt.record_id.in_(trackers))),
         }
 
 
@@ -160,8 +150,7 @@ def test_report_rows_and_headline_figures_for_a_known_week(baton, tmp_path):
 
     assert list(summary.headline) == EXPECTED_HEADLINE
     assert [p.name for p in summary.paths] == ["records.csv", "audit_events.csv",
-                                               "escalations.csv", "trackers.csv", "steps.csv",
-                                               "contact_attempts.csv", "report.html"]
+                                               "escalations.csv", "report.html"]
     assert all(p.is_file() for p in summary.paths)
     # Every CSV holds exactly the database rows the period covers, one row each.
     expected = db_counts(baton, channel_id=CHANNEL)
@@ -281,8 +270,7 @@ def test_chain_head_and_an_empty_period(baton, tmp_path):
     page = summary.html_path.read_text(encoding="utf-8")
     assert "Audit chain head: <code>&lt;abc&gt;</code>" in page
     assert dict(summary.row_counts) == {"records.csv": 0, "audit_events.csv": 0,
-                                        "escalations.csv": 0, "trackers.csv": 0,
-                                        "steps.csv": 0, "contact_attempts.csv": 0}
+                                        "escalations.csv": 0}
     figures = dict(summary.headline)
     assert figures["Records logged"] == "0 (0 handoffs, 0 dependencies)"
     assert figures["Handoffs acknowledged on time"].startswith("n/a")
