@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bot.domain.tracker_config import default_templates
 from bot.domain.trackers import StepStatus, Timing, agency_label, decision_label
+from bot.report.facts import parse_time
 from bot.report.tables import Table, columns_table
 from bot.report.trackers import PENDING, StepFacts, TrackerFacts
 from store.models import ContactAttempt
@@ -32,13 +33,7 @@ def field_column(key: str) -> str:
 
 def _when(value: Any) -> Any:
     """A time field as stored (ISO text with its offset) read back as a UTC instant."""
-    if not isinstance(value, str):
-        return value
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed
+    return parse_time(value) or value
 
 
 def field_keys(trackers: Sequence[TrackerFacts]) -> list[str]:
