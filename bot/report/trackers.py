@@ -263,10 +263,12 @@ def tracker_figures(trackers: Sequence[TrackerFacts], *, now: datetime) -> list[
         ("Tracker steps done on time", percent(on_time, due) if due else "n/a (none due)"),
         ("Steps refused by the person", str(refused)),
     ]
-    failing = [r for r in failing_steps(trackers) if r.failed]
+    ranked = failing_steps(trackers)
     if any(f.tracker.template == SPRINT_TEMPLATE for f in trackers):
-        out.append(("Sprint step that most often fails",
-                    f"{failing[0].name}: {failing[0].rate_text}" if failing else "none"))
+        top = ("n/a (no sprint closed yet)" if not ranked else
+               f"{ranked[0].name}: {ranked[0].rate_text}" if ranked[0].failed else
+               "none (no step late, not done or blocked)")
+        out.append(("Sprint step that most often fails", top))
     if any(f.tracker.template == PROVISIONAL_TEMPLATE for f in trackers):
         out.append(("Provisional packages moved to a funded program",
                     conversion(trackers, now=now).text()))

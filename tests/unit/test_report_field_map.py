@@ -24,6 +24,7 @@ from bot.report.trackers import (
     TrackerFacts,
     conversion,
     failing_steps,
+    tracker_figures,
 )
 from bot.services.trackers import FUNDING_STEP
 from store.models import Record
@@ -111,3 +112,17 @@ def test_conversion_counts_decided_packages_and_those_past_the_deadline():
     assert c == Conversion(funded=2, escalated=1, undecided_overdue=1, undecided=1)
     assert c.rate_text == "67% (2 of 3)"
     assert conversion([], now=T0).rate_text == "n/a (none decided)"
+
+
+def test_the_sprint_figure_says_when_no_sprint_has_closed_or_none_failed():
+    def figure(*sprints: TrackerFacts) -> str:
+        return dict(tracker_figures(sprints, now=T0))["Sprint step that most often fails"]
+
+    still_open = _sprint(1, {"summary": ("pending", False)})
+    still_open.tracker.status = "open"
+    assert figure(still_open) == "n/a (no sprint closed yet)"
+    assert figure(_sprint(2, {"summary": ("on_time", False), "check": ("refused", False)})) \
+        == "none (no step late, not done or blocked)"
+    assert figure(_sprint(3, {"summary": ("on_time", False), "meds": ("late", False)})) \
+        == "Meds: 100% (1 of 1)"
+    assert tracker_figures([], now=T0) == []
