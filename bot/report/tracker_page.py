@@ -143,8 +143,8 @@ def _tracker_html(f: TrackerFacts, tracker_cols: Mapping[str, Any],
         ("Anchor", when_html(t.anchor_at, tz)),
         ("Deadline", when_html(t.due_at, tz)),
         ("Status", text_html(t.status)),
-        ("Audit events", f"{len(f.events)} (audit_events.csv: record_id {t.id} and its "
-                         "steps')"),
+        ("Audit events", f"{len(f.events)}, the tracker's and its steps' (in "
+                         "audit_events.csv)"),
     ]
     if t.decision or t.template == PROVISIONAL_TEMPLATE:
         fields.append(("Decision", text_html(" — ".join(
