@@ -242,7 +242,7 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from bot.clock import SystemClock
-    from bot.report import write_report
+    from bot.report import field_map_lines, write_report
     from store import queries
     from store.db import make_session_factory
 
@@ -273,13 +273,15 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     try:
         summary = write_report(sessions, team_id=team, start=start, end=end,
                                channel_id=args.channel, out_dir=out,
-                               now=SystemClock().now(), tz=tz)
+                               now=SystemClock().now(), tz=tz,
+                               agencies=settings.templates.agencies)
     except OSError as exc:  # the folder was writable a moment ago: full, or taken away
         raise Exit(f"--out {out}: the report could not be written there ({_os_reason(exc)}); "
                    "nothing of it was kept") from None
     print(summary.headline_text())
     for path in summary.paths:
         print(f"wrote {path}")
+    print("\n".join(["", *field_map_lines()]))
     return 0
 
 

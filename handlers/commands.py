@@ -421,7 +421,8 @@ def _report(run: Invocation) -> None:
                            tzinfo=tz).astimezone(UTC)
     with tempfile.TemporaryDirectory(prefix="baton-report-") as out:
         summary = write_report(s.sessions, team_id=team, start=start, end=end,
-                               channel_id=channel, out_dir=Path(out), now=now, tz=tz)
+                               channel_id=channel, out_dir=Path(out), now=now, tz=tz,
+                               agencies=s.settings.templates.agencies)
 
         def upload(to: str) -> None:
             s.client.files_upload_v2(

@@ -115,7 +115,7 @@ def _record_facts(record: Record, events: list[AuditEvent], pages: list[DueWork]
     return RecordFacts(record, events, pages, settled, spans)
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
@@ -142,11 +142,11 @@ def deadline_history(record: Record, events: Iterable[AuditEvent]) -> list[tuple
     history: list[tuple[datetime, datetime]] = []
     for ev in events:
         if ev.kind == "created" and isinstance(ev.after, dict):
-            due = _parse_time(ev.after.get("due_at"))
+            due = parse_time(ev.after.get("due_at"))
             if due is not None:
                 history.append((ev.at, due))
         elif ev.kind == "field_changed" and ev.field in _DEADLINE_FIELDS:
-            due = _parse_time(ev.after)
+            due = parse_time(ev.after)
             if due is not None:
                 history.append((ev.at, due))
     return history or [(record.created_at, record.due_at)]

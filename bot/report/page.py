@@ -6,7 +6,7 @@ free-text value is HTML-escaped; people appear only as person reference codes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,9 @@ from bot.report.charts import Chart, chart_svg, charts_for
 from bot.report.facts import Facts, RecordFacts, delay_text, escalation_verdict, tier_name
 from bot.report.formatting import esc, local_text, period_text, text_html, when_html
 from bot.report.tables import ESCALATIONS_CSV, EVENTS_CSV, RECORDS_CSV
+from bot.report.tracker_page import trackers_html
+from bot.report.tracker_tables import CONTACTS_CSV, STEPS_CSV, TRACKERS_CSV
+from bot.report.trackers import TrackerFacts
 from store.models import AuditEvent, Record
 
 REPORT_HTML = "report.html"
@@ -212,8 +215,11 @@ SCOPE_NOTE = (
     "counts as overdue when its partner did not acknowledge it by the response deadline. "
     "A record is stalled on a day when at some moment that day it was open past its "
     "deadline (a handoff not yet acknowledged, a dependency past its next review time) and "
-    "not yet closed or cancelled. Escalation counts only pages that reached Slack; "
-    "reminders are not escalations."
+    "not yet closed or cancelled. Escalation counts only pages that reached Slack, for "
+    "records and tracker steps alike; reminders are not escalations. Pathway trackers "
+    "started in the period are reported the same way, each with every step it holds; a "
+    "step is on time when it was done by its due time, late when done after it, and not "
+    "done when its due time passed without it."
 )
 
 
@@ -256,7 +262,9 @@ def _workspace_html(facts: Facts, tz: ZoneInfo) -> str:
 
 def render_html(facts: Facts, *, headline: Sequence[tuple[str, str]], team_id: str,
                 channel_id: str | None, start: datetime, end: datetime, now: datetime,
-                tz: ZoneInfo, chain_head: str | None = None) -> str:
+                tz: ZoneInfo, chain_head: str | None = None,
+                trackers: Sequence[TrackerFacts] = (),
+                agencies: Mapping[str, str] | None = None) -> str:
     title = f"Baton evidence report, {team_id}, {period_text(start, end, tz)}"
     body = "".join([
         _header_html(team_id=team_id, channel_id=channel_id, start=start, end=end, now=now,
@@ -265,9 +273,11 @@ def render_html(facts: Facts, *, headline: Sequence[tuple[str, str]], team_id: s
         _charts_html(charts_for(facts, start=start, end=end, tz=tz)),
         f'<p class="scope">{esc(SCOPE_NOTE)}</p>',
         _records_html(facts, tz),
+        trackers_html(trackers, now=now, tz=tz, agencies=agencies),
         _workspace_html(facts, tz),
-        f'<footer class="scope"><p>Files: {RECORDS_CSV}, {EVENTS_CSV}, {ESCALATIONS_CSV} '
-        "(one row per database row).</p></footer>",
+        f'<footer class="scope"><p>Files: {RECORDS_CSV}, {EVENTS_CSV}, {ESCALATIONS_CSV}'
+        + (f", {TRACKERS_CSV}, {STEPS_CSV}, {CONTACTS_CSV}" if trackers else "")
+        + " (one row per database row).</p></footer>",
     ])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

@@ -61,6 +61,13 @@ def _model_table(rows: Sequence[Any], model: type[Any],
     return header, body
 
 
+def columns_table(rows: Sequence[Any],
+                  columns: Sequence[tuple[str, Callable[[Any], Any]]]) -> Table:
+    """Named columns, each read from a row by its function (values as _cell writes them)."""
+    return [name for name, _ in columns], [[_cell(get(row)) for _, get in columns]
+                                           for row in rows]
+
+
 def records_table(evidence: Evidence) -> Table:
     return _model_table(evidence.records, Record, [
         ("reference", lambda r: r.reference),
@@ -73,7 +80,8 @@ def events_table(evidence: Evidence) -> Table:
 
 
 def escalations_table(evidence: Evidence) -> Table:
-    refs = {r.id: r.reference for r in evidence.records}
+    refs = {r.id: r.reference for r in (*evidence.records, *evidence.trackers,
+                                         *evidence.steps)}
     return _model_table(evidence.escalations, DueWork, [
         ("record_ref", lambda w: refs.get(w.record_id, "")),
     ])
