@@ -9,6 +9,7 @@ from __future__ import annotations
 import tomllib
 from datetime import timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -356,3 +357,21 @@ def test_a_config_agency_is_accepted_where_a_builtin_is_not_enough():
         parse_templates(doc)
     cfg = parse_templates({**doc, "agencies": {"quality": "Quality team"}})
     assert cfg.get("x").steps[0].agency == "quality"  # type: ignore[union-attr]
+
+
+def test_the_readme_example_config_is_valid():
+    """The README's "Templates in BATON_CONFIG" example parses, and does what it says."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Templates in BATON_CONFIG", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    cfg = parse_templates(tomllib.loads(example))
+    falls = cfg.get("falls-review")
+    assert falls is not None
+    assert [(s.key, s.agency, s.elapsed, s.only_if, s.owner) for s in falls.steps] == [
+        ("post-fall-observation", "provider", True, "", ""),
+        ("gp", "health-partner", False, "injury", ""),
+        ("quality-review", "quality", False, "", "<@U0QUALITY1>")]
+    transition = cfg.get("transition")
+    assert transition is not None and transition.steps == template("transition").steps
+    assert transition.escalate_to == (Target("usergroup", "S0COMMISS1"),)
+    assert len(cfg.get("service-change").urgent) == 3  # type: ignore[union-attr]
