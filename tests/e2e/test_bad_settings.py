@@ -53,20 +53,21 @@ def test_a_database_url_baton_cannot_use_is_one_line(tmp_path, url, says):
     ("zzzqqq = 1\n", "BATON_CONFIG: unknown key `zzzqqq`: it is not a setting"),
 ])
 def test_an_unknown_key_in_the_config_file_is_refused_with_the_nearest(tmp_path, toml, says):
-    config = tmp_path / "baton.toml"
-    config.write_text(toml, encoding="utf-8")
-    r = _run(["migrate"], {"BATON_CONFIG": str(config),
-                           "DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}, tmp_path)
+    r = _migrate_with_config(tmp_path, toml)
     assert _refused(r).startswith("baton: " + says)
     assert not (tmp_path / "b.db").exists()
 
 
-def test_a_known_config_key_still_works(tmp_path):
+def _migrate_with_config(tmp_path, toml: str) -> subprocess.CompletedProcess[str]:
+    """`baton migrate` with BATON_CONFIG naming a file that holds `toml`."""
     config = tmp_path / "baton.toml"
-    config.write_text('end_of_day = "16:30"\n[roles]\nadmins = ["U0ADMIN01"]\n',
-                      encoding="utf-8")
-    r = _run(["migrate"], {"BATON_CONFIG": str(config),
-                           "DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}, tmp_path)
+    config.write_text(toml, encoding="utf-8")
+    return _run(["migrate"], {"BATON_CONFIG": str(config),
+                              "DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}, tmp_path)
+
+
+def test_a_known_config_key_still_works(tmp_path):
+    r = _migrate_with_config(tmp_path, 'end_of_day = "16:30"\n[roles]\nadmins = ["U0ADMIN01"]\n')
     assert r.returncode == 0, r.stderr
 
 
@@ -246,10 +247,7 @@ def test_report_out_that_works_writes_its_four_files_and_no_leftovers(tmp_path):
      "agencies.Quality Team: a key is lower-case letters, digits and hyphens"),
 ])
 def test_a_bad_tracker_template_is_one_line_naming_its_key(tmp_path, toml, says):
-    config = tmp_path / "baton.toml"
-    config.write_text(toml, encoding="utf-8")
-    r = _run(["migrate"], {"BATON_CONFIG": str(config),
-                           "DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}, tmp_path)
+    r = _migrate_with_config(tmp_path, toml)
     assert _refused(r).startswith("baton: " + says)
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "b.db").exists()
@@ -272,12 +270,8 @@ def test_serve_and_ladder_refuse_a_bad_template_before_starting(tmp_path, comman
 
 
 def test_a_template_override_that_works_starts(tmp_path):
-    config = tmp_path / "baton.toml"
-    config.write_text('[agencies]\nquality = "Quality team"\n\n[template.transition]\n'
-                      'escalate_to = ["<@U0COMMISS1>"]\n\n[template.falls]\n'
-                      'title = "Falls review"\nanchor = "fall time"\n'
-                      'steps = [{name="Quality review", agency="quality", due="2d"}]\n',
-                      encoding="utf-8")
-    r = _run(["migrate"], {"BATON_CONFIG": str(config),
-                           "DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}, tmp_path)
+    r = _migrate_with_config(tmp_path, '[agencies]\nquality = "Quality team"\n\n'
+                             '[template.transition]\nescalate_to = ["<@U0COMMISS1>"]\n\n'
+                             '[template.falls]\ntitle = "Falls review"\nanchor = "fall time"\n'
+                             'steps = [{name="Quality review", agency="quality", due="2d"}]\n')
     assert r.returncode == 0, r.stderr
