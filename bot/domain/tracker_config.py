@@ -39,6 +39,9 @@ _TEMPLATE_KEYS = {
 }
 _STEP_KEYS = {"key", "name", "agency", "due", "gate", "group", "owner", "only_if", "due_field"}
 _FIELD_KEYS = {"key", "label", "kind", "required", "choices"}
+# A duration written in days or weeks only ("3d", "-14d", "P1W"): it keeps the wall-clock time
+# across a daylight-saving change; anything with hours or minutes is elapsed time.
+_DAYS_ONLY = re.compile(r"-?(?:\d+[wd])+|-?p(?:\d+[wd])+")
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,15 @@ def parse_templates(data: dict[str, Any]) -> TemplateConfig:
             merged[name] = {**merged[name], **body}
         else:
             merged[name] = dict(body)
+    ladders = data.get("ladder", {})
+    known = frozenset({"default", *(ladders if isinstance(ladders, dict) else ())})
     templates = {}
     for name, body in merged.items():
         if slug(name) != name:
             raise TemplateError(f"template.{name}: a template's name is lower-case words "
                                 f"joined by hyphens, like {slug(name) or 'health-change'}")
-        templates[name] = _template(name, body, agencies)
+        replaced = name in defaults["template"] and "steps" in raw.get(name, {})
+        templates[name] = _template(name, body, agencies, known, replaced=replaced)
     return TemplateConfig(templates, agencies)
 
 
@@ -107,7 +113,7 @@ def _str(body: dict[str, Any], key: str, base: str, default: str | None = None) 
     return value.strip()
 
 
-def _dur(value: Any, key: str, *, signed: bool = False) -> timedelta:
+def _dur(value: Any, key: str, *, signed: bool = False, positive: bool = False) -> timedelta:
     if not isinstance(value, str):
         raise TemplateError(f"{key}: must be a duration string like \"24h\" or \"3d\" "
                             f"(got {value!r})")
@@ -116,9 +122,12 @@ def _dur(value: Any, key: str, *, signed: bool = False) -> timedelta:
     if signed and text.startswith("-"):
         sign, text = -1, text[1:].strip()
     try:
-        return sign * parse_duration(text)
+        out = sign * parse_duration(text)
     except ValueError as exc:
         raise TemplateError(f"{key}: {exc}") from None
+    if positive and out <= timedelta(0):
+        raise TemplateError(f"{key}: must be longer than zero (got {value!r})")
+    return out
 
 
 def _targets(value: Any, key: str) -> tuple[Target, ...]:
@@ -135,7 +144,8 @@ def _targets(value: Any, key: str) -> tuple[Target, ...]:
     return tuple(out)
 
 
-def _template(name: str, body: dict[str, Any], agencies: dict[str, str]) -> Template:
+def _template(name: str, body: dict[str, Any], agencies: dict[str, str],
+              ladders: frozenset[str], *, replaced: bool = False) -> Template:
     base = f"template.{name}"
     for k in body:
         if k not in _TEMPLATE_KEYS:
@@ -144,9 +154,22 @@ def _template(name: str, body: dict[str, Any], agencies: dict[str, str]) -> Temp
     fields = _fields(body.get("fields", []), base)
     by_key = {f.key: f for f in fields}
     steps = _steps(body.get("steps"), base, agencies, by_key)
+    if replaced:  # `steps` replaces a built-in template whole: say so if title is missing
+        for k in ("title", "anchor"):
+            if k not in body:
+                raise TemplateError(f"{base}.{k}: required (a [{base}] with `steps` replaces "
+                                    "the built-in template: give its title and anchor too)")
+    ladder = _str(body, "ladder", base, "")
+    if ladder and ladder not in ladders:
+        raise TemplateError(f"{base}.ladder: no [ladder.{ladder}] in the config (have: "
+                            f"{', '.join(sorted(ladders))})")
+    for k in ("period_min", "period_max"):
+        if k in body and "period" not in body:
+            raise TemplateError(f"{base}.{k}: only with `period` (a provisional package's "
+                                "length)")
     period = period_bounds = None
     if "period" in body:
-        period = _dur(body["period"], f"{base}.period")
+        period = _dur(body["period"], f"{base}.period", positive=True)
         low = _dur(body.get("period_min", body["period"]), f"{base}.period_min")
         high = _dur(body.get("period_max", body["period"]), f"{base}.period_max")
         if not low <= period <= high:
@@ -171,10 +194,13 @@ def _template(name: str, body: dict[str, Any], agencies: dict[str, str]) -> Temp
     if body.get("urgent_field") and not urgent:
         raise TemplateError(f"{base}.urgent: name who an urgent change pages (urgent_field "
                             "is set)")
+    if urgent and not body.get("urgent_field"):
+        raise TemplateError(f"{base}.urgent_field: name the yes-no field that makes a "
+                            "tracker urgent (urgent is set)")
     return Template(
         name=name, title=_str(body, "title", base), anchor=_str(body, "anchor", base),
-        steps=steps, fields=fields, ladder=_str(body, "ladder", base, ""),
-        closes_after=_dur(body["closes_after"], f"{base}.closes_after")
+        steps=steps, fields=fields, ladder=ladder,
+        closes_after=_dur(body["closes_after"], f"{base}.closes_after", positive=True)
         if "closes_after" in body else None,
         period=period, period_bounds=period_bounds,
         decision_choices=tuple(c.strip() for c in choices), contacts=contacts,
@@ -256,9 +282,11 @@ def _steps(raw: Any, base: str, agencies: dict[str, str],
         due_field = _str(st, "due_field", key, "")
         if due_field and (due_field not in fields or fields[due_field].kind != "time"):
             raise TemplateError(f"{key}.due_field: names no time field ({due_field!r})")
+        due = st.get("due", "0m")
         out.append(StepTemplate(
             key=skey, name=name, agency=agency,
-            due=_dur(st.get("due", "0m"), f"{key}.due", signed=True), gate=gate,
+            due=_dur(due, f"{key}.due", signed=True), gate=gate,
             group=_str(st, "group", key, ""), owner=owner, only_if=only_if,
-            due_field=due_field))
+            due_field=due_field,
+            elapsed=not _DAYS_ONLY.fullmatch("".join(str(due).split()).lower())))
     return tuple(out)

@@ -23,7 +23,7 @@ import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -144,6 +144,9 @@ class StepTemplate:
     owner: str = ""  # "" | "owner" (the tracker's owner) | a user <@U…>
     only_if: str = ""  # a yes-no field that must be yes for this step to apply
     due_field: str = ""  # a time field that sets this step's due instead of `due`
+    # `due` was written in hours or minutes ("24h"): elapsed time, even when it is a whole
+    # number of days. Written in days ("1d") it keeps the wall-clock time (see plan_steps).
+    elapsed: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,14 +206,19 @@ class PlannedStep:
 def plan_steps(template: Template, *, anchor: datetime, tz: ZoneInfo,
                values: dict[str, str], times: dict[str, datetime]) -> list[PlannedStep]:
     """The steps a tracker starts with, numbered from 1, each due its offset from the
-    anchor (whole days keep the wall-clock time at home across a daylight-saving change:
-    "Day 1" is the next day at the same hour)."""
+    anchor. An offset in days keeps the wall-clock time at home across a daylight-saving
+    change ("Day 1" is the next day at the same hour); one in hours is elapsed time (the
+    quality lead's check "within 24 hours" is 24 hours later, whatever the clocks did)."""
     out: list[PlannedStep] = []
     for st in template.steps:
         if not template.applies(st, values):
             continue
-        due = times[st.due_field] if st.due_field and st.due_field in times else \
-            shift(anchor, st.due, tz)
+        if st.due_field and st.due_field in times:
+            due = times[st.due_field]
+        else:
+            # In UTC: aware arithmetic in a local zone would count wall-clock hours.
+            due = ((anchor.astimezone(UTC) + st.due).astimezone(anchor.tzinfo) if st.elapsed
+                   else shift(anchor, st.due, tz))
         out.append(PlannedStep(len(out) + 1, st, due, st.gate))
     if len(out) > STEPS_PER_TRACKER - 1:  # one place kept for a step opened later
         raise DomainError(f"A tracker holds at most {STEPS_PER_TRACKER - 1} steps.")
@@ -327,6 +335,9 @@ def summarise(steps: Iterable[StepView]) -> SprintSummary:
 def period_of(template: Template, typed: timedelta | None) -> timedelta | None:
     """A provisional package's period: as typed, within the template's bounds."""
     if template.period is None:
+        if typed:
+            raise DomainError(f"A {template.title.lower()} has no period (only a template "
+                              "with `period`, like provisional, does).", field="period")
         return None
     period = typed or template.period
     if template.period_bounds is not None:
@@ -362,11 +373,15 @@ def decision_label(word: str) -> str:
 
 
 def read_decision(text: str, choices: Sequence[str]) -> str:
+    """The choice `text` names: the word, its label, or a start of one only it has."""
     word = slug(text)
-    for c in choices:
-        if word and (word == slug(c) or slug(c).startswith(word)
-                     or slug(decision_label(c)) == word):
-            return c
+    exact = [c for c in choices if word and word in (slug(c), slug(decision_label(c)))]
+    starts = [c for c in choices if word and slug(c).startswith(word)]
+    if exact or len(starts) == 1:
+        return (exact or starts)[0]
+    if len(starts) > 1:
+        raise DomainError(f"{quoted(text)} could be {', '.join(f'`{c}`' for c in starts)}: "
+                          "say which.", field="decision")
     raise DomainError(f"The decision is one of {', '.join(f'`{c}`' for c in choices)}"
                       f"{got(text)}.", field="decision")
 

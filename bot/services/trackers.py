@@ -636,7 +636,11 @@ class TrackerService:
             queries.add_event(s, record=t, team_id=team_id, at=now, actor=actor,
                               kind="field_changed", field=key, before=before,
                               after=when.isoformat())
-            if key == tpl.mismatch_field:
+            # The same date again (a form sent twice, after the decision) is no new mismatch.
+            zone = ZoneInfo(t.tz or "UTC")
+            same_day = before is not None and datetime.fromisoformat(before).astimezone(
+                zone).date() == when.astimezone(zone).date()
+            if key == tpl.mismatch_field and not same_day:
                 escalated = self._check_mismatch(s, t, tpl, when, now=now, actor=actor)
             view.steps = tq.steps_of(s, tracker_id=t.id)
         what = TrackerHappened.FUNDING_ESCALATED if escalated else TrackerHappened.FIELD

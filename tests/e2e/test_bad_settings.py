@@ -53,20 +53,21 @@ def test_a_database_url_baton_cannot_use_is_one_line(tmp_path, url, says):
     ("zzzqqq = 1\n", "BATON_CONFIG: unknown key `zzzqqq`: it is not a setting"),
 ])
 def test_an_unknown_key_in_the_config_file_is_refused_with_the_nearest(tmp_path, toml, says):
-    config = tmp_path / "baton.toml"
-    config.write_text(toml, encoding="utf-8")
-    r = _run(["migrate"], {"BATON_CONFIG": str(config),
-                           "DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}, tmp_path)
+    r = _migrate_with_config(tmp_path, toml)
     assert _refused(r).startswith("baton: " + says)
     assert not (tmp_path / "b.db").exists()
 
 
-def test_a_known_config_key_still_works(tmp_path):
+def _migrate_with_config(tmp_path, toml: str) -> subprocess.CompletedProcess[str]:
+    """`baton migrate` with BATON_CONFIG naming a file that holds `toml`."""
     config = tmp_path / "baton.toml"
-    config.write_text('end_of_day = "16:30"\n[roles]\nadmins = ["U0ADMIN01"]\n',
-                      encoding="utf-8")
-    r = _run(["migrate"], {"BATON_CONFIG": str(config),
-                           "DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}, tmp_path)
+    config.write_text(toml, encoding="utf-8")
+    return _run(["migrate"], {"BATON_CONFIG": str(config),
+                              "DATABASE_URL": f"sqlite:///{tmp_path}/b.db"}, tmp_path)
+
+
+def test_a_known_config_key_still_works(tmp_path):
+    r = _migrate_with_config(tmp_path, 'end_of_day = "16:30"\n[roles]\nadmins = ["U0ADMIN01"]\n')
     assert r.returncode == 0, r.stderr
 
 
@@ -218,3 +219,59 @@ def test_report_out_that_works_writes_its_four_files_and_no_leftovers(tmp_path):
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "out" / "nov").iterdir()) == [
         "audit_events.csv", "escalations.csv", "records.csv", "report.html"]
+
+
+# A bad pathway tracker template: one line naming its key, exit 2, for every command that
+# reads the config (issue 14). The built-in templates' full example is
+# bot/domain/tracker_templates.toml.
+@pytest.mark.parametrize("toml, says", [
+    ('[template.discharge]\nsteps = [{name="x", agency="nowhere"}]\n',
+     "template.discharge.steps[0].agency: 'nowhere' is not an agency (have: provider, "),
+    ('[template.discharge]\nclose_after = "3d"\n',
+     "template.discharge.close_after: unknown key (expected "),
+    ('[template.health-change]\nsteps = [{name="Quality check", agency="provider", '
+     'due="tomorrow"}]\n',
+     "template.health-change.steps[0].due: Couldn't read the duration “tomorrow”"),
+    ('[template.falls]\ntitle = "Falls review"\nanchor = "fall time"\n'
+     'steps = [{name="Check", agency="provider"}, {name="check", agency="housing"}]\n',
+     "template.falls.steps[1].key: 'check' is used by another step"),
+    ('[template.provisional]\nperiod = "21d"\n',
+     "template.provisional.period: must lie between period_min and period_max"),
+    ('[template.transition]\nmismatch_field = "move"\n',
+     "template.transition.mismatch_field: names no time field of this template ('move')"),
+    ('[template.service-change]\nurgent = ["manager", "the ceo"]\n',
+     "template.service-change.urgent[1]: page target “the ceo” must be"),
+    ('[template.discharge]\nladder = "urgent"\n',
+     "template.discharge.ladder: no [ladder.urgent] in the config (have: default)"),
+    ('[agencies]\n"Quality Team" = "Quality team"\n',
+     "agencies.Quality Team: a key is lower-case letters, digits and hyphens"),
+])
+def test_a_bad_tracker_template_is_one_line_naming_its_key(tmp_path, toml, says):
+    r = _migrate_with_config(tmp_path, toml)
+    assert _refused(r).startswith("baton: " + says)
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "b.db").exists()
+
+
+@pytest.mark.parametrize("command", [["serve", "--host", "127.0.0.1", "--port", "0"],
+                                     ["ladder"]])
+def test_serve_and_ladder_refuse_a_bad_template_before_starting(tmp_path, command):
+    env = _migrated(tmp_path)
+    config = tmp_path / "baton.toml"
+    config.write_text('[template.discharge]\nsteps = [{name="x", agency="nowhere"}]\n',
+                      encoding="utf-8")
+    with SlackEmulator() as slack:
+        r = _run(command, {**env, "BATON_CONFIG": str(config),
+                           "SLACK_API_URL": slack.base_url}, tmp_path)
+    assert _refused(r).startswith("baton: template.discharge.steps[0].agency: 'nowhere' is "
+                                  "not an agency")
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "serving Slack" not in r.stderr
+
+
+def test_a_template_override_that_works_starts(tmp_path):
+    r = _migrate_with_config(tmp_path, '[agencies]\nquality = "Quality team"\n\n'
+                             '[template.transition]\nescalate_to = ["<@U0COMMISS1>"]\n\n'
+                             '[template.falls]\ntitle = "Falls review"\nanchor = "fall time"\n'
+                             'steps = [{name="Quality review", agency="quality", due="2d"}]\n')
+    assert r.returncode == 0, r.stderr
