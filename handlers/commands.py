@@ -22,6 +22,7 @@ from bot.domain import commands as grammar
 from bot.domain.grammar import KEYS, missing_required, parse_fields, read_user, with_mentions
 from bot.domain.records import Action, DomainError, RecordKind, read_risk
 from bot.domain.slack_ids import CHANNEL_ID
+from bot.domain.tracker_commands import is_tracker_ref
 from bot.report import write_report
 from bot.services.guard import Findings, NeedsConfirmation, read_choices
 from bot.services.records import Change
@@ -32,6 +33,7 @@ from bot.slack.blocks import roster as roster_blocks
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId
 from bot.web.inbox import redoing
+from handlers import trackers
 from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape
 from handlers.context import Services, SlackRequest, services, slack
 
@@ -572,7 +574,18 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
     "huddle": _huddle,
     "edit": _edit,
     **dict.fromkeys(grammar.RECORD_SUBCOMMANDS, _record_command),
+    **trackers.SUBCOMMANDS,
+    "show": lambda run: _record_or_tracker(run, trackers.show),
+    "cancel": lambda run: _record_or_tracker(run, trackers.cancel),
 }
+
+
+def _record_or_tracker(run: Invocation, tracker_verb: Callable[[Invocation], None]) -> None:
+    """`show` and `cancel` name a record (H-3, D-2) or a tracker (T-12, T-12.3)."""
+    if is_tracker_ref(run.rest.partition(" ")[0]):
+        tracker_verb(run)
+    else:
+        _record_command(run)
 
 
 def _named(command: str) -> re.Pattern[str]:

@@ -26,6 +26,7 @@ from bot.services.escalation import EscalationService
 from bot.services.guard import Guard
 from bot.services.partner_trends import Governance
 from bot.services.records import Change, RecordService
+from bot.services.trackers import TrackerService
 from bot.settings import Settings
 from handlers.common import MalformedPayload, clean_text, row_id
 
@@ -83,6 +84,9 @@ class Services(Protocol):
 
     @property
     def guard(self) -> Guard: ...
+
+    @property
+    def trackers(self) -> TrackerService: ...
 
     def create_record(self, kind: RecordKind, fields: dict[str, str], *, team: str,
                       channel: str, user: str, request_key: str | None,
@@ -212,6 +216,9 @@ def read_request(body: dict[str, Any]) -> SlackRequest:
         if kind == "block_actions":
             action = (body.get("actions") or [{}])[0]
             value = action.get("value")
+            chosen = action.get("selected_option")
+            if value is None and isinstance(chosen, dict):  # an overflow menu's choice
+                value = chosen.get("value")
             fields.update(action_id=action.get("action_id"), action_value=value,
                           button_ref=_button_ref(value), button_data=_json_object(value),
                           message_ts=_get(body, "container", "message_ts"))
