@@ -25,7 +25,6 @@ from bot.slack.ids import TrackerView as Form
 from handlers.common import field_error, guarded, open_form, row_id
 from handlers.context import Services, SlackRequest, services, slack
 from handlers.trackers import after_change, begin, open_start_form, publish, read_draft
-from store.models import Record
 
 LOST_FORM = "This form lost its tracker; open it again from the card."
 
@@ -37,7 +36,9 @@ def _tracker(s: Services, req: SlackRequest, data: dict[str, Any]) -> TrackerVie
     return s.trackers.by_id(team_id=req.team_id, tracker_id=tracker_id)
 
 
-def _step(view: TrackerView, data: dict[str, Any]) -> Record:
+def _step(view: TrackerView, data: dict[str, Any]) -> Any:
+    """The step row the control or form names (a store Record; handlers never import the
+    store)."""
     step_id = row_id(data.get("s"))
     found = next((st for st in view.steps if st.id == step_id), None)
     if found is None:
@@ -45,7 +46,7 @@ def _step(view: TrackerView, data: dict[str, Any]) -> Record:
     return found
 
 
-def _funding(view: TrackerView) -> Record | None:
+def _funding(view: TrackerView) -> Any:
     return next((st for st in view.steps if st.step_key == FUNDING_STEP
                  and st.status in ("open", "blocked")), None)
 
