@@ -73,7 +73,7 @@ def create(kind: RecordKind, s: Services, req: SlackRequest) -> None:
         text = unescape(req.text).strip()
         if text.lower() in ("help", "?"):
             replies.send(user=user, channel=channel, response_url=req.response_url,
-                         text=blocks.help_text())
+                         text=blocks.help_text(), block_list=blocks.help_blocks())
             return
         log_typed(kind, s, text=text, team=req.team_id, user=user, channel=channel,
                   trigger_id=req.trigger_id or "", response_url=req.response_url,
@@ -360,7 +360,7 @@ def baton_command(ack: Ack, context: BoltContext) -> None:
 
 
 def _help(run: Invocation) -> None:
-    run.say(blocks.help_text())
+    run.say(blocks.help_text(), blocks.help_blocks())
 
 
 def _unknown(run: Invocation) -> None:
@@ -478,6 +478,9 @@ def _record_command(run: Invocation) -> None:
     """show, ack, respond, resolve (or close) and cancel, on the record the text names."""
     s, team, user = run.services, run.team, run.user
     ref, tail = grammar.read_record_command(run.word, run.rest)
+    if is_tracker_ref(ref):  # T-12: `show` and `cancel` are the tracker's
+        trackers.record_verb(run, ref)
+        return
     if run.word == "show":
         record, events = s.records.history(team_id=team, ref=ref)
         run.say(f"{record.reference}: {record.status}", blocks.record_detail(record, events))
@@ -575,17 +578,7 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
     "edit": _edit,
     **dict.fromkeys(grammar.RECORD_SUBCOMMANDS, _record_command),
     **trackers.SUBCOMMANDS,
-    "show": lambda run: _record_or_tracker(run, trackers.show),
-    "cancel": lambda run: _record_or_tracker(run, trackers.cancel),
 }
-
-
-def _record_or_tracker(run: Invocation, tracker_verb: Callable[[Invocation], None]) -> None:
-    """`show` and `cancel` name a record (H-3, D-2) or a tracker (T-12, T-12.3)."""
-    if is_tracker_ref(run.rest.partition(" ")[0]):
-        tracker_verb(run)
-    else:
-        _record_command(run)
 
 
 def _named(command: str) -> re.Pattern[str]:

@@ -257,6 +257,20 @@ def cancel(run: Invocation) -> None:
                                             actor=run.user))
 
 
+def record_verb(run: Invocation, ref: str) -> None:
+    """A record's sub-command given a tracker's reference: `show` and `cancel` are the
+    tracker's; the others say what to use instead."""
+    if run.word == "show":
+        show(run)
+    elif run.word == "cancel":
+        cancel(run)
+    else:
+        raise DomainError(f"{ref.upper()} is a tracker, not a handoff or a dependency: "
+                          f"`/baton step {ref.upper().partition('.')[0]} STEP "
+                          "done|blocked|na|refused TEXT` records a step; "
+                          f"`/baton show {ref.upper()}` shows it.")
+
+
 def _done(run: Invocation, change: TrackerChange) -> None:
     after_change(run.services, change, user=run.user, channel=run.channel,
                  response_url=run.req.response_url)
