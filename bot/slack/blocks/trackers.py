@@ -135,7 +135,7 @@ def step_line(step: Record) -> str:
     if step.outcome:
         label = (StepStatus(step.status).text_label
                  if step.status in {s.value for s in StepStatus} else "Note")
-        lines.append(f">_{label}:_ {escape(step.outcome)}")
+        lines.append(f"_{label}:_ {escape(step.outcome)}")
     details = step.details or {}
     if isinstance(details.get("mismatch"), dict):
         m = details["mismatch"]
@@ -273,6 +273,9 @@ def _step_blocks(view: TrackerView, templates: TemplateConfig, budget: int) -> l
                                         accessory=control))
         return out
     # Too many steps for a control each: one text per agency, cut to the blocks left.
+    out.append(SectionBlock(block_id=f"tracker:{t.id}:keyboard", text=MarkdownTextObject(
+        text=f"_More steps than one Slack message has room to give a menu each: "
+             f"`/baton step {ref} STEP done|blocked|na|refused TEXT` changes any of them._")))
     for agency, steps in groups.items():
         text = f"*{escape(templates.agency_label(agency))}*\n" + "\n".join(
             step_line(st) for st in steps)
@@ -281,7 +284,7 @@ def _step_blocks(view: TrackerView, templates: TemplateConfig, budget: int) -> l
                                     text=MarkdownTextObject(text=piece)))
     if len(out) > budget:
         cut = SectionBlock(block_id=f"tracker:{t.id}:cut", text=MarkdownTextObject(
-            text=f"… _more steps than one Slack message holds: `/baton step {ref} STEP …` "
-                 "changes any of them_"))
+            text=f"… _and more steps: `/baton person {view.tracker.person_ref}` lists what "
+                 "is open_"))
         out = [*out[:budget - 1], cut]
     return out
