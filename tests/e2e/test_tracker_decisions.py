@@ -1,0 +1,138 @@
+"""Pathway trackers in Slack, end to end: the transition's funding start given later (the
+commissioner escalation, its impact statement form and its decision form), a provisional
+package's decision, `/baton show` and `/baton cancel` for a tracker, Reopen, and the start
+form a late trigger_id could not open."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.slack.ids import TrackerAction
+from store.models import Record
+from tests.conftest import ALICE, blocks_of
+from tests.e2e.tracker_kit import (
+    button,
+    card,
+    choose,
+    count,
+    events,
+    opened_view,
+    option,
+    serve_with_roles,
+    step,
+    step_block,
+    thread_lines,
+    tracker,
+)
+
+
+@pytest.fixture
+def baton(serve_factory, database_url, tmp_path, slack):
+    return serve_with_roles(serve_factory, database_url, tmp_path, slack)
+
+
+def test_a_funding_start_that_differs_from_the_move_date_opens_the_escalation_forms(baton):
+    baton.command("/baton", "start transition person: P-2001 at: Dec 21 10am")
+    assert TrackerAction.IMPACT not in str(card(baton))
+    baton.command("/baton", "set T-1 funding-start: Dec 28 9am")
+    funding = step(baton, "funding-decision")
+    assert funding.gate and funding.details["mismatch"]["days"] == 7
+    assert ":rotating_light: Funding start date:" in thread_lines(baton)[-1]
+    assert len(events(baton, "funding_escalated")) == 1
+    blocks = card(baton)
+    assert "Commissioner decision" in step_block(blocks, funding.reference)["text"]["text"]
+    assert "accessory" not in step_block(blocks, funding.reference)  # Decide records it
+
+    baton.click(TrackerAction.IMPACT, button(blocks, TrackerAction.IMPACT))
+    view = opened_view(baton)
+    assert view["callback_id"] == "tracker_impact"
+    body = baton.submit(view, {}).json()
+    assert body["response_action"] == "errors" and set(body["errors"]) == {"staffing"}
+    baton.submit(view, {"staffing": "40 extra hours in week one",
+                        "overnight": "waking night cover for 7 nights",
+                        "duplicated": "two providers paid for 7 days"})
+    impact = step(baton, "funding-decision").details["impact"]
+    assert impact["staffing"] == "40 extra hours in week one" and "supervision" not in impact
+    assert "Staffing hours: 40 extra hours" in str(card(baton))
+
+    baton.click(TrackerAction.DECIDE, button(card(baton), TrackerAction.DECIDE))
+    view = opened_view(baton)
+    options = [o["value"] for b in view["blocks"] if b.get("block_id") == "decision"
+               for o in b["element"]["options"]]
+    assert options == ["approved-adjustment", "declined", "other"]
+    baton.submit(view, {"decision": "approved-adjustment", "text": "funding moved to Dec 21"})
+    row = step(baton, "funding-decision")
+    assert (row.status, row.decision, row.outcome) == ("done", "approved-adjustment",
+                                                       "funding moved to Dec 21")
+    assert "*Approved adjustment*" in thread_lines(baton)[-1]
+    assert TrackerAction.IMPACT not in str(card(baton))
+
+
+def test_a_provisional_package_decision_needs_its_program_then_closes_it(baton):
+    baton.command("/baton", "start provisional person: P-3003 at: now")
+    baton.click(TrackerAction.DECIDE, button(card(baton), TrackerAction.DECIDE))
+    view = opened_view(baton)
+    body = baton.submit(view, {"decision": "funded"}).json()
+    assert body["response_action"] == "errors" and set(body["errors"]) == {"text"}
+    assert tracker(baton).status == "open"
+    baton.submit(view, {"decision": "funded", "text": "Community Living Waiver"})
+    t = tracker(baton)
+    assert (t.status, t.decision, t.outcome) == ("closed", "funded", "Community Living Waiver")
+    blocks = card(baton)
+    assert "*Decision:* Moved to a funded program: Community Living Waiver" in str(blocks)
+    assert not [b for b in blocks if b["type"] == "actions"]  # closed: no controls
+
+
+def test_show_sends_the_card_to_the_caller_only_and_cancel_closes_it(baton):
+    baton.command("/baton", "start discharge person: P-1042 at: now")
+    baton.command("/baton", "show T-1.2")
+    reply = [c for c in baton.slack.calls if c.method == "response_url"][-1]
+    assert reply.params["response_type"] == "ephemeral"
+    assert "T-1 · P-1042 · Post-discharge 72-hour sprint" in str(blocks_of(reply))
+    baton.command("/baton", "ack T-1")
+    assert "T-1 is a tracker" in baton.last_reply()
+
+    baton.command("/baton", "cancel T-1 started for the wrong person")
+    t = tracker(baton)
+    assert (t.status, t.cancel_reason) == ("cancelled", "started for the wrong person")
+    assert "cancelled by" in thread_lines(baton)[-1]
+    blocks = card(baton)
+    assert "*Cancelled:* started for the wrong person" in str(blocks)
+    assert not any("accessory" in b for b in blocks)
+    baton.command("/baton", "step T-1 medication-list done")
+    assert "cancelled; its steps can no longer change" in baton.last_reply()
+
+
+def test_reopen_on_a_settled_step_puts_it_back_open(baton):
+    baton.command("/baton", "start discharge person: P-1042 at: now")
+    choose(baton, option(card(baton), "T-1.3", "Not applicable"))
+    baton.submit(opened_view(baton), {"text": "no immediate risks at discharge"})
+    assert step(baton, "immediate-risks").status == "not_applicable"
+    reopen = step_block(card(baton), "T-1.3")["accessory"]
+    assert reopen["text"]["text"] == "Reopen"
+    baton.click(TrackerAction.STEP, reopen["value"])
+    row = step(baton, "immediate-risks")
+    assert (row.status, row.outcome) == ("open", None)
+    assert "reopened" in thread_lines(baton)[-1] and len(thread_lines(baton)) == 2
+
+
+def test_a_late_trigger_offers_the_start_form_with_what_was_typed(baton):
+    typed = "start service-change person: P-4004 at: now trigger: mobility"
+    baton.command("/baton", typed, trigger_id=baton.slack.issue_trigger(age=5))
+    assert baton.slack.calls_to("views.open")[-1].response["ok"] is False
+    reply = [c for c in baton.slack.calls if c.method == "response_url"][-1]
+    (form_button,) = [e for b in blocks_of(reply) if b["type"] == "actions"
+                      for e in b["elements"]]
+    assert form_button["action_id"] == TrackerAction.START_FORM
+    baton.click(form_button["action_id"], form_button["value"])
+    view = opened_view(baton)
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    assert inputs["person"]["initial_value"] == "P-4004"
+    assert inputs["trigger"]["initial_option"]["value"] == "mobility"
+    assert count(baton, Record) == 0
+    baton.submit(view, {"person": "P-4004", "at": "now", "owner": ALICE, "trigger": "mobility",
+                        "impact": "needs a walking frame", "action": "two-person support",
+                        "funding": "yes"})
+    t = tracker(baton)
+    assert t.details["values"]["funding"] == "yes"
+    assert count(baton, Record, kind="step") == 5  # the commissioner's two steps apply
