@@ -147,21 +147,23 @@ def read_step_command(rest: str) -> StepCommand:
                       f"{USAGE['step']}", field="status")
 
 
+def _word_and_text(verb: str, rest: str, *, ask: str, field: str) -> tuple[str, str, str]:
+    """`T-12 WORD TEXT`: the reference, the word and the text after it."""
+    ref, tail = read_tracker_ref(verb, rest)
+    word, _, text = tail.partition(" ")
+    if not word:
+        raise DomainError(f"{ask} {USAGE[verb]}", field=field)
+    return ref, word, text.strip()
+
+
 def read_contact_command(rest: str) -> tuple[str, str, str]:
     """`T-12 attempted|reached NOTE`: the reference, the outcome word and the note."""
-    ref, tail = read_tracker_ref("contact", rest)
-    outcome, _, note = tail.partition(" ")
-    if not outcome:
-        raise DomainError(f"Was the person reached? {USAGE['contact']}", field="outcome")
-    return ref, outcome, note.strip()
+    return _word_and_text("contact", rest, ask="Was the person reached?", field="outcome")
 
 
 def read_decide_command(rest: str) -> tuple[str, str, str]:
-    ref, tail = read_tracker_ref("decide", rest)
-    decision, _, text = tail.partition(" ")
-    if not decision:
-        raise DomainError(f"Give the decision. {USAGE['decide']}", field="decision")
-    return ref, decision, text.strip()
+    """`T-12 DECISION TEXT`: the reference, the decision word and its text."""
+    return _word_and_text("decide", rest, ask="Give the decision.", field="decision")
 
 
 def read_set_command(rest: str) -> tuple[str, str, str]:

@@ -10,75 +10,62 @@ import pytest
 from bot.slack.ids import TrackerAction
 from store.models import Record
 from tests.conftest import ALICE, blocks_of
-from tests.e2e.tracker_kit import (
-    button,
-    card,
-    choose,
-    count,
-    events,
-    opened_view,
-    option,
-    serve_with_roles,
-    step,
-    step_block,
-    thread_lines,
-    tracker,
-)
+from tests.e2e import tracker_kit as kit
 
 
 @pytest.fixture
 def baton(serve_factory, database_url, tmp_path, slack):
-    return serve_with_roles(serve_factory, database_url, tmp_path, slack)
+    return kit.serve_with_roles(serve_factory, database_url, tmp_path, slack)
 
 
 def test_a_funding_start_that_differs_from_the_move_date_opens_the_escalation_forms(baton):
     baton.command("/baton", "start transition person: P-2001 at: Dec 21 10am")
-    assert TrackerAction.IMPACT not in str(card(baton))
+    assert TrackerAction.IMPACT not in str(kit.card(baton))
     baton.command("/baton", "set T-1 funding-start: Dec 28 9am")
-    funding = step(baton, "funding-decision")
+    funding = kit.step(baton, "funding-decision")
     assert funding.gate and funding.details["mismatch"]["days"] == 7
-    assert ":rotating_light: Funding start date:" in thread_lines(baton)[-1]
-    assert len(events(baton, "funding_escalated")) == 1
-    blocks = card(baton)
-    assert "Commissioner decision" in step_block(blocks, funding.reference)["text"]["text"]
-    assert "accessory" not in step_block(blocks, funding.reference)  # Decide records it
+    assert ":rotating_light: Funding start date:" in kit.thread_lines(baton)[-1]
+    assert len(kit.events(baton, "funding_escalated")) == 1
+    blocks = kit.card(baton)
+    assert "Commissioner decision" in kit.step_block(blocks, funding.reference)["text"]["text"]
+    assert "accessory" not in kit.step_block(blocks, funding.reference)  # Decide records it
 
-    baton.click(TrackerAction.IMPACT, button(blocks, TrackerAction.IMPACT))
-    view = opened_view(baton)
+    baton.click(TrackerAction.IMPACT, kit.button(blocks, TrackerAction.IMPACT))
+    view = kit.opened_view(baton)
     assert view["callback_id"] == "tracker_impact"
     body = baton.submit(view, {}).json()
     assert body["response_action"] == "errors" and set(body["errors"]) == {"staffing"}
     baton.submit(view, {"staffing": "40 extra hours in week one",
                         "overnight": "waking night cover for 7 nights",
                         "duplicated": "two providers paid for 7 days"})
-    impact = step(baton, "funding-decision").details["impact"]
+    impact = kit.step(baton, "funding-decision").details["impact"]
     assert impact["staffing"] == "40 extra hours in week one" and "supervision" not in impact
-    assert "Staffing hours: 40 extra hours" in str(card(baton))
+    assert "Staffing hours: 40 extra hours" in str(kit.card(baton))
 
-    baton.click(TrackerAction.DECIDE, button(card(baton), TrackerAction.DECIDE))
-    view = opened_view(baton)
+    baton.click(TrackerAction.DECIDE, kit.button(kit.card(baton), TrackerAction.DECIDE))
+    view = kit.opened_view(baton)
     options = [o["value"] for b in view["blocks"] if b.get("block_id") == "decision"
                for o in b["element"]["options"]]
     assert options == ["approved-adjustment", "declined", "other"]
     baton.submit(view, {"decision": "approved-adjustment", "text": "funding moved to Dec 21"})
-    row = step(baton, "funding-decision")
+    row = kit.step(baton, "funding-decision")
     assert (row.status, row.decision, row.outcome) == ("done", "approved-adjustment",
                                                        "funding moved to Dec 21")
-    assert "*Approved adjustment*" in thread_lines(baton)[-1]
-    assert TrackerAction.IMPACT not in str(card(baton))
+    assert "*Approved adjustment*" in kit.thread_lines(baton)[-1]
+    assert TrackerAction.IMPACT not in str(kit.card(baton))
 
 
 def test_a_provisional_package_decision_needs_its_program_then_closes_it(baton):
     baton.command("/baton", "start provisional person: P-3003 at: now")
-    baton.click(TrackerAction.DECIDE, button(card(baton), TrackerAction.DECIDE))
-    view = opened_view(baton)
+    baton.click(TrackerAction.DECIDE, kit.button(kit.card(baton), TrackerAction.DECIDE))
+    view = kit.opened_view(baton)
     body = baton.submit(view, {"decision": "funded"}).json()
     assert body["response_action"] == "errors" and set(body["errors"]) == {"text"}
-    assert tracker(baton).status == "open"
+    assert kit.tracker(baton).status == "open"
     baton.submit(view, {"decision": "funded", "text": "Community Living Waiver"})
-    t = tracker(baton)
+    t = kit.tracker(baton)
     assert (t.status, t.decision, t.outcome) == ("closed", "funded", "Community Living Waiver")
-    blocks = card(baton)
+    blocks = kit.card(baton)
     assert "*Decision:* Moved to a funded program: Community Living Waiver" in str(blocks)
     assert not [b for b in blocks if b["type"] == "actions"]  # closed: no controls
 
@@ -93,10 +80,10 @@ def test_show_sends_the_card_to_the_caller_only_and_cancel_closes_it(baton):
     assert "T-1 is a tracker" in baton.last_reply()
 
     baton.command("/baton", "cancel T-1 started for the wrong person")
-    t = tracker(baton)
+    t = kit.tracker(baton)
     assert (t.status, t.cancel_reason) == ("cancelled", "started for the wrong person")
-    assert "cancelled by" in thread_lines(baton)[-1]
-    blocks = card(baton)
+    assert "cancelled by" in kit.thread_lines(baton)[-1]
+    blocks = kit.card(baton)
     assert "*Cancelled:* started for the wrong person" in str(blocks)
     assert not any("accessory" in b for b in blocks)
     baton.command("/baton", "step T-1 medication-list done")
@@ -105,15 +92,15 @@ def test_show_sends_the_card_to_the_caller_only_and_cancel_closes_it(baton):
 
 def test_reopen_on_a_settled_step_puts_it_back_open(baton):
     baton.command("/baton", "start discharge person: P-1042 at: now")
-    choose(baton, option(card(baton), "T-1.3", "Not applicable"))
-    baton.submit(opened_view(baton), {"text": "no immediate risks at discharge"})
-    assert step(baton, "immediate-risks").status == "not_applicable"
-    reopen = step_block(card(baton), "T-1.3")["accessory"]
+    kit.choose(baton, kit.option(kit.card(baton), "T-1.3", "Not applicable"))
+    baton.submit(kit.opened_view(baton), {"text": "no immediate risks at discharge"})
+    assert kit.step(baton, "immediate-risks").status == "not_applicable"
+    reopen = kit.step_block(kit.card(baton), "T-1.3")["accessory"]
     assert reopen["text"]["text"] == "Reopen"
     baton.click(TrackerAction.STEP, reopen["value"])
-    row = step(baton, "immediate-risks")
+    row = kit.step(baton, "immediate-risks")
     assert (row.status, row.outcome) == ("open", None)
-    assert "reopened" in thread_lines(baton)[-1] and len(thread_lines(baton)) == 2
+    assert "reopened" in kit.thread_lines(baton)[-1] and len(kit.thread_lines(baton)) == 2
 
 
 def test_a_late_trigger_offers_the_start_form_with_what_was_typed(baton):
@@ -125,14 +112,14 @@ def test_a_late_trigger_offers_the_start_form_with_what_was_typed(baton):
                       for e in b["elements"]]
     assert form_button["action_id"] == TrackerAction.START_FORM
     baton.click(form_button["action_id"], form_button["value"])
-    view = opened_view(baton)
+    view = kit.opened_view(baton)
     inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
     assert inputs["person"]["initial_value"] == "P-4004"
     assert inputs["trigger"]["initial_option"]["value"] == "mobility"
-    assert count(baton, Record) == 0
+    assert kit.count(baton, Record) == 0
     baton.submit(view, {"person": "P-4004", "at": "now", "owner": ALICE, "trigger": "mobility",
                         "impact": "needs a walking frame", "action": "two-person support",
                         "funding": "yes"})
-    t = tracker(baton)
+    t = kit.tracker(baton)
     assert t.details["values"]["funding"] == "yes"
-    assert count(baton, Record, kind="step") == 5  # the commissioner's two steps apply
+    assert kit.count(baton, Record, kind="step") == 5  # the commissioner's two steps apply
