@@ -141,9 +141,16 @@ def on_start_form(s: Services, req: SlackRequest) -> None:
 
 # --- the forms ---
 
-def _refuse(ack: Ack, req: SlackRequest, exc: DomainError) -> None:
-    """Each bad field named beside it; an error about no field, under the first input."""
+def _refuse(ack: Ack, req: SlackRequest, exc: DomainError, s: Services) -> None:
+    """Each bad field named beside it; an error about no field, under the first input; a
+    form with no input (not one of Baton's) closes, its sender told ephemerally."""
     present = sorted(req.form)
+    if not present:
+        ack()
+        replies = Replies(s.client)
+        s.defer(guarded(replies, user=req.user_id, channel=None, response_url=None)(
+            lambda: replies.send(user=req.user_id, channel=None, text=f":warning: {exc}")))
+        return
     errors = exc.errors if isinstance(exc, DraftErrors) else {exc.field or "": str(exc)}
     out: dict[str, str] = {}
     for name, message in errors.items():
@@ -162,7 +169,7 @@ def _submitted(work: Callable[[Services, SlackRequest], TrackerChange]
         try:
             change = work(s, req)
         except DomainError as exc:
-            _refuse(ack, req, exc)
+            _refuse(ack, req, exc, s)
             return
         ack()
         channel = change.view.tracker.channel_id
@@ -224,7 +231,7 @@ def start(ack: Ack, context: BoltContext) -> None:
         change = begin(s, tpl, dict(req.form), team=req.team_id, channel=channel,
                        user=req.user_id, request_key=f"view:{req.view_id}")
     except DomainError as exc:
-        _refuse(ack, req, exc)
+        _refuse(ack, req, exc, s)
         return
     ack()
     s.defer(guarded(Replies(s.client), user=req.user_id, channel=channel, response_url=None)(

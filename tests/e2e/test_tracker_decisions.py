@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack.ids import TrackerAction
+from bot.slack import wire
+from bot.slack.ids import TrackerAction, TrackerView
 from store.models import Record
-from tests.conftest import ALICE, blocks_of
+from tests.conftest import ALICE, TEAM, blocks_of
 from tests.e2e import tracker_kit as kit
 
 
@@ -123,3 +124,18 @@ def test_a_late_trigger_offers_the_start_form_with_what_was_typed(baton):
     t = kit.tracker(baton)
     assert t.details["values"]["funding"] == "yes"
     assert kit.count(baton, Record, kind="step") == 5  # the commissioner's two steps apply
+
+
+def test_every_tracker_control_and_form_answers_even_one_baton_did_not_make(baton):
+    """A control or form with a value Baton did not write (an old message's, a forged one)
+    is answered 200 and the clicker told; nothing is written."""
+    for action in TrackerAction:
+        assert baton.click(action, "0").status_code == 200, action
+        assert ":warning:" in baton.last_reply(), action
+    for form in TrackerView:
+        view = {"id": f"V{form}", "type": "modal", "callback_id": form, "blocks": [],
+                "private_metadata": "{}"}
+        resp = baton.post(wire.view_submission(view=view, values={}, user=ALICE,
+                                               team=TEAM))
+        assert resp.status_code == 200, form
+    assert kit.count(baton, Record) == 0
