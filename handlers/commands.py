@@ -197,7 +197,8 @@ def warn(s: Services, found: Findings, *, user: str, channel: str, response_url:
 
 
 # The `/baton` sub-commands whose warning "Post anyway" may run again (ask_first's callers).
-GUARDED_SUBCOMMANDS = frozenset({"respond", "resolve", "close", "cancel", "edit"})
+GUARDED_SUBCOMMANDS = frozenset({"respond", "resolve", "close", "cancel", "edit", "start",
+                                 "step", "contact", "decide"})
 
 
 def guard_proceed(ack: Ack, context: BoltContext) -> None:
@@ -216,8 +217,9 @@ def guard_proceed(ack: Ack, context: BoltContext) -> None:
                       response_url=req.response_url, request_key=key, confirmed=ok)
         elif verb in GUARDED_SUBCOMMANDS:
             still_as_warned(s, req.team_id, key)
-            run = Invocation(s, req, verb, text, channel_id=channel, confirmed=ok)
-            SUBCOMMANDS.get(verb, _unknown)(run)
+            run = Invocation(s, req, verb, text, channel_id=channel, confirmed=ok,
+                             request_key=key)
+            dispatch(run, SUBCOMMANDS.get(verb, _unknown))
         else:  # a button Baton did not make
             raise DomainError("That button has lost what you typed; run the command again.")
 
@@ -325,6 +327,7 @@ class Invocation:
     rest: str
     channel_id: str | None = None  # where it was typed, when not the request's (a button's)
     confirmed: frozenset[str] = frozenset()  # the warnings "Post anyway" answered
+    request_key: str | None = None  # a redone start's first request (its "Post anyway")
 
     @property
     def team(self) -> str:
@@ -354,9 +357,22 @@ def baton_command(ack: Ack, context: BoltContext) -> None:
     @guarded(Replies(s.client), user=req.user_id, channel=req.channel_id,
              response_url=req.response_url)
     def work() -> None:
-        sub(run)
+        dispatch(run, sub)
 
     s.defer(work)
+
+
+def dispatch(run: Invocation, sub: Callable[[Invocation], None]) -> None:
+    """Run the sub-command; a tracker's likely name in typed text is asked about first
+    (handlers/trackers.py's Warned), its "Post anyway" running it again."""
+    try:
+        sub(run)
+    except trackers.Warned as warned:
+        log.info("asked %s before /baton %s: %s", run.user, run.word, warned)
+        warn(run.services, warned.findings, user=run.user, channel=run.channel,
+             response_url=run.req.response_url, edit=False,
+             value=guard_value(run.word, run.rest, run.channel, warned.key,
+                               warned.findings.kinds))
 
 
 def _help(run: Invocation) -> None:

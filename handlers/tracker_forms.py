@@ -15,8 +15,10 @@ from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError
 from bot.domain.slack_ids import CHANNEL_ID
 from bot.domain.trackers import FUNDING_DECISIONS, StepStatus, read_contact, read_step_status
+from bot.services.guard import Findings, NeedsConfirmation
 from bot.services.trackers import FUNDING_STEP, TrackerChange, TrackerView
 from bot.slack.blocks import tracker_forms as forms
+from bot.slack.blocks.guard import confirmed_in_form, form_with_warning
 from bot.slack.blocks.records import UNKNOWN_BUTTON
 from bot.slack.blocks.trackers import IMPACT_LABELS
 from bot.slack.cards import Replies
@@ -24,7 +26,16 @@ from bot.slack.ids import TrackerAction
 from bot.slack.ids import TrackerView as Form
 from handlers.common import field_error, guarded, open_form, row_id
 from handlers.context import Services, SlackRequest, services, slack
-from handlers.trackers import after_change, begin, open_start_form, publish, read_draft
+from handlers.trackers import (
+    after_change,
+    audit_names,
+    begin,
+    check_names,
+    open_start_form,
+    publish,
+    read_draft,
+    start_texts,
+)
 
 LOST_FORM = "This form lost its tracker; open it again from the card."
 
@@ -159,26 +170,57 @@ def _refuse(ack: Ack, req: SlackRequest, exc: DomainError, s: Services) -> None:
     ack(response_action="errors", errors=out)
 
 
-def _submitted(work: Callable[[Services, SlackRequest], TrackerChange]
-               ) -> Callable[[Ack, BoltContext], None]:
-    """A form's listener: `work` checked and saved before the ack (errors in the form),
-    the card edited and the person told after it."""
+Saved = tuple[TrackerChange, Findings]  # what a form wrote, and the warnings it confirmed
+
+
+def _form_listener(work: Callable[[Services, SlackRequest], Saved],
+          then: Callable[[Services, str, TrackerChange], None]
+          ) -> Callable[[Ack, BoltContext], None]:
+    """A form's listener: `work` checks and saves before the ack (a likely name asked
+    about in the form with a "Post anyway" tick box; other errors beside their fields),
+    the confirmed warning audited; `then` (the card, the reply) after the ack."""
 
     def listener(ack: Ack, context: BoltContext) -> None:
         s, req = services(context), slack(context)
         try:
-            change = work(s, req)
+            change, found = work(s, req)
+        except NeedsConfirmation as exc:
+            ack(response_action="update", view=form_with_warning(req.view, req.form,
+                                                                 exc.findings))
+            return
         except DomainError as exc:
             _refuse(ack, req, exc, s)
             return
+        if change.created or change.event is not None:  # not a redone start
+            audit_names(s, found, team=req.team_id, actor=req.user_id,
+                        ref=change.view.reference)
         ack()
         channel = change.view.tracker.channel_id
         s.defer(guarded(Replies(s.client), user=req.user_id, channel=channel,
-                        response_url=None)(
-            lambda: after_change(s, change, user=req.user_id, channel=channel,
-                                 response_url=None)))
+                        response_url=None)(lambda: then(s, req.user_id, change)))
 
     return listener
+
+
+def _changed(s: Services, user: str, change: TrackerChange) -> None:
+    after_change(s, change, user=user, channel=change.view.tracker.channel_id,
+                 response_url=None)
+
+
+def _started(s: Services, user: str, change: TrackerChange) -> None:
+    publish(s, change, user=user, response_url=None)
+
+
+def _submitted(work: Callable[[Services, SlackRequest], TrackerChange],
+               *texts: str) -> Callable[[Ack, BoltContext], None]:
+    """A change's form: the name guard on its `texts` inputs, then `work`."""
+
+    def checked(s: Services, req: SlackRequest) -> Saved:
+        found = check_names(s, req.team_id, {k: req.form.get(k) for k in texts},
+                            confirmed_in_form(req.form))
+        return work(s, req), found
+
+    return _form_listener(checked, _changed)
 
 
 def _form_tracker(s: Services, req: SlackRequest) -> TrackerView:
@@ -218,24 +260,18 @@ def decide(s: Services, req: SlackRequest) -> TrackerChange:
                              text=req.form.get("text"), actor=req.user_id)
 
 
-def start(ack: Ack, context: BoltContext) -> None:
+def start(s: Services, req: SlackRequest) -> Saved:
     """The start form: the tracker started, or each bad field named beside it."""
-    s, req = services(context), slack(context)
     channel, name = req.metadata.get("channel"), req.metadata.get("template")
-    try:
-        if not (isinstance(channel, str) and CHANNEL_ID.fullmatch(channel)
-                and isinstance(name, str)):
-            raise DomainError("This form lost its channel; run the command again.",
-                              field="person")
-        tpl = s.trackers.template(name)
-        change = begin(s, tpl, dict(req.form), team=req.team_id, channel=channel,
-                       user=req.user_id, request_key=f"view:{req.view_id}")
-    except DomainError as exc:
-        _refuse(ack, req, exc, s)
-        return
-    ack()
-    s.defer(guarded(Replies(s.client), user=req.user_id, channel=channel, response_url=None)(
-        lambda: publish(s, change, user=req.user_id, response_url=None)))
+    if not (isinstance(channel, str) and CHANNEL_ID.fullmatch(channel)
+            and isinstance(name, str)):
+        raise DomainError("This form lost its channel; run the command again.",
+                          field="person")
+    tpl = s.trackers.template(name)
+    found = check_names(s, req.team_id, start_texts(tpl, req.form),
+                        confirmed_in_form(req.form))
+    return begin(s, tpl, dict(req.form), team=req.team_id, channel=channel,
+                 user=req.user_id, request_key=f"view:{req.view_id}"), found
 
 
 def register(app: App) -> None:
@@ -245,8 +281,8 @@ def register(app: App) -> None:
     app.action(TrackerAction.IMPACT)(_clicked("open the form", on_impact))
     app.action(TrackerAction.DECIDE)(_clicked("open the form", on_decide))
     app.action(TrackerAction.START_FORM)(_clicked("open the form", on_start_form))
-    app.view(Form.START)(start)
-    app.view(Form.STEP_REASON)(_submitted(step_reason))
-    app.view(Form.CONTACT)(_submitted(contact))
-    app.view(Form.IMPACT)(_submitted(impact))
-    app.view(Form.DECIDE)(_submitted(decide))
+    app.view(Form.START)(_form_listener(start, _started))
+    app.view(Form.STEP_REASON)(_submitted(step_reason, "text"))
+    app.view(Form.CONTACT)(_submitted(contact, "note"))
+    app.view(Form.IMPACT)(_submitted(impact, *IMPACT_LABELS))
+    app.view(Form.DECIDE)(_submitted(decide, "text"))

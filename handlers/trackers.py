@@ -6,7 +6,7 @@ forms are in handlers/tracker_forms.py; they share `begin`, `publish` and `after
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,8 @@ from bot.domain.tracker_commands import (
     start_fields,
 )
 from bot.domain.trackers import Template, read_contact
-from bot.services.trackers import TrackerChange
+from bot.services.guard import Findings, NeedsConfirmation
+from bot.services.trackers import TrackerChange, TrackerView
 from bot.slack.blocks import pages, tracker_lines
 from bot.slack.blocks import trackers as tracker_blocks
 from bot.slack.blocks.tracker_forms import start_modal
@@ -44,6 +45,61 @@ if TYPE_CHECKING:
     from handlers.commands import Invocation
 
 NOW_WORDS = frozenset({"now", "right now", "just now"})
+
+
+# --- the name guard on a tracker's free text ---
+
+class Warned(Exception):
+    """A likely person name in what was typed: nothing written; handlers/commands.py sends
+    the warning, whose "Post anyway" runs the sub-command again confirmed. `key`: the
+    tracker as warned about (commands.version_key), or the start's request key."""
+
+    def __init__(self, findings: Findings, key: str | None) -> None:
+        super().__init__(findings.describe())
+        self.findings = findings
+        self.key = key
+
+
+def check_names(s: Services, team: str, texts: dict[str, str | None],
+                confirmed: Collection[str]) -> Findings:
+    """The free texts' likely names, unless confirmed (NeedsConfirmation); what was found
+    and confirmed is returned, for audit_names."""
+    found = Findings(s.guard.names(team, texts, only=list(texts)))
+    if found.without(confirmed):
+        raise NeedsConfirmation(found)
+    return found
+
+
+def audit_names(s: Services, found: Findings, *, team: str, actor: str, ref: str) -> None:
+    """A "Post anyway" after a name warning, audited by the fields, never the words."""
+    if found.names:
+        s.coordination.note(team_id=team, actor=actor, kind="name_warning_overridden",
+                            field=",".join(sorted(found.names)),
+                            after={"fields": sorted(found.names), "record": ref})
+
+
+def start_texts(tpl: Template, fields: dict[str, str]) -> dict[str, str | None]:
+    """The start's free text: the template's text fields."""
+    return {f.key: fields.get(f.key) for f in tpl.fields if f.kind == "text"}
+
+
+def _typed(run: Invocation, texts: dict[str, str | None], *, key: str | None,
+           record_id: int | None = None) -> Findings:
+    """The name guard on a sub-command's text; who may act is asked first (refused and
+    audited before any warning), on the record `record_id` when given."""
+    s = run.services
+    if not any((t or "").strip() for t in texts.values()):
+        return Findings()
+    if record_id is not None:
+        s.records.require_on_record(team_id=run.team, ref=record_id, actor=run.user)
+    try:
+        return check_names(s, run.team, texts, run.confirmed)
+    except NeedsConfirmation as exc:
+        raise Warned(exc.findings, key) from None
+
+
+def _version(view: TrackerView) -> str:
+    return f"version:{view.tracker.id}:{view.tracker.version}"
 
 
 # --- starting: typed, or from the form ---
@@ -201,8 +257,12 @@ def start(run: Invocation) -> None:
         open_start_form(s, tpl, fields, user=run.user, channel=run.channel,
                         trigger_id=run.req.trigger_id or "", response_url=run.req.response_url)
         return
+    key = run.request_key or run.req.trigger_id
+    found = _typed(run, start_texts(tpl, fields), key=key)
     change = begin(s, tpl, fields, team=run.team, channel=run.channel, user=run.user,
-                   request_key=run.req.trigger_id)
+                   request_key=key)
+    if change.created:  # a redone start (a second "Post anyway") audits nothing twice
+        audit_names(s, found, team=run.team, actor=run.user, ref=change.view.reference)
     publish(s, change, user=run.user, response_url=run.req.response_url)
 
 
@@ -215,10 +275,17 @@ def show(run: Invocation) -> None:
 
 
 def step(run: Invocation) -> None:
+    s = run.services
     cmd = read_step_command(run.rest)
-    change = run.services.trackers.set_step(team_id=run.team, ref=cmd.ref, step=cmd.step,
-                                            status=cmd.status, text=cmd.text, actor=run.user)
-    _done(run, change)
+    found = Findings()
+    if cmd.text.strip():
+        _, row = s.trackers.find(team_id=run.team, ref=cmd.ref, step=cmd.step)
+        # The step as warned about: "Post anyway" acts only while it is unchanged.
+        found = _typed(run, {"reason": cmd.text}, key=f"version:{row.id}:{row.version}",
+                       record_id=row.id)
+    change = s.trackers.set_step(team_id=run.team, ref=cmd.ref, step=cmd.step,
+                                 status=cmd.status, text=cmd.text, actor=run.user)
+    _done(run, change, found)
 
 
 def proceed(run: Invocation) -> None:
@@ -228,15 +295,28 @@ def proceed(run: Invocation) -> None:
 
 def contact(run: Invocation) -> None:
     ref, outcome, note = read_contact_command(run.rest)
-    _done(run, run.services.trackers.contact(team_id=run.team, ref=ref,
-                                             outcome=read_contact(outcome), note=note,
-                                             actor=run.user))
+    word = read_contact(outcome)
+    found = _checked(run, ref, {"note": note}, on_tracker=True)
+    _done(run, run.services.trackers.contact(team_id=run.team, ref=ref, outcome=word,
+                                             note=note, actor=run.user), found)
 
 
 def decide(run: Invocation) -> None:
     ref, decision, text = read_decide_command(run.rest)
+    found = _checked(run, ref, {"text": text}, on_tracker=False)
     _done(run, run.services.trackers.decide(team_id=run.team, ref=ref, decision=decision,
-                                            text=text, actor=run.user))
+                                            text=text, actor=run.user), found)
+
+
+def _checked(run: Invocation, ref: str, texts: dict[str, str | None], *,
+             on_tracker: bool) -> Findings:
+    """The name guard on a tracker sub-command's text, with the tracker as warned about;
+    `on_tracker`: who may change the tracker is asked first."""
+    if not any((t or "").strip() for t in texts.values()):
+        return Findings()
+    view = run.services.trackers.load(team_id=run.team, ref=ref)
+    return _typed(run, texts, key=_version(view),
+                  record_id=view.tracker.id if on_tracker else None)
 
 
 def set_field(run: Invocation) -> None:
@@ -253,8 +333,9 @@ def set_field(run: Invocation) -> None:
 
 def cancel(run: Invocation) -> None:
     ref, reason = read_tracker_ref("cancel", run.rest)
+    found = _checked(run, ref, {"reason": reason}, on_tracker=True)
     _done(run, run.services.trackers.cancel(team_id=run.team, ref=ref, reason=reason,
-                                            actor=run.user))
+                                            actor=run.user), found)
 
 
 def record_verb(run: Invocation, ref: str) -> None:
@@ -271,7 +352,10 @@ def record_verb(run: Invocation, ref: str) -> None:
                           f"`/baton show {ref.upper()}` shows it.")
 
 
-def _done(run: Invocation, change: TrackerChange) -> None:
+def _done(run: Invocation, change: TrackerChange, found: Findings | None = None) -> None:
+    if found:
+        audit_names(run.services, found, team=run.team, actor=run.user,
+                    ref=change.view.reference)
     after_change(run.services, change, user=run.user, channel=run.channel,
                  response_url=run.req.response_url)
 
