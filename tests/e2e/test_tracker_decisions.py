@@ -139,3 +139,18 @@ def test_every_tracker_control_and_form_answers_even_one_baton_did_not_make(bato
                                                team=TEAM))
         assert resp.status_code == 200, form
     assert kit.count(baton, Record) == 0
+
+
+def test_the_console_shows_a_step_menu_as_buttons_and_presses_one(tmp_path):
+    """`baton console`: a step's overflow menu reads as buttons; `click Done T-1.2`."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.e2e.test_console import console_run
+
+    out = console_run(tmp_path, ["/baton start discharge person: P-1042 at: now",
+                                 "click Done T-1.2", "quit"],
+                      datetime(2026, 12, 8, 9, 0, tzinfo=ZoneInfo("America/New_York")))
+    assert "[9] Done  [10] Blocked  [11] Not applicable  [12] Refused by the person" in out
+    assert "pressed “Done” (T-1.2)" in out
+    assert "T-1: T-1.2 *Medication list* *done* by @you." in out
