@@ -19,6 +19,7 @@ from bot.domain.records import DomainError, check_person_ref
 from bot.domain.slack_ids import CHANNEL_ID
 from bot.domain.times import TimeReadError, read_time
 from bot.domain.tracker_commands import (
+    USAGE,
     field_value,
     missing_for_start,
     read_contact_command,
@@ -248,6 +249,9 @@ def after_change(s: Services, change: TrackerChange, *, user: str, channel: str 
 
 def start(run: Invocation) -> None:
     s = run.services
+    if not run.rest.strip():
+        raise DomainError(f"Which template? {USAGE['start']}. Templates: "
+                          f"{', '.join(sorted(s.trackers.templates.templates))}.")
     name, text = read_start(run.rest)
     tpl = s.trackers.template(name)
     fields = start_fields(text, tpl)

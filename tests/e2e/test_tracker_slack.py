@@ -199,6 +199,8 @@ def test_bad_inputs_are_refused_ephemerally_and_nothing_is_written(baton):
     baton.command("/baton", "start discharg person: P-1042 at: now")
     reply = baton.last_reply()
     assert "no tracker template" in reply and "discharge, health-change" in reply
+    baton.command("/baton", "start")
+    assert "Which template?" in baton.last_reply() and "provisional" in baton.last_reply()
     baton.command("/baton", "start discharge person: Jane Doe at: now")
     assert "never a name" in baton.last_reply()
     assert count(baton) == 0 and count(baton, AuditEvent) == 0
