@@ -37,6 +37,7 @@ from handlers import (
     fallback,
     governance,
     installs,
+    tracker_forms,
     views,
 )
 from handlers.common import error_handler
@@ -104,6 +105,7 @@ def build_app(
     views.register(app)
     coordination.register(app)
     governance.register(app)
+    tracker_forms.register(app)
     installs.register(app, installations)
     # Last: a command or button no listener above took gets Baton's own answer.
     fallback.register(app)

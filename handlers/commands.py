@@ -22,6 +22,7 @@ from bot.domain import commands as grammar
 from bot.domain.grammar import KEYS, missing_required, parse_fields, read_user, with_mentions
 from bot.domain.records import Action, DomainError, RecordKind, read_risk
 from bot.domain.slack_ids import CHANNEL_ID
+from bot.domain.tracker_commands import is_tracker_ref
 from bot.report import write_report
 from bot.services.guard import Findings, NeedsConfirmation, read_choices
 from bot.services.records import Change
@@ -32,6 +33,7 @@ from bot.slack.blocks import roster as roster_blocks
 from bot.slack.cards import Cards, Replies
 from bot.slack.ids import ActionId
 from bot.web.inbox import redoing
+from handlers import trackers
 from handlers.common import BUTTON_VALUE_LIMIT, guarded, open_form, unescape
 from handlers.context import Services, SlackRequest, services, slack
 from handlers.person import person
@@ -72,7 +74,7 @@ def create(kind: RecordKind, s: Services, req: SlackRequest) -> None:
         text = unescape(req.text).strip()
         if text.lower() in ("help", "?"):
             replies.send(user=user, channel=channel, response_url=req.response_url,
-                         text=blocks.help_text())
+                         text=blocks.help_text(), block_list=blocks.help_blocks())
             return
         log_typed(kind, s, text=text, team=req.team_id, user=user, channel=channel,
                   trigger_id=req.trigger_id or "", response_url=req.response_url,
@@ -196,7 +198,8 @@ def warn(s: Services, found: Findings, *, user: str, channel: str, response_url:
 
 
 # The `/baton` sub-commands whose warning "Post anyway" may run again (ask_first's callers).
-GUARDED_SUBCOMMANDS = frozenset({"respond", "resolve", "close", "cancel", "edit"})
+GUARDED_SUBCOMMANDS = frozenset({"respond", "resolve", "close", "cancel", "edit", "start",
+                                 "step", "contact", "decide"})
 
 
 def guard_proceed(ack: Ack, context: BoltContext) -> None:
@@ -215,8 +218,9 @@ def guard_proceed(ack: Ack, context: BoltContext) -> None:
                       response_url=req.response_url, request_key=key, confirmed=ok)
         elif verb in GUARDED_SUBCOMMANDS:
             still_as_warned(s, req.team_id, key)
-            run = Invocation(s, req, verb, text, channel_id=channel, confirmed=ok)
-            SUBCOMMANDS.get(verb, _unknown)(run)
+            run = Invocation(s, req, verb, text, channel_id=channel, confirmed=ok,
+                             request_key=key)
+            dispatch(run, SUBCOMMANDS.get(verb, _unknown))
         else:  # a button Baton did not make
             raise DomainError("That button has lost what you typed; run the command again.")
 
@@ -324,6 +328,7 @@ class Invocation:
     rest: str
     channel_id: str | None = None  # where it was typed, when not the request's (a button's)
     confirmed: frozenset[str] = frozenset()  # the warnings "Post anyway" answered
+    request_key: str | None = None  # a redone start's first request (its "Post anyway")
 
     @property
     def team(self) -> str:
@@ -353,13 +358,26 @@ def baton_command(ack: Ack, context: BoltContext) -> None:
     @guarded(Replies(s.client), user=req.user_id, channel=req.channel_id,
              response_url=req.response_url)
     def work() -> None:
-        sub(run)
+        dispatch(run, sub)
 
     s.defer(work)
 
 
+def dispatch(run: Invocation, sub: Callable[[Invocation], None]) -> None:
+    """Run the sub-command; a tracker's likely name in typed text is asked about first
+    (handlers/trackers.py's Warned), its "Post anyway" running it again."""
+    try:
+        sub(run)
+    except trackers.Warned as warned:
+        log.info("asked %s before /baton %s: %s", run.user, run.word, warned)
+        warn(run.services, warned.findings, user=run.user, channel=run.channel,
+             response_url=run.req.response_url, edit=False,
+             value=guard_value(run.word, run.rest, run.channel, warned.key,
+                               warned.findings.kinds))
+
+
 def _help(run: Invocation) -> None:
-    run.say(blocks.help_text())
+    run.say(blocks.help_text(), blocks.help_blocks())
 
 
 def _unknown(run: Invocation) -> None:
@@ -478,6 +496,9 @@ def _record_command(run: Invocation) -> None:
     """show, ack, respond, resolve (or close) and cancel, on the record the text names."""
     s, team, user = run.services, run.team, run.user
     ref, tail = grammar.read_record_command(run.word, run.rest)
+    if is_tracker_ref(ref):  # T-12: `show` and `cancel` are the tracker's
+        trackers.record_verb(run, ref)
+        return
     if run.word == "show":
         record, events = s.records.history(team_id=team, ref=ref)
         run.say(f"{record.reference}: {record.status}", blocks.record_detail(record, events))
@@ -575,6 +596,7 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
     "person": person,
     "edit": _edit,
     **dict.fromkeys(grammar.RECORD_SUBCOMMANDS, _record_command),
+    **trackers.SUBCOMMANDS,
 }
 
 

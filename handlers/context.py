@@ -89,6 +89,9 @@ class Services(Protocol):
     @property
     def guard(self) -> Guard: ...
 
+    @property
+    def trackers(self) -> TrackerService: ...
+
     def create_record(self, kind: RecordKind, fields: dict[str, str], *, team: str,
                       channel: str, user: str, request_key: str | None,
                       confirmed: Collection[str] = ()) -> Change: ...
@@ -217,6 +220,9 @@ def read_request(body: dict[str, Any]) -> SlackRequest:
         if kind == "block_actions":
             action = (body.get("actions") or [{}])[0]
             value = action.get("value")
+            chosen = action.get("selected_option")
+            if value is None and isinstance(chosen, dict):  # an overflow menu's choice
+                value = chosen.get("value")
             fields.update(action_id=action.get("action_id"), action_value=value,
                           button_ref=_button_ref(value), button_data=_json_object(value),
                           message_ts=_get(body, "container", "message_ts"))

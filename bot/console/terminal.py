@@ -349,7 +349,7 @@ class Console:
         except ValueError:
             words = arg.split()
         ref = ""
-        if words and re.fullmatch(r"[HDhd]-\d+", words[-1]):
+        if words and re.fullmatch(r"[HDThdt]-\d+(?:\.\d+)?", words[-1]):
             ref = words.pop().upper()
         label = " ".join(words).strip().lower()
         live = [b for b in self.buttons if not b.stale]
@@ -691,10 +691,11 @@ class Console:
 
     def _render(self, blocks: list[dict[str, Any]], channel: str, ts: str) -> Iterator[str]:
         ref = ""  # the record the text so far was about: the next buttons are for it
+        head = ""  # the header's record: a tracker card's own buttons are for it
         for block in blocks:
             kind = block.get("type")
             if kind == "header":
-                ref = _ref(block["text"]["text"])
+                ref = head = _ref(block["text"]["text"])
                 yield f"== {block['text']['text']} =="
             elif kind == "section":
                 text = block.get("text", {}).get("text", "") if block.get("text") else ""
@@ -707,13 +708,18 @@ class Console:
                 accessory = block.get("accessory") or {}
                 if accessory.get("type") == "button":
                     yield "  " + self._button(accessory, block, channel, ts, ref)
+                elif accessory.get("type") == "overflow":  # a tracker step's menu
+                    yield "  " + "  ".join(
+                        self._button({**o, "action_id": accessory["action_id"]}, block,
+                                     channel, ts, ref) for o in accessory.get("options", []))
             elif kind == "context":
                 yield "  " + " ".join(_plain(e.get("text", ""), self.tz)
                                       for e in block.get("elements", []))
             elif kind == "divider":
                 yield "—" * 40
             elif kind == "actions":
-                shown = [self._button(e, block, channel, ts, ref)
+                whose = head if str(block.get("block_id", "")).startswith("tracker:") else ref
+                shown = [self._button(e, block, channel, ts, whose)
                          for e in block.get("elements", []) if e.get("type") == "button"]
                 if shown:
                     yield "  " + "  ".join(shown)
@@ -755,7 +761,7 @@ def _choices(pairs: Iterable[tuple[str, str]]) -> str:
     return ", ".join(out)
 
 
-_REF = re.compile(r"\b([HD]-\d+)\b")
+_REF = re.compile(r"\b([HDT]-\d+(?:\.\d+)?)\b")
 
 
 def _what_message(call: Call) -> str:

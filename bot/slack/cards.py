@@ -13,8 +13,9 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookClient
 
 from bot.services.records import Change, RecordService
-from bot.services.trackers import TrackerService
+from bot.services.trackers import TrackerChange, TrackerService, TrackerView
 from bot.slack.blocks import records as blocks
+from bot.slack.blocks import tracker_lines
 from bot.slack.blocks import trackers as tracker_blocks
 from store.models import Record
 
@@ -58,11 +59,30 @@ class Cards:
         self._records = records
         self._trackers = trackers
 
-    def tracker_changed(self, *, team_id: str, tracker_id: int, line: str | None = None) -> None:
+    def post_tracker(self, view: TrackerView) -> str:
+        """Post a new tracker's card in its channel and remember where it is (its steps'
+        thread lines go into the card's thread)."""
+        if self._trackers is None:
+            raise RuntimeError("Cards was made without the tracker service")
+        t = view.tracker
+        resp = self._client.chat_postMessage(
+            channel=t.channel_id, text=tracker_blocks.card_text(view),
+            blocks=as_dicts(tracker_blocks.tracker_card(view, self._trackers.templates)),
+            metadata=card_metadata(t), unfurl_links=False)
+        ts, channel = str(resp["ts"]), str(resp["channel"])
+        self._trackers.set_card(tracker_id=t.id, channel=channel, ts=ts)
+        t.card_channel, t.card_ts = channel, ts
+        return ts
+
+    def tracker_changed(self, *, team_id: str, tracker_id: int, line: str | None = None,
+                        change: TrackerChange | None = None) -> None:
         """Re-render a tracker's card in place from the database (a step changed, the
-        sprint closed); `line`, if given, goes into its thread."""
+        sprint closed); `line`, if given, goes into its thread, or the one line `change`
+        says (bot/slack/blocks/tracker_lines.py's change_line)."""
         if self._trackers is None:
             return
+        if change is not None and line is None:
+            line = tracker_lines.change_line(change) or None
         try:
             view = self._trackers.by_id(team_id=team_id, tracker_id=tracker_id)
             t = view.tracker

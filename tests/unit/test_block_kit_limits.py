@@ -20,10 +20,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot.console.emulator import SlackEmulator, block_kit_problem
 from bot.domain.roster import Flag, Row
-from bot.slack.blocks import pages
+from bot.domain.tracker_config import default_templates
+from bot.domain.trackers import FUNDING_DECISIONS, StepStatus
+from bot.services.trackers import TrackerView
+from bot.slack.blocks import pages, tracker_forms
 from bot.slack.blocks import partner_trends as governance_blocks
 from bot.slack.blocks import records as blocks
 from bot.slack.blocks import roster as roster_blocks
+from bot.slack.blocks import trackers as tracker_blocks
 from bot.slack.cards import as_dicts
 from tests.markup import foreign_markup, mrkdwn_in
 
@@ -57,6 +61,15 @@ def actions(*elements: dict) -> dict:
     return {"type": "actions", "elements": list(elements)}
 
 
+def overflow(n: int) -> dict:
+    return {"type": "overflow", "action_id": "menu", "options": [
+        {"text": {"type": "plain_text", "text": f"o{i}"}, "value": str(i)} for i in range(n)]}
+
+
+def section_with(accessory: dict) -> dict:
+    return {**section("x"), "accessory": accessory}
+
+
 # (blocks over the limit, the JSON pointer Slack names, the same at the limit)
 OVER_AND_AT = {
     "section text": ([section("x" * 3001)], "/blocks/0/text/text", [section("x" * 3000)]),
@@ -73,6 +86,9 @@ OVER_AND_AT = {
                     [actions(button(text="x" * 75))]),
     "button value": ([actions(button(value="x" * 2001))], "/blocks/0/elements/0/value",
                      [actions(button(value="x" * 2000))]),
+    "six overflow options": (
+        [section_with(overflow(6))], "/blocks/0/accessory/options",
+        [section_with(overflow(5))]),
     "51 blocks": ([section("x")] * 51, "/blocks", [section("x")] * 50),
     "context text": ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "x" * 3001}]}],
                      "/blocks/0/elements/0/text",
@@ -219,6 +235,40 @@ def tracked(n: int, text: str, *, kind: str, status: str = "open", key: str = "x
                  "impact": {"staffing": text[:1000], "overnight": text[:1000]}})
 
 
+TEMPLATES = default_templates()
+STEP_STATUSES = ("open", "done", "blocked", "not_applicable", "refused")
+
+
+def tracker_view(text: str, status: str = "open", *, steps: int | None = None) -> TrackerView:
+    """The biggest built-in template (a transition: 13 steps) with its funding escalation,
+    every step status, and `text` wherever a person's text goes; `steps` makes a longer one
+    (a config's template) from the same rows."""
+    tpl = TEMPLATES.templates["transition"]
+    t = SimpleNamespace(
+        id=1, reference="T-1", person_ref="P-1042", title=tpl.title, template=tpl.name,
+        anchor_at=NOW, owner_id=OWNER, status=status, due_at=NOW, created_by=OWNER,
+        created_at=NOW, channel_id="C0CARE01", decision=None,
+        outcome=text if status == "closed" else None,
+        cancel_reason=text if status == "cancelled" else None,
+        details={"values": {}, "times": {"funding-start": NOW.isoformat()}})
+    planned = list(tpl.steps) * (((steps or 0) // len(tpl.steps)) + 1)
+    rows = [SimpleNamespace(
+        id=10 + i, reference=f"T-1.{i + 1}", step_group=text[:40] if i % 4 == 0 else None,
+        title=st.name, gate=st.gate, status=STEP_STATUSES[i % 5], due_at=NOW,
+        closed_at=NOW + timedelta(hours=i % 3) if i % 5 not in (0, 2) else None,
+        owner_id=OWNER, decision=None, outcome=text[:1000] if i % 5 else None,
+        details=None, step_key=st.key, agency=st.agency)
+        for i, st in enumerate(planned[:steps or len(tpl.steps)])]
+    rows.append(SimpleNamespace(
+        id=99, reference="T-1.99", step_group=None, title="Commissioner decision", gate=True,
+        status="open", due_at=NOW, closed_at=None, owner_id=MANAGER, decision=None,
+        outcome=None, step_key="funding-decision", agency="commissioner",
+        details={"mismatch": {"at": NOW.isoformat(), "days": 3},
+                 "impact": {"staffing": text[:1000], "overnight": text[:1000]}}))
+    contacts = [SimpleNamespace(at=NOW, actor=OWNER, outcome="attempted", note=text[:1000])]
+    return TrackerView(t, rows, contacts)  # type: ignore[arg-type]
+
+
 def event(text: str) -> Any:
     return SimpleNamespace(at=NOW, actor=OWNER, kind="responded", field="response",
                            before={"text": text}, after=text, note=text)
@@ -271,6 +321,19 @@ def rendered(text: str) -> Iterator[tuple[str, list[dict], int]]:
         evidence={"partner": text[:200], "route": text[:200], "misses": misses,
                   "threshold": 3, "frequency": {"in_window": 30}, "contract_impact": text,
                   "impact": {"people": [r.person_ref for r in recs[:30]]}})
+    for status in ("open", "proceeded", "closed", "cancelled"):
+        view = tracker_view(text, status)
+        yield "tracker card", as_dicts(tracker_blocks.tracker_card(view, TEMPLATES)), 50
+    yield "modal", [tracker_forms.step_reason_modal(view, view.steps[0], StepStatus.REFUSED,
+                                                    text).to_dict()], 1
+    yield "modal", [tracker_forms.impact_modal(view, view.steps[-1]).to_dict()], 1
+    yield "modal", [tracker_forms.decide_modal(view, FUNDING_DECISIONS,
+                                               step=view.steps[-1]).to_dict()], 1
+    yield "modal", [tracker_forms.contact_modal(view).to_dict()], 1
+    for tpl in TEMPLATES.templates.values():
+        yield "modal", [tracker_forms.start_modal(tpl, {"person": text}, owner=OWNER,
+                                                  channel_id="C0CARE01",
+                                                  missing=["at"]).to_dict()], 1
     yield "notice", as_dicts(governance_blocks.notice_blocks(pattern)), 50
     yield "notice text", [{"type": "section", "text": {
         "type": "mrkdwn", "text": governance_blocks.notice_text(pattern)}}], 50
@@ -298,6 +361,23 @@ def test_every_surface_fits_block_kit_and_escapes_user_text(text: str) -> None:
                                       channels={"C0CARE01"}), (what, mrkdwn_text[:200])
     # Cut text on a card says where the whole of it is.
     assert pointed == (len(text) == 10_000)
+
+
+def test_a_tracker_card_of_many_steps_stays_within_fifty_blocks() -> None:
+    """A config's template may have up to 98 steps: past a control each, the card lists
+    them by agency in text and says how to change them from the keyboard."""
+    for n in (13, 20, 40, 98):
+        card = as_dicts(tracker_blocks.tracker_card(tracker_view("a reason", steps=n),
+                                                    TEMPLATES))
+        assert block_kit_problem(card) is None, n
+        flat = json.dumps(card, ensure_ascii=False)
+        assert all(f"T-1.{i}`" in flat for i in range(1, n + 1)), n
+        menus = [b["accessory"] for b in card if b.get("accessory", {}).get("type") ==
+                 "overflow"]
+        assert (len(menus) > 0) == (n <= 20), n
+        assert all(len(m["options"]) <= 5 for m in menus)
+        assert ("`/baton step T-1 STEP done|blocked|na|refused TEXT` changes any of them"
+                in flat) == (n > 20), n
 
 
 def test_a_long_note_on_the_card_points_to_baton_show_which_has_it_whole() -> None:

@@ -34,6 +34,7 @@ MAX_ID = 255  # block_id, action_id
 _OPTION_TEXT = 75
 _OPTION_VALUE = 150
 _OPTIONS = 100
+_OVERFLOW_OPTIONS = 5  # an overflow menu's options
 _PLACEHOLDER = 150
 _LABEL = 2000
 _HINT = 2000
@@ -86,8 +87,9 @@ def _element_problem(el: Any, pointer: str) -> str | None:
             return too_long(_URL, f"{pointer}/url")
     elif kind in ("static_select", "radio_buttons", "checkboxes", "overflow"):
         options = el.get("options") or []
-        if not isinstance(options, list) or len(options) > _OPTIONS:
-            return f"no more than {_OPTIONS} items allowed [json-pointer:{pointer}/options]"
+        most = _OVERFLOW_OPTIONS if kind == "overflow" else _OPTIONS
+        if not isinstance(options, list) or len(options) > most:
+            return f"no more than {most} items allowed [json-pointer:{pointer}/options]"
         chosen = [el["initial_option"]] if isinstance(el.get("initial_option"), dict) else []
         for j, option in enumerate([*options, *chosen]):
             where = f"{pointer}/options/{j}" if j < len(options) else f"{pointer}/initial_option"

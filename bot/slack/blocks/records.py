@@ -252,7 +252,7 @@ BATON_HELP: dict[str, tuple[str, str]] = {
     "mine": ("/baton mine", "the open records you own or manage"),
     "person": ("/baton person P-1042", "everything open for one person: handoffs, "
                "dependencies and trackers with their open steps, most urgent first"),
-    "show": ("/baton show H-3", "a record in full, with its audit trail"),
+    "show": ("/baton show H-3", "a record in full, with its audit trail (T-12: a tracker)"),
     "edit": ("/baton edit H-3 due: friday 5pm risk: same-day",
              "change a record: the same keys as logging, except who and what it is about"),
     "ack": ("/baton ack H-3", "the partner acknowledged the handoff"),
@@ -261,7 +261,14 @@ BATON_HELP: dict[str, tuple[str, str]] = {
                 "clarification, or decline with a reason"),
     "resolve": ("/baton resolve D-2 OUTCOME", "close a dependency with its outcome"),
     "close": ("/baton close H-3 OUTCOME", "close a handoff with its outcome"),
-    "cancel": ("/baton cancel H-3 REASON", "cancel a record logged in error"),
+    "cancel": ("/baton cancel H-3 REASON", "cancel a record (or tracker) logged in error"),
+    "start": ("/baton start TEMPLATE person: P-1042 at: TIME", "start a pathway tracker "
+              "(transition, discharge, service-change, health-change, provisional)"),
+    "step": ("/baton step T-12 STEP done|blocked|na|refused TEXT", "record a tracker's step"),
+    "proceed": ("/baton proceed T-12", "the move goes ahead (refused while a gate is open)"),
+    "contact": ("/baton contact T-12 attempted|reached NOTE", "log a contact attempt"),
+    "decide": ("/baton decide T-12 DECISION TEXT", "the decision a tracker waits for"),
+    "set": ("/baton set T-12 funding-start: DATE", "a tracker's date given later"),
     "ladder": ("/baton ladder", "who is paged, and when; admins: `/baton ladder use NAME`, "
                "`/baton ladder reset`"),
     "coordinator": ("/baton coordinator @someone [today|mon,wed]",
@@ -327,6 +334,13 @@ def help_text() -> str:
         "the interim action."),
         "Person references are codes (P-1042), never names.",
     ])
+
+
+def help_blocks() -> list[Block]:
+    """The help as sections: whole, where one reply's text would be cut at 4,000 characters
+    (the text goes with it as the notification's fallback)."""
+    return [SectionBlock(text=MarkdownTextObject(text=piece))
+            for piece in chunks(help_text(), SECTION_LIMIT)]
 
 
 # --- modals ---
