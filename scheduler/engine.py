@@ -311,12 +311,20 @@ class Engine:
                 try:
                     with team_scope(team):
                         self._paging.page(channel, tier, mention, chunk)
+                        self._refresh_trackers(team, chunk)
                 except SendFailed as exc:
                     self._failed([i.work.id for i in chunk], team, exc, suspended)
                 except Exception as exc:
                     log.exception("page to %s failed", channel)
                     self._release([i.work.id for i in chunk], SendFailed(type(exc).__name__))
         return True
+
+    def _refresh_trackers(self, team: str, chunk: list[Item]) -> None:
+        """A step paged: its tracker's card shows the tier it reached (the card is a view;
+        a failure to edit it is logged by Cards, never retried as the page)."""
+        for tracker_id in sorted({i.record.parent_id or i.record.id for i in chunk
+                                  if i.record.tracked}):
+            self._cards.tracker_changed(team_id=team, tracker_id=tracker_id)
 
     def _thread_lines(self, lines: list[Item], held: list[int], suspended: set[str]) -> bool:
         """The thread lines, after the pages. False: stopping."""

@@ -191,9 +191,10 @@ class TrackerService:
                 chosen = queries.channel_ladder(s, team_id=team_id, channel_id=channel_id)
                 ladder = (self._ladders.ladders.get(tpl.ladder) if tpl.ladder else None) or \
                     self._ladders.for_record(None, channel_ladder=chosen)
-                # Whole days keep the wall-clock time across a DST change, as the steps' due
-                # times do: a sprint ends when its Day 2–3 steps fall due.
-                end = (shift(anchor, tpl.closes_after, zone) if tpl.closes_after else
+                # A sprint's length is elapsed time (the 72 hours are 72 hours, whatever the
+                # clocks do; its Day 2–3 steps are due at "72h" with it). A provisional
+                # package's period is in days: its deadline keeps the wall-clock time.
+                end = (anchor + tpl.closes_after if tpl.closes_after else
                        shift(anchor, length, zone) if length else
                        max(p.due_at for p in planned))
                 details: dict[str, Any] = {"values": {k: v for k, v in values.items() if v},

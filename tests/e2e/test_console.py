@@ -72,7 +72,7 @@ def test_clock_steps_through_every_due_moment_in_order(tmp_path):
     order = [out.index(s, moved) for s in (
         "» Tue 08 Dec 10:00 EST", "2h left before its response deadline",
         "» Tue 08 Dec 12:00 EST", "*Status*: :red_circle: Overdue",
-        "Escalation tier 1, Internal owner", "overdue by *0s*",
+        "Escalation tier 1, Internal owner", "overdue *just now*",
         "» Tue 08 Dec 13:00 EST", "Escalation tier 2, Coordinator of the day",
         "overdue by *1h*", "» it is now Tue 08 Dec 14:00 EST")]
     assert order == sorted(order)
@@ -204,8 +204,8 @@ def test_coordination_example_keeps_its_promises_at_any_start(tmp_path, start):
     # Three missed deadlines, each paged at its own time: 10:00, 11:00, 12:00.
     for hour, ref in ((10, "H-1"), (11, "H-2"), (12, "H-3")):
         assert re.search(rf"\*Handoff {ref}\* · P-\d+ · Northside Home Care\n│ past its "
-                         rf"response deadline with no partner acknowledgement: overdue by "
-                         rf"\*0s\* \(since \w{{3}} \d\d \w{{3}} {hour}:00 E[SD]T\)", body), ref
+                         rf"response deadline with no partner acknowledgement: overdue "
+                         rf"\*just now\* \(since \w{{3}} \d\d \w{{3}} {hour}:00 E[SD]T\)", body), ref
     assert "Escalation tier 1 acknowledged by @you." in body
     # Governance sees the pattern.
     notice = body.index("┌ Baton posted in #clinical-governance\n│ == Systemic pattern: "

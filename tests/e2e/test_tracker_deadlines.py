@@ -42,13 +42,14 @@ def test_the_discharge_sprint_keeps_its_days_across_dst_and_closes_with_its_summ
     due = {s.step_key: s.due_at for s in view.steps}
     day0, day1, day23 = (DISCHARGE + timedelta(hours=8),  # Friday 18:00 EST
                          datetime(2027, 3, 13, 15, 0, tzinfo=UTC),  # Saturday 10:00 EST
-                         datetime(2027, 3, 15, 14, 0, tzinfo=UTC))  # Monday 10:00 EDT
+                         DISCHARGE + timedelta(hours=72))  # Monday 11:00 EDT: 72 hours
     assert {due[k] for k in ("discharge-summary", "medication-list", "immediate-risks")} == {day0}
     assert {due[k] for k in ("first-visit", "home-recheck", "equipment")} == {day1}
     assert {due[k] for k in ("services-active", "authorizations", "plan-understood")} == {day23}
     assert [d.astimezone(NY).strftime("%a %H:%M %Z") for d in (day1, day23)] == [
-        "Sat 10:00 EST", "Mon 10:00 EDT"]
-    # The sprint closes three days after by the wall clock too: when Day 2–3 falls due.
+        "Sat 10:00 EST", "Mon 11:00 EDT"]
+    # "Day 1" keeps the wall clock; the sprint is 72 hours, elapsed: it closes when its
+    # Day 2–3 steps fall due, an hour later on the clock than it started.
     assert view.tracker.due_at == day23
 
     # Day 0: one done on time, one refused by the person (how it was managed), one late.

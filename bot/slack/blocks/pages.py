@@ -37,6 +37,7 @@ from bot.slack.blocks.records import (
     slack_date,
     user,
 )
+from bot.slack.blocks.text import late_by
 from bot.slack.ids import INPUT, ActionId, ViewId
 from store.models import DueWork, Record
 
@@ -129,12 +130,12 @@ def page_row(record: Record, work: DueWork, now: datetime) -> str:
                              + _ack_lines(record, work, settled_text(record, work))),
                    SECTION_LIMIT, ref=record.reference)
     since = record.due_at if work.reason != "safeguard" else (record.safeguard_until or now)
-    late_by = format_duration(to_the_second(max(now - since, now - now)))
+    late = late_by(since, now)
     kind = "Handoff" if record.kind == RecordKind.HANDOFF else "Dependency"
     settled = settled_text(record, work)
     if settled is None:
         why = (f"{REASON_TEXT.get(work.reason or 'overdue', '')}: "
-               f"{'overdue' if work.reason == 'overdue' else 'due'} by *{late_by}* "
+               f"{'overdue' if work.reason == 'overdue' else 'due'} {late} "
                f"(since {slack_date(since)})")
     else:
         # The page went out for a reason that no longer holds: it says what happened since.

@@ -4,9 +4,10 @@ Block Kit builder in bot/slack/blocks/ writes its text through these."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain import slack_ids
+from bot.domain.times import format_duration, to_the_second
 from bot.domain.words import plural as plural
 
 # Slack's Block Kit limits, in characters. Anything longer is refused by Slack outright
@@ -107,3 +108,12 @@ def user(user_id: str | None) -> str:
     if not user_id:
         return "—"
     return f"<@{user_id}>" if _USER_ID.fullmatch(user_id) else escape(user_id)
+
+
+def late_by(since: datetime, now: datetime) -> str:
+    """How late, as a page says it: "by *1h 5m*", or "*just now*" when it fell due this
+    second (never "by 0s")."""
+    late = max(now - since, timedelta(0))
+    if late < timedelta(seconds=1):
+        return "*just now*"
+    return f"by *{format_duration(to_the_second(late))}*"

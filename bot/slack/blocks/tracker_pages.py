@@ -21,7 +21,7 @@ from bot.domain.trackers import (
     decision_label,
 )
 from bot.services.trackers import FUNDING_STEP
-from bot.slack.blocks.text import clip, escape, slack_date, user
+from bot.slack.blocks.text import clip, escape, late_by, slack_date, user
 from store.models import DueWork, Record
 
 # The parts of the written impact statement (seed 000: "staffing hours, transition
@@ -110,8 +110,10 @@ def settled_text(record: Record, work: DueWork) -> str | None:
     return f"{record.status}{at}"
 
 
-def _late(since: datetime, now: datetime) -> str:
-    return format_duration(to_the_second(max(now - since, now - now)))
+def _ago(since: datetime, now: datetime) -> str:
+    """"*2h ago*", or "*just now*" in the first minute."""
+    late = late_by(since, now)
+    return late if late == "*just now*" else f"{late.removeprefix('by ')[:-1]} ago*"
 
 
 def _funding_lines(step: Record, work: DueWork, now: datetime) -> list[str]:
@@ -127,7 +129,7 @@ def _funding_lines(step: Record, work: DueWork, now: datetime) -> list[str]:
              f"({'later' if days > 0 else 'earlier'}).",
              f"Commissioner: your decision ({choices}) is needed by "
              f"{slack_date(step.due_at)}"
-             + (f", *{_late(step.due_at, now)} ago*" if work.reason == "step" else "")
+             + (f", {_ago(step.due_at, now)}" if work.reason == "step" else "")
              + f": `/baton decide {parent} approved-adjustment|declined|other TEXT`."]
     impact = dict((step.details or {}).get("impact") or {})
     if impact:
@@ -163,8 +165,8 @@ def _urgent_lines(tracker: Record) -> list[str]:
 
 
 def _decision_lines(tracker: Record, now: datetime) -> list[str]:
-    return [f":alarm_clock: The hard decision deadline passed *{_late(tracker.due_at, now)} "
-            f"ago* ({slack_date(tracker.due_at)}) with no decision: moved to a funded program "
+    return [f":alarm_clock: The hard decision deadline passed {_ago(tracker.due_at, now)} "
+            f"({slack_date(tracker.due_at)}) with no decision: moved to a funded program "
             "(which one), or escalated again with evidence.",
             f"`/baton decide {tracker.reference} funded PROGRAM` · "
             f"`/baton decide {tracker.reference} escalated EVIDENCE`"]
@@ -177,7 +179,7 @@ def page_lines(record: Record, work: DueWork, now: datetime) -> list[str]:
     if is_funding(record):
         body = _funding_lines(record, work, now)
     elif record.kind == "step":
-        body = [f":alarm_clock: Past its due time by *{_late(record.due_at, now)}* (due "
+        body = [f":alarm_clock: Past its due time {late_by(record.due_at, now)} (due "
                 f"{slack_date(record.due_at)}) · {_step_state(record)}"]
     elif work.reason == "urgent":
         body = _urgent_lines(record)

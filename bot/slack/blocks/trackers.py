@@ -120,11 +120,18 @@ def tracker_fields(view: TrackerView, tpl: Template | None) -> list[MarkdownText
     return fields
 
 
-def step_line(step: Record) -> str:
-    """One step: reference, name, gate, owner, due, status and its text."""
+def step_line(step: Record, *, live: bool = True) -> str:
+    """One step: reference, name, gate, owner, due, status and its text. A step still
+    outstanding on a tracker that has ended (a sprint closed) reads "Not done"; one its
+    ladder has paged says so."""
     phase = f"{escape(step.step_group)} · " if step.step_group else ""
     gate = f" · {GATE}" if step.gate else ""
     status = STEP_BADGE.get(step.status, escape(step.status))
+    outstanding = step.status in ("open", "blocked")
+    if outstanding and not live:
+        status = ":x: Not done" + (" (blocked)" if step.status == "blocked" else "")
+    elif outstanding and step.escalation_tier:
+        status += f" · :rotating_light: past due, escalation tier {step.escalation_tier}"
     if step.closed_at is not None and step.status != "open":
         late = " (late)" if step.status == "done" and step.closed_at > step.due_at else ""
         status += f" {slack_date(step.closed_at)}{late}"
@@ -258,6 +265,7 @@ def tracker_card(view: TrackerView, templates: TemplateConfig) -> list[Block]:
 
 def _step_blocks(view: TrackerView, templates: TemplateConfig, budget: int) -> list[Block]:
     t, ref = view.tracker, view.reference
+    live = t.status in LIVE
     groups = _groups(view.steps)
     out: list[Block] = []
     if len(groups) + len(view.steps) <= budget:
@@ -269,7 +277,8 @@ def _step_blocks(view: TrackerView, templates: TemplateConfig, budget: int) -> l
                 control = step_control(view, st)
                 out.append(SectionBlock(block_id=f"tracker:{t.id}:step:{st.id}",
                                         text=MarkdownTextObject(
-                                            text=fit(step_line(st), SECTION_LIMIT, ref=ref)),
+                                            text=fit(step_line(st, live=live),
+                                                     SECTION_LIMIT, ref=ref)),
                                         accessory=control))
         return out
     # Too many steps for a control each: one text per agency, cut to the blocks left.
@@ -278,7 +287,7 @@ def _step_blocks(view: TrackerView, templates: TemplateConfig, budget: int) -> l
              f"`/baton step {ref} STEP done|blocked|na|refused TEXT` changes any of them._")))
     for agency, steps in groups.items():
         text = f"*{escape(templates.agency_label(agency))}*\n" + "\n".join(
-            step_line(st) for st in steps)
+            step_line(st, live=live) for st in steps)
         for i, piece in enumerate(chunks(text, SECTION_LIMIT)):
             out.append(SectionBlock(block_id=f"tracker:{t.id}:agency:{agency}:{i}",
                                     text=MarkdownTextObject(text=piece)))
