@@ -205,7 +205,8 @@ def test_coordination_example_keeps_its_promises_at_any_start(tmp_path, start):
     for hour, ref in ((10, "H-1"), (11, "H-2"), (12, "H-3")):
         assert re.search(rf"\*Handoff {ref}\* · P-\d+ · Northside Home Care\n│ past its "
                          rf"response deadline with no partner acknowledgement: overdue "
-                         rf"\*just now\* \(since \w{{3}} \d\d \w{{3}} {hour}:00 E[SD]T\)", body), ref
+                         rf"\*just now\* \(since \w{{3}} \d\d \w{{3}} {hour}:00 E[SD]T\)",
+                         body), ref
     assert "Escalation tier 1 acknowledged by @you." in body
     # Governance sees the pattern.
     notice = body.index("┌ Baton posted in #clinical-governance\n│ == Systemic pattern: "
