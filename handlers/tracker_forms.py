@@ -14,13 +14,18 @@ from slack_bolt import Ack, App, BoltContext
 from bot.domain.drafts import DraftErrors
 from bot.domain.records import DomainError
 from bot.domain.slack_ids import CHANNEL_ID
-from bot.domain.trackers import FUNDING_DECISIONS, StepStatus, read_contact, read_step_status
+from bot.domain.trackers import (
+    FUNDING_DECISIONS,
+    IMPACT_PARTS,
+    StepStatus,
+    read_contact,
+    read_step_status,
+)
 from bot.services.guard import Findings, NeedsConfirmation
 from bot.services.trackers import FUNDING_STEP, TrackerChange, TrackerView
 from bot.slack.blocks import tracker_forms as forms
 from bot.slack.blocks.guard import confirmed_in_form, form_with_warning
 from bot.slack.blocks.records import UNKNOWN_BUTTON
-from bot.slack.blocks.trackers import IMPACT_LABELS
 from bot.slack.cards import Replies
 from bot.slack.ids import TrackerAction
 from bot.slack.ids import TrackerView as Form
@@ -250,7 +255,7 @@ def impact(s: Services, req: SlackRequest) -> TrackerChange:
     view = _form_tracker(s, req)
     return s.trackers.impact_statement(
         team_id=req.team_id, ref=view.reference, actor=req.user_id,
-        statement={key: req.form.get(key, "") for key in IMPACT_LABELS})
+        statement={key: req.form.get(key, "") for key in IMPACT_PARTS})
 
 
 def decide(s: Services, req: SlackRequest) -> TrackerChange:
@@ -284,5 +289,5 @@ def register(app: App) -> None:
     app.view(Form.START)(_form_listener(start, _started))
     app.view(Form.STEP_REASON)(_submitted(step_reason, "text"))
     app.view(Form.CONTACT)(_submitted(contact, "note"))
-    app.view(Form.IMPACT)(_submitted(impact, *IMPACT_LABELS))
+    app.view(Form.IMPACT)(_submitted(impact, *IMPACT_PARTS))
     app.view(Form.DECIDE)(_submitted(decide, "text"))

@@ -353,6 +353,16 @@ def agency_label(key: str, extra: dict[str, str] | None = None) -> str:
     return (extra or {}).get(key) or AGENCIES.get(key) or key.replace("-", " ").capitalize()
 
 
+# The parts of the written impact statement for the commissioner (seed 000: "staffing
+# hours, transition supervision, overnight coverage, the cost of duplicated support"), as
+# the funding step keeps them (details["impact"]), the form asks them and the page shows them.
+IMPACT_PARTS = {
+    "staffing": "Staffing hours",
+    "supervision": "Transition supervision",
+    "overnight": "Overnight coverage",
+    "duplicated": "Cost of duplicated support",
+}
+
 # The commissioner's decision on a funding start that differs from the move date (seed 000).
 FUNDING_DECISIONS = ("approved-adjustment", "declined", "other")
 DECISION_LABELS = {

@@ -31,6 +31,7 @@ from bot.domain.tracker_config import TemplateConfig
 from bot.domain.trackers import (
     DECISION_TEXT,
     FUNDING_DECISIONS,
+    IMPACT_PARTS,
     StepStatus,
     StepView,
     Template,
@@ -592,6 +593,10 @@ class TrackerService:
         if step is None:
             raise DomainError(f"{view.reference} has no funding escalation open.")
         self._require(view.tracker, team_id=team_id, actor=actor)
+        unknown = sorted(set(statement) - set(IMPACT_PARTS))
+        if unknown:
+            raise DomainError(f"An impact statement has {', '.join(IMPACT_PARTS)}; not "
+                              f"{', '.join(unknown)}.", field=unknown[0])
         clean = {k: " ".join(v.split()) for k, v in statement.items() if v and v.strip()}
         if not clean:
             raise DomainError("Write at least one part of the impact statement.",

@@ -42,6 +42,11 @@ def test_a_funding_start_that_differs_from_the_move_date_opens_the_escalation_fo
     impact = kit.step(baton, "funding-decision").details["impact"]
     assert impact["staffing"] == "40 extra hours in week one" and "supervision" not in impact
     assert "Staffing hours: 40 extra hours" in str(kit.card(baton))
+    # The page the commissioner reads names every part the form asked, by its label.
+    baton.runtime.engine.run_due()  # the commissioner's page goes out, as now stands
+    pages = [str(c.params) for c in baton.slack.calls_to("chat.postMessage")
+             if "Escalation tier" in str(c.params) and "Impact statement:" in str(c.params)]
+    assert pages and "Cost of duplicated support: two providers paid for 7 days" in pages[-1]
 
     baton.click(TrackerAction.DECIDE, kit.button(kit.card(baton), TrackerAction.DECIDE))
     view = kit.opened_view(baton)

@@ -65,7 +65,7 @@ def test_the_funding_page_states_the_gap_the_choices_and_the_impact_statement() 
     assert "approved adjustment / declined / other" in row
     assert "Impact statement: _not recorded yet_" in row
     funding.details = {"mismatch": mismatch, "impact": {"supervision": "a senior on shift",
-                                                        "duplication": "$1,200 a week"}}
+                                                        "duplicated": "$1,200 a week"}}
     row = pages.page_row(funding, work("funding"), AT)
     assert ("Impact statement: Transition supervision: a senior on shift; Cost of duplicated "
             "support: $1,200 a week") in row

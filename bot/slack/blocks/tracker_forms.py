@@ -24,6 +24,7 @@ from bot.domain.tracker_commands import AT, OWNER, PERIOD, PERSON
 from bot.domain.trackers import (
     CONTACT_OUTCOMES,
     DECISION_TEXT,
+    IMPACT_PARTS,
     StepStatus,
     Template,
     TrackerField,
@@ -31,7 +32,6 @@ from bot.domain.trackers import (
 )
 from bot.services.trackers import TrackerView
 from bot.slack.blocks.text import MODAL_TITLE_LIMIT, clip, escape
-from bot.slack.blocks.trackers import IMPACT_LABELS
 from bot.slack.ids import INPUT
 from bot.slack.ids import TrackerView as Form
 from store.models import Record
@@ -139,7 +139,7 @@ def impact_modal(view: TrackerView, step: Record) -> View:
                 private_metadata=json.dumps({"t": view.tracker.id}),
                 blocks=[_about(view, step),
                         *(_text(key, label, given.get(key), optional=True, multiline=True)
-                          for key, label in IMPACT_LABELS.items())])
+                          for key, label in IMPACT_PARTS.items())])
 
 
 def decide_modal(view: TrackerView, choices: Sequence[str], *, step: Record | None) -> View:

@@ -16,6 +16,7 @@ from bot.domain.tracker_config import TemplateConfig, default_templates
 from bot.domain.trackers import (
     DECISION_LABELS,
     FUNDING_DECISIONS,
+    IMPACT_PARTS,
     StepStatus,
     agency_label,
     decision_label,
@@ -23,16 +24,6 @@ from bot.domain.trackers import (
 from bot.services.trackers import FUNDING_STEP
 from bot.slack.blocks.text import clip, escape, late_by, slack_date, user
 from store.models import DueWork, Record
-
-# The parts of the written impact statement (seed 000: "staffing hours, transition
-# supervision, overnight coverage, the cost of duplicated support"), as stored in the
-# funding step's details["impact"]; a key not listed is shown as written.
-IMPACT_PARTS = {
-    "staffing": "Staffing hours",
-    "supervision": "Transition supervision",
-    "overnight": "Overnight coverage",
-    "duplication": "Cost of duplicated support",
-}
 
 SETTLED_STEP = {StepStatus.DONE.value, StepStatus.NOT_APPLICABLE.value,
                 StepStatus.REFUSED.value}

@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.tracker_config import TemplateConfig
-from bot.domain.trackers import StepStatus, Template, decision_label
+from bot.domain.trackers import IMPACT_PARTS, StepStatus, Template, decision_label
 from bot.services.trackers import FUNDING_STEP, TrackerView
 from bot.slack.blocks.text import (
     FIELD_LIMIT,
@@ -150,16 +150,10 @@ def step_line(step: Record, *, live: bool = True) -> str:
                      f"anchor.")
     if isinstance(details.get("impact"), dict):
         lines.append("Impact statement: " + "; ".join(
-            f"{IMPACT_LABELS.get(k, k)}: {escape(v)}" for k, v in details["impact"].items()))
+            f"{IMPACT_PARTS.get(k, k)}: {escape(v)}" for k, v in details["impact"].items()))
     return "\n".join(lines)
 
 
-IMPACT_LABELS = {
-    "staffing": "Staffing hours",
-    "supervision": "Transition supervision",
-    "overnight": "Overnight coverage",
-    "duplicated": "Cost of duplicated support",
-}
 
 
 def step_control(view: TrackerView, step: Record) -> OverflowMenuElement | ButtonElement | None:
