@@ -213,18 +213,23 @@ def _template(name: str, body: dict[str, Any], agencies: dict[str, str],
     )
 
 
+def _table(value: Any, key: str, known: set[str]) -> None:
+    """A [[…]] entry is a table of known keys; else one line naming the key."""
+    if not isinstance(value, dict):
+        raise TemplateError(f"{key}: must be a table")
+    for k in value:
+        if k not in known:
+            raise TemplateError(f"{key}.{k}: unknown key (expected "
+                                f"{', '.join(sorted(known))})")
+
+
 def _fields(raw: Any, base: str) -> tuple[TrackerField, ...]:
     if not isinstance(raw, list):
         raise TemplateError(f"{base}.fields: must be a list of [[{base}.fields]] tables")
     out: list[TrackerField] = []
     for i, f in enumerate(raw):
         key = f"{base}.fields[{i}]"
-        if not isinstance(f, dict):
-            raise TemplateError(f"{key}: must be a table")
-        for k in f:
-            if k not in _FIELD_KEYS:
-                raise TemplateError(f"{key}.{k}: unknown key (expected "
-                                    f"{', '.join(sorted(_FIELD_KEYS))})")
+        _table(f, key, _FIELD_KEYS)
         fkey = _str(f, "key", key)
         if not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", fkey):
             raise TemplateError(f"{key}.key: lower-case letters, digits and hyphens, typed "
@@ -253,12 +258,7 @@ def _steps(raw: Any, base: str, agencies: dict[str, str],
     out: list[StepTemplate] = []
     for i, st in enumerate(raw):
         key = f"{base}.steps[{i}]"
-        if not isinstance(st, dict):
-            raise TemplateError(f"{key}: must be a table")
-        for k in st:
-            if k not in _STEP_KEYS:
-                raise TemplateError(f"{key}.{k}: unknown key (expected "
-                                    f"{', '.join(sorted(_STEP_KEYS))})")
+        _table(st, key, _STEP_KEYS)
         name = _str(st, "name", key)
         skey = slug(str(st.get("key") or name))
         if not skey or skey.isdigit():

@@ -9,7 +9,7 @@ nothing half-written, and returns a Change: the record, and the facts of what ha
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -117,6 +117,22 @@ DATABASE_DOWN = ("The database is not answering right now; nothing was saved. "
                  "Try again in a minute.")
 
 
+@contextmanager
+def use_case_transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One use case's transaction: a change made meanwhile (a version check, a lost race)
+    or a database that does not answer is TryAgain with the words a person is told, and
+    nothing was saved."""
+    try:
+        with transaction(sessions) as session:
+            yield session
+    except StaleDataError:
+        raise TryAgain(CHANGED_MEANWHILE) from None
+    except OperationalError as exc:
+        if lost_a_race(exc):
+            raise TryAgain(CHANGED_MEANWHILE) from None
+        raise TryAgain(DATABASE_DOWN) from None
+
+
 class RecordService:
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock,
                  ladders: LadderConfig | None = None, *,
@@ -146,17 +162,8 @@ class RecordService:
             transition(RecordKind(record.kind), record.reference, record.status, action)
         return record
 
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        try:
-            with transaction(self._sessions) as session:
-                yield session
-        except StaleDataError:
-            raise TryAgain(CHANGED_MEANWHILE) from None
-        except OperationalError as exc:
-            if lost_a_race(exc):
-                raise TryAgain(CHANGED_MEANWHILE) from None
-            raise TryAgain(DATABASE_DOWN) from None
+    def _tx(self) -> AbstractContextManager[Session]:
+        return use_case_transaction(self._sessions)
 
     # --- creating ---
 

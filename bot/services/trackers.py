@@ -9,8 +9,7 @@ Slack here (bot/slack/blocks/trackers.py renders, handlers/trackers.py listens).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -19,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
 from bot.domain.ladder import Ladder, LadderConfig, Tier, shift, snapshot_ladder
@@ -47,10 +45,10 @@ from bot.domain.trackers import (
     summarise,
 )
 from bot.services.permissions import Permissions
-from bot.services.records import CHANGED_MEANWHILE, DATABASE_DOWN, NotFound, TryAgain
+from bot.services.records import NotFound, TryAgain, use_case_transaction
 from store import queries
 from store import trackers as tq
-from store.db import core_transaction, lost_a_race, transaction
+from store.db import core_transaction
 from store.models import ContactAttempt, Record, Step, Tracker
 
 FUNDING_STEP = "funding-decision"
@@ -133,17 +131,8 @@ class TrackerService:
         self._ladders = ladders or LadderConfig()
         self._permissions = permissions  # None: nobody is refused (tests of the rules)
 
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        try:
-            with transaction(self._sessions) as session:
-                yield session
-        except StaleDataError:
-            raise TryAgain(CHANGED_MEANWHILE) from None
-        except OperationalError as exc:
-            if lost_a_race(exc):
-                raise TryAgain(CHANGED_MEANWHILE) from None
-            raise TryAgain(DATABASE_DOWN) from None
+    def _tx(self) -> AbstractContextManager[Session]:
+        return use_case_transaction(self._sessions)
 
     def template(self, name: str) -> Template:
         t = self.templates.get(name)

@@ -358,8 +358,12 @@ def test_the_funding_mismatch_opens_exactly_one_commissioner_decision(world):
     with pytest.raises(DomainError, match="record it with `/baton decide T-1"):
         world.trackers.set_step(team_id=TEAM, ref="T-1", step=FUNDING_STEP, actor=ALICE,
                                 status=StepStatus.DONE, text=None)
+    with pytest.raises(DomainError, match="not overtime"):  # only the seed's four parts
+        world.trackers.impact_statement(team_id=TEAM, ref="T-1", actor=ALICE,
+                                        statement={"overtime": "lots"})
     world.trackers.impact_statement(team_id=TEAM, ref="T-1", actor=ALICE, statement={
-        "staffing": "two extra shifts", "overnight": "waking night for 5 days", "x": " "})
+        "staffing": "two extra shifts", "overnight": "waking night for 5 days",
+        "supervision": " "})
     decided = world.trackers.decide(team_id=TEAM, ref="T-1", decision="approved adjustment",
                                     text="short transition funding adjustment", actor=DAN)
     row = next(s for s in decided.view.steps if s.step_key == FUNDING_STEP)
