@@ -93,6 +93,8 @@ class Baton:
         self.engine = Engine(sessions=self.sessions, client=self.engine_client, clock=self.clock,
                              authority=authority, records=self.records,
                              trackers=self.trackers,
+                             refresh_page=lambda channel, ts: self.escalation.refresh_page(
+                                 channel=channel, ts=ts),
                              pacer=Pacer(self.settings.channel_post_interval),
                              coordination_channel=lambda team: self.settings.channel_for(
                                  team, "coordination_channel"),

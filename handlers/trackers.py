@@ -238,6 +238,9 @@ def after_change(s: Services, change: TrackerChange, *, user: str, channel: str 
     if change.page_at:
         page_channel, ts = change.page_at
         s.escalation.refresh_page(channel=page_channel, ts=ts)
+    for page_channel, ts in change.pages:  # a tracker that ended: its steps' pages too
+        if (page_channel, ts) != change.page_at:
+            s.escalation.refresh_page(channel=page_channel, ts=ts)
     if change.next_due:
         s.poke(change.next_due)
     line = tracker_lines.change_line(change) or f"{t.reference}: saved."

@@ -111,6 +111,7 @@ class Engine:
                  worker: str | None = None, batch: int = 500,
                  lease: timedelta = timedelta(minutes=5),
                  coordination_channel: Callable[[str], str | None] | None = None,
+                 refresh_page: Callable[[str, str], None] | None = None,
                  resume_at_start: bool = False) -> None:
         """`coordination_channel`: a workspace's coordination channel, where a page goes
         when its own channel cannot be reached (None: none). `resume_at_start`: resume the
@@ -135,6 +136,9 @@ class Engine:
         self._stopping = threading.Event()
         self._takeover_at: float | None = None  # monotonic time of the last look
         self._resume_at_start = resume_at_start
+        # A page message shown again as it now stands (EscalationService.refresh_page):
+        # a sprint's end settles its steps' pages.
+        self._refresh_page = refresh_page or (lambda channel, ts: None)
 
     def stop(self) -> None:
         """Shutting down (SIGTERM): the send in flight finishes and is recorded, nothing
@@ -430,6 +434,7 @@ class Engine:
         now = self._clock.now()
         changes: list[Change] = []
         trackers: set[int] = set()  # tracker cards to refresh after the commit
+        ended: list[tuple[str, tuple[str, str]]] = []  # pages of ended trackers, to refresh
         with transaction(self._sessions) as s, s.no_autoflush:
             # The records first, then their due work (see queries.records_by_ids).
             records = queries.records_by_ids(s, ids=[i.work.record_id for i in items],
@@ -459,7 +464,7 @@ class Engine:
                     page = True
                 elif reason in ("step", "decision", "sprint_end") and record.tracked:
                     page = self._tracker_deadline(s, record, reason, now=now,
-                                                  touched=trackers)
+                                                  touched=trackers, ended=ended)
                 elif reason in ("review", "safeguard") and is_open(record.status):
                     queries.add_event(s, record=record, team_id=record.team_id, at=now,
                                       actor=BATON, kind=f"{reason}_due",
@@ -481,15 +486,21 @@ class Engine:
                         (i.record.id, i.record.parent_id))
             with team_scope(team):
                 self._cards.tracker_changed(team_id=team, tracker_id=tracker_id)
+        for team, (channel, ts) in ended:
+            with team_scope(team):
+                self._refresh_page(channel, ts)
 
     def _tracker_deadline(self, s: Session, record: Record, reason: str, *, now: datetime,
-                          touched: set[int]) -> bool:
+                          touched: set[int], ended: list[tuple[str, tuple[str, str]]]
+                          ) -> bool:
         """A step past due (paged like a record), a provisional package's hard decision
         deadline (paged), or a sprint's end (closed with its summary). True: page tier 1."""
         if reason == "sprint_end":
-            summary = (self._trackers.close_sprint(s, record, now=now)
-                       if self._trackers is not None else None)
-            if summary is not None:
+            closed = (self._trackers.close_sprint(s, record, now=now)
+                      if self._trackers is not None else None)
+            if closed is not None:
+                summary, page_messages = closed
+                ended += [(record.team_id, m) for m in page_messages]
                 touched.add(record.id)
                 self._plan_line(s, record, record.card_channel, record.card_ts,
                                 tracker_lines.sprint_closed_line(summary), now=now)

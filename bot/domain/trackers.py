@@ -247,18 +247,29 @@ class StepView:
     gate: bool
     due_at: datetime
     done_at: datetime | None = None
+    decision: str | None = None  # a decision step's (the commissioner's on the funding)
 
 
 def open_gates(steps: Iterable[StepView]) -> list[StepView]:
-    """Gate steps still open or blocked: "cannot proceed without" them."""
-    return [s for s in steps if s.gate and s.status in STEP_OPEN]
+    """The gates that hold "proceed": "cannot proceed without" them. A gate is closed only
+    when it is done (and, for a decision, not declined) or does not apply. One still open or
+    blocked holds it; so does one the person refused (the item is not in place: record how
+    it is covered, as done, or why it does not apply), and a declined funding decision."""
+    return [s for s in steps if s.gate and (
+        s.status in STEP_OPEN or s.status == StepStatus.REFUSED or s.decision == "declined")]
+
+
+def _gate_state(g: StepView) -> str:
+    if g.decision == "declined":
+        return "declined"
+    return StepStatus(g.status).label.lower()
 
 
 def check_proceed(reference: str, what: str, steps: Sequence[StepView]) -> None:
     """Refuse "proceed" while a gate is open, naming the open gates."""
     gates = open_gates(steps)
     if gates:
-        names = "; ".join(f"{g.name} ({StepStatus(g.status).label.lower()})" for g in gates)
+        names = "; ".join(f"{g.name} ({_gate_state(g)})" for g in gates)
         raise DomainError(f"{reference} cannot proceed ({what}) without: {names}. "
                           f"{len(gates)} gate{'s' if len(gates) != 1 else ''} still open.")
 

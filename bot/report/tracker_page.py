@@ -102,7 +102,9 @@ def _steps_html(f: TrackerFacts, columns: Mapping[str, Any], tz: ZoneInfo,
         rows.append([esc(st.reference), esc(st.title), text_html(st.step_group, missing=""),
                      esc(agency_label(st.agency or "", dict(agencies))), esc(st.owner_id),
                      "gate" if st.gate else "", when_html(st.due_at, tz),
-                     when_html(st.closed_at, tz, missing="—"),
+                     when_html(st.closed_at if st.status not in (StepStatus.OPEN,
+                                                                 StepStatus.BLOCKED)
+                               else None, tz, missing="—"),
                      esc(StepStatus(st.status).label if st.status in tuple(StepStatus)
                          else st.status),
                      esc(TIMING_LABELS.get(s.timing, s.timing)), text_html(text, missing="")])

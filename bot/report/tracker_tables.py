@@ -25,6 +25,8 @@ STEPS_CSV = "steps.csv"
 CONTACTS_CSV = "contact_attempts.csv"
 FIELD_PREFIX = "field_"
 
+SETTLED = ("done", "not_applicable", "refused")
+
 
 def field_column(key: str) -> str:
     """The trackers.csv column holding a template field's value."""
@@ -131,7 +133,9 @@ def step_columns(trackers: Sequence[TrackerFacts],
         ("owner", lambda s: s.step.owner_id),
         ("gate", lambda s: "yes" if s.step.gate else "no"),
         ("due_at", lambda s: s.step.due_at),
-        ("settled_at", lambda s: s.step.closed_at),
+        # Done, not applicable or refused, when; a step its tracker's end left outstanding
+        # was never settled.
+        ("settled_at", lambda s: s.step.closed_at if s.step.status in SETTLED else None),
         ("status", lambda s: s.step.status),
         ("timing", lambda s: s.timing),
         ("blocked_reason", lambda s: s.blocked_reason),

@@ -90,8 +90,10 @@ class TrackerFacts:
 
 def step_timing(step: Record, now: datetime) -> str:
     """How the step ended up at `now` (bot.domain.trackers.timing), except that an open or
-    blocked step whose due time is still ahead is not yet "not done"."""
-    if step.status in (StepStatus.OPEN, StepStatus.BLOCKED) and step.due_at > now:
+    blocked step whose due time is still ahead is not yet "not done" (unless its tracker
+    ended first: its `closed_at` then says when it stopped being chased)."""
+    if (step.status in (StepStatus.OPEN, StepStatus.BLOCKED) and step.due_at > now
+            and step.closed_at is None):
         return PENDING
     return timing(step.status, step.due_at, step.closed_at).value
 

@@ -154,8 +154,14 @@ class Authority:
 
     def may_acknowledge_tier(self, user: str, tier: Tier, record: Record, *,
                              now: datetime) -> bool:
-        """Any target of the tier may acknowledge its page (or a manager)."""
-        return any(self.may_acknowledge(user, t, record, now=now) for t in tier.targets)
+        """Any target of the tier may acknowledge its page (or a manager). A target that
+        names nobody today (no coordinator of the day) makes the page everyone's only when
+        no other target names anyone: else it went to those named, not to the channel."""
+        targets = tier.targets
+        if len(targets) > 1 and not self.tier_audience(tier, record, now=now).channel:
+            targets = tuple(t for t in targets
+                            if not self.audience(t, record, now=now).channel)
+        return any(self.may_acknowledge(user, t, record, now=now) for t in targets)
 
     def may_acknowledge(self, user: str, target: Target, record: Record, *,
                         now: datetime) -> bool:
@@ -201,6 +207,13 @@ class EscalationService:
             record = queries.get_record(s, team_id=team_id, record_id=work.record_id)
             if record is None:
                 raise MissingRow(f"due work {work_id} has no record {work.record_id}")
+        if record.kind == "step" and record.closed_at is not None and not work.acked_by:
+            # Settled, or its tracker ended (a sprint closed, a decision made, cancelled):
+            # nothing is chased any more. The page is shown again as it now stands.
+            self.refresh_page(channel=work.channel_id, ts=work.message_ts)
+            raise DomainError(f"{record.reference} is no longer chased (it was settled, or "
+                              "its tracker ended): there is nothing to acknowledge. Nothing "
+                              "was changed.")
         ladder = ladder_of(record)
         tier = ladder.tier(work.tier)
         if (work.tier or 1) < (record.escalation_tier or 1) and not work.acked_by:

@@ -96,7 +96,7 @@ class TrackerView:
 
     def views(self) -> list[StepView]:
         return [StepView(s.step_key or "", s.title or "", s.status, s.gate, s.due_at,
-                         s.closed_at) for s in self.steps]
+                         s.closed_at, s.decision) for s in self.steps]
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ class TrackerChange:
     created: bool = False
     next_due: datetime | None = None
     page_at: tuple[str | None, str | None] | None = None  # a page message to refresh
+    pages: tuple[tuple[str, str], ...] = ()  # more page messages to show as they now stand
 
 
 @dataclass(frozen=True)
@@ -281,31 +282,59 @@ class TrackerService:
     def _check_mismatch(self, s: Session, tracker: Record, tpl: Template, when: datetime, *,
                         now: datetime, actor: str) -> list[datetime]:
         """A funding start whose date is not the move date opens the commissioner
-        escalation: a gate step for the decision, paged at once to `escalate_to`."""
+        escalation: a gate step for the decision (one per tracker), paged at once to
+        `escalate_to`. A new date while it is pending changes what the decision is about
+        (the page and card say the new gap); one matching the move date means no decision
+        is needed any more; one after a decision asks for a new decision on the new date."""
         zone = ZoneInfo(tracker.tz or "UTC")
         anchor = tracker.anchor_at
-        if anchor is None or when.astimezone(zone).date() == anchor.astimezone(zone).date():
+        if anchor is None:
             return []
-        steps = tq.steps_of(s, tracker_id=tracker.id)
-        if any(st.step_key == FUNDING_STEP and st.status in tq.STEP_OPEN for st in steps):
-            return []  # already escalated, still undecided
+        matches = when.astimezone(zone).date() == anchor.astimezone(zone).date()
         gap = (when.astimezone(zone).date() - anchor.astimezone(zone).date()).days
         label = tpl.field(tpl.mismatch_field)
         what = label.label if label else tpl.mismatch_field
-        ladder = Ladder("commissioner", (Tier("Commissioner", tpl.escalate_to[0], "",
-                                              timedelta(0), tpl.escalate_to[1:]),),
-                        remind_before=(), ack_timeout=timedelta(hours=24))
-        number = max((st.number for st in steps), default=step_number(tracker.number, 0)) + 1
-        if number % 100 == 0:
-            raise DomainError(f"{tracker.reference} has no room for another step.")
+        mismatch = {"field": tpl.mismatch_field, "at": when.isoformat(),
+                    "anchor": anchor.isoformat(), "days": gap}
+        steps = tq.steps_of(s, tracker_id=tracker.id)
+        step = next((st for st in steps if st.step_key == FUNDING_STEP), None)
+        if matches:
+            if step is not None and (step.status in tq.STEP_OPEN or step.decision == "declined"):
+                self._settle_funding(s, step, now=now, note=f"the {what.lower()} now matches "
+                                     f"the {tpl.anchor}: no decision is needed")
+            return []
         due = now + tpl.decide_within
-        step = self._add_step(
-            s, tracker, number=number, key=FUNDING_STEP,
-            name=f"Commissioner decision: {what.lower()} differs from the {tpl.anchor}",
-            agency="commissioner", gate=True, group="", due=due, owner=tracker.owner_id,
-            ladder=ladder, now=now, actor=actor,
-            details={"mismatch": {"field": tpl.mismatch_field, "at": when.isoformat(),
-                                  "anchor": anchor.isoformat(), "days": gap}})
+        if step is not None and step.status in tq.STEP_OPEN:
+            before = dict(step.details or {}).get("mismatch")
+            step.details = {**dict(step.details or {}), "mismatch": mismatch}
+            step.updated_at = now
+            queries.add_event(s, record=step, team_id=tracker.team_id, at=now, actor=actor,
+                              kind="field_changed", field="mismatch", before=before,
+                              after=mismatch, note=f"the pending decision is now about "
+                              f"{gap:+d} days")
+            return []
+        if step is None:
+            ladder = Ladder("commissioner", (Tier("Commissioner", tpl.escalate_to[0], "",
+                                                  timedelta(0), tpl.escalate_to[1:]),),
+                            remind_before=(), ack_timeout=timedelta(hours=24))
+            number = max((st.number for st in steps),
+                         default=step_number(tracker.number, 0)) + 1
+            if number % 100 == 0:
+                raise DomainError(f"{tracker.reference} has no room for another step.")
+            step = self._add_step(
+                s, tracker, number=number, key=FUNDING_STEP,
+                name=f"Commissioner decision: {what.lower()} differs from the {tpl.anchor}",
+                agency="commissioner", gate=True, group="", due=due, owner=tracker.owner_id,
+                ladder=ladder, now=now, actor=actor, details={"mismatch": mismatch})
+        else:  # decided before, about another date: a new decision on this one
+            before_status = step.status
+            step.status, step.decision, step.outcome = StepStatus.OPEN.value, None, None
+            step.details = {"mismatch": mismatch}  # a new statement for the new date
+            step.due_at, step.closed_at, step.updated_at = due, None, now
+            step.escalation_tier = None
+            queries.add_event(s, record=step, team_id=tracker.team_id, at=now, actor=BATON,
+                              kind="step_changed", field="status", before=before_status,
+                              after=step.status, note="reopened for a new funding start date")
         queries.add_work(s, record=step, kind="page", due_at=now, now=now, tier=1,
                          reason="funding")
         queries.add_work(s, record=step, kind="deadline", due_at=due, now=now, reason="step")
@@ -316,6 +345,18 @@ class TrackerService:
                                "commissioner escalation opened, decision due "
                                f"{due.isoformat()}")
         return [now]
+
+    @staticmethod
+    def _settle_funding(s: Session, step: Record, *, now: datetime, note: str) -> None:
+        """The funding decision no longer needed: not applicable, with why; its page and
+        deadline stop."""
+        before = step.status
+        step.status, step.outcome = StepStatus.NOT_APPLICABLE.value, note
+        step.closed_at = step.updated_at = now
+        queries.cancel_work(s, record_id=step.id)
+        queries.add_event(s, record=step, team_id=step.team_id, at=now, actor=BATON,
+                          kind="step_changed", field="status", before=before,
+                          after=step.status, note=note)
 
     # --- reading ---
 
@@ -536,6 +577,7 @@ class TrackerService:
                               f"{word} …`.", field="text")
         _require_open_tracker(view.tracker)
         now = self._clock.now()
+        pages: tuple[tuple[str, str], ...] = ()
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
             if funding is not None:
@@ -562,15 +604,14 @@ class TrackerService:
                 t.closed_at = t.updated_at = now
                 # Closed: neither the package nor its steps are chased any more (a step's
                 # reminder would otherwise still reach its owner).
-                for row in [t, *view.steps]:
-                    queries.cancel_work(s, record_id=row.id)
+                pages = tuple(self.end_steps(s, t, view.steps, now=now))
                 queries.add_event(s, record=t, team_id=team_id, at=now, actor=actor,
                                   kind="decided", field="decision", after=word, note=text)
                 event = TrackerEvent(TrackerHappened.DECIDED, actor, status=word, text=text,
                                      late=now > t.due_at)
                 latest = queries.latest_page(s, record_id=t.id)
             page_at = (latest.channel_id, latest.message_ts) if latest else None
-        return TrackerChange(view, event, page_at=page_at)
+        return TrackerChange(view, event, page_at=page_at, pages=pages)
 
     def impact_statement(self, *, team_id: str, ref: str, actor: str,
                          statement: dict[str, str]) -> TrackerChange:
@@ -657,20 +698,37 @@ class TrackerService:
             before = t.status
             t.status, t.cancel_reason = TrackerStatus.CANCELLED.value, reason
             t.closed_at = t.updated_at = now
-            for row in [t, *view.steps]:
-                queries.cancel_work(s, record_id=row.id)
+            pages = tuple(self.end_steps(s, t, view.steps, now=now))
             queries.add_event(s, record=t, team_id=team_id, at=now, actor=actor,
                               kind="cancelled", field="status", before=before,
                               after="cancelled", note=reason)
         return TrackerChange(view, TrackerEvent(TrackerHappened.CANCELLED, actor,
-                                                text=reason))
+                                                text=reason), pages=pages)
+
+    @staticmethod
+    def end_steps(s: Session, tracker: Record, steps: list[Record], *,
+                  now: datetime) -> list[tuple[str, str]]:
+        """The tracker ended (its sprint closed, its decision made, it was cancelled): its
+        work stops, and a step still outstanding keeps its status (open or blocked: not
+        done) with the moment it stopped being chased as its `closed_at`, so its pages
+        and card say so. Returns the page messages of the tracker and its steps, to be
+        shown again as they now stand."""
+        for row in [tracker, *steps]:
+            queries.cancel_work(s, record_id=row.id)
+            if row.kind == "step" and row.status in tq.STEP_OPEN:
+                row.closed_at = now
+        out: list[tuple[str, str]] = []
+        for row in [tracker, *steps]:
+            out += queries.page_messages(s, record_id=row.id)
+        return out
 
     # --- by the time engine ---
 
-    def close_sprint(self, s: Session, tracker: Record, *, now: datetime) -> str | None:
+    def close_sprint(self, s: Session, tracker: Record, *,
+                     now: datetime) -> tuple[str, list[tuple[str, str]]] | None:
         """The sprint's end (in the engine's transaction): closed with what was done on
-        time, late or not at all; open steps stop being chased. Returns the summary line,
-        or None when the tracker was no longer open."""
+        time, late or not at all; open steps stop being chased. Returns the summary line
+        and the page messages to show again, or None when the tracker was no longer open."""
         if tracker.status not in tq.TRACKER_OPEN:
             return None
         steps = tq.steps_of(s, tracker_id=tracker.id)
@@ -679,13 +737,11 @@ class TrackerService:
         before = tracker.status
         tracker.status = TrackerStatus.CLOSED.value
         tracker.outcome, tracker.closed_at, tracker.updated_at = summary, now, now
-        for st in steps:
-            queries.cancel_work(s, record_id=st.id, kinds=("reminder", "deadline", "page",
-                                                             "ack_timeout", "nudge"))
+        pages = self.end_steps(s, tracker, steps, now=now)
         queries.add_event(s, record=tracker, team_id=tracker.team_id, at=now, actor=BATON,
                           kind="sprint_closed", field="status", before=before,
                           after="closed", note=summary)
-        return summary
+        return summary, pages
 
 
 

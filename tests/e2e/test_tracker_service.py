@@ -352,6 +352,9 @@ def test_the_funding_mismatch_opens_exactly_one_commissioner_decision(world):
         world.trackers.set_time_field(team_id=TEAM, ref="T-1", key="funding-start", when=when,
                                       actor=ALICE)
     assert len(funding_steps(world)) == 1 and len(world.events("funding_escalated")) == 1
+    # ...but the decision pending is now about the latest date: its page and card say so.
+    (step,) = funding_steps(world)
+    assert step.details["mismatch"]["days"] == 6
     # The decision is a gate: "proceed" names it.
     with pytest.raises(DomainError, match="Commissioner decision: funding start date differs"):
         world.trackers.proceed(team_id=TEAM, ref="T-1", actor=ALICE)
@@ -376,6 +379,35 @@ def test_the_funding_mismatch_opens_exactly_one_commissioner_decision(world):
     world.trackers.set_time_field(team_id=TEAM, ref="T-1", key="funding-start",
                                   when=later + timedelta(days=1), actor=ALICE)
     assert len(funding_steps(world)) == 1
+
+
+def test_a_declined_funding_decision_holds_the_move_until_the_dates_agree(world):
+    move = START + timedelta(days=21)
+    world.start("transition", move, times={"funding-start": move + timedelta(days=7)})
+    for st in world.trackers.load(team_id=TEAM, ref="T-1").steps:
+        if st.gate and st.step_key != FUNDING_STEP:
+            world.trackers.set_step(team_id=TEAM, ref="T-1", step=st.step_key or "",
+                                    status=StepStatus.DONE, text=None, actor=ALICE)
+    world.trackers.decide(team_id=TEAM, ref="T-1", decision="declined",
+                          text="no funding before the 7th", actor=DAN)
+    with pytest.raises(DomainError, match=r"differs from the move date \(declined\)"):
+        world.trackers.proceed(team_id=TEAM, ref="T-1", actor=ALICE)
+    # A new funding start, still not the move date: a new decision, paged again.
+    world.clock.advance(timedelta(hours=1))
+    world.trackers.set_time_field(team_id=TEAM, ref="T-1", key="funding-start",
+                                  when=move + timedelta(days=3), actor=ALICE)
+    (step,) = funding_steps(world)
+    assert (step.status, step.decision, step.details["mismatch"]["days"]) == ("open", None, 3)
+    assert ("page", world.clock.now(), "funding") in world.work(step.id)
+    assert len(world.events("funding_escalated")) == 2
+    # The funding start moved to the move date: no decision is needed; the move may go.
+    world.trackers.set_time_field(team_id=TEAM, ref="T-1", key="funding-start", when=move,
+                                  actor=ALICE)
+    (step,) = funding_steps(world)
+    assert step.status == "not_applicable" and "now matches the move date" in step.outcome
+    assert world.work(step.id) == []
+    assert world.trackers.proceed(team_id=TEAM, ref="T-1", actor=ALICE).view.tracker.status \
+        == "proceeded"
 
 
 def test_a_funding_start_given_at_the_start_escalates_at_once(world):

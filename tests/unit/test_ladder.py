@@ -195,3 +195,24 @@ def test_any_target_of_a_tier_may_acknowledge_and_all_are_named():
     alone = _several().tiers[1]
     assert authority.may_acknowledge_tier("U0COORD01", alone, record, now=now)
     assert not authority.may_acknowledge_tier("U0EXEC0001", alone, record, now=now)
+
+
+def test_a_target_naming_nobody_does_not_open_a_tier_others_were_named_on():
+    """An immediate-risk tier of the manager and the coordinator of the day, on a day with
+    no coordinator: the page named the manager, so it is not the whole channel's."""
+    from types import SimpleNamespace
+
+    from bot.domain.ladder import Target, Tier
+    from bot.services.escalation import Audience, Authority, ConfiguredCoordinator
+
+    authority = Authority(ConfiguredCoordinator(None), ["U0MGR0001"])
+    record: Any = SimpleNamespace(owner_id="U0OWNER01", manager_id=None, team_id="T1")
+    now = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    tier = Tier("Immediate risk", Target("manager"), also=(Target("coordinator"),))
+    assert authority.tier_audience(tier, record, now=now) == Audience(users=("U0MGR0001",))
+    assert authority.may_acknowledge_tier("U0MGR0001", tier, record, now=now)
+    assert not authority.may_acknowledge_tier("U0STAFF01", tier, record, now=now)
+    # Nobody named at all: the page went to the whole channel, and is anyone's.
+    empty = Tier("Immediate risk", Target("coordinator"), also=(Target("here"),))
+    assert authority.tier_audience(empty, record, now=now).channel
+    assert authority.may_acknowledge_tier("U0STAFF01", empty, record, now=now)

@@ -179,8 +179,17 @@ def test_proceed_names_a_blocked_gate_and_passes_when_gates_are_done_or_not_appl
     check_proceed("T-3", "the move goes ahead", everything)
 
 
-def test_a_refused_gate_does_not_hold_proceed():
-    check_proceed("T-3", "x", [view("move-date", "refused")])
+def test_a_refused_gate_and_a_declined_decision_hold_proceed():
+    # "Cannot proceed without": a gate the person refused is not in place.
+    with pytest.raises(DomainError, match=r"Confirmed move date \(refused by the person\)"):
+        check_proceed("T-3", "x", [view("move-date", "refused", name="Confirmed move date")])
+    declined = StepView("funding-decision", "Commissioner decision", "done", True, T0,
+                        T0, decision="declined")
+    with pytest.raises(DomainError, match=r"Commissioner decision \(declined\)"):
+        check_proceed("T-3", "x", [declined])
+    approved = StepView("funding-decision", "Commissioner decision", "done", True, T0, T0,
+                        decision="approved-adjustment")
+    check_proceed("T-3", "x", [approved, view("move-date", "not_applicable")])
 
 
 # --- finding a step as typed ---

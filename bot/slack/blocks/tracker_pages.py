@@ -85,7 +85,11 @@ def settled_text(record: Record, work: DueWork) -> str | None:
     page's reason still holds."""
     if record.kind == "step":
         if record.status not in SETTLED_STEP:
-            return None
+            if record.closed_at is None:  # still chased
+                return None
+            # Its tracker ended (the sprint closed, the decision made, cancelled) first.
+            return (f"not done when its tracker ended {slack_date(record.closed_at)} "
+                    f"(still {record.status})")
         at = f" {slack_date(record.closed_at)}" if record.closed_at else ""
         if record.decision:
             said = f" ({escape(clip(record.outcome, 200))})" if record.outcome else ""

@@ -131,7 +131,7 @@ def step_line(step: Record, *, live: bool = True) -> str:
     if outstanding and not live:
         status = ":x: Not done" + (" (blocked)" if step.status == "blocked" else "")
     elif outstanding and step.escalation_tier:
-        status += f" · :rotating_light: past due, escalation tier {step.escalation_tier}"
+        status += f" · :rotating_light: paged, escalation tier {step.escalation_tier}"
     if step.closed_at is not None and step.status != "open":
         late = " (late)" if step.status == "done" and step.closed_at > step.due_at else ""
         status += f" {slack_date(step.closed_at)}{late}"
