@@ -17,7 +17,7 @@ from bot.domain.drafts import LONG_TEXT, DraftErrors
 from bot.domain.grammar import read_user, with_mentions
 from bot.domain.records import DomainError, check_person_ref
 from bot.domain.slack_ids import CHANNEL_ID
-from bot.domain.times import TimeReadError, read_time
+from bot.domain.times import TimeReadError, read_moment
 from bot.domain.tracker_commands import (
     USAGE,
     field_value,
@@ -31,7 +31,7 @@ from bot.domain.tracker_commands import (
     read_tracker_ref,
     start_fields,
 )
-from bot.domain.trackers import Template, read_contact
+from bot.domain.trackers import ANCHOR_BACK, Template, read_contact
 from bot.services.guard import Findings, NeedsConfirmation
 from bot.services.trackers import TrackerChange, TrackerView
 from bot.slack.blocks import pages, tracker_lines
@@ -106,15 +106,17 @@ def _version(view: TrackerView) -> str:
 # --- starting: typed, or from the form ---
 
 def read_anchor(text: str, *, now: datetime, s: Services, user: str) -> datetime:
-    """The anchor time: `now`, or a time to come in the person's zone (a past one is
-    refused by the time reader, with `at: now` offered for what has begun)."""
+    """The anchor time in the person's zone: `now`, a time to come (a move date), or one
+    that has passed, up to ANCHOR_BACK ago (a discharge this morning, a health change
+    yesterday): steps already past due then are overdue at once."""
     if " ".join(text.lower().split()) in NOW_WORDS:
         return now
     try:
-        return read_time(text, now=now, tz=s.directory.tz(user), calendar=s.calendar)
+        return read_moment(text, now=now, tz=s.directory.tz(user), calendar=s.calendar,
+                           back=ANCHOR_BACK)
     except TimeReadError as exc:
-        extra = (" For something that has already begun (a discharge this morning), write "
-                 "`at: now`." if exc.reason == TimeReadError.PAST else "")
+        extra = (f" A tracker's time may be up to {ANCHOR_BACK.days} days ago."
+                 if exc.reason == TimeReadError.PAST else "")
         raise DomainError(f"`at`: {exc}{extra}", field="at") from None
 
 
@@ -150,8 +152,8 @@ def begin(s: Services, tpl: Template, fields: dict[str, str], *, team: str, chan
             errors[f.key] = (f"`{f.key}` is {len(raw)} characters; keep it under {LONG_TEXT} "
                              "(details belong in the case record, not the channel).")
         elif f.kind == "time":
-            when = attempt(f.key, partial(read_time, raw, now=now, tz=s.directory.tz(user),
-                                          calendar=s.calendar))
+            when = attempt(f.key, partial(read_moment, raw, now=now, tz=s.directory.tz(user),
+                                          calendar=s.calendar, back=ANCHOR_BACK))
             if when is not None:
                 times[f.key] = when
         else:
@@ -330,8 +332,8 @@ def set_field(run: Invocation) -> None:
     s = run.services
     ref, key, value = read_set_command(run.rest)
     try:
-        when = read_time(value, now=s.clock.now(), tz=s.directory.tz(run.user),
-                         calendar=s.calendar)
+        when = read_moment(value, now=s.clock.now(), tz=s.directory.tz(run.user),
+                           calendar=s.calendar, back=ANCHOR_BACK)
     except TimeReadError as exc:
         raise DomainError(f"`{key}`: {exc}", field=key) from None
     _done(run, s.trackers.set_time_field(team_id=run.team, ref=ref, key=key, when=when,

@@ -282,8 +282,23 @@ def read_deadline(
     return _read(text, now=now, tz=tz, calendar=calendar, working_days=True)
 
 
+def read_moment(
+    text: str,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    calendar: WorkingCalendar = WorkingCalendar(),
+    back: timedelta = timedelta(days=14),
+) -> datetime:
+    """read_time for when something happened or will: the discharge this morning, the date
+    of a health change yesterday, a move next month. A time up to `back` ago is taken as
+    typed; one further back is refused (a mistyped year, most likely)."""
+    return _read(text, now=now, tz=tz, calendar=calendar, working_days=False,
+                 back=back).when
+
+
 def _read(text: str, *, now: datetime, tz: ZoneInfo, calendar: WorkingCalendar,
-          working_days: bool) -> Reading:
+          working_days: bool, back: timedelta = timedelta(0)) -> Reading:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("read_time needs a timezone-aware `now`")  # a bug, not user input
     ctx = _Context(
@@ -308,7 +323,7 @@ def _read(text: str, *, now: datetime, tz: ZoneInfo, calendar: WorkingCalendar,
         )
     except OverflowError as exc:  # "in 99999999 days", "9999-12-31 midnight"
         raise ctx.unreadable("that is too far away") from exc
-    if result <= ctx.now:
+    if result <= ctx.now - back or (not back and result <= ctx.now):
         raise TimeReadError(text, TimeReadError.PAST, _describe(result, tz), ctx.examples)
     return Reading(result, " ".join(ctx.notes))
 

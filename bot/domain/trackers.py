@@ -47,6 +47,10 @@ AGENCIES: dict[str, str] = {
 STEP_KIND = "step"
 TRACKER_KIND = "tracker"
 TRACKER_PREFIX = "T"
+# How far back a tracker's anchor or a date field may be typed: what already happened (a
+# discharge this morning, a health change last week) is recorded when it happened, and its
+# steps already past due are overdue at once. Further back is most likely a mistyped year.
+ANCHOR_BACK = timedelta(days=14)
 STEPS_PER_TRACKER = 99  # a step's number is its tracker's * 100 + its position
 
 

@@ -217,3 +217,29 @@ def test_bad_inputs_are_refused_ephemerally_and_nothing_is_written(baton):
     assert "done, blocked, na or refused" in baton.last_reply()
     assert count(baton, AuditEvent) == before
     assert step(baton, "medication-list").status == "open"
+
+
+def test_what_already_happened_is_recorded_when_it_happened(baton):
+    """A health change yesterday afternoon: its anchor is then, and its interim control
+    (staff instructions within 4 hours) is overdue from the start. Further back than two
+    weeks is refused, nothing written."""
+    from datetime import timedelta
+
+    from tests.conftest import START
+
+    baton.command("/baton", "start health-change person: P-1042 at: 30 days ago "
+                            "source: GP letter impact: needs two staff to transfer "
+                            "instructions: hoist for all transfers family: told "
+                            "review: in 7 days threshold: any fall")
+    assert "up to 14 days ago" in baton.last_reply() and count(baton) == 0
+    baton.command("/baton", "start health-change person: P-1042 at: yesterday 3pm "
+                            "source: GP letter impact: needs two staff to transfer "
+                            "instructions: hoist for all transfers family: told "
+                            "review: in 7 days threshold: any fall")
+    t = tracker(baton)
+    yesterday_3pm = START.replace(hour=20) - timedelta(days=1)  # 15:00 EST
+    assert t.anchor_at == yesterday_3pm
+    instructions = step(baton, "instructions")
+    assert instructions.due_at == yesterday_3pm + timedelta(hours=4) < START
+    baton.runtime.engine.run_due()  # overdue from the start: paged at once
+    assert [e.record_id for e in events(baton, "step_overdue")][:1] == [instructions.id]
