@@ -537,6 +537,11 @@ def _edit(run: Invocation) -> None:
     with run.confirmed set)."""
     s = run.services
     ref, tail = grammar.read_record_command(run.word, run.rest)
+    if re.match(r"\s*T-?\d", ref, flags=re.IGNORECASE):
+        raise DomainError(f"{ref.upper()} is a tracker: `/baton set {ref.upper()} at: DATE` "
+                          "moves its anchor (its open steps move with it), `/baton set "
+                          f"{ref.upper()} FIELD: DATE` sets one of its dates, and `/baton step` "
+                          "changes a step. Nothing was changed.", field="ref")
     try:
         change = s.edit_record(ref, team=run.team, user=run.user, text=tail,
                                confirmed=run.confirmed)

@@ -30,6 +30,7 @@ from bot.domain.trackers import (
     DECISION_TEXT,
     FUNDING_DECISIONS,
     IMPACT_PARTS,
+    PlannedStep,
     StepStatus,
     StepView,
     Template,
@@ -185,9 +186,7 @@ class TrackerService:
                 # A sprint's length is elapsed time (the 72 hours are 72 hours, whatever the
                 # clocks do; its Day 2–3 steps are due at "72h" with it). A provisional
                 # package's period is in days: its deadline keeps the wall-clock time.
-                end = (anchor + tpl.closes_after if tpl.closes_after else
-                       shift(anchor, length, zone) if length else
-                       max(p.due_at for p in planned))
+                end = _end_of(tpl, anchor, length, zone, planned)
                 details: dict[str, Any] = {"values": {k: v for k, v in values.items() if v},
                            "times": {k: t.isoformat() for k, t in times.items()}}
                 if length:
@@ -221,17 +220,7 @@ class TrackerService:
                                           group=p.template.group, due=p.due_at, owner=owner,
                                           ladder=ladder, now=now, actor=actor)
                     soonest += self._plan_step(s, step, ladder, now=now)
-                if tpl.closes_after:
-                    queries.add_work(s, record=tracker, kind="deadline", due_at=end, now=now,
-                                     reason="sprint_end")
-                    soonest.append(end)
-                if length:
-                    plan = [Planned("reminder", w.due_at) for w in initial_work(
-                        kind=_review_kind(), due_at=end, now=now, ladder=ladder, tz=zone)
-                        if w.kind == "reminder"]
-                    plan.append(Planned("deadline", end, reason="decision"))
-                    queries.add_works(s, record=tracker, planned=plan, now=now)
-                    soonest += [p.due_at for p in plan]
+                soonest += _plan_tracker(s, tracker, tpl, ladder, end=end, now=now)
                 if urgent:
                     # Immediate risk routes at once to every urgent target, paged together.
                     queries.add_work(s, record=tracker, kind="page", due_at=now, now=now,
@@ -650,6 +639,8 @@ class TrackerService:
                        actor: str) -> TrackerChange:
         """A time field set after the start (the funding start date confirmed later): a
         mismatch with the anchor opens the commissioner escalation then."""
+        if key == "at":
+            return self.move_anchor(team_id=team_id, ref=ref, when=when, actor=actor)
         view = self.load(team_id=team_id, ref=ref)
         tpl = self.template(view.tracker.template or "")
         f = tpl.field(key)
@@ -683,6 +674,60 @@ class TrackerService:
         return TrackerChange(view, TrackerEvent(what, actor, text=f"{f.label}: "
                                                 f"{when.isoformat()}"),
                              next_due=now if escalated else None)
+
+    def move_anchor(self, *, team_id: str, ref: str, when: datetime,
+                    actor: str) -> TrackerChange:
+        """The anchor moved (the move date slipped, the discharge time corrected): every
+        step still outstanding is due again its template offset from the new anchor and
+        chased from now; settled steps keep their times. The sprint's end or the decision
+        deadline moves with it; a funding start is checked against the new move date."""
+        view = self.load(team_id=team_id, ref=ref)
+        tpl = self.template(view.tracker.template or "")
+        self._require(view.tracker, team_id=team_id, actor=actor)
+        _require_open_tracker(view.tracker)
+        now = self._clock.now()
+        escalated: list[datetime] = []
+        with self._tx() as s:
+            view = self._view(s, team_id=team_id, ref=ref, lock=True)
+            t = view.tracker
+            zone = ZoneInfo(t.tz or "UTC")
+            details = dict(t.details or {})
+            values = dict(details.get("values", {}))
+            times = {k: datetime.fromisoformat(v) for k, v in details.get("times", {}).items()}
+            planned = {p.template.key: p for p in plan_steps(tpl, anchor=when, tz=zone,
+                                                             values=values, times=times)}
+            before = t.anchor_at
+            length = (timedelta(days=float(details["period_days"]))
+                      if details.get("period_days") else None)
+            t.anchor_at, t.updated_at = when, now
+            t.due_at = _end_of(tpl, when, length, zone, list(planned.values()))
+            queries.add_event(s, record=t, team_id=team_id, at=now, actor=actor,
+                              kind="field_changed", field="anchor_at",
+                              before=before.isoformat() if before else None,
+                              after=when.isoformat(), note=f"the {tpl.anchor} moved")
+            for st in view.steps:
+                p = planned.get(st.step_key or "")
+                if p is None or st.status not in tq.STEP_OPEN or st.due_at == p.due_at:
+                    continue
+                queries.add_event(s, record=st, team_id=team_id, at=now, actor=actor,
+                                  kind="field_changed", field="due_at",
+                                  before=st.due_at.isoformat(), after=p.due_at.isoformat(),
+                                  note=f"the {tpl.anchor} moved")
+                st.due_at, st.updated_at, st.escalation_tier = p.due_at, now, None
+                queries.cancel_work(s, record_id=st.id, kinds=("reminder", "deadline", "page",
+                                                                 "ack_timeout", "nudge"))
+                escalated += self._plan_step(s, st, _ladder(st), now=now)
+            if t.status == TrackerStatus.OPEN:
+                queries.cancel_work(s, record_id=t.id, kinds=("reminder", "deadline"))
+                escalated += _plan_tracker(s, t, tpl, _ladder(t), end=t.due_at, now=now)
+            if tpl.mismatch_field and tpl.mismatch_field in times:
+                escalated += self._check_mismatch(s, t, tpl, times[tpl.mismatch_field],
+                                                  now=now, actor=actor)
+            view.steps = tq.steps_of(s, tracker_id=t.id)
+        return TrackerChange(view, TrackerEvent(TrackerHappened.FIELD, actor,
+                                                text=f"{tpl.anchor.capitalize()}: "
+                                                     f"{when.isoformat()}"),
+                             next_due=min(escalated) if escalated else None)
 
     def cancel(self, *, team_id: str, ref: str, reason: str, actor: str) -> TrackerChange:
         reason = " ".join(reason.split())
@@ -743,6 +788,37 @@ class TrackerService:
                           after="closed", note=summary)
         return summary, pages
 
+
+
+def _end_of(tpl: Template, anchor: datetime, length: timedelta | None, zone: ZoneInfo,
+            planned: list[PlannedStep]) -> datetime:
+    """When a tracker ends: a sprint's length is elapsed time (the 72 hours are 72 hours,
+    whatever the clocks do; its Day 2–3 steps are due at "72h" with it); a provisional
+    package's period is in days, its deadline keeping the wall-clock time; else its last
+    step's due time."""
+    if tpl.closes_after:
+        return anchor + tpl.closes_after
+    if length:
+        return shift(anchor, length, zone)
+    return max(p.due_at for p in planned)
+
+
+def _plan_tracker(s: Session, tracker: Record, tpl: Template, ladder: Ladder, *,
+                  end: datetime, now: datetime) -> list[datetime]:
+    """The tracker's own due work: a sprint's end, or a provisional package's reminders and
+    hard decision deadline. Returns when each falls due."""
+    if tpl.closes_after:
+        queries.add_work(s, record=tracker, kind="deadline", due_at=end, now=now,
+                         reason="sprint_end")
+        return [end]
+    if tpl.period is None:
+        return []
+    plan = [Planned("reminder", w.due_at) for w in initial_work(
+        kind=_review_kind(), due_at=end, now=now, ladder=ladder,
+        tz=ZoneInfo(tracker.tz or "UTC")) if w.kind == "reminder"]
+    plan.append(Planned("deadline", end, reason="decision"))
+    queries.add_works(s, record=tracker, planned=plan, now=now)
+    return [p.due_at for p in plan]
 
 
 def _got(v: str) -> str:

@@ -159,3 +159,24 @@ def test_the_console_shows_a_step_menu_as_buttons_and_presses_one(tmp_path):
     assert "[9] Done  [10] Blocked  [11] Not applicable  [12] Refused by the person" in out
     assert "pressed “Done” (T-1.2)" in out
     assert "T-1: T-1.2 *Medication list* *done* by @you." in out
+
+
+def test_a_slipped_move_date_moves_the_open_steps_and_edit_points_there(baton):
+    from datetime import timedelta
+
+    baton.command("/baton", "start transition person: P-2001 at: Dec 21 10am")
+    before = {st.step_key: st.due_at for st in
+              baton.runtime.trackers.load(team_id=TEAM, ref="T-1").steps}
+    baton.command("/baton", "step T-1 move-date done confirmed with the landlord")
+    baton.command("/baton", "edit T-1 at: Dec 28 10am")
+    assert "`/baton set T-1 at: DATE`" in baton.last_reply()
+    baton.command("/baton", "set T-1 at: Dec 28 10am")
+    after = {st.step_key: (st.due_at, st.status) for st in
+             baton.runtime.trackers.load(team_id=TEAM, ref="T-1").steps}
+    # Open steps keep their offset from the move date; the settled one keeps its time.
+    assert after["support-plan"] == (before["support-plan"] + timedelta(days=7), "open")
+    assert after["first-week-notes"][0] == before["first-week-notes"] + timedelta(days=7)
+    assert after["move-date"] == (before["move-date"], "done")
+    # The move date moved a week: first-week notes are due 7 days after the new one.
+    assert kit.tracker(baton).anchor_at == after["first-week-notes"][0] - timedelta(days=7)
+    assert "Move date:" in kit.thread_lines(baton)[-1]
