@@ -355,10 +355,12 @@ def record_verb(run: Invocation, ref: str) -> None:
     elif run.word == "cancel":
         cancel(run)
     else:
-        raise DomainError(f"{ref.upper()} is a tracker, not a handoff or a dependency: "
+        what = "a tracker's step" if "." in ref else "a tracker"
+        raise DomainError(f"{ref.upper()} is {what}, not a handoff or a dependency: "
                           f"`/baton step {ref.upper().partition('.')[0]} STEP "
-                          "done|blocked|na|refused TEXT` records a step; "
-                          f"`/baton show {ref.upper()}` shows it.")
+                          "done|blocked|na|refused TEXT` records a step (its page's "
+                          f"Acknowledge button acknowledges a page); `/baton show "
+                          f"{ref.upper()}` shows it.")
 
 
 def _done(run: Invocation, change: TrackerChange, found: Findings | None = None) -> None:

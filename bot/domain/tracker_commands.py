@@ -4,6 +4,7 @@ whose text a person sees, naming the field it is about."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,7 +13,7 @@ from bot.domain.grammar import Key, split_fields
 from bot.domain.quoting import got, quoted
 from bot.domain.records import DomainError
 from bot.domain.times import parse_duration
-from bot.domain.trackers import StepStatus, Template, TrackerField, read_step_status
+from bot.domain.trackers import StepStatus, Template, TrackerField, read_step_status, slug
 
 USAGE = {
     "start": "`/baton start TEMPLATE person: P-1042 at: TIME [owner: @someone]`",
@@ -85,11 +86,19 @@ def field_value(f: TrackerField, text: str) -> str:
             raise DomainError(f"`{f.key}:` ({f.label}) is yes or no{got(value)}.", field=f.key)
         return word
     if f.kind == "choice":
-        for c in f.choices:
-            if c.lower() == value.lower():
-                return c
+        # As the template spells it, in any case, with hyphens or spaces; or a word only
+        # one choice has ("staffing" for "staffing intensity").
+        want = slug(value)
+        exact = [c for c in f.choices if slug(c) == want]
+        words = [c for c in f.choices if want and any(
+            w.startswith(want) for w in slug(c).split("-"))]
+        if exact or len(words) == 1:
+            return (exact or words)[0]
+        by_word = {w: c for c in f.choices for w in [slug(c), *slug(c).split("-")]}
+        close = difflib.get_close_matches(want, list(by_word), n=1, cutoff=0.7)
+        hint = f" Did you mean “{by_word[close[0]]}”?" if close and not words else ""
         raise DomainError(f"`{f.key}:` ({f.label}) is one of {', '.join(f.choices)}"
-                          f"{got(value)}.", field=f.key)
+                          f"{got(value)}.{hint}", field=f.key)
     return value
 
 

@@ -59,6 +59,15 @@ def test_choice_yes_no_and_period_values():
     assert field_value(sc.field("funding"), "Y") == "yes"  # type: ignore[arg-type]
     assert refused(field_value, sc.field("funding"), "maybe").field == "funding"
     assert refused(field_value, sc.field("trigger"), "weather").field == "trigger"
+    trigger = sc.field("trigger")
+    # A word only one choice has, or the choice with hyphens: the choice as spelled.
+    for typed in ("staffing", "Staffing-Intensity", "behavior"):
+        assert field_value(trigger, typed) in ("staffing intensity",  # type: ignore[arg-type]
+                                               "behavioral support")
+    # A word two choices share is refused; a typo is told the nearest choice.
+    assert "Did you mean" not in str(refused(field_value, trigger, "support"))
+    assert "Did you mean “staffing intensity”?" in str(refused(field_value, trigger,
+                                                                "staffng"))
     assert read_period("10d") == read_period("10 days") == timedelta(days=10)
     assert read_period("") is None
     assert refused(read_period, "a fortnight").field == "period"
