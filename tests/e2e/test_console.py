@@ -430,3 +430,39 @@ def test_an_example_runs_twice_in_one_folder_with_fresh(tmp_path):
     # DATABASE_URL was not used, and nothing of the fresh database is left behind.
     assert not (tmp_path / "kept.db").exists()
     assert not [p for p in tmp_path.iterdir() if p.suffix in (".db", ".lock")]
+
+
+@pytest.mark.parametrize("start", STARTS[:2], ids=IDS[:2])
+def test_trackers_example_keeps_its_promises(tmp_path, start):
+    lines = (EXAMPLES / "trackers.txt").read_text(encoding="utf-8").splitlines()
+    out = console_run(tmp_path, lines, start)
+    _no_console_mistakes(out)
+    body = out[out.index("baton> clock next working day 8:00am"):]
+    # The transition: proceed refused naming the gates, the funding page to the manager.
+    assert "T-1 cannot proceed (the move goes ahead) without: Confirmed move date (open)" in body
+    assert re.search(r"@manager :rotating_light: Escalation tier 1, Commissioner: 1 step "
+                     r"needs you\.", body)
+    assert "differs from the move date" in body and "by *7 days* (later)" in body
+    assert "Cost of duplicated support: 7 days of day support paid twice" in body
+    assert "without: Commissioner decision: funding start date differs from the move date " \
+           "(open). 1 gate still open." in body
+    assert "*Approved adjustment*" in body
+    assert "T-1: :arrow_forward: proceeded (the move goes ahead) by @sam" in body
+    # The sprint: a refusal with how it was managed, a step escalated and acknowledged.
+    assert ("T-2.4 *First visit and transportation* *refused by the person* by @sam — How "
+            "the refusal was managed: declined the morning visit") in body
+    assert "Escalation tier 2, Coordinator of the day" in body
+    assert "T-2.6: Escalation tier 2 acknowledged by @you." in body  # the coordinator
+    assert "*T-2.6* Equipment and assistive needs · Health partner · owner @sam" in body
+    closed = re.search(r"T-2: :checkered_flag: The sprint closed: on time (\d+); late (\d+) "
+                       r"\(([^)]*)\); not done (\d+) \(([^)]*)\); refused by the person 1 "
+                       r"\(First visit and transportation\)", body)
+    assert closed and "Immediate risks" in closed.group(3), body[-3000:]
+    assert "Equipment and assistive needs" in closed.group(5)
+    # The provisional package: two contact attempts, the decision.
+    assert body.count("contact attempt") >= 2
+    assert "Moved to a funded program" in body
+    # The report's tracker figures.
+    assert "Trackers started: 3 (transition 1, discharge 1, provisional 1)" in body
+    assert "Provisional packages moved to a funded program: 100% (1 of 1)" in body
+    assert "Steps refused by the person: 1" in body
