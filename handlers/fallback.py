@@ -26,7 +26,8 @@ def unknown_command(ack: Ack, command: dict[str, object], context: BoltContext) 
     @guarded(replies, user=req.user_id, channel=req.channel_id, response_url=req.response_url)
     def work() -> None:
         replies.send(user=req.user_id, channel=req.channel_id, response_url=req.response_url,
-                     text=blocks.unknown_command_text(typed))
+                     text=blocks.unknown_command_text(typed),
+                     block_list=blocks.unknown_command_blocks(typed))
 
     s.defer(work)
 

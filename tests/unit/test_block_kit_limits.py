@@ -257,12 +257,12 @@ def tracker_view(text: str, status: str = "open", *, steps: int | None = None) -
         title=st.name, gate=st.gate, status=STEP_STATUSES[i % 5], due_at=NOW,
         closed_at=NOW + timedelta(hours=i % 3) if i % 5 not in (0, 2) else None,
         owner_id=OWNER, decision=None, outcome=text[:1000] if i % 5 else None,
-        details=None, step_key=st.key, agency=st.agency)
+        details=None, step_key=st.key, agency=st.agency, escalation_tier=i % 4 or None)
         for i, st in enumerate(planned[:steps or len(tpl.steps)])]
     rows.append(SimpleNamespace(
         id=99, reference="T-1.99", step_group=None, title="Commissioner decision", gate=True,
         status="open", due_at=NOW, closed_at=None, owner_id=MANAGER, decision=None,
-        outcome=None, step_key="funding-decision", agency="commissioner",
+        outcome=None, step_key="funding-decision", agency="commissioner", escalation_tier=1,
         details={"mismatch": {"at": NOW.isoformat(), "days": 3},
                  "impact": {"staffing": text[:1000], "overnight": text[:1000]}}))
     contacts = [SimpleNamespace(at=NOW, actor=OWNER, outcome="attempted", note=text[:1000])]

@@ -292,7 +292,14 @@ def unknown_command_text(typed: str) -> str:
     """A slash command Baton has not got, answered with the ones it has (and help)."""
     shown = escape(typed[:40]) or "that command"
     return (f":warning: Baton has no `{shown}` command: its commands are `/handoff`, "
-            f"`/dependency` and `/baton`.\n\n{help_text()}")
+            "`/dependency` and `/baton`. `/baton help` lists every key, example and "
+            "sub-command; here it is:")
+
+
+def unknown_command_blocks(typed: str) -> list[Block]:
+    """The same, with the whole help after it as sections (one text would be cut)."""
+    return [SectionBlock(text=MarkdownTextObject(text=unknown_command_text(typed))),
+            *help_blocks()]
 
 
 def help_text() -> str:
