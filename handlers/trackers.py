@@ -17,7 +17,7 @@ from bot.domain.drafts import LONG_TEXT, DraftErrors
 from bot.domain.grammar import read_user, with_mentions
 from bot.domain.records import DomainError, check_person_ref
 from bot.domain.slack_ids import CHANNEL_ID
-from bot.domain.times import TimeReadError, read_moment
+from bot.domain.times import TimeReadError, read_moment, read_time
 from bot.domain.tracker_commands import (
     USAGE,
     field_value,
@@ -152,8 +152,8 @@ def begin(s: Services, tpl: Template, fields: dict[str, str], *, team: str, chan
             errors[f.key] = (f"`{f.key}` is {len(raw)} characters; keep it under {LONG_TEXT} "
                              "(details belong in the case record, not the channel).")
         elif f.kind == "time":
-            when = attempt(f.key, partial(read_moment, raw, now=now, tz=s.directory.tz(user),
-                                          calendar=s.calendar, back=ANCHOR_BACK))
+            when = attempt(f.key, partial(read_time, raw, now=now, tz=s.directory.tz(user),
+                                          calendar=s.calendar))
             if when is not None:
                 times[f.key] = when
         else:
@@ -332,8 +332,11 @@ def set_field(run: Invocation) -> None:
     s = run.services
     ref, key, value = read_set_command(run.rest)
     try:
-        when = read_moment(value, now=s.clock.now(), tz=s.directory.tz(run.user),
-                           calendar=s.calendar, back=ANCHOR_BACK)
+        # The anchor may be what already happened; a date field is one to come.
+        when = (read_moment(value, now=s.clock.now(), tz=s.directory.tz(run.user),
+                            calendar=s.calendar, back=ANCHOR_BACK) if key == "at" else
+                read_time(value, now=s.clock.now(), tz=s.directory.tz(run.user),
+                          calendar=s.calendar))
     except TimeReadError as exc:
         raise DomainError(f"`{key}`: {exc}", field=key) from None
     _done(run, s.trackers.set_time_field(team_id=run.team, ref=ref, key=key, when=when,

@@ -115,7 +115,8 @@ class TrackerStatus(StrEnum):
 def step_transition(reference: str, current: str, new: StepStatus, text: str | None) -> str:
     """The step's next status, or a DomainError saying why not."""
     if new.needs_text and not (text or "").strip():
-        raise DomainError(f"{reference}: say {new.text_label.lower()}.", field="text")
+        raise DomainError(f"{reference}: {new.label.lower()} needs its text: "
+                          f"{new.text_label.lower()}.", field="text")
     if current in (StepStatus.OPEN, StepStatus.BLOCKED):
         if new is StepStatus.OPEN and current == StepStatus.OPEN:
             raise DomainError(f"{reference} is already open.")

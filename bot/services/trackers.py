@@ -497,7 +497,9 @@ class TrackerService:
             raise DomainError(f"{view.reference} is a {tpl.title.lower()}: it has no "
                               "“proceed”.")
         if view.tracker.status != TrackerStatus.OPEN:
-            raise DomainError(f"{view.reference} is {view.tracker.status} already.")
+            raise DomainError(f"{view.reference} has "
+                              f"{'proceeded' if view.tracker.status == 'proceeded' else 'ended'}"
+                              f" already ({view.tracker.status}).")
         now = self._clock.now()
         try:
             check_proceed(view.reference, tpl.proceed, view.views())

@@ -283,7 +283,8 @@ def test_a_step_with_a_named_owner_is_theirs_not_the_trackers_owner(world):
 def test_refused_blocked_and_reopened_steps_keep_their_text_and_deadlines(world):
     ref = world.start("discharge", START).view.reference
     before = world.counts()
-    with pytest.raises(DomainError, match=r"T-1\.4: say how the refusal was managed"):
+    with pytest.raises(DomainError, match=r"T-1\.4: refused by the person needs its text: "
+                                          r"how the refusal was managed"):
         world.trackers.set_step(team_id=TEAM, ref=ref, step="first-visit", actor=ALICE,
                                 status=StepStatus.REFUSED, text="  ")
     assert world.counts() == before

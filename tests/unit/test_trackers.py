@@ -254,9 +254,11 @@ def test_an_unknown_status_word_is_refused_naming_it():
 
 
 @pytest.mark.parametrize("status, says", [
-    (StepStatus.BLOCKED, "T-12.3: say reason it is blocked."),
-    (StepStatus.NOT_APPLICABLE, "T-12.3: say reason it does not apply."),
-    (StepStatus.REFUSED, "T-12.3: say how the refusal was managed."),
+    (StepStatus.BLOCKED, "T-12.3: blocked needs its text: reason it is blocked."),
+    (StepStatus.NOT_APPLICABLE,
+     "T-12.3: not applicable needs its text: reason it does not apply."),
+    (StepStatus.REFUSED,
+     "T-12.3: refused by the person needs its text: how the refusal was managed."),
 ])
 def test_blocked_na_and_refused_need_their_text(status, says):
     for text in (None, "", "   "):

@@ -33,6 +33,7 @@ from bot.slack.blocks.text import (
     clip,
     escape,
     fit,
+    plural,
     slack_date,
     user,
 )
@@ -146,8 +147,9 @@ def step_line(step: Record, *, live: bool = True) -> str:
     details = step.details or {}
     if isinstance(details.get("mismatch"), dict):
         m = details["mismatch"]
-        lines.append(f"Funding starts {_when(m.get('at'))}, {m.get('days', 0):+d} days from the "
-                     f"anchor.")
+        days = int(m.get("days", 0))
+        lines.append(f"Funding starts {_when(m.get('at'))}: {plural(abs(days), 'day')} "
+                     f"{'after' if days > 0 else 'before'} the move date.")
     if isinstance(details.get("impact"), dict):
         lines.append("Impact statement: " + "; ".join(
             f"{IMPACT_PARTS.get(k, k)}: {escape(v)}" for k, v in details["impact"].items()))
