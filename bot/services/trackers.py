@@ -468,8 +468,9 @@ class TrackerService:
                 # The reason is an answer: the climb stops; the deadline still stands.
                 row.closed_at = None
                 queries.cancel_work(s, record_id=row.id, kinds=("page", "ack_timeout"))
-            else:  # reopened: chased again from now
+            else:  # reopened: chased again from now, a fresh climb from tier 1
                 row.closed_at = None
+                row.escalation_tier = None  # else its new tier-1 page could not be acked
                 queries.cancel_work(s, record_id=row.id)
                 if row.due_at > now:
                     self._plan_step(s, row, _ladder(row), now=now)

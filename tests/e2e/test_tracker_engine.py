@@ -264,3 +264,23 @@ def _record_ids(baton, page) -> set[int]:
     ids = page_work_ids(page)
     with baton.sessions() as s:
         return set(s.scalars(select(DueWork.record_id).where(DueWork.id.in_(ids))))
+
+
+def test_a_step_reopened_after_climbing_to_tier_2_is_paged_afresh_and_its_tier_1_acknowledged(
+        baton):
+    view = start(baton, "discharge", anchor=START)
+    settle(baton, view, "discharge-summary")
+    settle(baton, view, "immediate-risks")
+    meds = step_of(view, "medication-list")
+    sweep_at(baton, DAY0)
+    sweep_at(baton, DAY0 + timedelta(hours=4))
+    assert [e.after for e in events(baton, "paged", record_id=meds.id)] == [1, 2]
+    baton.clock.advance(timedelta(minutes=5))
+    settle(baton, view, "medication-list")
+    # Reopened past due: chased again from now, from tier 1, as a fresh climb.
+    settle(baton, view, "medication-list", StepStatus.OPEN)
+    sweep_at(baton, baton.clock.now())
+    fresh = pages(baton)[-1]
+    assert fresh.params["text"].startswith(f"<@{ALICE}> :rotating_light: Escalation tier 1")
+    ack(baton, fresh, ALICE)  # before the fix: "has since been escalated to tier 2"
+    assert [e.after for e in events(baton, "page_acknowledged", record_id=meds.id)] == [1]
