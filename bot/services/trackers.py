@@ -509,6 +509,8 @@ class TrackerService:
             raise
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
+            if view.tracker.status != TrackerStatus.OPEN:  # changed since it was read
+                raise DomainError(f"{view.reference} is {view.tracker.status} already.")
             check_proceed(view.reference, tpl.proceed, view.views())
             view.tracker.status = TrackerStatus.PROCEEDED.value
             view.tracker.updated_at = now
@@ -532,6 +534,7 @@ class TrackerService:
         now = self._clock.now()
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
+            _require_open_tracker(view.tracker)  # as it is now, not as it was read
             tq.add_contact(s, team_id=team_id, record_id=view.tracker.id, at=now,
                            actor=actor, outcome=outcome, note=note)
             queries.add_event(s, record=view.tracker, team_id=team_id, at=now, actor=actor,
@@ -570,6 +573,7 @@ class TrackerService:
         pages: tuple[tuple[str, str], ...] = ()
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
+            _require_open_tracker(view.tracker)  # as it is now, not as it was read
             if funding is not None:
                 row = next(st for st in view.steps if st.id == funding.id)
                 if row.status not in tq.STEP_OPEN:
@@ -624,6 +628,7 @@ class TrackerService:
         now = self._clock.now()
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
+            _require_open_tracker(view.tracker)  # as it is now, not as it was read
             row = next(st for st in view.steps if st.id == step.id)
             details = dict(row.details or {})
             details["impact"] = clean
@@ -655,6 +660,7 @@ class TrackerService:
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
             t = view.tracker
+            _require_open_tracker(t)  # as it is now, not as it was read
             details = dict(t.details or {})
             times = dict(details.get("times", {}))
             before = times.get(key)
@@ -741,6 +747,7 @@ class TrackerService:
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
             t = view.tracker
+            _require_open_tracker(t)  # as it is now: a sprint the engine closed stays closed
             before = t.status
             t.status, t.cancel_reason = TrackerStatus.CANCELLED.value, reason
             t.closed_at = t.updated_at = now
