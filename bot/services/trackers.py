@@ -467,7 +467,9 @@ class TrackerService:
             elif status is StepStatus.BLOCKED:
                 # The reason is an answer: the climb stops; the deadline still stands.
                 row.closed_at = None
-                queries.cancel_work(s, record_id=row.id, kinds=("page", "ack_timeout"))
+                # (and the coordinator's nudge about a page waiting: it has its answer)
+                queries.cancel_work(s, record_id=row.id, kinds=("page", "ack_timeout",
+                                                                 "nudge"))
             else:  # reopened: chased again from now, a fresh climb from tier 1
                 row.closed_at = None
                 row.escalation_tier = None  # else its new tier-1 page could not be acked
