@@ -678,11 +678,40 @@ class TrackerService:
                 zone).date() == when.astimezone(zone).date()
             if key == tpl.mismatch_field and not same_day:
                 escalated = self._check_mismatch(s, t, tpl, when, now=now, actor=actor)
+            moved = self._retime_steps(s, view, tpl, key, when, now=now, actor=actor)
             view.steps = tq.steps_of(s, tracker_id=t.id)
         what = TrackerHappened.FUNDING_ESCALATED if escalated else TrackerHappened.FIELD
+        soonest = min([*escalated, *moved], default=None)
         return TrackerChange(view, TrackerEvent(what, actor, text=f"{f.label}: "
                                                 f"{when.isoformat()}"),
-                             next_due=now if escalated else None)
+                             next_due=soonest)
+
+    def _retime_steps(self, s: Session, view: TrackerView, tpl: Template, key: str,
+                      when: datetime, *, now: datetime, actor: str) -> list[datetime]:
+        """The outstanding steps the time field `key` times (`due_field`: the service
+        change's follow-up, the health change's review) move to `when`: their reminders and
+        deadline planned again, a climb begun at the old time given up. The due times of
+        their new work."""
+        timed = {st.key for st in tpl.steps if st.due_field == key}
+        soonest: list[datetime] = []
+        for row in view.steps:
+            if row.step_key not in timed or row.status not in tq.STEP_OPEN \
+                    or row.due_at == when:
+                continue
+            before = row.due_at
+            row.due_at, row.updated_at, row.escalation_tier = when, now, None
+            queries.cancel_work(s, record_id=row.id)
+            queries.add_event(s, record=row, team_id=row.team_id, at=now, actor=actor,
+                              kind="field_changed", field="due_at",
+                              before=before.isoformat(), after=when.isoformat(),
+                              note=f"moved with the tracker's `{key}:`")
+            if row.status == StepStatus.OPEN.value:
+                soonest += self._plan_step(s, row, _ladder(row), now=now)
+            else:  # blocked: its deadline still stands, at the new time
+                queries.add_work(s, record=row, kind="deadline", due_at=max(when, now),
+                                 now=now, reason="step")
+                soonest.append(max(when, now))
+        return soonest
 
     def move_anchor(self, *, team_id: str, ref: str, when: datetime,
                     actor: str) -> TrackerChange:

@@ -532,3 +532,23 @@ def test_a_contact_attempt_or_cancel_on_a_package_decided_meanwhile_changes_noth
     assert world.counts() == before
     monkeypatch.undo()
     assert world.trackers.load(team_id=TEAM, ref=ref).tracker.status == "closed"
+
+
+def test_a_date_set_later_moves_the_step_it_times(world):
+    """The service change's follow-up step is due on the follow-up date (else 14 days):
+    a follow-up date given or changed with /baton set moves the step and its deadline."""
+    values = {"trigger": "mobility", "impact": "needs a hoist", "action": "two carers",
+              "funding": "no"}
+    ref = world.start("service-change", START, values=values).view.reference
+    follow = next(s for s in world.trackers.load(team_id=TEAM, ref=ref).steps
+                  if s.step_key == "follow-up")
+    assert utc(follow.due_at) == START + timedelta(days=14)
+    world.clock.advance(timedelta(hours=1))
+    when = START + timedelta(days=3)
+    change = world.trackers.set_time_field(team_id=TEAM, ref=ref, key="follow-up", when=when,
+                                           actor=ALICE)
+    follow = next(s for s in change.view.steps if s.step_key == "follow-up")
+    assert utc(follow.due_at) == when
+    assert ("deadline", when, "step") in world.work(follow.id)
+    assert all(due <= when for _, due, _ in world.work(follow.id))
+    assert change.next_due is not None and change.next_due <= when
