@@ -728,6 +728,7 @@ class TrackerService:
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
             t = view.tracker
+            _require_open_tracker(t)  # as it is now, not as it was read
             zone = ZoneInfo(t.tz or "UTC")
             details = dict(t.details or {})
             values = dict(details.get("values", {}))

@@ -509,6 +509,9 @@ def test_a_change_that_read_the_tracker_before_another_one_ended_it_changes_noth
     with pytest.raises(DomainError, match="cancelled"):
         world.trackers.set_time_field(team_id=TEAM, ref=ref, key="funding-start",
                                       when=move + timedelta(days=2), actor=ALICE)
+    with pytest.raises(DomainError, match="cancelled"):  # the anchor: `/baton set T-1 at:`
+        world.trackers.set_time_field(team_id=TEAM, ref=ref, key="at",
+                                      when=move + timedelta(days=2), actor=ALICE)
     assert world.counts() == before
     monkeypatch.undo()
     t = world.trackers.load(team_id=TEAM, ref=ref).tracker
