@@ -20,6 +20,7 @@ from bot.domain.ladder import Target
 from bot.domain.times import parse_duration
 from bot.domain.trackers import (
     AGENCIES,
+    STEPS_PER_TRACKER,
     StepTemplate,
     Template,
     TrackerField,
@@ -255,6 +256,9 @@ def _steps(raw: Any, base: str, agencies: dict[str, str],
            fields: dict[str, TrackerField]) -> tuple[StepTemplate, ...]:
     if not isinstance(raw, list) or not raw:
         raise TemplateError(f"{base}.steps: at least one [[{base}.steps]] is needed")
+    if len(raw) > STEPS_PER_TRACKER - 1:  # plan_steps keeps one place for a step added later
+        raise TemplateError(f"{base}.steps: at most {STEPS_PER_TRACKER - 1} steps (has "
+                            f"{len(raw)})")
     out: list[StepTemplate] = []
     for i, st in enumerate(raw):
         key = f"{base}.steps[{i}]"

@@ -467,9 +467,12 @@ class TrackerService:
             elif status is StepStatus.BLOCKED:
                 # The reason is an answer: the climb stops; the deadline still stands.
                 row.closed_at = None
-                queries.cancel_work(s, record_id=row.id, kinds=("page", "ack_timeout"))
-            else:  # reopened: chased again from now
+                # (and the coordinator's nudge about a page waiting: it has its answer)
+                queries.cancel_work(s, record_id=row.id, kinds=("page", "ack_timeout",
+                                                                 "nudge"))
+            else:  # reopened: chased again from now, a fresh climb from tier 1
                 row.closed_at = None
+                row.escalation_tier = None  # else its new tier-1 page could not be acked
                 queries.cancel_work(s, record_id=row.id)
                 if row.due_at > now:
                     self._plan_step(s, row, _ladder(row), now=now)
@@ -510,6 +513,8 @@ class TrackerService:
             raise
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
+            if view.tracker.status != TrackerStatus.OPEN:  # changed since it was read
+                raise DomainError(f"{view.reference} is {view.tracker.status} already.")
             check_proceed(view.reference, tpl.proceed, view.views())
             view.tracker.status = TrackerStatus.PROCEEDED.value
             view.tracker.updated_at = now
@@ -533,6 +538,7 @@ class TrackerService:
         now = self._clock.now()
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
+            _require_open_tracker(view.tracker)  # as it is now, not as it was read
             tq.add_contact(s, team_id=team_id, record_id=view.tracker.id, at=now,
                            actor=actor, outcome=outcome, note=note)
             queries.add_event(s, record=view.tracker, team_id=team_id, at=now, actor=actor,
@@ -571,6 +577,7 @@ class TrackerService:
         pages: tuple[tuple[str, str], ...] = ()
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
+            _require_open_tracker(view.tracker)  # as it is now, not as it was read
             if funding is not None:
                 row = next(st for st in view.steps if st.id == funding.id)
                 if row.status not in tq.STEP_OPEN:
@@ -625,6 +632,7 @@ class TrackerService:
         now = self._clock.now()
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
+            _require_open_tracker(view.tracker)  # as it is now, not as it was read
             row = next(st for st in view.steps if st.id == step.id)
             details = dict(row.details or {})
             details["impact"] = clean
@@ -656,6 +664,7 @@ class TrackerService:
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
             t = view.tracker
+            _require_open_tracker(t)  # as it is now, not as it was read
             details = dict(t.details or {})
             times = dict(details.get("times", {}))
             before = times.get(key)
@@ -671,11 +680,40 @@ class TrackerService:
                 zone).date() == when.astimezone(zone).date()
             if key == tpl.mismatch_field and not same_day:
                 escalated = self._check_mismatch(s, t, tpl, when, now=now, actor=actor)
+            moved = self._retime_steps(s, view, tpl, key, when, now=now, actor=actor)
             view.steps = tq.steps_of(s, tracker_id=t.id)
         what = TrackerHappened.FUNDING_ESCALATED if escalated else TrackerHappened.FIELD
+        soonest = min([*escalated, *moved], default=None)
         return TrackerChange(view, TrackerEvent(what, actor, text=f"{f.label}: "
                                                 f"{when.isoformat()}"),
-                             next_due=now if escalated else None)
+                             next_due=soonest)
+
+    def _retime_steps(self, s: Session, view: TrackerView, tpl: Template, key: str,
+                      when: datetime, *, now: datetime, actor: str) -> list[datetime]:
+        """The outstanding steps the time field `key` times (`due_field`: the service
+        change's follow-up, the health change's review) move to `when`: their reminders and
+        deadline planned again, a climb begun at the old time given up. The due times of
+        their new work."""
+        timed = {st.key for st in tpl.steps if st.due_field == key}
+        soonest: list[datetime] = []
+        for row in view.steps:
+            if row.step_key not in timed or row.status not in tq.STEP_OPEN \
+                    or row.due_at == when:
+                continue
+            before = row.due_at
+            row.due_at, row.updated_at, row.escalation_tier = when, now, None
+            queries.cancel_work(s, record_id=row.id)
+            queries.add_event(s, record=row, team_id=row.team_id, at=now, actor=actor,
+                              kind="field_changed", field="due_at",
+                              before=before.isoformat(), after=when.isoformat(),
+                              note=f"moved with the tracker's `{key}:`")
+            if row.status == StepStatus.OPEN.value:
+                soonest += self._plan_step(s, row, _ladder(row), now=now)
+            else:  # blocked: its deadline still stands, at the new time
+                queries.add_work(s, record=row, kind="deadline", due_at=max(when, now),
+                                 now=now, reason="step")
+                soonest.append(max(when, now))
+        return soonest
 
     def move_anchor(self, *, team_id: str, ref: str, when: datetime,
                     actor: str) -> TrackerChange:
@@ -692,6 +730,7 @@ class TrackerService:
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
             t = view.tracker
+            _require_open_tracker(t)  # as it is now, not as it was read
             zone = ZoneInfo(t.tz or "UTC")
             details = dict(t.details or {})
             values = dict(details.get("values", {}))
@@ -742,6 +781,7 @@ class TrackerService:
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=ref, lock=True)
             t = view.tracker
+            _require_open_tracker(t)  # as it is now: a sprint the engine closed stays closed
             before = t.status
             t.status, t.cancel_reason = TrackerStatus.CANCELLED.value, reason
             t.closed_at = t.updated_at = now

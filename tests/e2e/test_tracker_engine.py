@@ -264,3 +264,41 @@ def _record_ids(baton, page) -> set[int]:
     ids = page_work_ids(page)
     with baton.sessions() as s:
         return set(s.scalars(select(DueWork.record_id).where(DueWork.id.in_(ids))))
+
+
+def test_a_step_reopened_after_climbing_to_tier_2_is_paged_afresh_and_its_tier_1_acknowledged(
+        baton):
+    view = start(baton, "discharge", anchor=START)
+    settle(baton, view, "discharge-summary")
+    settle(baton, view, "immediate-risks")
+    meds = step_of(view, "medication-list")
+    sweep_at(baton, DAY0)
+    sweep_at(baton, DAY0 + timedelta(hours=4))
+    assert [e.after for e in events(baton, "paged", record_id=meds.id)] == [1, 2]
+    baton.clock.advance(timedelta(minutes=5))
+    settle(baton, view, "medication-list")
+    # Reopened past due: chased again from now, from tier 1, as a fresh climb.
+    settle(baton, view, "medication-list", StepStatus.OPEN)
+    sweep_at(baton, baton.clock.now())
+    fresh = pages(baton)[-1]
+    assert fresh.params["text"].startswith(f"<@{ALICE}> :rotating_light: Escalation tier 1")
+    ack(baton, fresh, ALICE)  # before the fix: "has since been escalated to tier 2"
+    assert [e.after for e in events(baton, "page_acknowledged", record_id=meds.id)] == [1]
+
+
+def test_a_step_blocked_after_its_page_stops_the_climb_and_the_coordinators_nudge(baton):
+    baton.command("/baton", f"coordinator <@{MANAGER}>", user=MANAGER)
+    view = start(baton, "discharge", anchor=START)
+    settle(baton, view, "discharge-summary")
+    settle(baton, view, "immediate-risks")
+    meds = step_of(view, "medication-list")
+    sweep_at(baton, DAY0)
+    assert len(pages(baton)) == 1
+    baton.clock.set(DAY0 + timedelta(hours=1))
+    settle(baton, view, "medication-list", StepStatus.BLOCKED, "pharmacy closed until 9am")
+    # The reason is the answer: no tier 2, and the coordinator is not told the page waits.
+    sweep_at(baton, DAY0 + timedelta(hours=2))
+    sweep_at(baton, DAY0 + timedelta(hours=4))
+    assert len(pages(baton)) == 1
+    assert [c for c in dms(baton) if "Coordinator nudge" in c.params["text"]] == []
+    assert events(baton, "coordinator_nudged", record_id=meds.id) == []

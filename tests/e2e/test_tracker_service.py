@@ -484,3 +484,75 @@ def test_the_person_view_and_another_workspace(world):
     with pytest.raises(NotFound):
         world.trackers.set_step(team_id=OTHER_TEAM, ref="T-2", step="medication-list",
                                 status=StepStatus.DONE, text=None, actor=ALICE)
+
+
+# --- a click that read the tracker a moment before another change ---
+
+
+def test_a_change_that_read_the_tracker_before_another_one_ended_it_changes_nothing(
+        world, monkeypatch):
+    """Each change reads the tracker, checks it, then writes in its own transaction: what it
+    read may be stale by then (a double click on Proceed, a cancel as the engine closes the
+    sprint). The tracker as it is inside the write transaction decides."""
+    move = START + timedelta(days=30)
+    ref = world.start("transition", move).view.reference
+    for st in world.trackers.load(team_id=TEAM, ref=ref).steps:
+        if st.gate:
+            world.trackers.set_step(team_id=TEAM, ref=ref, step=st.step_key, actor=ALICE,
+                                    status=StepStatus.DONE, text=None)
+    stale = world.trackers.load(team_id=TEAM, ref=ref)
+    world.trackers.proceed(team_id=TEAM, ref=ref, actor=ALICE)
+    world.trackers.cancel(team_id=TEAM, ref=ref, reason="move called off", actor=ALICE)
+    monkeypatch.setattr(world.trackers, "load", lambda **_kw: stale)
+    before = world.counts()
+    with pytest.raises(DomainError, match="cancelled"):
+        world.trackers.proceed(team_id=TEAM, ref=ref, actor=ALICE)
+    with pytest.raises(DomainError, match="cancelled"):
+        world.trackers.set_time_field(team_id=TEAM, ref=ref, key="funding-start",
+                                      when=move + timedelta(days=2), actor=ALICE)
+    with pytest.raises(DomainError, match="cancelled"):  # the anchor: `/baton set T-1 at:`
+        world.trackers.set_time_field(team_id=TEAM, ref=ref, key="at",
+                                      when=move + timedelta(days=2), actor=ALICE)
+    assert world.counts() == before
+    monkeypatch.undo()
+    t = world.trackers.load(team_id=TEAM, ref=ref).tracker
+    assert (t.status, t.cancel_reason) == ("cancelled", "move called off")
+    assert len(world.events("proceeded")) == 1
+
+
+def test_a_contact_attempt_or_cancel_on_a_package_decided_meanwhile_changes_nothing(
+        world, monkeypatch):
+    ref = world.start("provisional", START).view.reference
+    stale = world.trackers.load(team_id=TEAM, ref=ref)
+    world.trackers.decide(team_id=TEAM, ref=ref, decision="funded",
+                          text="Community Waiver", actor=ALICE)
+    monkeypatch.setattr(world.trackers, "load", lambda **_kw: stale)
+    before = world.counts()
+    with pytest.raises(DomainError, match="closed"):
+        world.trackers.contact(team_id=TEAM, ref=ref, outcome="attempted", note=None,
+                               actor=ALICE)
+    with pytest.raises(DomainError, match="closed"):
+        world.trackers.cancel(team_id=TEAM, ref=ref, reason="no longer needed", actor=ALICE)
+    assert world.counts() == before
+    monkeypatch.undo()
+    assert world.trackers.load(team_id=TEAM, ref=ref).tracker.status == "closed"
+
+
+def test_a_date_set_later_moves_the_step_it_times(world):
+    """The service change's follow-up step is due on the follow-up date (else 14 days):
+    a follow-up date given or changed with /baton set moves the step and its deadline."""
+    values = {"trigger": "mobility", "impact": "needs a hoist", "action": "two carers",
+              "funding": "no"}
+    ref = world.start("service-change", START, values=values).view.reference
+    follow = next(s for s in world.trackers.load(team_id=TEAM, ref=ref).steps
+                  if s.step_key == "follow-up")
+    assert utc(follow.due_at) == START + timedelta(days=14)
+    world.clock.advance(timedelta(hours=1))
+    when = START + timedelta(days=3)
+    change = world.trackers.set_time_field(team_id=TEAM, ref=ref, key="follow-up", when=when,
+                                           actor=ALICE)
+    follow = next(s for s in change.view.steps if s.step_key == "follow-up")
+    assert utc(follow.due_at) == when
+    assert ("deadline", when, "step") in world.work(follow.id)
+    assert all(due <= when for _, due, _ in world.work(follow.id))
+    assert change.next_due is not None and change.next_due <= when

@@ -338,6 +338,11 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("agency key", {"agencies": {"Quality Team": "Q"}}, "agencies.Quality Team: a key is"),
     ("agency label", {"agencies": {"quality": " "}}, "agencies.quality: give the agency's name"),
     ("agencies not a table", {"agencies": ["quality"]}, "agencies: must be a table"),
+    # A step's number is its tracker's * 100 + its place, one place kept for the funding
+    # decision: more steps would be refused by every /baton start, not at the config.
+    ("too many steps", {"template": {"x": {"title": "X", "anchor": "a", "steps": [
+        {"name": f"step {i}", "agency": "provider"} for i in range(99)]}}},
+     "template.x.steps: at most 98 steps"),
 ]
 
 
