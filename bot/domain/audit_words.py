@@ -55,7 +55,7 @@ KIND_WORDS = {
     "funding_decided": "recorded the commissioner's decision",
     "impact_statement": "recorded the impact statement",
     "sprint_closed": "closed the sprint",
-    "urgent_paged": "paged the immediate-risk contacts together",
+    "urgent_planned": "planned the immediate-risk page to its contacts, together",
 }
 
 # Field names as people say them.

@@ -226,7 +226,7 @@ class TrackerService:
                     queries.add_work(s, record=tracker, kind="page", due_at=now, now=now,
                                      tier=1, reason="urgent")
                     queries.add_event(s, record=tracker, team_id=team_id, at=now, actor=BATON,
-                                      kind="urgent_paged", note="immediate risk: "
+                                      kind="urgent_planned", note="immediate risk: "
                                       + ", ".join(t.wire() for t in tpl.urgent))
                     soonest.append(now)
                 if tpl.mismatch_field and tpl.mismatch_field in times:
@@ -292,7 +292,8 @@ class TrackerService:
                 self._settle_funding(s, step, now=now, note=f"the {what.lower()} now matches "
                                      f"the {tpl.anchor}: no decision is needed")
             return []
-        due = now + tpl.decide_within
+        # Days keep the wall-clock time, as every day offset does.
+        due = shift(now, tpl.decide_within, zone)
         if step is not None and step.status in tq.STEP_OPEN:
             before = dict(step.details or {}).get("mismatch")
             step.details = {**dict(step.details or {}), "mismatch": mismatch}
@@ -446,10 +447,13 @@ class TrackerService:
             raise NotFound("That step no longer exists.")
         self._require(target, team_id=team_id, actor=actor)
         _require_open_tracker(view.tracker)
-        if target.step_key == FUNDING_STEP and status is StepStatus.DONE:
+        if target.step_key == FUNDING_STEP and status is not StepStatus.BLOCKED:
+            # Only the decision settles it: marking it not applicable or refused would open
+            # the gate with no decision recorded.
             raise DomainError(f"{target.reference} is the commissioner's decision: record it "
                               f"with `/baton decide {view.reference} approved-adjustment|"
-                              "declined|other TEXT`.", field="status")
+                              "declined|other TEXT` (it may be marked blocked while you "
+                              "wait).", field="status")
         now = self._clock.now()
         with self._tx() as s:
             view = self._view(s, team_id=team_id, ref=view.reference, lock=True)
@@ -869,8 +873,8 @@ def _got(v: str) -> str:
 
 def _require_open_tracker(tracker: Record) -> None:
     if tracker.status not in tq.TRACKER_OPEN:
-        raise DomainError(f"{tracker.reference} is {tracker.status}; its steps can no longer "
-                          "change.")
+        raise DomainError(f"{tracker.reference} is {tracker.status}: neither it nor its steps "
+                          "can change any more. Nothing was changed.")
 
 
 def _review_kind() -> RecordKind:

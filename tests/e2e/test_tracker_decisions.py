@@ -93,7 +93,7 @@ def test_show_sends_the_card_to_the_caller_only_and_cancel_closes_it(baton):
     assert "*Cancelled:* started for the wrong person" in str(blocks)
     assert not any("accessory" in b for b in blocks)
     baton.command("/baton", "step T-1 medication-list done")
-    assert "cancelled; its steps can no longer change" in baton.last_reply()
+    assert "cancelled: neither it nor its steps can change" in baton.last_reply()
 
 
 def test_reopen_on_a_settled_step_puts_it_back_open(baton):

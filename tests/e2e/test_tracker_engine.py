@@ -208,7 +208,7 @@ def test_an_immediate_risk_pages_every_urgent_target_in_one_message(baton):
     for said in ("Change trigger: risk profile", "Person impact: falls risk up after a new "
                  "medication", "Provider action: two-person transfers from today"):
         assert said in row
-    (urgent,) = events(baton, "urgent_paged")
+    (urgent,) = events(baton, "urgent_planned")
     assert urgent.record_ref == "T-2"
     # Any of the three may acknowledge it; someone else may not.
     ack(baton, page, CAROL)

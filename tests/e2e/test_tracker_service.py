@@ -389,6 +389,11 @@ def test_a_declined_funding_decision_holds_the_move_until_the_dates_agree(world)
         if st.gate and st.step_key != FUNDING_STEP:
             world.trackers.set_step(team_id=TEAM, ref="T-1", step=st.step_key or "",
                                     status=StepStatus.DONE, text=None, actor=ALICE)
+    # Only a decision settles it: not applicable or refused would open the gate undecided.
+    for status in (StepStatus.NOT_APPLICABLE, StepStatus.REFUSED, StepStatus.DONE):
+        with pytest.raises(DomainError, match="is the commissioner's decision"):
+            world.trackers.set_step(team_id=TEAM, ref="T-1", step=FUNDING_STEP,
+                                    status=status, text="not needed", actor=DAN)
     world.trackers.decide(team_id=TEAM, ref="T-1", decision="declined",
                           text="no funding before the 7th", actor=DAN)
     with pytest.raises(DomainError, match=r"differs from the move date \(declined\)"):
