@@ -192,6 +192,18 @@ class StepFailure:
         return percent(self.failed, self.sprints)
 
 
+def _tied_top(ranked: Sequence[StepFailure]) -> str:
+    """The step that most often fails, or every step tied with it (one named alone when
+    seven failed alike would mislead), with the rate they share."""
+    first = ranked[0]
+    tied = [r for r in ranked if (r.failed, r.rate) == (first.failed, first.rate)]
+    if len(tied) == 1:
+        return f"{first.name}: {first.rate_text}"
+    names = ", ".join(r.name for r in tied[:4]) + (f" and {len(tied) - 4} more"
+                                                    if len(tied) > 4 else "")
+    return f"{len(tied)} steps tied ({names}): {first.rate_text} each"
+
+
 def failing_steps(trackers: Sequence[TrackerFacts]) -> list[StepFailure]:
     """The discharge sprint's "steps that most often fail": per step key across the sprints
     that closed (their 72 hours ended), most failures first, then the higher rate, then
@@ -268,7 +280,7 @@ def tracker_figures(trackers: Sequence[TrackerFacts], *, now: datetime) -> list[
     ranked = failing_steps(trackers)
     if any(f.tracker.template == SPRINT_TEMPLATE for f in trackers):
         top = ("n/a (no sprint closed yet)" if not ranked else
-               f"{ranked[0].name}: {ranked[0].rate_text}" if ranked[0].failed else
+               _tied_top(ranked) if ranked[0].failed else
                "none (no step late, not done or blocked)")
         out.append(("Sprint step that most often fails", top))
     if any(f.tracker.template == PROVISIONAL_TEMPLATE for f in trackers):

@@ -125,4 +125,8 @@ def test_the_sprint_figure_says_when_no_sprint_has_closed_or_none_failed():
         == "none (no step late, not done or blocked)"
     assert figure(_sprint(3, {"summary": ("on_time", False), "meds": ("late", False)})) \
         == "Meds: 100% (1 of 1)"
+    # Several alike: all of them, not the first alone.
+    tied = _sprint(4, {"summary": ("late", False), "meds": ("not_done", False),
+                       "visit": ("on_time", False)})
+    assert figure(tied) == "2 steps tied (Summary, Meds): 100% (1 of 1) each"
     assert tracker_figures([], now=T0) == []
