@@ -260,13 +260,16 @@ class TrackerService:
 
     @staticmethod
     def _plan_step(s: Session, step: Record, ladder: Ladder, *, now: datetime) -> list[datetime]:
-        """Reminders before the step's due time (those still ahead) and its deadline (a
-        step already past due at the start falls due at once)."""
-        plan = [Planned(p.kind, p.due_at, reason="step" if p.kind == "deadline" else None)
+        """Reminders before the step's due time (those still ahead) and its deadline. A
+        step already past due when it is planned (a tracker started for what happened this
+        morning, a reopened step) falls due now, and its ladder counts from now: not every
+        tier at once, as a catch-up after downtime would."""
+        plan = [Planned(p.kind, max(p.due_at, now),
+                        reason="step" if p.kind == "deadline" else None)
                 for p in initial_work(kind=_review_kind(), due_at=step.due_at, now=now,
                                       ladder=ladder, tz=ZoneInfo(step.tz or "UTC"))]
         queries.add_works(s, record=step, planned=plan, now=now)
-        return [max(p.due_at, now) for p in plan]
+        return [p.due_at for p in plan]
 
     def _check_mismatch(self, s: Session, tracker: Record, tpl: Template, when: datetime, *,
                         now: datetime, actor: str) -> list[datetime]:

@@ -243,3 +243,7 @@ def test_what_already_happened_is_recorded_when_it_happened(baton):
     assert instructions.due_at == yesterday_3pm + timedelta(hours=4) < START
     baton.runtime.engine.run_due()  # overdue from the start: paged at once
     assert [e.record_id for e in events(baton, "step_overdue")][:1] == [instructions.id]
+    # Its ladder counts from the start, not from the due time long past: tier 1 only.
+    posted = [str(c.params.get("text")) for c in baton.slack.calls_to("chat.postMessage")]
+    assert any("Escalation tier 1" in t for t in posted)
+    assert not any("Escalation tier 2" in t or "Escalation tier 3" in t for t in posted)
