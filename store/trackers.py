@@ -37,11 +37,6 @@ def steps_of_many(session: Session, *, tracker_ids: Sequence[int]) -> dict[int, 
     return out
 
 
-def last_step_number(session: Session, *, tracker_id: int) -> int:
-    steps = steps_of(session, tracker_id=tracker_id)
-    return max((s.number for s in steps), default=0)
-
-
 def set_tracker_card(conn: Connection, *, tracker_id: int, channel: str, ts: str) -> None:
     """The tracker's card is its steps' card too: their thread lines go into its thread.
     A plain UPDATE, not an ORM change (see queries.set_card)."""

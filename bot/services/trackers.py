@@ -53,6 +53,9 @@ from store.db import core_transaction
 from store.models import ContactAttempt, Record, Step, Tracker
 
 FUNDING_STEP = "funding-decision"
+# What schedule.initial_work plans for a dependency's review: reminders, then a deadline
+# (its reason set by the caller): a step's and a provisional package's plan too.
+REMINDERS_THEN_DEADLINE = RecordKind.DEPENDENCY
 BATON = "baton"  # the actor of what the engine does by itself
 
 
@@ -183,9 +186,6 @@ class TrackerService:
                 chosen = queries.channel_ladder(s, team_id=team_id, channel_id=channel_id)
                 ladder = (self._ladders.ladders.get(tpl.ladder) if tpl.ladder else None) or \
                     self._ladders.for_record(None, channel_ladder=chosen)
-                # A sprint's length is elapsed time (the 72 hours are 72 hours, whatever the
-                # clocks do; its Day 2–3 steps are due at "72h" with it). A provisional
-                # package's period is in days: its deadline keeps the wall-clock time.
                 end = _end_of(tpl, anchor, length, zone, planned)
                 details: dict[str, Any] = {"values": {k: v for k, v in values.items() if v},
                            "times": {k: t.isoformat() for k, t in times.items()}}
@@ -266,7 +266,7 @@ class TrackerService:
         tier at once, as a catch-up after downtime would."""
         plan = [Planned(p.kind, max(p.due_at, now),
                         reason="step" if p.kind == "deadline" else None)
-                for p in initial_work(kind=_review_kind(), due_at=step.due_at, now=now,
+                for p in initial_work(kind=REMINDERS_THEN_DEADLINE, due_at=step.due_at, now=now,
                                       ladder=ladder, tz=ZoneInfo(step.tz or "UTC"))]
         queries.add_works(s, record=step, planned=plan, now=now)
         return [p.due_at for p in plan]
@@ -826,8 +826,7 @@ class TrackerService:
         if tracker.status not in tq.TRACKER_OPEN:
             return None
         steps = tq.steps_of(s, tracker_id=tracker.id)
-        summary = summarise(StepView(st.step_key or "", st.title or "", st.status, st.gate,
-                                     st.due_at, st.closed_at) for st in steps).line()
+        summary = summarise(TrackerView(tracker, steps).views()).line()
         before = tracker.status
         tracker.status = TrackerStatus.CLOSED.value
         tracker.outcome, tracker.closed_at, tracker.updated_at = summary, now, now
@@ -863,7 +862,7 @@ def _plan_tracker(s: Session, tracker: Record, tpl: Template, ladder: Ladder, *,
     if tpl.period is None:
         return []
     plan = [Planned("reminder", w.due_at) for w in initial_work(
-        kind=_review_kind(), due_at=end, now=now, ladder=ladder,
+        kind=REMINDERS_THEN_DEADLINE, due_at=end, now=now, ladder=ladder,
         tz=ZoneInfo(tracker.tz or "UTC")) if w.kind == "reminder"]
     plan.append(Planned("deadline", end, reason="decision"))
     queries.add_works(s, record=tracker, planned=plan, now=now)
@@ -878,10 +877,6 @@ def _require_open_tracker(tracker: Record) -> None:
     if tracker.status not in tq.TRACKER_OPEN:
         raise DomainError(f"{tracker.reference} is {tracker.status}: neither it nor its steps "
                           "can change any more. Nothing was changed.")
-
-
-def _review_kind() -> RecordKind:
-    return RecordKind.DEPENDENCY  # reminders, then a deadline (its reason set by the caller)
 
 
 def _urgent_ladder(tpl: Template) -> Ladder:
